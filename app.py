@@ -1,0 +1,25 @@
+"""deployd: the Chalice app. It wires blueprints and event handlers together and does nothing else."""
+from chalice import Chalice
+from chalice.app import SQSEvent
+
+from chalicelib.api.admin import admin
+from chalicelib.api.health import health
+from chalicelib.api.native import native
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE
+from chalicelib.pipeline import consumers
+from chalicelib.settings import get_settings
+
+app = Chalice(app_name="deployd")
+app.register_blueprint(health)
+app.register_blueprint(admin, url_prefix="/api/v1/admin")
+app.register_blueprint(native, url_prefix="/api/v1/public")
+
+
+@app.on_sqs_message(queue=get_settings().resource_name(BUILD_QUEUE.logical), batch_size=1)
+def build_worker(event: SQSEvent) -> dict:
+    return consumers.consume_builds(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=get_settings().resource_name(ACTIVATION_QUEUE.logical), batch_size=10)
+def activation_worker(event: SQSEvent) -> dict:
+    return consumers.consume_activations(event.to_dict(), event.context)

@@ -1,0 +1,127 @@
+"""Request parsing and error rendering shared by the dialects.
+
+Chalice turns any exception escaping a view into a 500 before middleware sees it, so each dialect wraps
+its views with `error_boundary(render)`, where `render` turns a domain error into that dialect's body.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable, TypeVar
+
+from chalice import Response
+from chalice.app import ChaliceViewError, Request
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Unprocessable,
+)
+from chalicelib.observability import logger
+
+# Chalice rejects a request whose Content-Type is not listed; clients send all of these with JSON bodies.
+CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream"]
+
+STATUS_FOR: dict[type[DomainError], int] = {
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    AlreadyExists: 409,
+    Conflict: 409,
+    Unprocessable: 422,
+}
+
+Renderer = Callable[[int, DomainError], Response]
+View = TypeVar("View", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
+
+
+class InternalError(DomainError):
+    code = "internal_error"
+
+
+def status_for(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_FOR:
+            return STATUS_FOR[cls]
+    return 500
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, separators=(",", ":")) if body is not None else "",
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})} if body is not None else (headers or {}),
+    )
+
+
+def error_boundary(render: Renderer) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except DomainError as exc:
+                return render(status_for(exc), exc)
+            except ChaliceViewError as exc:
+                return render(exc.STATUS_CODE, InvalidInput(str(exc)))
+            except Exception:  # never a stack trace in a response
+                logger.exception("unhandled error in view")
+                return render(500, InternalError("internal error; the failure was logged"))
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    raw = request.raw_body
+    if not raw or not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return body
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    field = ".".join(str(p) for p in error.get("loc", ())) or "body"
+    if error.get("type") == "extra_forbidden":
+        return field, f"{field}: unknown field"
+    return field, f"{field}: {error.get('msg', 'invalid')}"
+
+
+def parse(model: type[M], body: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        errors = [_describe(e) for e in exc.errors()]
+        raise InvalidInput("; ".join(m for _, m in errors), field=errors[0][0] if errors else None) from exc
+
+
+def int_param(value: str | None, name: str, default: int | None = None) -> int:
+    if value is None or value == "":
+        if default is None:
+            raise InvalidInput(f"{name} is required", field=name)
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be an integer", field=name) from exc
+
+
+def path_id(value: str, name: str) -> int:
+    """Numeric ids in paths; anything else names nothing, so it is a 404 rather than a 400."""
+    if not value.isdigit() or len(value) > 18:
+        raise NotFound(f"{name} {value!r} not found")
+    return int(value)

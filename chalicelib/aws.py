@@ -1,0 +1,26 @@
+"""Cached boto3 clients, created on first use so that importing the app makes no client and no call.
+
+Endpoints are the SDK's own business: on AWS the defaults, in the embedded stack AWS_ENDPOINT_URL
+points every client (boto3 and PynamoDB alike) at the in-process moto server.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from chalicelib.settings import get_settings
+
+
+@functools.cache
+def client(service: str) -> Any:
+    import boto3  # deferred: boto3 costs ~100 ms to import on a cold start
+
+    return boto3.session.Session().client(service, region_name=get_settings().region)
+
+
+def reset_clients() -> None:
+    client.cache_clear()
+
+
+def queue_url(logical: str) -> str:
+    return str(client("sqs").get_queue_url(QueueName=get_settings().resource_name(logical))["QueueUrl"])

@@ -1,0 +1,45 @@
+"""Domain errors. Each dialect's API layer renders them in its own error format; nothing here knows HTTP."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a caller can cause; `code` is a stable machine-readable name."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class AlreadyExists(DomainError):
+    code = "already_exists"
+
+
+class Conflict(DomainError):
+    """The request is valid but the resource's current state forbids it (e.g. cancel a deployed deployment)."""
+
+    code = "conflict"
+
+
+class Unprocessable(DomainError):
+    """Well-formed input that cannot be acted on: a repository that cannot be cloned, a branch that does not exist."""
+
+    code = "unprocessable"

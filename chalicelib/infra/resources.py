@@ -1,0 +1,107 @@
+"""The single definition of every AWS resource deployd uses.
+
+The embedded stack provisions from these objects (chalicelib.local.provision), and the AWS template
+is generated from them too, so the two cannot drift. Logic never spells a physical name: it asks
+Settings.resource_name(logical) for it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AttributeType = Literal["S", "N"]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: AttributeType
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: Key
+    range_key: Key | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    logical: str
+    hash_key: Key
+    range_key: Key | None = None
+    indexes: tuple[Index, ...] = ()
+
+    def attribute_definitions(self) -> list[Key]:
+        keys = [self.hash_key, self.range_key] + [k for i in self.indexes for k in (i.hash_key, i.range_key)]
+        seen: dict[str, Key] = {}
+        for key in keys:
+            if key is not None:
+                seen.setdefault(key.name, key)
+        return list(seen.values())
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical: str
+    visibility_timeout_seconds: int
+    max_receive_count: int = 3
+    message_retention_seconds: int = 4 * 24 * 3600
+
+    @property
+    def dead_letter_logical(self) -> str:
+        return f"{self.logical}-dlq"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    logical: str
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    logical: str
+
+
+ORGANIZATIONS = Table("orgs", Key("slug", "S"))
+API_KEYS = Table("api-keys", Key("key_id", "S"))
+# Atomic counters (numeric ids) and uniqueness claims (project slugs) share one small table.
+REGISTRY = Table("registry", Key("name", "S"))
+PROJECTS = Table(
+    "projects",
+    Key("id", "N"),
+    indexes=(Index("by-org", Key("org_slug", "S"), Key("slug", "S")),),
+)
+DEPLOYMENTS = Table(
+    "deployments",
+    Key("id", "N"),
+    indexes=(Index("by-project", Key("project_id", "N"), Key("seq", "N")),),
+)
+ENVIRONMENTS = Table("environments", Key("project_id", "N"), Key("name", "S"))
+# Host label -> artifact prefix: what CloudFront's KeyValueStore holds on AWS.
+ROUTES = Table("routes", Key("host", "S"))
+
+TABLES: tuple[Table, ...] = (ORGANIZATIONS, API_KEYS, REGISTRY, PROJECTS, DEPLOYMENTS, ENVIRONMENTS, ROUTES)
+
+# Builds run for up to an hour in the worker; the message stays invisible for longer than that.
+BUILD_QUEUE = Queue("builds", visibility_timeout_seconds=3900)
+ACTIVATION_QUEUE = Queue("activations", visibility_timeout_seconds=60)
+QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE)
+
+SITES_BUCKET = Bucket("sites")
+BUILD_LOGS_BUCKET = Bucket("build-logs")
+BUCKETS: tuple[Bucket, ...] = (SITES_BUCKET, BUILD_LOGS_BUCKET)
+
+PIPELINE = StateMachine("deployment-pipeline")
+STATE_MACHINES: tuple[StateMachine, ...] = (PIPELINE,)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    tables: tuple[Table, ...] = TABLES
+    queues: tuple[Queue, ...] = QUEUES
+    buckets: tuple[Bucket, ...] = BUCKETS
+    state_machines: tuple[StateMachine, ...] = STATE_MACHINES
+
+
+CATALOGUE = Catalogue()

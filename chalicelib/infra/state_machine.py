@@ -1,0 +1,160 @@
+"""The deployment pipeline's Amazon States Language definition.
+
+One execution per deployment. The build worker and the activation handler are reached through SQS
+with task tokens; the state machine itself records `deploying` and, when a worker goes silent or the
+overall time limit passes, `failed`. Every write is conditional on the state it leaves, so a late step
+can never resurrect a cancelled deployment. Placeholders like ${BuildQueueUrl} are filled from the
+resource catalogue (embedded stack) or by CloudFormation's DefinitionSubstitutions (AWS).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+NON_TERMINAL = ("queued", "cloning", "building", "uploading", "deploying")
+TERMINAL = ("deployed", "failed", "cancelled")
+
+SUBSTITUTIONS = ("BuildQueueUrl", "ActivationQueueUrl", "DeploymentsTable", "EnvironmentsTable")
+
+_DEPLOYMENT_KEY = {"id": {"N.$": "$.deployment_id"}}
+_CONDITION_FAILED = ["DynamoDB.ConditionalCheckFailedException"]
+
+
+def _catch_all(next_state: str) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": next_state}]
+
+
+def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int = 120) -> dict[str, Any]:
+    """Execution input: deployment_id (string), project_id (string), environment, timeout_seconds, in_flight_ids."""
+    non_terminal_values = {f":s{i}": {"S": s} for i, s in enumerate(NON_TERMINAL)}
+    return {
+        "Comment": "deployd deployment pipeline: build -> deploying -> activate; failed on silence or timeout",
+        "StartAt": "Build",
+        "States": {
+            "Build": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": "${BuildQueueUrl}",
+                    "MessageBody": {"deployment_id.$": "$.deployment_id", "task_token.$": "$$.Task.Token"},
+                },
+                "TimeoutSecondsPath": "$.timeout_seconds",
+                "HeartbeatSeconds": heartbeat_seconds,
+                "ResultPath": "$.build",
+                "Catch": _catch_all("DescribeFailure"),
+                "Next": "MarkDeploying",
+            },
+            "MarkDeploying": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:updateItem",
+                "Parameters": {
+                    "TableName": "${DeploymentsTable}",
+                    "Key": _DEPLOYMENT_KEY,
+                    "UpdateExpression": "SET #status = :deploying, updated_at = :now",
+                    "ConditionExpression": "#status = :uploading",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":deploying": {"S": "deploying"},
+                        ":uploading": {"S": "uploading"},
+                        ":now": {"S.$": "$$.State.EnteredTime"},
+                    },
+                },
+                "ResultPath": None,
+                "Catch": [
+                    # Cancelled while uploading: the cancel already released the environment.
+                    {"ErrorEquals": _CONDITION_FAILED, "ResultPath": "$.error", "Next": "Superseded"},
+                    *_catch_all("DescribeFailure"),
+                ],
+                "Next": "Activate",
+            },
+            "Activate": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": "${ActivationQueueUrl}",
+                    "MessageBody": {"deployment_id.$": "$.deployment_id", "task_token.$": "$$.Task.Token"},
+                },
+                "TimeoutSeconds": activation_timeout_seconds,
+                "ResultPath": "$.activation",
+                "Catch": _catch_all("DescribeFailure"),
+                "End": True,
+            },
+            "Superseded": {"Type": "Succeed"},
+            "DescribeFailure": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "Or": [
+                            {"Variable": "$.error.Error", "StringEquals": "States.Timeout"},
+                            {"Variable": "$.error.Error", "StringEquals": "States.HeartbeatTimeout"},
+                        ],
+                        "Next": "DescribeSilence",
+                    }
+                ],
+                "Default": "DescribeStepError",
+            },
+            "DescribeSilence": {
+                "Type": "Pass",
+                "Parameters": {
+                    "message.$": (
+                        "States.Format('the build worker stopped reporting progress: no heartbeat for "
+                        f"{heartbeat_seconds}s or the pipeline time limit of {{}}s passed', $.timeout_seconds)"
+                    )
+                },
+                "ResultPath": "$.failure",
+                "Next": "MarkFailed",
+            },
+            "DescribeStepError": {
+                "Type": "Pass",
+                "Parameters": {"message.$": "States.Format('pipeline step failed: {}', $.error.Error)"},
+                "ResultPath": "$.failure",
+                "Next": "MarkFailed",
+            },
+            "MarkFailed": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:updateItem",
+                "Parameters": {
+                    "TableName": "${DeploymentsTable}",
+                    "Key": _DEPLOYMENT_KEY,
+                    "UpdateExpression": (
+                        "SET #status = :failed, error_message = :message, finished_at = :now, updated_at = :now"
+                    ),
+                    "ConditionExpression": f"#status IN ({', '.join(non_terminal_values)})",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":failed": {"S": "failed"},
+                        ":message": {"S.$": "$.failure.message"},
+                        ":now": {"S.$": "$$.State.EnteredTime"},
+                        **non_terminal_values,
+                    },
+                },
+                "ResultPath": None,
+                # Already terminal (the worker recorded its own failure, or a cancel won): keep that state.
+                "Catch": [{"ErrorEquals": _CONDITION_FAILED, "ResultPath": "$.error", "Next": "Release"}],
+                "Next": "Release",
+            },
+            "Release": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::dynamodb:updateItem",
+                "Parameters": {
+                    "TableName": "${EnvironmentsTable}",
+                    "Key": {"project_id": {"N.$": "$.project_id"}, "name": {"S.$": "$.environment"}},
+                    # DELETE from a set is idempotent: whoever ends the deployment first releases it.
+                    "UpdateExpression": "DELETE in_flight :ids",
+                    "ExpressionAttributeValues": {":ids": {"NS.$": "$.in_flight_ids"}},
+                },
+                "ResultPath": None,
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1}],
+                "Next": "PipelineFailed",
+            },
+            "PipelineFailed": {"Type": "Fail", "Error": "DeploymentFailed", "Cause": "see the deployment's error_message"},
+        },
+    }
+
+
+def render(definition: dict[str, Any], substitutions: dict[str, str]) -> str:
+    """Fill ${Name} placeholders the way CloudFormation's DefinitionSubstitutions does."""
+    text = json.dumps(definition)
+    for name in SUBSTITUTIONS:
+        text = text.replace("${" + name + "}", substitutions[name])
+    return text

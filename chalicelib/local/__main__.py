@@ -1,0 +1,44 @@
+"""`python -m chalicelib.local` (what `make run` runs): start the embedded stack and print how to use it."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from chalicelib.local.stack import EmbeddedStack, StackConfig
+
+WALKTHROUGH = """
+deployd is running on this machine (embedded stack: moto as the local AWS).
+
+  API          {api}
+  Sites        {sites}/<site>/
+  Admin token  {token}
+
+Try it (a full walkthrough is in README.md):
+
+  export API={api} ADMIN={token}
+  curl -s -X POST $API/api/v1/admin/orgs -H "Authorization: Bearer $ADMIN" \\
+       -H 'Content-Type: application/json' -d '{{"slug": "acme", "plan": "pro"}}'
+  KEY=$(curl -s -X POST $API/api/v1/admin/orgs/acme/keys -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+  curl -s -X POST $API/api/v1/public/projects -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
+       -d '{{"name": "site", "repo_url": "/path/to/a/git/repo", "build_command": "make", "output_dir": "dist"}}'
+  curl -s -X POST $API/api/v1/public/projects/1/deployments -H "Authorization: Bearer $KEY" -d '{{}}'
+
+Everything lives in memory: stopping this process forgets all of it. Ctrl-C to stop.
+"""
+
+
+def main() -> int:
+    stack = EmbeddedStack(StackConfig.from_environment())
+    stack.start()
+    print(WALKTHROUGH.format(api=stack.api_url, sites=stack.sites_url, token=stack.admin_token), flush=True)
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

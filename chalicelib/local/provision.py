@@ -1,0 +1,87 @@
+"""Create every resource of the catalogue in an AWS endpoint (the embedded stack's moto server)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.infra.resources import (
+    ACTIVATION_QUEUE,
+    BUILD_QUEUE,
+    CATALOGUE,
+    DEPLOYMENTS,
+    ENVIRONMENTS,
+    Catalogue,
+    Queue,
+    Table,
+)
+from chalicelib.infra.state_machine import pipeline_definition, render
+from chalicelib.settings import Settings
+
+ACCOUNT_ID = "123456789012"  # moto's account
+PIPELINE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/deployd-pipeline"
+
+
+def state_machine_arn(settings: Settings, logical: str) -> str:
+    return f"arn:aws:states:{settings.region}:{ACCOUNT_ID}:stateMachine:{settings.resource_name(logical)}"
+
+
+def table_request(table: Table, settings: Settings) -> dict[str, Any]:
+    def schema(hash_key: Any, range_key: Any) -> list[dict[str, str]]:
+        keys = [{"AttributeName": hash_key.name, "KeyType": "HASH"}]
+        if range_key is not None:
+            keys.append({"AttributeName": range_key.name, "KeyType": "RANGE"})
+        return keys
+
+    request: dict[str, Any] = {
+        "TableName": settings.resource_name(table.logical),
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": schema(table.hash_key, table.range_key),
+        "AttributeDefinitions": [{"AttributeName": k.name, "AttributeType": k.type} for k in table.attribute_definitions()],
+    }
+    if table.indexes:
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": schema(index.hash_key, index.range_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in table.indexes
+        ]
+    return request
+
+
+def _create_queue(sqs: Any, queue: Queue, settings: Settings) -> str:
+    dlq_url = sqs.create_queue(QueueName=settings.resource_name(queue.dead_letter_logical))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=settings.resource_name(queue.logical),
+        Attributes={
+            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(queue.message_retention_seconds),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}),
+        },
+    )["QueueUrl"]
+    return str(url)
+
+
+def provision(clients: dict[str, Any], settings: Settings, catalogue: Catalogue = CATALOGUE) -> dict[str, str]:
+    """Create tables, queues with their dead-letter queues, buckets and the state machine. Returns queue URLs by logical name."""
+    for table in catalogue.tables:
+        clients["dynamodb"].create_table(**table_request(table, settings))
+    queue_urls = {q.logical: _create_queue(clients["sqs"], q, settings) for q in catalogue.queues}
+    for bucket in catalogue.buckets:
+        clients["s3"].create_bucket(Bucket=settings.resource_name(bucket.logical))
+    definition = render(
+        pipeline_definition(settings.heartbeat_seconds),
+        {
+            "BuildQueueUrl": queue_urls[BUILD_QUEUE.logical],
+            "ActivationQueueUrl": queue_urls[ACTIVATION_QUEUE.logical],
+            "DeploymentsTable": settings.resource_name(DEPLOYMENTS.logical),
+            "EnvironmentsTable": settings.resource_name(ENVIRONMENTS.logical),
+        },
+    )
+    for machine in catalogue.state_machines:
+        clients["stepfunctions"].create_state_machine(
+            name=settings.resource_name(machine.logical), definition=definition, roleArn=PIPELINE_ROLE_ARN
+        )
+    return queue_urls

@@ -1,0 +1,161 @@
+"""The embedded stack: the whole of deployd on one machine, on the production code path.
+
+moto's server runs in-process as the local AWS (DynamoDB, SQS, S3, Step Functions, with state machine
+execution switched on); every resource is provisioned from the catalogue; worker threads feed the SQS
+handlers Lambda would run; Chalice's local server serves the API; a small server plays CloudFront.
+Only endpoints differ from AWS: AWS_ENDPOINT_URL points every SDK client at moto.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PIPELINE
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class StackConfig:
+    api_port: int = 8000
+    sites_port: int = 8001
+    moto_port: int = 0
+    host: str = "127.0.0.1"
+    admin_token: str = ""
+    build_workers: int = 4
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls) -> "StackConfig":
+        env = os.environ
+        return cls(
+            api_port=int(env.get("PORT", "8000")),
+            sites_port=int(env.get("DEPLOYD_SITES_PORT", "0") or 0) or int(env.get("PORT", "8000")) + 1,
+            moto_port=int(env.get("DEPLOYD_MOTO_PORT", "0") or 0),
+            admin_token=env.get("DEPLOYD_ADMIN_TOKEN", ""),
+            build_workers=int(env.get("DEPLOYD_BUILD_WORKERS", "4")),
+        )
+
+
+class EmbeddedStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.admin_token = config.admin_token or f"adm_{secrets.token_urlsafe(24)}"
+        self.moto_port = config.moto_port or free_port()
+        self._moto: Any = None
+        self._workers: list[Any] = []
+        self._sites: Any = None
+        self._api: Any = None
+        self._api_thread: threading.Thread | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.api_port}"
+
+    @property
+    def sites_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.sites_port}"
+
+    def _configure_environment(self) -> None:
+        endpoint = f"http://127.0.0.1:{self.moto_port}"
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "embedded",
+                "AWS_SECRET_ACCESS_KEY": "embedded",
+                "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                "AWS_ENDPOINT_URL": endpoint,
+                "MOTO_PORT": str(self.moto_port),  # moto's Step Functions executor calls services here
+                "DEPLOYD_STAGE": "local",
+                "DEPLOYD_ADMIN_TOKEN": self.admin_token,
+                "DEPLOYD_SITES_URL_TEMPLATE": f"{self.sites_url}/{{label}}/",
+                **self.config.extra_env,
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        from chalicelib.settings import get_settings
+
+        get_settings.cache_clear()
+        from chalicelib.local.provision import state_machine_arn
+
+        os.environ["DEPLOYD_STATE_MACHINE_ARN"] = state_machine_arn(get_settings(), PIPELINE.logical)
+        get_settings.cache_clear()
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+
+        self._configure_environment()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        endpoint = os.environ["AWS_ENDPOINT_URL"]
+        requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+
+        from chalicelib.aws import client, reset_clients
+        from chalicelib.local.provision import provision
+        from chalicelib.settings import get_settings
+
+        reset_clients()
+        settings = get_settings()
+        clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions")}
+        queue_urls = provision(clients, settings)
+
+        import app as app_module  # imported only now: models read table names from the environment set above
+
+        self._start_workers(app_module, clients["sqs"], queue_urls, settings.region)
+        self._start_sites()
+        self._start_api(app_module.app)
+
+    def _start_workers(self, app_module: Any, sqs: Any, queue_urls: dict[str, str], region: str) -> None:
+        from chalicelib.local.workers import QueueWorker
+
+        plan = [
+            (BUILD_QUEUE.logical, app_module.build_worker, self.config.build_workers, 1),
+            (ACTIVATION_QUEUE.logical, app_module.activation_worker, 1, 10),
+        ]
+        for logical, handler, count, batch_size in plan:
+            url = queue_urls[logical]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            for index in range(count):
+                worker = QueueWorker(sqs, url, arn, handler, f"{logical}-worker-{index}", batch_size, region)
+                worker.start()
+                self._workers.append(worker)
+
+    def _start_sites(self) -> None:
+        from chalicelib.local.sites import SiteServer
+
+        self._sites = SiteServer(self.config.host, self.config.sites_port)
+        self._sites.start()
+
+    def _start_api(self, chalice_app: Any) -> None:
+        from chalice.config import Config
+        from chalice.local import LocalDevServer
+
+        config = Config(chalice_stage="local", config_from_disk={"app_name": "deployd", "stages": {"local": {}}})
+        self._api = LocalDevServer(chalice_app, config, self.config.host, self.config.api_port)
+        self._api_thread = threading.Thread(target=self._api.server.serve_forever, name="api", daemon=True)
+        self._api_thread.start()
+
+    def stop(self) -> None:
+        for worker in self._workers:
+            worker.stop()
+        if self._api is not None:
+            self._api.shutdown()
+        if self._sites is not None:
+            self._sites.stop()
+        for worker in self._workers:
+            worker.join(timeout=5)
+        if self._moto is not None:
+            self._moto.stop()

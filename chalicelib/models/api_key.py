@@ -1,0 +1,44 @@
+"""Organization API keys. Only a SHA-256 of the secret is stored; the token is shown once at creation."""
+from __future__ import annotations
+
+from pynamodb.attributes import ListAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, DoesNotExist
+from pynamodb.models import Model
+
+from chalicelib.errors import NotFound
+from chalicelib.infra.resources import API_KEYS
+from chalicelib.models.base import table_meta, utc_now
+
+
+class ApiKey(Model):
+    Meta = table_meta(API_KEYS.logical)
+
+    key_id = UnicodeAttribute(hash_key=True)
+    org_slug = UnicodeAttribute()
+    name = UnicodeAttribute()
+    token_sha256 = UnicodeAttribute()
+    scopes = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UnicodeAttribute(default_for_new=utc_now)
+
+
+class ApiKeyRepository:
+    @staticmethod
+    def create(key: ApiKey) -> ApiKey:
+        key.save(condition=ApiKey.key_id.does_not_exist())
+        return key
+
+    @staticmethod
+    def find(key_id: str) -> ApiKey | None:
+        try:
+            return ApiKey.get(key_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    @staticmethod
+    def revoke(org_slug: str, key_id: str) -> None:
+        try:
+            ApiKey(key_id=key_id).delete(condition=ApiKey.org_slug == org_slug)
+        except DeleteError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise NotFound(f"key '{key_id}' not found in organization '{org_slug}'") from exc
+            raise

@@ -1,0 +1,106 @@
+"""Deployments: the one ledger every dialect reads and writes.
+
+Status moves queued -> cloning -> building -> uploading -> deploying -> deployed, or ends failed or
+cancelled. Every move is a conditional write naming the state it leaves (see `transition`).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.errors import NotFound
+from chalicelib.infra.resources import DEPLOYMENTS
+from chalicelib.infra.state_machine import NON_TERMINAL
+from chalicelib.models.base import table_meta, utc_now
+
+
+class DeploymentsByProject(GlobalSecondaryIndex["Deployment"]):
+    class Meta:
+        index_name = DEPLOYMENTS.indexes[0].name
+        projection = AllProjection()
+
+    project_id = NumberAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+
+
+class Deployment(Model):
+    Meta = table_meta(DEPLOYMENTS.logical)
+
+    id = NumberAttribute(hash_key=True)
+    project_id = NumberAttribute()
+    seq = NumberAttribute()
+    org_slug = UnicodeAttribute()
+    environment = UnicodeAttribute()
+    branch = UnicodeAttribute()
+    commit_sha = UnicodeAttribute()
+    commit_message = UnicodeAttribute(null=True)
+    commit_author = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    error_message = UnicodeAttribute(null=True)
+    deployment_url = UnicodeAttribute(null=True)
+    artifact_prefix = UnicodeAttribute(null=True)
+    build_time_seconds = NumberAttribute(null=True)
+    execution_arn = UnicodeAttribute(null=True)
+    triggered_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(default_for_new=utc_now)
+    updated_at = UnicodeAttribute(default_for_new=utc_now)
+    started_at = UnicodeAttribute(null=True)
+    deployed_at = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+
+    by_project = DeploymentsByProject()
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status not in NON_TERMINAL
+
+
+class DeploymentRepository:
+    @staticmethod
+    def get(deployment_id: int) -> Deployment:
+        try:
+            return Deployment.get(deployment_id, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"deployment {deployment_id} not found") from exc
+
+    @staticmethod
+    def find(deployment_id: int) -> Deployment | None:
+        try:
+            return Deployment.get(deployment_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    @staticmethod
+    def page(project_id: int, newest_seq: int, limit: int) -> list[Deployment]:
+        """Up to `limit` deployments with seq <= newest_seq, newest first: reads proportional to the page."""
+        if newest_seq < 1 or limit < 1:
+            return []
+        return list(
+            Deployment.by_project.query(
+                project_id,
+                Deployment.seq <= newest_seq,
+                scan_index_forward=False,
+                limit=limit,
+            )
+        )
+
+    @staticmethod
+    def transition(
+        deployment: Deployment, leaving: Iterable[str], to: str, **fields: Any
+    ) -> bool:
+        """Move to `to` only if the stored status is one of `leaving`. False when another writer got there first."""
+        leaving = tuple(leaving)
+        now = utc_now()
+        actions = [Deployment.status.set(to), Deployment.updated_at.set(now)]
+        actions += [getattr(Deployment, name).set(value) for name, value in fields.items()]
+        try:
+            deployment.update(actions=actions, condition=Deployment.status.is_in(*leaving))
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -1,0 +1,46 @@
+"""Environments of a project (production now; one per preview branch later).
+
+`active_deployment_id` is what the environment's URL serves. `in_flight` is the set of deployment ids
+not yet terminal: set ADD on trigger and DELETE on every terminal transition, both idempotent, so the
+state machine, the worker and the API can each release a deployment without double counting.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, NumberSetAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
+
+from chalicelib.infra.resources import ENVIRONMENTS
+from chalicelib.models.base import table_meta, utc_now
+
+PRODUCTION = "production"
+
+
+class Environment(Model):
+    Meta = table_meta(ENVIRONMENTS.logical)
+
+    project_id = NumberAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+    host = UnicodeAttribute(null=True)
+    active_deployment_id = NumberAttribute(null=True)
+    active_seq = NumberAttribute(null=True)
+    in_flight = NumberSetAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
+class EnvironmentRepository:
+    @staticmethod
+    def find(project_id: int, name: str) -> Environment | None:
+        try:
+            return Environment.get(project_id, name, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    @staticmethod
+    def list(project_id: int) -> list[Environment]:
+        return list(Environment.query(project_id, consistent_read=True))
+
+    @staticmethod
+    def stamp() -> str:
+        return utc_now()

@@ -1,0 +1,41 @@
+"""Organizations: the tenant boundary. Every project, key and deployment belongs to exactly one."""
+from __future__ import annotations
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
+
+from chalicelib.errors import AlreadyExists, NotFound
+from chalicelib.infra.resources import ORGANIZATIONS
+from chalicelib.models.base import table_meta, utc_now
+
+PLANS = ("free", "pro", "enterprise")
+
+
+class Organization(Model):
+    Meta = table_meta(ORGANIZATIONS.logical)
+
+    slug = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    plan = UnicodeAttribute()
+    created_at = UnicodeAttribute(default_for_new=utc_now)
+
+
+class OrganizationRepository:
+    @staticmethod
+    def create(slug: str, name: str, plan: str) -> Organization:
+        org = Organization(slug=slug, name=name, plan=plan)
+        try:
+            org.save(condition=Organization.slug.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise AlreadyExists(f"organization '{slug}' already exists", field="slug") from exc
+            raise
+        return org
+
+    @staticmethod
+    def get(slug: str) -> Organization:
+        try:
+            return Organization.get(slug, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"organization '{slug}' not found") from exc

@@ -1,0 +1,104 @@
+"""Projects: a git repository and how to build it. Slugs are unique per organization through a claim item."""
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.errors import AlreadyExists, NotFound
+from chalicelib.infra.resources import PROJECTS
+from chalicelib.models.base import table_meta, transaction, utc_now
+from chalicelib.models.registry import RegistryEntry, slug_claim_name
+
+
+class ProjectsByOrg(GlobalSecondaryIndex["Project"]):
+    class Meta:
+        index_name = PROJECTS.indexes[0].name
+        projection = AllProjection()
+
+    org_slug = UnicodeAttribute(hash_key=True)
+    slug = UnicodeAttribute(range_key=True)
+
+
+class Project(Model):
+    Meta = table_meta(PROJECTS.logical)
+
+    id = NumberAttribute(hash_key=True)
+    org_slug = UnicodeAttribute()
+    slug = UnicodeAttribute()
+    name = UnicodeAttribute()
+    repo_url = UnicodeAttribute()
+    default_branch = UnicodeAttribute()
+    build_command = UnicodeAttribute(null=True)
+    output_dir = UnicodeAttribute()
+    build_timeout_seconds = NumberAttribute()
+    # Highest per-project sequence number handed out (GitLab's iid) and the live count (meta.total).
+    deployment_seq = NumberAttribute(default=0)
+    deployment_count = NumberAttribute(default=0)
+    created_at = UnicodeAttribute(default_for_new=utc_now)
+    updated_at = UnicodeAttribute(default_for_new=utc_now)
+
+    by_org = ProjectsByOrg()
+
+
+def _raise_if_claimed(exc: TransactWriteError, slug: str) -> None:
+    reasons = exc.cancellation_reasons or []
+    if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
+        raise AlreadyExists(f"a project with slug '{slug}' already exists in this organization", field="slug") from exc
+
+
+class ProjectRepository:
+    @staticmethod
+    def create(project: Project) -> Project:
+        claim = RegistryEntry(name=slug_claim_name(project.org_slug, project.slug), owner=str(project.id))
+        try:
+            with transaction() as tx:
+                tx.save(claim, condition=RegistryEntry.name.does_not_exist())
+                tx.save(project, condition=Project.id.does_not_exist())
+        except TransactWriteError as exc:
+            _raise_if_claimed(exc, project.slug)
+            raise
+        return project
+
+    @staticmethod
+    def get(org_slug: str, project_id: int) -> Project:
+        """A project of this organization; another organization's project is indistinguishable from none."""
+        try:
+            project = Project.get(project_id, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"project {project_id} not found") from exc
+        if project.org_slug != org_slug:
+            raise NotFound(f"project {project_id} not found")
+        return project
+
+    @staticmethod
+    def get_by_id(project_id: int) -> Project:
+        try:
+            return Project.get(project_id, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"project {project_id} not found") from exc
+
+    @staticmethod
+    def list(org_slug: str) -> list[Project]:
+        return list(Project.by_org.query(org_slug))
+
+    @staticmethod
+    def update(project: Project, changes: dict[str, Any]) -> Project:
+        actions = [getattr(Project, name).set(value) for name, value in changes.items()]
+        actions.append(Project.updated_at.set(utc_now()))
+        try:
+            project.update(actions=actions, condition=Project.id.exists())
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise NotFound(f"project {project.id} not found") from exc
+            raise
+        return project
+
+    @staticmethod
+    def delete(project: Project) -> None:
+        with transaction() as tx:
+            tx.delete(project)
+            tx.delete(RegistryEntry(name=slug_claim_name(project.org_slug, project.slug)))

@@ -1,0 +1,27 @@
+"""Atomic counters for numeric ids, and uniqueness claims (a project slug within an organization)."""
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.infra.resources import REGISTRY
+from chalicelib.models.base import table_meta
+
+
+class RegistryEntry(Model):
+    Meta = table_meta(REGISTRY.logical)
+
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(null=True)
+    owner = UnicodeAttribute(null=True)
+
+
+def next_id(sequence: str) -> int:
+    """The next value of a named sequence: one atomic ADD, safe across any number of writers."""
+    entry = RegistryEntry(name=f"sequence#{sequence}")
+    entry.update(actions=[RegistryEntry.value.add(1)])
+    return int(entry.value)
+
+
+def slug_claim_name(org_slug: str, slug: str) -> str:
+    return f"project-slug#{org_slug}#{slug}"

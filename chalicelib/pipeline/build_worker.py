@@ -1,0 +1,162 @@
+"""The build worker: one SQS message per deployment, carrying the state machine's task token.
+
+It claims the deployment (queued -> cloning, a conditional write, so a redelivered message or a second
+worker does nothing), runs the build through a BuildRunner while heartbeating the state machine and
+watching for a cancel, records the outcome, and answers the task token.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from chalicelib.infra.state_machine import NON_TERMINAL
+from chalicelib.models.base import utc_now
+from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.project import ProjectRepository
+from chalicelib.errors import NotFound
+from chalicelib.observability import deployment_context, logger
+from chalicelib.pipeline import executions
+from chalicelib.pipeline.runners import BuildJob, BuildRunner, LocalBuildRunner
+from chalicelib.services import deployments, sites
+from chalicelib.services.build_logs import BuildLog
+from chalicelib.settings import get_settings
+
+
+class DeploymentReporter:
+    """Records status moves, streams output to the build log, and keeps the state machine informed.
+
+    A background thread sends task heartbeats and re-reads the deployment, so a cancel made through the
+    API (or an execution stopped for any reason) reaches the runner within one heartbeat interval.
+    """
+
+    def __init__(self, deployment: Deployment, task_token: str, log: BuildLog) -> None:
+        self._deployment = deployment
+        self._token = task_token
+        self._log = log
+        self._stop = threading.Event()
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{deployment.id}", daemon=True)
+
+    def __enter__(self) -> "DeploymentReporter":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._log.flush()
+
+    def _beat(self) -> None:
+        interval = get_settings().heartbeat_interval_seconds
+        while not self._stop.wait(interval):
+            try:
+                status = Deployment.get(self._deployment.id, consistent_read=True, attributes_to_get=["status"]).status
+                if status not in NON_TERMINAL:
+                    self._cancelled.set()
+                    return
+                if not executions.heartbeat(self._token):
+                    self._cancelled.set()
+                    return
+            except Exception:  # a missed beat is retried on the next tick; the state machine tolerates one
+                logger.exception("heartbeat failed")
+
+    def stage(self, status: str) -> bool:
+        leaving = {"building": ("cloning",), "uploading": ("building",)}[status]
+        moved = DeploymentRepository.transition(self._deployment, leaving, status)
+        if moved:
+            self._log.line(f"Status: {status}")
+            logger.info(f"deployment {status}")
+        else:
+            self._cancelled.set()
+        return moved
+
+    def output(self, text: str) -> None:
+        self._log.write(text)
+
+    def should_stop(self) -> bool:
+        return self._cancelled.is_set()
+
+
+def runner_for(_deployment: Deployment) -> BuildRunner:
+    return LocalBuildRunner()
+
+
+def handle_build(message: dict[str, Any]) -> None:
+    deployment_id = int(message["deployment_id"])
+    token = str(message["task_token"])
+    deployment = DeploymentRepository.find(deployment_id)
+    if deployment is None:
+        executions.fail(token, "DeploymentNotFound", f"deployment {deployment_id} does not exist")
+        return
+    with deployment_context(deployment_id, int(deployment.project_id)):
+        if deployment.status != "queued":
+            # A redelivery, or cancelled before any worker got to it. Only the first claim builds.
+            logger.info("build message ignored", extra={"status": deployment.status})
+            if deployment.status == "cancelled":
+                executions.fail(token, "DeploymentCancelled", "cancelled before the build started")
+            return
+        try:
+            project = ProjectRepository.get_by_id(int(deployment.project_id))
+        except NotFound:
+            deployments.record_failure(deployment, "the project was deleted before the build started")
+            executions.fail(token, "ProjectDeleted")
+            return
+        if not DeploymentRepository.transition(deployment, ("queued",), "cloning", started_at=utc_now()):
+            return
+        logger.info("deployment cloning")
+        log = BuildLog(deployment_id)
+        log.line("Status: cloning")
+        job = BuildJob(
+            deployment_id=deployment_id,
+            repo_url=project.repo_url,
+            commit_sha=deployment.commit_sha,
+            branch=deployment.branch,
+            build_command=project.build_command,
+            output_dir=project.output_dir,
+            timeout_seconds=int(project.build_timeout_seconds),
+            artifact_prefix=sites.artifact_prefix(deployment_id),
+        )
+        with DeploymentReporter(deployment, token, log) as reporter:
+            try:
+                result = runner_for(deployment).run(job, reporter)
+            except Exception as exc:  # a runner crash is a failed build, never a stuck one
+                logger.exception("build runner crashed")
+                log.line(f"Build crashed: {exc.__class__.__name__}: {exc}")
+                result = None
+        if result is not None and result.outcome == "succeeded":
+            deployment.update(
+                actions=[
+                    Deployment.build_time_seconds.set(result.build_time_seconds),
+                    Deployment.artifact_prefix.set(job.artifact_prefix),
+                ]
+            )
+            logger.info("build succeeded", extra={"build_time_seconds": result.build_time_seconds})
+            executions.succeed(token, {"artifact_prefix": job.artifact_prefix})
+            return
+        if result is not None and result.outcome == "cancelled":
+            logger.info("build stopped: deployment cancelled")
+            executions.fail(token, "DeploymentCancelled", "cancelled during the build")
+            return
+        message_text = result.message if result and result.message else "the build runner crashed"
+        log.line(f"Failed: {message_text}")
+        log.flush()
+        if result is not None and result.build_time_seconds:
+            deployment.update(actions=[Deployment.build_time_seconds.set(result.build_time_seconds)])
+        deployments.record_failure(deployment, message_text)
+        logger.info("build failed", extra={"error_message": message_text})
+        executions.fail(token, "BuildFailed", message_text)
+
+
+def handle_activation(message: dict[str, Any]) -> None:
+    deployment_id = int(message["deployment_id"])
+    token = str(message["task_token"])
+    deployment = DeploymentRepository.find(deployment_id)
+    if deployment is None:
+        executions.fail(token, "DeploymentNotFound")
+        return
+    with deployment_context(deployment_id, int(deployment.project_id)):
+        if deployments.activate(deployment):
+            executions.succeed(token, {"deployment_id": deployment_id})
+        else:
+            logger.info("activation skipped", extra={"status": deployment.status})
+            executions.fail(token, "DeploymentNotDeploying", f"deployment is {deployment.status}")

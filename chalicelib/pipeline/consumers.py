@@ -1,0 +1,31 @@
+"""SQS consumers as Lambda sees them: Powertools batch processing with partial batch failures.
+
+A record that raises is reported in batchItemFailures and comes back after the visibility timeout;
+the handlers are idempotent (conditional claims), so a redelivery never builds or activates twice.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from chalicelib.pipeline.build_worker import handle_activation, handle_build
+
+
+def _consume(event: dict[str, Any], context: Any, handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    def record_handler(record: SQSRecord) -> None:
+        handle(json.loads(record.body))
+
+    # One processor per invocation: the embedded stack calls consumers from several threads at once.
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def consume_builds(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return _consume(event, context, handle_build)
+
+
+def consume_activations(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return _consume(event, context, handle_activation)

@@ -1,0 +1,70 @@
+"""Step Functions calls: start and stop a deployment's execution, and answer task tokens."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.aws import client
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+
+
+def execution_name(deployment_id: int) -> str:
+    return f"deployment-{deployment_id}"
+
+
+def start(deployment_id: int, project_id: int, environment: str, build_timeout_seconds: int) -> str:
+    settings = get_settings()
+    payload = {
+        "deployment_id": str(deployment_id),
+        "project_id": str(project_id),
+        "environment": environment,
+        # The worker enforces the build's own limit; this backstop also covers clone and upload.
+        "timeout_seconds": build_timeout_seconds + settings.pipeline_timeout_margin_seconds,
+        "in_flight_ids": [str(deployment_id)],
+    }
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=settings.state_machine_arn,
+        name=execution_name(deployment_id),
+        input=json.dumps(payload),
+    )
+    return str(response["executionArn"])
+
+
+def stop(execution_arn: str, cause: str) -> None:
+    """Stop an execution; one that already ended is fine, the deployment record is authoritative."""
+    sfn = client("stepfunctions")
+    try:
+        sfn.stop_execution(executionArn=execution_arn, error="DeploymentCancelled", cause=cause)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        logger.warning("execution to stop does not exist", extra={"execution_arn": execution_arn})
+
+
+def succeed(task_token: str, output: dict[str, Any]) -> None:
+    sfn = client("stepfunctions")
+    try:
+        sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+        logger.warning("task token no longer valid (execution stopped or timed out)")
+
+
+def fail(task_token: str, error: str, cause: str = "") -> None:
+    sfn = client("stepfunctions")
+    try:
+        sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:32768])
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+        logger.warning("task token no longer valid (execution stopped or timed out)")
+
+
+def heartbeat(task_token: str) -> bool:
+    """False when the execution no longer waits for this task (stopped, timed out)."""
+    sfn = client("stepfunctions")
+    try:
+        sfn.send_task_heartbeat(taskToken=task_token)
+    except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
+        return False
+    return True
+
+
+def status(execution_arn: str) -> str:
+    return str(client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])

@@ -1,0 +1,183 @@
+"""Build runners: turn a commit into uploaded artifacts, behind one interface.
+
+`LocalBuildRunner` checks out, builds in a subprocess and uploads from the worker itself; a CodeBuild
+runner (AWS) will implement the same `BuildRunner` protocol. Runners report through a `BuildReporter`,
+which records the status moves and tells them when to stop (cancel).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from chalicelib.services import git, sites
+
+Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    deployment_id: int
+    repo_url: str
+    commit_sha: str
+    branch: str
+    build_command: str | None
+    output_dir: str
+    timeout_seconds: int
+    artifact_prefix: str
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    outcome: Outcome
+    message: str | None = None
+    build_time_seconds: int = 0
+    files_uploaded: int = 0
+
+
+class BuildReporter(Protocol):
+    def stage(self, status: str) -> bool:
+        """Record the move to `status`; False means the deployment was cancelled meanwhile."""
+
+    def output(self, text: str) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
+class BuildRunner(Protocol):
+    def run(self, job: BuildJob, reporter: BuildReporter) -> BuildResult: ...
+
+
+# The build sees a minimal environment: none of the platform's credentials or settings.
+_SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def build_environment(job: BuildJob, home: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("DEPLOYD_BUILD_PATH", _SAFE_PATH),
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "LANG": "C.UTF-8",
+        "CI": "true",
+        "DEPLOYD": "1",
+        "DEPLOYD_DEPLOYMENT_ID": str(job.deployment_id),
+        "DEPLOYD_COMMIT_SHA": job.commit_sha,
+        "DEPLOYD_BRANCH": job.branch,
+    }
+
+
+def _resolve_output(checkout: Path, output_dir: str) -> Path | None:
+    target = (checkout / output_dir).resolve()
+    if target != checkout.resolve() and checkout.resolve() not in target.parents:
+        return None  # output_dir escapes the checkout
+    return target if target.is_dir() else None
+
+
+class LocalBuildRunner:
+    """Runs the build command with /bin/sh in a fresh temporary directory, in its own process group."""
+
+    poll_seconds = 0.1
+    kill_grace_seconds = 3.0
+
+    def run(self, job: BuildJob, reporter: BuildReporter) -> BuildResult:
+        root = Path(tempfile.mkdtemp(prefix=f"deployd-build-{job.deployment_id}-"))
+        try:
+            return self._run_in(root, job, reporter)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _run_in(self, root: Path, job: BuildJob, reporter: BuildReporter) -> BuildResult:
+        checkout = root / "src"
+        home = root / "home"
+        home.mkdir()
+        reporter.output(f"==> Cloning {job.repo_url} at {job.commit_sha} ({job.branch})\n")
+        try:
+            git.checkout(job.repo_url, job.commit_sha, checkout)
+        except Exception as exc:  # any clone failure ends the build with its reason
+            return BuildResult("failed", f"could not check out {job.commit_sha}: {exc}")
+        if not reporter.stage("building"):
+            return BuildResult("cancelled")
+        started = time.monotonic()
+        if job.build_command:
+            reporter.output(f"==> Running build command: {job.build_command}\n")
+            outcome, message = self._execute(job, checkout, home, reporter)
+            if outcome != "succeeded":
+                return BuildResult(outcome, message, int(time.monotonic() - started))
+        else:
+            reporter.output("==> No build command: publishing the repository's files as they are\n")
+        build_seconds = int(round(time.monotonic() - started))
+        output = _resolve_output(checkout, job.output_dir)
+        if output is None:
+            return BuildResult(
+                "failed", f"output directory '{job.output_dir}' was not found after the build", build_seconds
+            )
+        if not reporter.stage("uploading"):
+            return BuildResult("cancelled", build_time_seconds=build_seconds)
+        reporter.output(f"==> Uploading {job.output_dir}\n")
+        count = sites.upload_directory(output, job.artifact_prefix)
+        reporter.output(f"==> Uploaded {count} files\n")
+        return BuildResult("succeeded", None, build_seconds, count)
+
+    def _execute(
+        self, job: BuildJob, cwd: Path, home: Path, reporter: BuildReporter
+    ) -> tuple[Outcome, str | None]:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", job.build_command or "true"],
+            cwd=cwd,
+            env=build_environment(job, home),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so cancel and time limit kill the whole tree
+        )
+        assert process.stdout is not None
+        stream = process.stdout
+
+        def pump() -> None:
+            for raw in iter(stream.readline, b""):
+                reporter.output(raw.decode("utf-8", "replace"))
+
+        reader = threading.Thread(target=pump, name=f"build-output-{job.deployment_id}", daemon=True)
+        reader.start()
+        deadline = time.monotonic() + job.timeout_seconds
+        outcome: Outcome | None = None
+        while process.poll() is None:
+            if time.monotonic() >= deadline:
+                outcome = "timed_out"
+            elif reporter.should_stop():
+                outcome = "cancelled"
+            if outcome:
+                self._kill(process)
+                break
+            time.sleep(self.poll_seconds)
+        reader.join(timeout=5)
+        stream.close()
+        if outcome == "timed_out":
+            reporter.output(f"==> Build exceeded its time limit of {job.timeout_seconds}s and was stopped\n")
+            return outcome, f"build exceeded its time limit of {job.timeout_seconds} seconds"
+        if outcome == "cancelled":
+            reporter.output("==> Build cancelled; its processes were stopped\n")
+            return outcome, "cancelled"
+        if process.returncode != 0:
+            return "failed", f"build command exited with status {process.returncode}"
+        return "succeeded", None
+
+    def _kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the build's process group, then SIGKILL it: members may outlive the group leader."""
+        pgid = process.pid  # start_new_session made the shell its group leader
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=self.kill_grace_seconds)
+            except subprocess.TimeoutExpired:
+                pass

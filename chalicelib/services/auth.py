@@ -1,0 +1,71 @@
+"""Who is calling: the platform admin (one token from settings) or an organization's API key.
+
+Keys look like `dpl_<key_id>_<secret>`; the key id finds the record and only the token's SHA-256 is
+compared, in constant time. A revoked key's record is gone, so it stops working on the next request.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.models.api_key import ApiKey, ApiKeyRepository
+from chalicelib.settings import get_settings
+
+SCOPES = ("projects:read", "projects:write", "deployments:read", "deployments:write")
+TOKEN_PREFIX = "dpl_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    org_slug: str
+    key_id: str
+    scopes: frozenset[str]
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"this API key lacks the '{scope}' scope")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("missing Authorization header; send 'Authorization: Bearer <token>'")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() not in ("bearer", "token") or not token.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def require_admin(authorization: str | None) -> None:
+    token = bearer_token(authorization)
+    expected = get_settings().admin_token
+    if not expected or not hmac.compare_digest(token_digest(token), token_digest(expected)):
+        raise Unauthenticated("invalid admin token")
+
+
+def authenticate(authorization: str | None) -> Principal:
+    token = bearer_token(authorization)
+    key_id = token[len(TOKEN_PREFIX):].split("_", 1)[0] if token.startswith(TOKEN_PREFIX) else ""
+    key = ApiKeyRepository.find(key_id) if key_id else None
+    if key is None or not hmac.compare_digest(key.token_sha256, token_digest(token)):
+        raise Unauthenticated("invalid API key")
+    return Principal(key.org_slug, key.key_id, frozenset(key.scopes))
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    token: str
+
+
+def issue_key(org_slug: str, name: str, scopes: list[str]) -> IssuedKey:
+    key_id = secrets.token_hex(8)
+    token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(key_id=key_id, org_slug=org_slug, name=name, token_sha256=token_digest(token), scopes=scopes)
+    return IssuedKey(ApiKeyRepository.create(key), token)

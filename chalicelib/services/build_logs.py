@@ -1,0 +1,72 @@
+"""Build logs: combined build output, kept in S3 per deployment and readable while the build runs."""
+from __future__ import annotations
+
+import threading
+import time
+
+from chalicelib.aws import client
+from chalicelib.infra.resources import BUILD_LOGS_BUCKET
+from chalicelib.settings import get_settings
+
+MAX_LOG_BYTES = 2 * 1024 * 1024
+
+
+def _location(deployment_id: int) -> tuple[str, str]:
+    return get_settings().resource_name(BUILD_LOGS_BUCKET.logical), f"deployments/{deployment_id}.log"
+
+
+def read(deployment_id: int) -> str:
+    bucket, key = _location(deployment_id)
+    s3 = client("s3")
+    try:
+        return str(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace"))
+    except s3.exceptions.NoSuchKey:
+        return ""
+
+
+class BuildLog:
+    """Accumulates output and writes the whole log back at most every `flush_interval` seconds.
+
+    Logs past MAX_LOG_BYTES keep their newest part, with a line saying how much was dropped.
+    """
+
+    def __init__(self, deployment_id: int, flush_interval: float = 1.0) -> None:
+        self._deployment_id = deployment_id
+        self._flush_interval = flush_interval
+        self._parts: list[str] = []
+        self._size = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+        self._last_flush = 0.0
+        self._dirty = False
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self._parts.append(text)
+            self._size += len(text)
+            self._dirty = True
+            while self._size > MAX_LOG_BYTES and len(self._parts) > 1:
+                dropped = self._parts.pop(0)
+                self._size -= len(dropped)
+                self._dropped += len(dropped)
+        if time.monotonic() - self._last_flush >= self._flush_interval:
+            self.flush()
+
+    def line(self, text: str) -> None:
+        self.write(f"==> {text}\n")
+
+    def text(self) -> str:
+        with self._lock:
+            head = f"[{self._dropped} earlier bytes of output dropped]\n" if self._dropped else ""
+            return head + "".join(self._parts)
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            self._last_flush = time.monotonic()
+        bucket, key = _location(self._deployment_id)
+        client("s3").put_object(
+            Bucket=bucket, Key=key, Body=self.text().encode("utf-8"), ContentType="text/plain; charset=utf-8"
+        )

@@ -1,0 +1,68 @@
+"""Request bodies as pydantic models: strict types, unknown fields rejected, limits stated once."""
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG = re.compile(SLUG_PATTERN)
+
+Slug = Annotated[str, Field(min_length=1, max_length=40, pattern=SLUG_PATTERN)]
+BranchName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _check_branch(value: str | None) -> str | None:
+    if value is not None and (value.strip() != value or any(c in value for c in " ~^:?*[\\") or ".." in value):
+        raise ValueError("is not a valid git branch name")
+    return value
+
+
+class OrganizationCreate(_Body):
+    slug: Slug
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    plan: str
+
+
+class KeyCreate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    scopes: list[str] | None = None
+
+
+class ProjectCreate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    repo_url: Annotated[str, Field(min_length=1, max_length=2048)]
+    default_branch: BranchName = "main"
+    build_command: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    output_dir: Annotated[str, Field(min_length=1, max_length=1024)] = "."
+    slug: Slug | None = None
+    build_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+
+    _branch = field_validator("default_branch")(_check_branch)
+
+
+class ProjectUpdate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    repo_url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    default_branch: BranchName | None = None
+    build_command: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    output_dir: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    build_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+
+    _branch = field_validator("default_branch")(_check_branch)
+
+
+class DeploymentTrigger(_Body):
+    branch: BranchName | None = None
+
+    _branch = field_validator("branch")(_check_branch)
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
+    return slug if _SLUG.match(slug) else "project"

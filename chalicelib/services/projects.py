@@ -1,0 +1,75 @@
+"""Project registration and settings, always within the caller's organization."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.errors import Conflict, InvalidInput
+from chalicelib.models.deployment import Deployment
+from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
+from chalicelib.models.project import Project, ProjectRepository
+from chalicelib.models.registry import next_id
+from chalicelib.models.route import Route
+from chalicelib.services import git, sites
+from chalicelib.services.inputs import ProjectCreate, ProjectUpdate, slugify
+from chalicelib.settings import get_settings
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    project: Project
+    production_url: str
+    active_deployment_id: int | None
+
+
+def _view(project: Project) -> ProjectView:
+    env = EnvironmentRepository.find(int(project.id), PRODUCTION)
+    active = int(env.active_deployment_id) if env and env.active_deployment_id is not None else None
+    return ProjectView(project, sites.url_for(sites.production_label(project.slug, project.org_slug)), active)
+
+
+def create(org_slug: str, body: ProjectCreate) -> ProjectView:
+    project = Project(
+        id=next_id("project"),
+        org_slug=org_slug,
+        slug=body.slug or slugify(body.name),
+        name=body.name,
+        repo_url=git.validate_repo_url(body.repo_url),
+        default_branch=body.default_branch,
+        build_command=body.build_command,
+        output_dir=body.output_dir,
+        build_timeout_seconds=body.build_timeout_seconds or get_settings().default_build_timeout_seconds,
+    )
+    return _view(ProjectRepository.create(project))
+
+
+def get(org_slug: str, project_id: int) -> ProjectView:
+    return _view(ProjectRepository.get(org_slug, project_id))
+
+
+def list_all(org_slug: str) -> list[ProjectView]:
+    return [_view(p) for p in ProjectRepository.list(org_slug)]
+
+
+def update(org_slug: str, project_id: int, body: ProjectUpdate) -> ProjectView:
+    project = ProjectRepository.get(org_slug, project_id)
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "repo_url", "default_branch", "output_dir", "build_timeout_seconds"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} cannot be null", field=required)
+    if "repo_url" in changes:
+        changes["repo_url"] = git.validate_repo_url(changes["repo_url"])
+    if not changes:
+        return _view(project)
+    return _view(ProjectRepository.update(project, changes))
+
+
+def delete(org_slug: str, project_id: int) -> None:
+    """Remove the project and take its sites offline. Deployment records and artifacts are kept."""
+    project = ProjectRepository.get(org_slug, project_id)
+    for env in EnvironmentRepository.list(int(project.id)):
+        if env.in_flight:
+            raise Conflict(f"project {project_id} has deployments in progress; cancel them first")
+    ProjectRepository.delete(project)
+    Route(host=sites.production_label(project.slug, project.org_slug)).delete()
+    for deployment in Deployment.by_project.query(int(project.id), attributes_to_get=["id"]):
+        Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()

@@ -1,0 +1,81 @@
+"""Where built sites live and how they are addressed.
+
+Artifacts of a deployment sit under an immutable prefix; a host label names what a URL serves:
+`{project}--{org}` is the production site, `d{id}--{project}--{org}` one deployment forever.
+Slugs never contain "--", so labels cannot collide. The URL shape comes from settings: on AWS
+`https://{label}.<sites domain>/`, in the embedded stack `http://127.0.0.1:<port>/{label}/`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from chalicelib.aws import client
+from chalicelib.infra.resources import SITES_BUCKET
+from chalicelib.settings import get_settings
+
+
+def production_label(project_slug: str, org_slug: str) -> str:
+    return f"{project_slug}--{org_slug}"
+
+
+def deployment_label(deployment_id: int, project_slug: str, org_slug: str) -> str:
+    return f"d{deployment_id}--{project_slug}--{org_slug}"
+
+
+def url_for(label: str) -> str:
+    return get_settings().site_url(label)
+
+
+def artifact_prefix(deployment_id: int) -> str:
+    return f"deployments/{deployment_id}/"
+
+
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+    ".wasm": "application/wasm",
+    ".xml": "application/xml",
+    ".woff2": "font/woff2",
+}
+
+
+def content_type(path: str) -> str:
+    return _CONTENT_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
+
+
+def upload_directory(directory: Path, prefix: str) -> int:
+    """Upload every file under `directory` (except .git) below `prefix`; returns the number of files."""
+    s3 = client("s3")
+    bucket = get_settings().resource_name(SITES_BUCKET.logical)
+    count = 0
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and not p.is_symlink()):
+        relative = path.relative_to(directory)
+        if ".git" in relative.parts:  # the checkout's repository metadata is never published
+            continue
+        key = prefix + relative.as_posix()
+        with path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type(key))
+        count += 1
+    return count
+
+
+def read_object(key: str) -> tuple[bytes, str] | None:
+    s3 = client("s3")
+    bucket = get_settings().resource_name(SITES_BUCKET.logical)
+    try:
+        obj = s3.get_object(Bucket=bucket, Key=key)
+    except s3.exceptions.NoSuchKey:
+        return None
+    return obj["Body"].read(), obj.get("ContentType") or content_type(key)

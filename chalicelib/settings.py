@@ -1,0 +1,62 @@
+"""One settings object for the whole platform, read from the environment once, on first use.
+
+Resource names are derived from a stage prefix and the logical names in chalicelib.infra;
+on AWS the template passes the real names in as environment variables.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    resource_prefix: str
+    region: str
+    admin_token: str
+    sites_url_template: str
+    allow_local_repositories: bool
+    default_build_timeout_seconds: int
+    heartbeat_seconds: int
+    heartbeat_interval_seconds: float
+    pipeline_timeout_margin_seconds: int
+    state_machine_arn: str
+    resource_names: dict[str, str]
+
+    def resource_name(self, logical: str) -> str:
+        """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
+        return self.resource_names.get(logical) or f"{self.resource_prefix}-{logical}"
+
+    def site_url(self, label: str) -> str:
+        return self.sites_url_template.format(label=label)
+
+
+def _env_resource_overrides() -> dict[str, str]:
+    # DEPLOYD_RESOURCE_<LOGICAL>=physical-name, e.g. DEPLOYD_RESOURCE_DEPLOYMENTS=prod-deployments-abc
+    prefix = "DEPLOYD_RESOURCE_"
+    return {
+        key[len(prefix):].lower().replace("_", "-"): value
+        for key, value in os.environ.items()
+        if key.startswith(prefix) and key != "DEPLOYD_RESOURCE_PREFIX"
+    }
+
+
+@functools.cache
+def get_settings() -> Settings:
+    env = os.environ
+    return Settings(
+        stage=env.get("DEPLOYD_STAGE", "local"),
+        resource_prefix=env.get("DEPLOYD_RESOURCE_PREFIX", "deployd-local"),
+        region=env.get("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1")),
+        admin_token=env.get("DEPLOYD_ADMIN_TOKEN", ""),
+        sites_url_template=env.get("DEPLOYD_SITES_URL_TEMPLATE", "http://127.0.0.1:8001/{label}/"),
+        allow_local_repositories=env.get("DEPLOYD_ALLOW_LOCAL_REPOSITORIES", "true").lower() == "true",
+        default_build_timeout_seconds=int(env.get("DEPLOYD_DEFAULT_BUILD_TIMEOUT_SECONDS", "900")),
+        heartbeat_seconds=int(env.get("DEPLOYD_HEARTBEAT_SECONDS", "60")),
+        heartbeat_interval_seconds=float(env.get("DEPLOYD_HEARTBEAT_INTERVAL_SECONDS", "5")),
+        pipeline_timeout_margin_seconds=int(env.get("DEPLOYD_PIPELINE_TIMEOUT_MARGIN_SECONDS", "300")),
+        state_machine_arn=env.get("DEPLOYD_STATE_MACHINE_ARN", ""),
+        resource_names=_env_resource_overrides(),
+    )
