@@ -107,7 +107,10 @@ class EmbeddedStack:
         from chalicelib.local.provision import provision
         from chalicelib.settings import get_settings
 
+        from chalicelib.models import reset_connections
+
         reset_clients()
+        reset_connections()
         settings = get_settings()
         clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions")}
         queue_urls = provision(clients, settings)

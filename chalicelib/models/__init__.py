@@ -1,0 +1,25 @@
+"""PynamoDB models, one per file, each with the repository that wraps it."""
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+
+def all_models() -> list[type[Model]]:
+    from chalicelib.models.api_key import ApiKey
+    from chalicelib.models.deployment import Deployment
+    from chalicelib.models.environment import Environment
+    from chalicelib.models.organization import Organization
+    from chalicelib.models.project import Project
+    from chalicelib.models.registry import RegistryEntry
+    from chalicelib.models.route import Route
+
+    return [ApiKey, Deployment, Environment, Organization, Project, RegistryEntry, Route]
+
+
+def reset_connections() -> None:
+    """Forget cached DynamoDB connections, so the next call resolves its endpoint afresh (tests, embedded stack)."""
+    from chalicelib.models import base
+
+    for model in all_models():
+        model._connection = None
+    base._connection.cache_clear()
