@@ -12,11 +12,11 @@ from typing import Any
 from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.base import utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
-from chalicelib.models.project import ProjectRepository
+from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.errors import NotFound
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
-from chalicelib.pipeline.runners import BuildJob, BuildRunner, LocalBuildRunner
+from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, LocalBuildRunner
 from chalicelib.services import deployments, sites
 from chalicelib.services.build_logs import BuildLog
 from chalicelib.settings import get_settings
@@ -44,7 +44,6 @@ class DeploymentReporter:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        self._log.flush()
 
     def _beat(self) -> None:
         interval = get_settings().heartbeat_interval_seconds
@@ -104,47 +103,56 @@ def handle_build(message: dict[str, Any]) -> None:
         if not DeploymentRepository.transition(deployment, ("queued",), "cloning", started_at=utc_now()):
             return
         logger.info("deployment cloning")
-        log = BuildLog(deployment_id)
+        result = _build(deployment, project, token)
+        _record_outcome(deployment, token, result)
+
+
+def _build(deployment: Deployment, project: Project, token: str) -> BuildResult:
+    """Run the build with a live log and a heartbeat; a crashing runner is a failed build, never a stuck one."""
+    deployment_id = int(deployment.id)
+    job = BuildJob(
+        deployment_id=deployment_id,
+        repo_url=project.repo_url,
+        commit_sha=deployment.commit_sha,
+        branch=deployment.branch,
+        build_command=project.build_command,
+        output_dir=project.output_dir,
+        timeout_seconds=int(project.build_timeout_seconds),
+        artifact_prefix=sites.artifact_prefix(deployment_id),
+    )
+    with BuildLog(deployment_id) as log:
         log.line("Status: cloning")
-        job = BuildJob(
-            deployment_id=deployment_id,
-            repo_url=project.repo_url,
-            commit_sha=deployment.commit_sha,
-            branch=deployment.branch,
-            build_command=project.build_command,
-            output_dir=project.output_dir,
-            timeout_seconds=int(project.build_timeout_seconds),
-            artifact_prefix=sites.artifact_prefix(deployment_id),
-        )
         with DeploymentReporter(deployment, token, log) as reporter:
             try:
                 result = runner_for(deployment).run(job, reporter)
-            except Exception as exc:  # a runner crash is a failed build, never a stuck one
+            except Exception as exc:
                 logger.exception("build runner crashed")
-                log.line(f"Build crashed: {exc.__class__.__name__}: {exc}")
-                result = None
-        if result is not None and result.outcome == "succeeded":
-            deployment.update(
-                actions=[
-                    Deployment.build_time_seconds.set(result.build_time_seconds),
-                    Deployment.artifact_prefix.set(job.artifact_prefix),
-                ]
-            )
-            logger.info("build succeeded", extra={"build_time_seconds": result.build_time_seconds})
-            executions.succeed(token, {"artifact_prefix": job.artifact_prefix})
-            return
-        if result is not None and result.outcome == "cancelled":
-            logger.info("build stopped: deployment cancelled")
-            executions.fail(token, "DeploymentCancelled", "cancelled during the build")
-            return
-        message_text = result.message if result and result.message else "the build runner crashed"
-        log.line(f"Failed: {message_text}")
-        log.flush()
-        if result is not None and result.build_time_seconds:
+                result = BuildResult("failed", f"the build runner crashed: {exc.__class__.__name__}: {exc}")
+        if result.outcome in ("failed", "timed_out"):
+            log.line(f"Failed: {result.message}")
+    return result
+
+
+def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> None:
+    if result.outcome == "succeeded":
+        deployment.update(
+            actions=[
+                Deployment.build_time_seconds.set(result.build_time_seconds),
+                Deployment.artifact_prefix.set(sites.artifact_prefix(int(deployment.id))),
+            ]
+        )
+        logger.info("build succeeded", extra={"build_time_seconds": result.build_time_seconds})
+        executions.succeed(token, {"deployment_id": int(deployment.id)})
+    elif result.outcome == "cancelled":
+        logger.info("build stopped: deployment cancelled")
+        executions.fail(token, "DeploymentCancelled", "cancelled during the build")
+    else:
+        message = result.message or "the build failed"
+        if result.build_time_seconds:
             deployment.update(actions=[Deployment.build_time_seconds.set(result.build_time_seconds)])
-        deployments.record_failure(deployment, message_text)
-        logger.info("build failed", extra={"error_message": message_text})
-        executions.fail(token, "BuildFailed", message_text)
+        deployments.record_failure(deployment, message)
+        logger.info("build failed", extra={"error_message": message})
+        executions.fail(token, "BuildFailed", message)
 
 
 def handle_activation(message: dict[str, Any]) -> None:

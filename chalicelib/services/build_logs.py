@@ -6,6 +6,7 @@ import time
 
 from chalicelib.aws import client
 from chalicelib.infra.resources import BUILD_LOGS_BUCKET
+from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 
 MAX_LOG_BYTES = 2 * 1024 * 1024
@@ -27,7 +28,9 @@ def read(deployment_id: int) -> str:
 class BuildLog:
     """Accumulates output and writes the whole log back at most every `flush_interval` seconds.
 
-    Logs past MAX_LOG_BYTES keep their newest part, with a line saying how much was dropped.
+    Used as a context manager, a background thread also flushes pending output every interval, so a
+    build that prints once and then works quietly is visible in the log while it runs. Logs past
+    MAX_LOG_BYTES keep their newest part, with a line saying how much was dropped.
     """
 
     def __init__(self, deployment_id: int, flush_interval: float = 1.0) -> None:
@@ -39,6 +42,24 @@ class BuildLog:
         self._lock = threading.Lock()
         self._last_flush = 0.0
         self._dirty = False
+        self._closed = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name=f"log-{deployment_id}", daemon=True)
+
+    def __enter__(self) -> "BuildLog":
+        self._flusher.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed.set()
+        self._flusher.join(timeout=10)
+        self.flush()
+
+    def _flush_periodically(self) -> None:
+        while not self._closed.wait(self._flush_interval):
+            try:
+                self.flush()
+            except Exception:  # the next tick, or the final flush, writes it
+                logger.exception("could not write the build log")
 
     def write(self, text: str) -> None:
         with self._lock:

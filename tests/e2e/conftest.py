@@ -1,0 +1,201 @@
+"""End-to-end tests: the embedded stack started as `make run` starts it (`python -m chalicelib.local`),
+spoken to over real HTTP, building real git repositories with real build commands."""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+from chalicelib.local.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "e2e-admin-token"
+
+
+def wait_until(probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll `probe` until it returns something truthy; fail with the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+@dataclass
+class RunningStack:
+    api: str
+    sites: str
+    moto_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.api}/api/v1/admin{path}", headers=headers, timeout=30, **kwargs)
+
+
+def start_stack(tmp: Path, **env: str) -> RunningStack:
+    api_port, sites_port, moto_port = free_port(), free_port(), free_port()
+    log_path = tmp / f"stack-{api_port}.log"
+    child_env = {
+        **os.environ,
+        "PORT": str(api_port),
+        "DEPLOYD_SITES_PORT": str(sites_port),
+        "DEPLOYD_MOTO_PORT": str(moto_port),
+        "DEPLOYD_ADMIN_TOKEN": ADMIN_TOKEN,
+        "DEPLOYD_HEARTBEAT_INTERVAL_SECONDS": "0.5",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
+        )
+    stack = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sites_port}", moto_port, process, log_path)
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"embedded stack exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            return requests.get(f"{stack.api}/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(healthy, timeout=60, what="GET /healthz to return 200")
+    return stack
+
+
+def stop_stack(stack: RunningStack) -> None:
+    stack.process.terminate()
+    try:
+        stack.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        stack.process.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    stop_stack(running)
+
+
+class Api:
+    """An organization's view of the native API: a requests session carrying its key."""
+
+    def __init__(self, stack: RunningStack, org: str, token: str) -> None:
+        self.stack = stack
+        self.org = org
+        self.token = token
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.stack.api}/api/v1/public{path}", timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def create_project(self, repo: Path | str, **fields: Any) -> dict[str, Any]:
+        body = {"name": f"site {uuid.uuid4().hex[:6]}", "repo_url": str(repo), **fields}
+        response = self.post("/projects", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json()["data"])
+
+    def trigger(self, project_id: int, **body: Any) -> dict[str, Any]:
+        response = self.post(f"/projects/{project_id}/deployments", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json()["data"])
+
+    def deployment(self, project_id: int, deployment_id: int) -> dict[str, Any]:
+        response = self.get(f"/projects/{project_id}/deployments/{deployment_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json()["data"])
+
+    def logs(self, project_id: int, deployment_id: int) -> str:
+        response = self.get(f"/projects/{project_id}/deployments/{deployment_id}/logs")
+        assert response.status_code == 200, response.text
+        return str(response.json()["data"]["build_logs"])
+
+    def wait_for_status(self, project_id: int, deployment_id: int, *statuses: str, timeout: float = 60) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            d = self.deployment(project_id, deployment_id)
+            return d if d["status"] in statuses else None
+
+        return dict(wait_until(probe, timeout, what=f"deployment {deployment_id} to be {statuses}"))
+
+
+@pytest.fixture
+def org_api(stack: RunningStack) -> Callable[..., Api]:
+    def make(plan: str = "pro", scopes: list[str] | None = None) -> Api:
+        slug = f"org-{uuid.uuid4().hex[:8]}"
+        assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": plan}).status_code == 201
+        body: dict[str, Any] = {"name": "e2e"}
+        if scopes is not None:
+            body["scopes"] = scopes
+        key = stack.admin("POST", f"/orgs/{slug}/keys", json=body)
+        assert key.status_code == 201, key.text
+        return Api(stack, slug, key.json()["data"]["token"])
+
+    return make
+
+
+class GitRepo:
+    """A real git repository on disk, changed through the git CLI."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path.mkdir(parents=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com", *args],
+            cwd=self.path,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def commit(self, message: str, files: dict[str, str]) -> str:
+        for name, content in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Callable[[str], GitRepo]:
+    def make(name: str = "repo") -> GitRepo:
+        return GitRepo(tmp_path / name)
+
+    return make
+
+
+def gated_build(gate: Path, then: str = "mkdir -p dist && cp index.html dist/") -> str:
+    """A build command that prints, then waits until the test creates `gate`, then builds."""
+    quoted = shlex.quote(str(gate))
+    return f"echo build-started; while [ ! -f {quoted} ]; do sleep 0.05; done; {then}"
+
+
+def fetch(url: str) -> requests.Response:
+    return requests.get(url, timeout=10)
