@@ -6,7 +6,7 @@ kept per thread (context variables), because the embedded stack runs several wor
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from aws_lambda_powertools import Logger
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from chalice import Response
 from chalice.app import ChaliceViewError, Request
@@ -55,10 +56,13 @@ def status_for(error: DomainError) -> int:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    all_headers: dict[str, str | list[str]] = dict(headers or {})
+    if body is not None:
+        all_headers["Content-Type"] = "application/json"
     return Response(
         body=json.dumps(body, separators=(",", ":")) if body is not None else "",
         status_code=status,
-        headers={"Content-Type": "application/json", **(headers or {})} if body is not None else (headers or {}),
+        headers=all_headers,
     )
 
 
@@ -94,7 +98,7 @@ def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: Any) -> tuple[str, str]:
     field = ".".join(str(p) for p in error.get("loc", ())) or "body"
     if error.get("type") == "extra_forbidden":
         return field, f"{field}: unknown field"

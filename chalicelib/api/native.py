@@ -123,7 +123,7 @@ def delete_project(project_id: str) -> Response:
 @guarded
 def list_deployments(project_id: str) -> Response:
     principal = _principal("deployments:read")
-    query = native.current_request.query_params or {}
+    query: Any = native.current_request.query_params or {}
     page = deployments.list_page(
         principal.org_slug,
         path_id(project_id, "project"),

@@ -147,7 +147,11 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                 "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1}],
                 "Next": "PipelineFailed",
             },
-            "PipelineFailed": {"Type": "Fail", "Error": "DeploymentFailed", "Cause": "see the deployment's error_message"},
+            "PipelineFailed": {
+                "Type": "Fail",
+                "Error": "DeploymentFailed",
+                "Cause": "see the deployment's error_message",
+            },
         },
     }
 

@@ -19,7 +19,8 @@ Try it (a full walkthrough is in README.md):
   export API={api} ADMIN={token}
   curl -s -X POST $API/api/v1/admin/orgs -H "Authorization: Bearer $ADMIN" \\
        -H 'Content-Type: application/json' -d '{{"slug": "acme", "plan": "pro"}}'
-  KEY=$(curl -s -X POST $API/api/v1/admin/orgs/acme/keys -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
+  KEY=$(curl -s -X POST $API/api/v1/admin/orgs/acme/keys -H "Authorization: Bearer $ADMIN" \\
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')
   curl -s -X POST $API/api/v1/public/projects -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
        -d '{{"name": "site", "repo_url": "/path/to/a/git/repo", "build_command": "make", "output_dir": "dist"}}'
   curl -s -X POST $API/api/v1/public/projects/1/deployments -H "Authorization: Bearer $KEY" -d '{{}}'

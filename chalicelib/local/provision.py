@@ -36,7 +36,9 @@ def table_request(table: Table, settings: Settings) -> dict[str, Any]:
         "TableName": settings.resource_name(table.logical),
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": schema(table.hash_key, table.range_key),
-        "AttributeDefinitions": [{"AttributeName": k.name, "AttributeType": k.type} for k in table.attribute_definitions()],
+        "AttributeDefinitions": [
+            {"AttributeName": k.name, "AttributeType": k.type} for k in table.attribute_definitions()
+        ],
     }
     if table.indexes:
         request["GlobalSecondaryIndexes"] = [
@@ -65,7 +67,10 @@ def _create_queue(sqs: Any, queue: Queue, settings: Settings) -> str:
 
 
 def provision(clients: dict[str, Any], settings: Settings, catalogue: Catalogue = CATALOGUE) -> dict[str, str]:
-    """Create tables, queues with their dead-letter queues, buckets and the state machine. Returns queue URLs by logical name."""
+    """Create tables, queues with their dead-letter queues, buckets and the state machine.
+
+    Returns the queue URLs by logical name.
+    """
     for table in catalogue.tables:
         clients["dynamodb"].create_table(**table_request(table, settings))
     queue_urls = {q.logical: _create_queue(clients["sqs"], q, settings) for q in catalogue.queues}

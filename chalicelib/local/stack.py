@@ -37,7 +37,7 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_environment(cls) -> "StackConfig":
+    def from_environment(cls) -> StackConfig:
         env = os.environ
         return cls(
             api_port=int(env.get("PORT", "8000")),
@@ -101,13 +101,14 @@ class EmbeddedStack:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         endpoint = os.environ["AWS_ENDPOINT_URL"]
-        requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+        requests.post(
+            f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+        )
 
         from chalicelib.aws import client, reset_clients
         from chalicelib.local.provision import provision
-        from chalicelib.settings import get_settings
-
         from chalicelib.models import reset_connections
+        from chalicelib.settings import get_settings
 
         reset_clients()
         reset_connections()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
@@ -10,7 +11,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.settings import get_settings
 
 
-def table_meta(logical: str) -> type:
+def table_meta(logical: str) -> Any:
     """A Meta class for a model stored in the catalogue's table `logical`."""
     settings = get_settings()
 
@@ -23,14 +24,14 @@ def table_meta(logical: str) -> type:
 
 def utc_now() -> str:
     """ISO-8601 UTC timestamp; the state machine writes the same shape ($$.State.EnteredTime)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def iso(value: str | None) -> str | None:
     """Render any stored timestamp (ours or Step Functions') as ISO-8601 with an explicit +00:00 offset."""
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc).isoformat()
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).isoformat()
 
 
 @functools.cache

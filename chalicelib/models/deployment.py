@@ -5,10 +5,12 @@ cancelled. Every move is a conditional write naming the state it leaves (see `tr
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -95,7 +97,7 @@ class DeploymentRepository:
         """Move to `to` only if the stored status is one of `leaving`. False when another writer got there first."""
         leaving = tuple(leaving)
         now = utc_now()
-        actions = [Deployment.status.set(to), Deployment.updated_at.set(now)]
+        actions: list[Action] = [Deployment.status.set(to), Deployment.updated_at.set(now)]
         actions += [getattr(Deployment, name).set(value) for name, value in fields.items()]
         try:
             deployment.update(actions=actions, condition=Deployment.status.is_in(*leaving))

@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from chalicelib.errors import NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.base import utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.errors import NotFound
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
 from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, LocalBuildRunner
@@ -37,7 +37,7 @@ class DeploymentReporter:
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{deployment.id}", daemon=True)
 
-    def __enter__(self) -> "DeploymentReporter":
+    def __enter__(self) -> DeploymentReporter:
         self._thread.start()
         return self
 

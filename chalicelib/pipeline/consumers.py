@@ -6,7 +6,8 @@ the handlers are idempotent (conditional claims), so a redelivery never builds o
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.pipeline.build_worker import handle_activation, handle_build
 
@@ -20,7 +21,10 @@ def _consume(event: dict[str, Any], context: Any, handle: Callable[[dict[str, An
 
     # One processor per invocation: the embedded stack calls consumers from several threads at once.
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)
 
 
 def consume_builds(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

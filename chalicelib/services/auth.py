@@ -55,7 +55,7 @@ def authenticate(authorization: str | None) -> Principal:
     key = ApiKeyRepository.find(key_id) if key_id else None
     if key is None or not hmac.compare_digest(key.token_sha256, token_digest(token)):
         raise Unauthenticated("invalid API key")
-    return Principal(key.org_slug, key.key_id, frozenset(key.scopes))
+    return Principal(key.org_slug, key.key_id, frozenset(str(scope) for scope in key.scopes))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class BuildLog:
         self._closed = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name=f"log-{deployment_id}", daemon=True)
 
-    def __enter__(self) -> "BuildLog":
+    def __enter__(self) -> BuildLog:
         self._flusher.start()
         return self
 

@@ -7,10 +7,12 @@ produce an illegal transition: whoever leaves a state first wins, the others see
 from __future__ import annotations
 
 import math
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL
@@ -69,7 +71,7 @@ def _deployment_of(project: Project, deployment_id: int) -> Deployment:
 def view(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
     project = ProjectRepository.get(org_slug, project_id)
     deployment = _deployment_of(project, deployment_id)
-    return DeploymentView(deployment, _active_id(project.id, deployment.environment) == deployment.id)
+    return DeploymentView(deployment, _active_id(int(project.id), deployment.environment) == deployment.id)
 
 
 def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> DeploymentPage:
@@ -205,7 +207,9 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
     project = ProjectRepository.get(org_slug, project_id)
     target = _deployment_of(project, deployment_id)
     if target.status != "deployed":
-        raise Conflict(f"deployment {deployment_id} is {target.status}; only deployed deployments can be rolled back to")
+        raise Conflict(
+            f"deployment {deployment_id} is {target.status}; only deployed deployments can be rolled back to"
+        )
     environment = EnvironmentRepository.find(int(project.id), target.environment)
     if environment is None:
         raise Conflict(f"environment {target.environment} of project {project.id} has no active deployment")
@@ -260,8 +264,11 @@ def activate(deployment: Deployment) -> bool:
         active_seq = environment.active_seq if environment else None
         promote = active_seq is None or int(active_seq) < int(deployment.seq)
         now = utc_now()
-        env_actions = [Environment.in_flight.delete({int(deployment.id)}), Environment.updated_at.set(now)]
-        env_condition = None
+        env_actions: list[Action] = [
+            Environment.in_flight.delete({int(deployment.id)}),
+            Environment.updated_at.set(now),
+        ]
+        env_condition: Condition
         if promote:
             env_actions += [
                 Environment.active_deployment_id.set(int(deployment.id)),
@@ -269,7 +276,7 @@ def activate(deployment: Deployment) -> bool:
             ]
             env_condition = Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq))
         else:
-            env_condition = Environment.active_seq == int(active_seq)  # type: ignore[arg-type]
+            env_condition = Environment.active_seq == int(active_seq)  # type: ignore[assignment,arg-type]
         try:
             with transaction() as tx:
                 tx.update(

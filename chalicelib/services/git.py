@@ -100,10 +100,12 @@ def checkout(repo_url: str, sha: str, destination: Path) -> None:
         client, path = _client(repo_url)
         want = sha.encode()
         client.fetch(path, repo, determine_wants=lambda refs, depth=None: [want], depth=1)
-        commit = repo[want]
+        commit: Any = repo[want]
         build_index_from_tree(str(destination), repo.index_path(), repo.object_store, commit.tree)
-        repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/deployd")
-        repo.refs[b"refs/heads/deployd"] = want
+        # A branch at the commit, so tools that ask git (describe, rev-parse) work inside the build.
+        refs: Any = repo.refs
+        refs.set_symbolic_ref(b"HEAD", b"refs/heads/deployd")
+        refs[b"refs/heads/deployd"] = want
     finally:
         repo.close()
     os.chmod(destination, 0o755)
