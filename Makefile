@@ -26,6 +26,10 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.listing
+	$(BIN)/python -m bench.cold_start
+
 lint: $(STAMP)
 	$(BIN)/ruff check chalicelib app.py tests
 	$(BIN)/mypy chalicelib app.py
