@@ -33,7 +33,7 @@ class StackConfig:
     moto_port: int = 0
     host: str = "127.0.0.1"
     admin_token: str = ""
-    build_workers: int = 4
+    build_workers: int = 16
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -44,7 +44,7 @@ class StackConfig:
             sites_port=int(env.get("DEPLOYD_SITES_PORT", "0") or 0) or int(env.get("PORT", "8000")) + 1,
             moto_port=int(env.get("DEPLOYD_MOTO_PORT", "0") or 0),
             admin_token=env.get("DEPLOYD_ADMIN_TOKEN", ""),
-            build_workers=int(env.get("DEPLOYD_BUILD_WORKERS", "4")),
+            build_workers=int(env.get("DEPLOYD_BUILD_WORKERS", "16")),
         )
 
 
@@ -127,15 +127,18 @@ class EmbeddedStack:
 
         plan = [
             (BUILD_QUEUE.logical, app_module.build_worker, self.config.build_workers, 1),
-            (ACTIVATION_QUEUE.logical, app_module.activation_worker, 1, 10),
+            (ACTIVATION_QUEUE.logical, app_module.activation_worker, 4, 10),
         ]
-        for logical, handler, count, batch_size in plan:
+        for logical, handler, concurrency, batch_size in plan:
+            if concurrency < 1:
+                continue  # no consumer at all: used to show what happens when workers never answer
             url = queue_urls[logical]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            for index in range(count):
-                worker = QueueWorker(sqs, url, arn, handler, f"{logical}-worker-{index}", batch_size, region)
-                worker.start()
-                self._workers.append(worker)
+            worker = QueueWorker(
+                sqs, url, arn, handler, f"{logical}-consumer", batch_size, region, concurrency=concurrency
+            )
+            worker.start()
+            self._workers.append(worker)
 
     def _start_sites(self) -> None:
         from chalicelib.local.sites import SiteServer

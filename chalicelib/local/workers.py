@@ -1,7 +1,10 @@
-"""Worker threads that do what Lambda's SQS event source mapping does: poll, invoke the handler, delete.
+"""What Lambda's SQS event source mapping does, in threads: poll, invoke the handler, delete.
 
-They call the very handler objects Chalice registers for Lambda, with Lambda-shaped events, and honour
-partial batch failures: records listed in batchItemFailures stay on the queue for redelivery.
+A poller receives a batch only when one of its `concurrency` invocation slots is free, and runs each
+batch in its own thread, as Lambda scales out concurrent invocations; so a message waits in the queue
+only while every slot is busy. Invocations call the very handler objects Chalice registers for Lambda,
+with Lambda-shaped events, and honour partial batch failures: records listed in batchItemFailures stay
+on the queue for redelivery.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class QueueWorker(threading.Thread):
         name: str,
         batch_size: int,
         region: str,
+        concurrency: int = 1,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self._sqs = sqs
@@ -45,20 +49,29 @@ class QueueWorker(threading.Thread):
         self._batch_size = batch_size
         self._region = region
         self._stopping = threading.Event()
+        self._slots = threading.BoundedSemaphore(concurrency)
 
     def stop(self) -> None:
         self._stopping.set()
 
     def run(self) -> None:
         while not self._stopping.is_set():
+            if not self._slots.acquire(timeout=1):
+                continue
             try:
-                self._poll_once()
-            except Exception:  # keep polling: Lambda's poller survives a failed invocation too
+                messages = self._receive()
+            except Exception:  # keep polling: Lambda's poller survives a failed receive too
+                self._slots.release()
                 if not self._stopping.is_set():
-                    logger.exception("queue worker invocation failed", extra={"worker": self.name})
+                    logger.exception("queue poll failed", extra={"worker": self.name})
                     self._stopping.wait(1)
+                continue
+            if not messages:
+                self._slots.release()
+                continue
+            threading.Thread(target=self._invoke, args=(messages,), name=f"{self.name}-invocation", daemon=True).start()
 
-    def _poll_once(self) -> None:
+    def _receive(self) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
             QueueUrl=self._queue_url,
             MaxNumberOfMessages=self._batch_size,
@@ -66,16 +79,21 @@ class QueueWorker(threading.Thread):
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        messages = response.get("Messages", [])
-        if not messages:
-            return
-        event = {"Records": [self._record(m) for m in messages]}
-        context = LocalLambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4()))
-        result = self._handler(event, context) or {}
-        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(response.get("Messages", []))
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            event = {"Records": [self._record(m) for m in messages]}
+            context = LocalLambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4()))
+            result = self._handler(event, context) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        except Exception:  # the messages stay on the queue and come back after their visibility timeout
+            logger.exception("queue worker invocation failed", extra={"worker": self.name})
+        finally:
+            self._slots.release()
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
