@@ -6,6 +6,7 @@ which records the status moves and tells them when to stop (cancel).
 """
 from __future__ import annotations
 
+import codecs
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from chalicelib.services import git, sites
 
@@ -138,11 +139,14 @@ class LocalBuildRunner:
             start_new_session=True,  # its own process group, so cancel and time limit kill the whole tree
         )
         assert process.stdout is not None
-        stream = process.stdout
+        stream: Any = process.stdout  # a BufferedReader: read1 returns what is there, up to the size
 
         def pump() -> None:
-            for raw in iter(stream.readline, b""):
-                reporter.output(raw.decode("utf-8", "replace"))
+            # Chunks, not lines: a progress bar redrawn with \r never ends a line.
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                reporter.output(decoder.decode(chunk))
+            reporter.output(decoder.decode(b"", final=True))
 
         reader = threading.Thread(target=pump, name=f"build-output-{job.deployment_id}", daemon=True)
         reader.start()
@@ -157,7 +161,10 @@ class LocalBuildRunner:
                 self._kill(process)
                 break
             time.sleep(self.poll_seconds)
-        reader.join(timeout=5)
+        # The shell may be gone while processes it started in the background live on, holding the
+        # output pipe open: the build is over, so they are stopped too.
+        self._signal_group(process.pid, signal.SIGKILL)
+        reader.join(timeout=10)
         stream.close()
         if outcome == "timed_out":
             reporter.output(f"==> Build exceeded its time limit of {job.timeout_seconds}s and was stopped\n")
@@ -171,13 +178,16 @@ class LocalBuildRunner:
 
     def _kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGTERM the build's process group, then SIGKILL it: members may outlive the group leader."""
-        pgid = process.pid  # start_new_session made the shell its group leader
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                pass
+            self._signal_group(process.pid, sig)  # start_new_session made the shell the group leader
             try:
                 process.wait(timeout=self.kill_grace_seconds)
             except subprocess.TimeoutExpired:
                 pass
+
+    @staticmethod
+    def _signal_group(pgid: int, sig: signal.Signals) -> None:
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            pass

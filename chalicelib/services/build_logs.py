@@ -36,11 +36,11 @@ class BuildLog:
     def __init__(self, deployment_id: int, flush_interval: float = 1.0) -> None:
         self._deployment_id = deployment_id
         self._flush_interval = flush_interval
-        self._parts: list[str] = []
+        self._parts: list[tuple[str, int]] = []  # (text, its size in UTF-8 bytes)
         self._size = 0
         self._dropped = 0
         self._lock = threading.Lock()
-        self._last_flush = 0.0
+        self._last_flush = float("-inf")
         self._dirty = False
         self._closed = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name=f"log-{deployment_id}", daemon=True)
@@ -62,14 +62,19 @@ class BuildLog:
                 logger.exception("could not write the build log")
 
     def write(self, text: str) -> None:
+        data = text.encode("utf-8")
         with self._lock:
-            self._parts.append(text)
-            self._size += len(text)
+            if len(data) > MAX_LOG_BYTES:  # one huge chunk: keep its tail
+                tail = data[-MAX_LOG_BYTES:].decode("utf-8", "ignore")
+                self._dropped += len(data) - len(tail.encode("utf-8"))
+                text, data = tail, tail.encode("utf-8")
+            self._parts.append((text, len(data)))
+            self._size += len(data)
             self._dirty = True
             while self._size > MAX_LOG_BYTES and len(self._parts) > 1:
-                dropped = self._parts.pop(0)
-                self._size -= len(dropped)
-                self._dropped += len(dropped)
+                _, dropped = self._parts.pop(0)
+                self._size -= dropped
+                self._dropped += dropped
         if time.monotonic() - self._last_flush >= self._flush_interval:
             self.flush()
 
@@ -79,7 +84,7 @@ class BuildLog:
     def text(self) -> str:
         with self._lock:
             head = f"[{self._dropped} earlier bytes of output dropped]\n" if self._dropped else ""
-            return head + "".join(self._parts)
+            return head + "".join(text for text, _ in self._parts)
 
     def flush(self) -> None:
         with self._lock:

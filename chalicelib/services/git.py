@@ -100,6 +100,8 @@ def checkout(repo_url: str, sha: str, destination: Path) -> None:
         client, path = _client(repo_url)
         want = sha.encode()
         client.fetch(path, repo, determine_wants=lambda refs, depth=None: [want], depth=1)
+        if want not in repo:
+            raise Unprocessable(f"commit {sha} is no longer in {repo_url} (was the branch force-pushed?)")
         commit: Any = repo[want]
         build_index_from_tree(str(destination), repo.index_path(), repo.object_store, commit.tree)
         # A branch at the commit, so tools that ask git (describe, rev-parse) work inside the build.

@@ -1,0 +1,268 @@
+"""Unit-test fixtures: an in-process moto AWS built from the resource catalogue, real git repositories
+made with the git CLI, build jobs and a recording build reporter.
+
+Nothing here starts a server. Every fixture that touches AWS forgets cached boto3 clients and PynamoDB
+connections on the way in and on the way out, so no client bound to moto's in-process mock leaks into
+other tests (the integration suite talks to a real moto server in the same pytest process).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.aws import client, reset_clients
+from chalicelib.infra.resources import CATALOGUE, SITES_BUCKET
+from chalicelib.models import reset_connections
+from chalicelib.pipeline.runners import BuildJob
+from chalicelib.settings import get_settings
+
+_deployment_ids = itertools.count(1000)
+
+
+def _forget_aws_state() -> None:
+    get_settings.cache_clear()
+    reset_clients()
+    reset_connections()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Sets environment variables and makes the next get_settings() read them; the cache is cleared again after."""
+
+    def apply(**env: str | None) -> None:
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    get_settings.cache_clear()
+    yield apply
+    # Runs before monkeypatch restores the environment: the next reader re-reads the restored values.
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def aws(settings_env: Callable[..., None]) -> Iterator[Any]:
+    """moto's in-process AWS holding the catalogue's buckets; yields the S3 client the code itself uses."""
+    from moto import mock_aws
+
+    # An earlier suite's embedded stack may have left its endpoint behind; the mock must see AWS's own.
+    settings_env(
+        AWS_ENDPOINT_URL=None,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        DEPLOYD_RESOURCE_PREFIX="deployd-test",
+    )
+    _forget_aws_state()
+    try:
+        with mock_aws():
+            s3 = client("s3")
+            for bucket in CATALOGUE.buckets:
+                s3.create_bucket(Bucket=get_settings().resource_name(bucket.logical))
+            yield s3
+    finally:
+        _forget_aws_state()
+
+
+@pytest.fixture
+def tables(aws: Any) -> None:
+    """Adds the catalogue's DynamoDB tables to the mock, created exactly as the embedded stack creates them."""
+    from chalicelib.local.provision import table_request
+
+    dynamodb = client("dynamodb")
+    for table in CATALOGUE.tables:
+        dynamodb.create_table(**table_request(table, get_settings()))
+
+
+@pytest.fixture
+def site_objects(aws: Any) -> Callable[[str], dict[str, bytes]]:
+    """Reads every object of the sites bucket under a prefix, key -> body."""
+
+    def read(prefix: str) -> dict[str, bytes]:
+        bucket = get_settings().resource_name(SITES_BUCKET.logical)
+        listing = aws.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        return {o["Key"]: aws.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing}
+
+    return read
+
+
+def _git_environment() -> dict[str, str]:
+    # Without the caller's GIT_* variables (a hook running the tests sets GIT_DIR) or personal config
+    # (signing, hooks, templates): each test repository behaves the same everywhere.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return {**env, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+
+
+@dataclass
+class GitRepo:
+    path: Path
+
+    def git(self, *args: str) -> str:
+        result = subprocess.run(
+            ["git", "-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com", *args],
+            cwd=self.path,
+            env=_git_environment(),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    def commit(self, files: dict[str, str], message: str = "update") -> str:
+        for name, content in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    @property
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Callable[..., GitRepo]:
+    """Creates a real git repository (branch main) with one commit of `files`."""
+    names = itertools.count()
+
+    def make(files: dict[str, str] | None = None, message: str = "initial commit") -> GitRepo:
+        path = tmp_path / f"repo-{next(names)}"
+        path.mkdir()
+        repo = GitRepo(path)
+        repo.git("init", "--quiet", "-b", "main")
+        repo.commit(files if files is not None else {"README.md": "# site\n"}, message)
+        return repo
+
+    return make
+
+
+@pytest.fixture
+def job_factory() -> Callable[..., BuildJob]:
+    """A build job for the head of a repository's main branch; keyword arguments override any field."""
+
+    def make(repo: GitRepo, **overrides: Any) -> BuildJob:
+        deployment_id = next(_deployment_ids)
+        job = BuildJob(
+            deployment_id=deployment_id,
+            repo_url=str(repo.path),
+            commit_sha=repo.head,
+            branch="main",
+            build_command=None,
+            output_dir=".",
+            timeout_seconds=30,
+            artifact_prefix=f"deployments/{deployment_id}/",
+        )
+        return replace(job, **overrides)
+
+    return make
+
+
+@dataclass
+class RecordingReporter:
+    """A BuildReporter that records what the runner tells it and can refuse a stage or ask it to stop."""
+
+    stop_when: Callable[[RecordingReporter], bool] = lambda reporter: False
+    refuse_stage: str | None = None
+    stages: list[str] = field(default_factory=list)
+    chunks: list[str] = field(default_factory=list)
+
+    def stage(self, status: str) -> bool:
+        self.stages.append(status)
+        return status != self.refuse_stage
+
+    def output(self, text: str) -> None:
+        self.chunks.append(text)
+
+    def should_stop(self) -> bool:
+        return self.stop_when(self)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+@pytest.fixture
+def reporter_factory() -> Callable[..., RecordingReporter]:
+    def make(**kwargs: Any) -> RecordingReporter:
+        return RecordingReporter(**kwargs)
+
+    return make
+
+
+@dataclass
+class Processes:
+    """Pid files for processes a build command starts, and checks on whether those processes still run."""
+
+    directory: Path
+    pid_files: list[Path] = field(default_factory=list)
+
+    def pid_file(self, name: str) -> Path:
+        path = self.directory / f"{name}.pid"
+        self.pid_files.append(path)
+        return path
+
+    @staticmethod
+    def is_gone(pid: int) -> bool:
+        """True when `pid` has exited: no such process, or a zombie nobody reaped yet (it runs nothing)."""
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return True
+        return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+    def wait_until_gone(self, pid: int, within_seconds: float = 5.0) -> bool:
+        deadline = time.monotonic() + within_seconds
+        while time.monotonic() < deadline:
+            if self.is_gone(pid):
+                return True
+            time.sleep(0.05)
+        return self.is_gone(pid)
+
+    @staticmethod
+    def has_pid(path: Path) -> bool:
+        return path.exists() and path.read_text().strip().isdigit()
+
+    @staticmethod
+    def read_pid(path: Path, within_seconds: float = 5.0) -> int:
+        """The pid a build command wrote to `path`, waiting for the write to land."""
+        deadline = time.monotonic() + within_seconds
+        while time.monotonic() < deadline:
+            text = path.read_text().strip() if path.exists() else ""
+            if text.isdigit():
+                return int(text)
+            time.sleep(0.05)
+        raise AssertionError(f"the build never wrote a pid to {path}")
+
+    def kill_survivors(self) -> None:
+        for path in self.pid_files:
+            text = path.read_text().strip() if path.exists() else ""
+            if text.isdigit() and not self.is_gone(int(text)):
+                os.kill(int(text), signal.SIGKILL)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Pid files in a fresh directory; whatever still runs at teardown is SIGKILLed so no test leaks a process."""
+    directory = tmp_path / "pids"
+    directory.mkdir()
+    watcher = Processes(directory)
+    yield watcher
+    watcher.kill_survivors()

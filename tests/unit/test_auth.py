@@ -1,0 +1,120 @@
+"""Authentication: bearer tokens, digests, the admin token, and API keys issued into moto's DynamoDB."""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+import pytest
+
+from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.services import auth
+
+
+@pytest.fixture
+def issued_key(tables: None) -> Callable[..., auth.IssuedKey]:
+    """Issues an API key for an organization into the mocked api-keys table."""
+
+    def issue(org_slug: str = "acme", scopes: list[str] | None = None) -> auth.IssuedKey:
+        return auth.issue_key(org_slug, "ci key", list(auth.SCOPES) if scopes is None else scopes)
+
+    return issue
+
+
+@pytest.mark.parametrize("header", [None, "", "   "])
+def test_a_missing_authorization_header_is_unauthenticated(header: str | None) -> None:
+    with pytest.raises(Unauthenticated):
+        auth.bearer_token(header)
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "dpl_abc_def", "Digest x"])
+def test_an_authorization_header_without_a_bearer_token_is_unauthenticated(header: str) -> None:
+    with pytest.raises(Unauthenticated):
+        auth.bearer_token(header)
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer dpl_abc_def", "bearer dpl_abc_def", "Token dpl_abc_def", "  Bearer   dpl_abc_def  "]
+)
+def test_the_bearer_token_is_taken_from_the_header(header: str) -> None:
+    assert auth.bearer_token(header) == "dpl_abc_def"
+
+
+def test_the_token_digest_is_its_sha256_in_hex() -> None:
+    digest = auth.token_digest("dpl_abc_def")
+    assert digest == hashlib.sha256(b"dpl_abc_def").hexdigest()
+    assert re.fullmatch(r"[0-9a-f]{64}", digest)
+
+
+def test_the_admin_token_from_settings_is_accepted_and_others_are_not(settings_env: Callable[..., None]) -> None:
+    # Given a platform whose admin token is set
+    settings_env(DEPLOYD_ADMIN_TOKEN="the-admin-token")
+
+    # Then that token passes, and anything else is refused
+    auth.require_admin("Bearer the-admin-token")
+    for header in ("Bearer the-admin-token-2", "Bearer THE-ADMIN-TOKEN", None):
+        with pytest.raises(Unauthenticated):
+            auth.require_admin(header)
+
+
+def test_without_an_admin_token_configured_no_admin_call_is_accepted(settings_env: Callable[..., None]) -> None:
+    # Given a platform with no admin token configured
+    settings_env(DEPLOYD_ADMIN_TOKEN="")
+
+    # Then no token, not even an empty-looking one, passes
+    for header in ("Bearer x", "Bearer  "):
+        with pytest.raises(Unauthenticated):
+            auth.require_admin(header)
+
+
+def test_an_issued_key_authenticates_its_organization_with_its_scopes(
+    issued_key: Callable[..., auth.IssuedKey],
+) -> None:
+    # Given a key issued to an organization with read-only scopes
+    issued = issued_key("acme", scopes=["projects:read"])
+
+    # When its token is presented
+    principal = auth.authenticate(f"Bearer {issued.token}")
+
+    # Then the token looks like a deployd key and the caller is that organization with those scopes
+    assert issued.token.startswith("dpl_")
+    assert (principal.org_slug, principal.key_id, principal.scopes) == ("acme", issued.key.key_id, {"projects:read"})
+    # And a scope it lacks is forbidden
+    principal.require("projects:read")
+    with pytest.raises(Forbidden):
+        principal.require("deployments:write")
+
+
+def test_only_the_digest_of_an_issued_token_is_stored(issued_key: Callable[..., auth.IssuedKey]) -> None:
+    # Given an issued key
+    issued = issued_key()
+
+    # When its stored record is read back
+    from chalicelib.models.api_key import ApiKeyRepository
+
+    stored = ApiKeyRepository.find(issued.key.key_id)
+
+    # Then it holds the token's SHA-256, never the token
+    assert stored is not None
+    assert stored.token_sha256 == hashlib.sha256(issued.token.encode()).hexdigest()
+    assert issued.token not in str(stored.attribute_values)
+
+
+def test_every_issued_token_is_different(issued_key: Callable[..., auth.IssuedKey]) -> None:
+    tokens = {issued_key().token for _ in range(5)}
+    assert len(tokens) == 5
+
+
+def test_a_tampered_or_unknown_token_is_unauthenticated(issued_key: Callable[..., auth.IssuedKey]) -> None:
+    # Given an issued key
+    issued = issued_key()
+    prefix, key_id, secret = issued.token.split("_", 2)
+
+    # When variants of its token are presented, Then each is refused
+    for token in (
+        f"{prefix}_{key_id}_{secret[:-1]}{'A' if secret[-1] != 'A' else 'B'}",  # right key, wrong secret
+        f"{prefix}_{'0' * len(key_id)}_{secret}",  # unknown key id
+        f"{key_id}_{secret}",  # not a deployd token
+    ):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate(f"Bearer {token}")

@@ -1,0 +1,191 @@
+"""Build logs: bounded in size, flushed to S3 while the build runs, readable by deployment id."""
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from chalicelib.services import build_logs
+from chalicelib.services.build_logs import BuildLog
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def small_log_limit(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Caps logs at 40 bytes so a test can overflow them cheaply."""
+    monkeypatch.setattr(build_logs, "MAX_LOG_BYTES", 40)
+    return 40
+
+
+@pytest.fixture
+def log_factory(aws: Any) -> Callable[..., BuildLog]:
+    """A BuildLog for a fresh deployment id, writing to the mocked build-logs bucket."""
+
+    def make(flush_interval: float = 3600.0) -> BuildLog:
+        return BuildLog(next(_ids), flush_interval=flush_interval)
+
+    return make
+
+
+def _kept(log: BuildLog) -> str:
+    """The log's text without the 'dropped' note."""
+    head, sep, rest = log.text().partition(" earlier bytes of output dropped]\n")
+    return rest if sep else head
+
+
+def test_a_log_within_the_limit_is_kept_whole(log_factory: Callable[..., BuildLog], small_log_limit: int) -> None:
+    # Given a log that receives less output than its limit
+    log = log_factory()
+
+    # When lines are written
+    log.write("line one\n")
+    log.line("Uploading")
+
+    # Then the whole output is kept, with no note
+    assert log.text() == "line one\n==> Uploading\n"
+
+
+def test_an_overflowing_log_keeps_its_newest_output_and_says_how_much_was_dropped(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a log limited to 40 bytes
+    log = log_factory()
+
+    # When 20 numbered lines of 8 bytes are written (160 bytes)
+    lines = [f"line {n:02d}\n" for n in range(20)]
+    for line in lines:
+        log.write(line)
+
+    # Then the newest output is kept, within the limit, ending with the last line
+    kept = _kept(log)
+    assert kept.endswith("line 19\n")
+    assert len(kept.encode()) <= small_log_limit
+    assert kept == "".join(lines)[-len(kept):]
+    # And a first line says exactly how much earlier output was dropped
+    dropped = len("".join(lines)) - len(kept)
+    assert log.text().startswith(f"[{dropped} earlier bytes of output dropped]\n")
+
+
+def test_one_oversized_chunk_of_output_is_still_capped(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a build that prints a long run of output without a newline (a progress bar redrawn with \r)
+    log = log_factory()
+    log.write("started\n")
+
+    # When it arrives as one chunk, ten times the limit
+    log.write("".join(f"\r{n:03d}%" for n in range(80)) + "\n")
+
+    # Then the log still keeps no more than its limit, the newest part
+    kept = _kept(log)
+    assert len(kept.encode()) <= small_log_limit
+    assert kept.endswith("\r079%\n")
+
+
+def test_the_limit_is_counted_in_bytes_not_characters(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a build whose output is not ASCII
+    log = log_factory()
+
+    # When 20 lines of three two-byte characters are written (140 bytes, 80 characters)
+    for _ in range(20):
+        log.write("ééé\n")
+
+    # Then what is kept fits the limit in bytes, as the stored log will be UTF-8
+    assert len(_kept(log).encode("utf-8")) <= small_log_limit
+
+
+def test_the_log_is_readable_from_s3_once_flushed(log_factory: Callable[..., BuildLog]) -> None:
+    # Given a log written to during a build
+    log = log_factory(flush_interval=3600)
+    log.write("==> Cloning\n")
+    log.write("compiling...\n")
+
+    # When it is flushed
+    log.flush()
+
+    # Then readers see the whole output by deployment id
+    assert build_logs.read(log._deployment_id) == "==> Cloning\ncompiling...\n"
+
+
+def test_with_no_flush_interval_every_write_is_readable_at_once(log_factory: Callable[..., BuildLog]) -> None:
+    # Given a log flushed on every write
+    log = log_factory(flush_interval=0)
+
+    # When the build prints line by line, Then a reader sees each line as soon as it is written
+    log.write("step 1\n")
+    assert build_logs.read(log._deployment_id) == "step 1\n"
+    log.write("step 2\n")
+    assert build_logs.read(log._deployment_id) == "step 1\nstep 2\n"
+
+
+def test_output_reaches_s3_at_most_once_per_flush_interval(log_factory: Callable[..., BuildLog]) -> None:
+    # Given a log flushed at most once an hour, whose first line was just flushed
+    log = log_factory(flush_interval=3600)
+    log.write("first\n")
+    log.flush()
+
+    # When a second line is written within the interval
+    log.write("second\n")
+
+    # Then S3 still holds the flushed log, and the next flush brings it up to date
+    assert build_logs.read(log._deployment_id) == "first\n"
+    log.flush()
+    assert build_logs.read(log._deployment_id) == "first\nsecond\n"
+
+
+def test_a_running_build_that_goes_quiet_still_has_its_last_output_readable(
+    log_factory: Callable[..., BuildLog],
+) -> None:
+    # Given a build log in use (as the build worker uses it), flushed every 0.2 s
+    with log_factory(flush_interval=0.2) as log:
+        deployment_id = log._deployment_id
+        log.write("first\n")
+        log.flush()
+
+        # When the build prints once more within the interval and then works quietly
+        log.write("compiling, this takes a while\n")
+
+        # Then a reader sees that line within a few intervals, without any further write
+        deadline = time.monotonic() + 5
+        while build_logs.read(deployment_id) != "first\ncompiling, this takes a while\n":
+            assert time.monotonic() < deadline, f"log still reads {build_logs.read(deployment_id)!r}"
+            time.sleep(0.05)
+
+
+def test_closing_a_log_writes_everything_it_holds(log_factory: Callable[..., BuildLog]) -> None:
+    # Given a log in use with an hour between flushes
+    with log_factory(flush_interval=3600) as log:
+        log.write("first\n")
+        log.flush()
+        log.write("last words\n")
+
+    # When it is closed at the end of the build, Then its whole output is stored
+    assert build_logs.read(log._deployment_id) == "first\nlast words\n"
+
+
+def test_an_overflowed_log_is_stored_with_its_dropped_note(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a log that overflowed its limit
+    log = log_factory()
+    for n in range(20):
+        log.write(f"line {n:02d}\n")
+
+    # When it is flushed
+    log.flush()
+
+    # Then the stored log is what the log holds: the note, then the newest output
+    stored = build_logs.read(log._deployment_id)
+    assert stored == log.text()
+    assert stored.startswith("[") and "earlier bytes of output dropped]" in stored
+    assert stored.endswith("line 19\n")
+
+
+def test_a_deployment_without_a_log_reads_as_empty(aws: Any) -> None:
+    assert build_logs.read(987654) == ""

@@ -1,0 +1,112 @@
+"""Request bodies: strict types, unknown fields refused, slug and branch rules, slugify."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.services.inputs import DeploymentTrigger, ProjectCreate, ProjectUpdate, slugify
+
+
+@pytest.fixture
+def project_body() -> Callable[..., dict[str, Any]]:
+    """A valid project creation body; keyword arguments override or add fields."""
+
+    def make(**fields: Any) -> dict[str, Any]:
+        return {"name": "My Site", "repo_url": "https://github.com/example/site.git", **fields}
+
+    return make
+
+
+def _failing_fields(model: Any, body: dict[str, Any]) -> set[str]:
+    with pytest.raises(ValidationError) as raised:
+        model.model_validate(body)
+    return {".".join(str(p) for p in error["loc"]) for error in raised.value.errors()}
+
+
+def test_a_minimal_project_body_gets_the_documented_defaults(project_body: Callable[..., dict[str, Any]]) -> None:
+    # When a body with only a name and a repository is parsed
+    project = ProjectCreate.model_validate(project_body())
+
+    # Then the defaults apply
+    assert project.default_branch == "main"
+    assert project.output_dir == "."
+    assert project.build_command is None and project.slug is None and project.build_timeout_seconds is None
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", 123),
+        ("build_timeout_seconds", "10"),
+        ("build_timeout_seconds", 10.0),
+        ("build_timeout_seconds", True),
+        ("repo_url", ["https://github.com/example/site.git"]),
+        ("build_command", 1),
+    ],
+)
+def test_values_of_the_wrong_type_are_not_coerced(
+    project_body: Callable[..., dict[str, Any]], field: str, value: Any
+) -> None:
+    # When a body carries a value of the wrong JSON type, Then that field is rejected
+    assert _failing_fields(ProjectCreate, project_body(**{field: value})) == {field}
+
+
+@pytest.mark.parametrize("timeout", [0, 3601])
+def test_build_timeouts_outside_one_second_to_an_hour_are_rejected(
+    project_body: Callable[..., dict[str, Any]], timeout: int
+) -> None:
+    assert _failing_fields(ProjectCreate, project_body(build_timeout_seconds=timeout)) == {"build_timeout_seconds"}
+
+
+@pytest.mark.parametrize("model", [ProjectCreate, ProjectUpdate, DeploymentTrigger])
+def test_unknown_fields_are_rejected(model: Any, project_body: Callable[..., dict[str, Any]]) -> None:
+    # Given a body with a misspelt field
+    body = project_body(buildCommand="npm run build") if model is ProjectCreate else {"buildCommand": "x"}
+
+    # When it is parsed, Then the unknown field is named
+    assert _failing_fields(model, body) == {"buildCommand"}
+
+
+@pytest.mark.parametrize("slug", ["Bad Slug", "a--b", "-a", "a-", "UPPER", "a_b", "", "x" * 41])
+def test_bad_slugs_are_rejected(project_body: Callable[..., dict[str, Any]], slug: str) -> None:
+    assert _failing_fields(ProjectCreate, project_body(slug=slug)) == {"slug"}
+
+
+@pytest.mark.parametrize("slug", ["a", "my-site", "site2", "a-b-c", "x" * 40])
+def test_good_slugs_are_accepted(project_body: Callable[..., dict[str, Any]], slug: str) -> None:
+    assert ProjectCreate.model_validate(project_body(slug=slug)).slug == slug
+
+
+@pytest.mark.parametrize("branch", ["a..b", " x", "x ", "has space", "a~1", "a^", "a:b", "a?", "a*", "a[b", "a\\b", ""])
+def test_bad_branch_names_are_rejected(project_body: Callable[..., dict[str, Any]], branch: str) -> None:
+    # When a project or a deployment names an impossible branch, Then the branch field is rejected
+    assert _failing_fields(ProjectCreate, project_body(default_branch=branch)) == {"default_branch"}
+    assert _failing_fields(DeploymentTrigger, {"branch": branch}) == {"branch"}
+
+
+@pytest.mark.parametrize("branch", ["main", "feature/login", "release-1.2", "v2_beta"])
+def test_ordinary_branch_names_are_accepted(branch: str) -> None:
+    assert DeploymentTrigger.model_validate({"branch": branch}).branch == branch
+
+
+@pytest.mark.parametrize(
+    "name, slug",
+    [
+        ("My Site!!", "my-site"),
+        ("!!!", "project"),
+        ("", "project"),
+        ("  Hello   World  ", "hello-world"),
+        ("Café 2024", "caf-2024"),
+        ("a" * 39 + " b", "a" * 39),
+    ],
+)
+def test_slugify_turns_names_into_valid_slugs(name: str, slug: str) -> None:
+    # When a project name is slugified
+    result = slugify(name)
+
+    # Then the slug is the expected one, and is itself accepted as a slug
+    assert result == slug
+    assert ProjectCreate.model_validate({"name": name or "x", "repo_url": "/r", "slug": result}).slug == result
