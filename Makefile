@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python -m chalicelib.local
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)
@@ -31,7 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cold_start
 
 lint: $(STAMP)
-	$(BIN)/ruff check chalicelib app.py tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy chalicelib app.py
 
 clean:

@@ -1,4 +1,5 @@
 """deployd: the Chalice app. It wires blueprints and event handlers together and does nothing else."""
+
 from chalice import Chalice
 from chalice.app import SQSEvent
 

@@ -2,6 +2,7 @@
 
 Each sample is a fresh interpreter (`python -c "import ..."`), as on a Lambda cold start.
 """
+
 from __future__ import annotations
 
 import statistics

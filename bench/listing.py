@@ -5,6 +5,7 @@ times `GET .../deployments?page=1&per_page=20` style listings through the servic
 measured in the same run, is the obvious alternative: query the project's whole history and slice.
 Prints per-call times and the ratios; the paged listing should stay flat as history grows.
 """
+
 from __future__ import annotations
 
 import statistics

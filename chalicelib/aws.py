@@ -3,6 +3,7 @@
 Endpoints are the SDK's own business: on AWS the defaults, in the embedded stack AWS_ENDPOINT_URL
 points every client (boto3 and PynamoDB alike) at the in-process moto server.
 """
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """Domain errors. Each dialect's API layer renders them in its own error format; nothing here knows HTTP."""
+
 from __future__ import annotations
 
 

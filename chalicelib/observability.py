@@ -3,6 +3,7 @@
 Lines about a deployment carry deployment_id and project_id (see `deployment_context`). The keys are
 kept per thread (context variables), because the embedded stack runs several workers in one process.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 Resource names are derived from a stage prefix and the logical names in chalicelib.infra;
 on AWS the template passes the real names in as environment variables.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,7 +38,7 @@ def _env_resource_overrides() -> dict[str, str]:
     # DEPLOYD_RESOURCE_<LOGICAL>=physical-name, e.g. DEPLOYD_RESOURCE_DEPLOYMENTS=prod-deployments-abc
     prefix = "DEPLOYD_RESOURCE_"
     return {
-        key[len(prefix):].lower().replace("_", "-"): value
+        key[len(prefix) :].lower().replace("_", "-"): value
         for key, value in os.environ.items()
         if key.startswith(prefix) and key != "DEPLOYD_RESOURCE_PREFIX"
     }

@@ -3,6 +3,7 @@
 Nothing here may reach a real AWS account: credentials are fake and every endpoint used by the tests
 is a moto server on loopback (integration, e2e) or moto's in-process mock (unit).
 """
+
 import os
 
 os.environ.update(

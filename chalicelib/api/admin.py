@@ -1,4 +1,5 @@
 """The platform-admin API under /api/v1/admin: organizations and their API keys. Admin token only."""
+
 from __future__ import annotations
 
 from chalice import Blueprint, Response

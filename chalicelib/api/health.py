@@ -1,4 +1,5 @@
 """Liveness: answers without touching any AWS service, so it is cheap enough for load balancers."""
+
 from __future__ import annotations
 
 from chalice import Blueprint, Response

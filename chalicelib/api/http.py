@@ -3,6 +3,7 @@
 Chalice turns any exception escaping a view into a 500 before middleware sees it, so each dialect wraps
 its views with `error_boundary(render)`, where `render` turns a domain error into that dialect's body.
 """
+
 from __future__ import annotations
 
 import functools

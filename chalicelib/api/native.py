@@ -3,6 +3,7 @@
 Single objects are wrapped as {"data": {...}}, lists as {"data": [...], "meta": {...}}; errors are
 {"error": {"code", "message", "field"?}}.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -158,9 +159,7 @@ def trigger_deployment(project_id: str) -> Response:
 @guarded
 def get_deployment(project_id: str, deployment_id: str) -> Response:
     principal = _principal("deployments:read")
-    view = deployments.view(
-        principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment")
-    )
+    view = deployments.view(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
 
 

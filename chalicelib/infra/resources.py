@@ -4,6 +4,7 @@ The embedded stack provisions from these objects (chalicelib.local.provision), a
 is generated from them too, so the two cannot drift. Logic never spells a physical name: it asks
 Settings.resource_name(logical) for it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

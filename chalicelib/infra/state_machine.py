@@ -6,6 +6,7 @@ overall time limit passes, `failed`. Every write is conditional on the state it 
 can never resurrect a cancelled deployment. Placeholders like ${BuildQueueUrl} are filled from the
 resource catalogue (embedded stack) or by CloudFormation's DefinitionSubstitutions (AWS).
 """
+
 from __future__ import annotations
 
 import json

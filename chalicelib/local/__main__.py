@@ -1,4 +1,5 @@
 """`python -m chalicelib.local` (what `make run` runs): start the embedded stack and print how to use it."""
+
 from __future__ import annotations
 
 import signal

@@ -1,4 +1,5 @@
 """Create every resource of the catalogue in an AWS endpoint (the embedded stack's moto server)."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 URLs are http://127.0.0.1:<port>/<host label>/<path>, so they work with curl and requests without DNS.
 Each request reads the route afresh, so a rollback is visible on the very next request.
 """
+
 from __future__ import annotations
 
 import threading

@@ -5,6 +5,7 @@ execution switched on); every resource is provisioned from the catalogue; worker
 handlers Lambda would run; Chalice's local server serves the API; a small server plays CloudFront.
 Only endpoints differ from AWS: AWS_ENDPOINT_URL points every SDK client at moto.
 """
+
 from __future__ import annotations
 
 import logging
@@ -95,7 +96,10 @@ class EmbeddedStack:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from chalicelib.local.moto_compat import serialize_dynamodb
+
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        serialize_dynamodb()
 
         self._configure_environment()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)

@@ -6,6 +6,7 @@ only while every slot is busy. Invocations call the very handler objects Chalice
 with Lambda-shaped events, and honour partial batch failures: records listed in batchItemFailures stay
 on the queue for redelivery.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """PynamoDB models, one per file, each with the repository that wraps it."""
+
 from __future__ import annotations
 
 from pynamodb.models import Model

@@ -1,4 +1,5 @@
 """Organization API keys. Only a SHA-256 of the secret is stored; the token is shown once at creation."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import ListAttribute, UnicodeAttribute

@@ -3,6 +3,7 @@
 Status moves queued -> cloning -> building -> uploading -> deploying -> deployed, or ends failed or
 cancelled. Every move is a conditional write naming the state it leaves (see `transition`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -77,23 +78,26 @@ class DeploymentRepository:
             return None
 
     @staticmethod
-    def page(project_id: int, newest_seq: int, limit: int) -> list[Deployment]:
-        """Up to `limit` deployments with seq <= newest_seq, newest first: reads proportional to the page."""
-        if newest_seq < 1 or limit < 1:
+    def page(project_id: int, newest_seq: int, size: int) -> list[Deployment]:
+        """The deployments numbered newest_seq - size + 1 .. newest_seq, newest first.
+
+        A fixed range of the per-project sequence: reads are proportional to the page, and a number left
+        unused (a trigger that failed after reserving it) makes one page short instead of shifting later
+        pages onto each other.
+        """
+        oldest_seq = max(1, newest_seq - size + 1)
+        if newest_seq < 1 or size < 1:
             return []
         return list(
             Deployment.by_project.query(
                 project_id,
-                Deployment.seq <= newest_seq,
+                Deployment.seq.between(oldest_seq, newest_seq),
                 scan_index_forward=False,
-                limit=limit,
             )
         )
 
     @staticmethod
-    def transition(
-        deployment: Deployment, leaving: Iterable[str], to: str, **fields: Any
-    ) -> bool:
+    def transition(deployment: Deployment, leaving: Iterable[str], to: str, **fields: Any) -> bool:
         """Move to `to` only if the stored status is one of `leaving`. False when another writer got there first."""
         leaving = tuple(leaving)
         now = utc_now()

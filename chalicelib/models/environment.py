@@ -4,6 +4,7 @@
 not yet terminal: set ADD on trigger and DELETE on every terminal transition, both idempotent, so the
 state machine, the worker and the API can each release a deployment without double counting.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, NumberSetAttribute, UnicodeAttribute

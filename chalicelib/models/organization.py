@@ -1,4 +1,5 @@
 """Organizations: the tenant boundary. Every project, key and deployment belongs to exactly one."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute

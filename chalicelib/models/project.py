@@ -1,4 +1,5 @@
 """Projects: a git repository and how to build it. Slugs are unique per organization through a claim item."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,10 +8,11 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import AlreadyExists, NotFound
 from chalicelib.infra.resources import PROJECTS
-from chalicelib.models.base import table_meta, transaction, utc_now
+from chalicelib.models.base import condition_failed, table_meta, transact, utc_now
 from chalicelib.models.registry import RegistryEntry, slug_claim_name
 
 
@@ -44,22 +46,22 @@ class Project(Model):
     by_org = ProjectsByOrg()
 
 
-def _raise_if_claimed(exc: TransactWriteError, slug: str) -> None:
-    reasons = exc.cancellation_reasons or []
-    if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
-        raise AlreadyExists(f"a project with slug '{slug}' already exists in this organization", field="slug") from exc
-
-
 class ProjectRepository:
     @staticmethod
     def create(project: Project) -> Project:
         claim = RegistryEntry(name=slug_claim_name(project.org_slug, project.slug), owner=str(project.id))
+
+        def claim_and_save(tx: TransactWrite) -> None:
+            tx.save(claim, condition=RegistryEntry.name.does_not_exist())
+            tx.save(project, condition=Project.id.does_not_exist())
+
         try:
-            with transaction() as tx:
-                tx.save(claim, condition=RegistryEntry.name.does_not_exist())
-                tx.save(project, condition=Project.id.does_not_exist())
+            transact(claim_and_save)
         except TransactWriteError as exc:
-            _raise_if_claimed(exc, project.slug)
+            if condition_failed(exc):
+                raise AlreadyExists(
+                    f"a project with slug '{project.slug}' already exists in this organization", field="slug"
+                ) from exc
             raise
         return project
 
@@ -99,6 +101,8 @@ class ProjectRepository:
 
     @staticmethod
     def delete(project: Project) -> None:
-        with transaction() as tx:
+        def remove(tx: TransactWrite) -> None:
             tx.delete(project)
             tx.delete(RegistryEntry(name=slug_claim_name(project.org_slug, project.slug)))
+
+        transact(remove)

@@ -1,4 +1,5 @@
 """Atomic counters for numeric ids, and uniqueness claims (a project slug within an organization)."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute

@@ -1,5 +1,6 @@
 """Host label -> artifact prefix. The embedded site server and, on AWS, CloudFront read this mapping;
 switching production or rolling back is one write to it, never a copy of files."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute

@@ -4,8 +4,10 @@ It claims the deployment (queued -> cloning, a conditional write, so a redeliver
 worker does nothing), runs the build through a BuildRunner while heartbeating the state machine and
 watching for a cancel, records the outcome, and answers the task token.
 """
+
 from __future__ import annotations
 
+import contextvars
 import threading
 from typing import Any
 
@@ -35,7 +37,10 @@ class DeploymentReporter:
         self._log = log
         self._stop = threading.Event()
         self._cancelled = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{deployment.id}", daemon=True)
+        # Run in a copy of this context so the thread's log lines keep deployment_id and project_id.
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._beat,), name=f"heartbeat-{deployment.id}", daemon=True
+        )
 
     def __enter__(self) -> DeploymentReporter:
         self._thread.start()

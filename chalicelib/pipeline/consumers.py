@@ -3,6 +3,7 @@
 A record that raises is reported in batchItemFailures and comes back after the visibility timeout;
 the handlers are idempotent (conditional claims), so a redelivery never builds or activates twice.
 """
+
 from __future__ import annotations
 
 import json

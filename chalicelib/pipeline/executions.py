@@ -1,4 +1,5 @@
 """Step Functions calls: start and stop a deployment's execution, and answer task tokens."""
+
 from __future__ import annotations
 
 import json

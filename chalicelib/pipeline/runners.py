@@ -4,6 +4,7 @@
 runner (AWS) will implement the same `BuildRunner` protocol. Runners report through a `BuildReporter`,
 which records the status moves and tells them when to stop (cancel).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -126,9 +127,7 @@ class LocalBuildRunner:
         reporter.output(f"==> Uploaded {count} files\n")
         return BuildResult("succeeded", None, build_seconds, count)
 
-    def _execute(
-        self, job: BuildJob, cwd: Path, home: Path, reporter: BuildReporter
-    ) -> tuple[Outcome, str | None]:
+    def _execute(self, job: BuildJob, cwd: Path, home: Path, reporter: BuildReporter) -> tuple[Outcome, str | None]:
         process = subprocess.Popen(
             ["/bin/sh", "-c", job.build_command or "true"],
             cwd=cwd,

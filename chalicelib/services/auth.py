@@ -3,6 +3,7 @@
 Keys look like `dpl_<key_id>_<secret>`; the key id finds the record and only the token's SHA-256 is
 compared, in constant time. A revoked key's record is gone, so it stops working on the next request.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,7 +52,7 @@ def require_admin(authorization: str | None) -> None:
 
 def authenticate(authorization: str | None) -> Principal:
     token = bearer_token(authorization)
-    key_id = token[len(TOKEN_PREFIX):].split("_", 1)[0] if token.startswith(TOKEN_PREFIX) else ""
+    key_id = token[len(TOKEN_PREFIX) :].split("_", 1)[0] if token.startswith(TOKEN_PREFIX) else ""
     key = ApiKeyRepository.find(key_id) if key_id else None
     if key is None or not hmac.compare_digest(key.token_sha256, token_digest(token)):
         raise Unauthenticated("invalid API key")

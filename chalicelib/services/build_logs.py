@@ -1,6 +1,8 @@
 """Build logs: combined build output, kept in S3 per deployment and readable while the build runs."""
+
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 
@@ -43,7 +45,12 @@ class BuildLog:
         self._last_flush = float("-inf")
         self._dirty = False
         self._closed = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_periodically, name=f"log-{deployment_id}", daemon=True)
+        self._flusher = threading.Thread(
+            target=contextvars.copy_context().run,  # keeps the deployment's logging keys
+            args=(self._flush_periodically,),
+            name=f"log-{deployment_id}",
+            daemon=True,
+        )
 
     def __enter__(self) -> BuildLog:
         self._flusher.start()

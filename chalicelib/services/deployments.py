@@ -4,19 +4,21 @@ Every status change here is a conditional write (often a transaction that also r
 environment's in-flight entry), so no interleaving of API calls, workers and the state machine can
 produce an illegal transition: whoever leaves a state first wins, the others see a Conflict or do nothing.
 """
+
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL
-from chalicelib.models.base import transaction, utc_now
+from chalicelib.models.base import condition_failed, transact, utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
@@ -115,11 +117,11 @@ def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: st
         triggered_by=triggered_by,
     )
     now = utc_now()
-    environment = Environment(project_id=project.id, name=PRODUCTION)
-    with transaction() as tx:
+
+    def record(tx: TransactWrite) -> None:
         tx.save(deployment, condition=Deployment.id.does_not_exist())
         tx.update(
-            environment,
+            Environment(project_id=project.id, name=PRODUCTION),
             actions=[
                 Environment.created_at.set(Environment.created_at | now),
                 Environment.updated_at.set(now),
@@ -127,6 +129,12 @@ def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: st
             ],
         )
         tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)], condition=Project.id.exists())
+
+    try:
+        transact(record)
+    except TransactWriteError as exc:
+        # The reserved seq stays unused: listing tolerates gaps (a short page, never a repeat).
+        raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
     with deployment_context(int(deployment.id), int(project.id)):
         logger.info("deployment queued", extra={"branch": ref, "commit_sha": commit.sha})
         try:
@@ -140,7 +148,7 @@ def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: st
     return DeploymentView(deployment, False)
 
 
-def _release(tx: Any, deployment: Deployment) -> None:
+def _release(tx: TransactWrite, deployment: Deployment) -> None:
     tx.update(
         Environment(project_id=deployment.project_id, name=deployment.environment),
         actions=[Environment.in_flight.delete({int(deployment.id)})],
@@ -150,21 +158,26 @@ def _release(tx: Any, deployment: Deployment) -> None:
 def record_failure(deployment: Deployment, message: str) -> bool:
     """Move a non-terminal deployment to failed and release its environment. False if it had already ended."""
     now = utc_now()
+
+    def fail(tx: TransactWrite) -> None:
+        tx.update(
+            deployment,
+            actions=[
+                Deployment.status.set("failed"),
+                Deployment.error_message.set(message[:2000]),
+                Deployment.finished_at.set(now),
+                Deployment.updated_at.set(now),
+            ],
+            condition=Deployment.status.is_in(*NON_TERMINAL),
+        )
+        _release(tx, deployment)
+
     try:
-        with transaction() as tx:
-            tx.update(
-                deployment,
-                actions=[
-                    Deployment.status.set("failed"),
-                    Deployment.error_message.set(message[:2000]),
-                    Deployment.finished_at.set(now),
-                    Deployment.updated_at.set(now),
-                ],
-                condition=Deployment.status.is_in(*NON_TERMINAL),
-            )
-            _release(tx, deployment)
-    except TransactWriteError:
-        return False
+        transact(fail)
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            return False
+        raise
     return True
 
 
@@ -177,23 +190,24 @@ def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView
             "or deploying deployments can be cancelled"
         )
     now = utc_now()
+
+    def cancel_and_release(tx: TransactWrite) -> None:
+        tx.update(
+            deployment,
+            actions=[
+                Deployment.status.set("cancelled"),
+                Deployment.finished_at.set(now),
+                Deployment.updated_at.set(now),
+            ],
+            condition=Deployment.status.is_in(*NON_TERMINAL),
+        )
+        _release(tx, deployment)
+
     try:
-        with transaction() as tx:
-            tx.update(
-                deployment,
-                actions=[
-                    Deployment.status.set("cancelled"),
-                    Deployment.finished_at.set(now),
-                    Deployment.updated_at.set(now),
-                ],
-                condition=Deployment.status.is_in(*NON_TERMINAL),
-            )
-            _release(tx, deployment)
+        transact(cancel_and_release)
     except TransactWriteError as exc:
         deployment.refresh(consistent_read=True)
-        raise Conflict(
-            f"deployment {deployment_id} became {deployment.status} before it could be cancelled"
-        ) from exc
+        raise Conflict(f"deployment {deployment_id} became {deployment.status} before it could be cancelled") from exc
     with deployment_context(int(deployment.id), int(project.id)):
         logger.info("deployment cancelled")
         if deployment.execution_arn:
@@ -219,21 +233,25 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
         busy = ", ".join(str(i) for i in sorted(environment.in_flight))
         raise Conflict(f"cannot roll back while deployment(s) {busy} of this project are in progress")
     now = utc_now()
+
+    def switch(tx: TransactWrite) -> None:
+        tx.condition_check(Deployment, target.id, condition=Deployment.status == "deployed")
+        tx.update(
+            environment,
+            actions=[
+                Environment.active_deployment_id.set(int(target.id)),
+                Environment.active_seq.set(int(target.seq)),
+                Environment.updated_at.set(now),
+            ],
+            condition=(Environment.active_deployment_id != int(target.id)) & Environment.in_flight.does_not_exist(),
+        )
+        tx.save(_production_route(project, target))
+
     try:
-        with transaction() as tx:
-            tx.condition_check(Deployment, target.id, condition=Deployment.status == "deployed")
-            tx.update(
-                environment,
-                actions=[
-                    Environment.active_deployment_id.set(int(target.id)),
-                    Environment.active_seq.set(int(target.seq)),
-                    Environment.updated_at.set(now),
-                ],
-                condition=(Environment.active_deployment_id != int(target.id))
-                & Environment.in_flight.does_not_exist(),
-            )
-            tx.save(_production_route(project, target))
+        transact(switch)
     except TransactWriteError as exc:
+        if not condition_failed(exc):
+            raise
         raise Conflict("the project changed while rolling back (another rollback or a new deployment); retry") from exc
     with deployment_context(int(target.id), int(project.id)):
         logger.info("rolled back production", extra={"previous_deployment_id": environment.active_deployment_id})
@@ -257,59 +275,69 @@ def activate(deployment: Deployment) -> bool:
     after a newer one has gone live is deployed at its own URL but never replaces the newer one.
     """
     project = ProjectRepository.get_by_id(int(deployment.project_id))
-    label = sites.deployment_label(int(deployment.id), project.slug, project.org_slug)
-    url = sites.url_for(label)
     for _attempt in range(5):
         environment = EnvironmentRepository.find(int(project.id), deployment.environment)
-        active_seq = environment.active_seq if environment else None
-        promote = active_seq is None or int(active_seq) < int(deployment.seq)
-        now = utc_now()
-        env_actions: list[Action] = [
-            Environment.in_flight.delete({int(deployment.id)}),
-            Environment.updated_at.set(now),
-        ]
-        env_condition: Condition
-        if promote:
-            env_actions += [
-                Environment.active_deployment_id.set(int(deployment.id)),
-                Environment.active_seq.set(int(deployment.seq)),
-            ]
-            env_condition = Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq))
-        else:
-            env_condition = Environment.active_seq == int(active_seq)  # type: ignore[assignment,arg-type]
+        active_seq = int(environment.active_seq) if environment and environment.active_seq is not None else None
+        promote = active_seq is None or active_seq < int(deployment.seq)
         try:
-            with transaction() as tx:
-                tx.update(
-                    deployment,
-                    actions=[
-                        Deployment.status.set("deployed"),
-                        Deployment.deployment_url.set(url),
-                        Deployment.deployed_at.set(now),
-                        Deployment.finished_at.set(now),
-                        Deployment.updated_at.set(now),
-                    ],
-                    condition=Deployment.status == "deploying",
+            transact(
+                functools.partial(
+                    _write_activation, project=project, deployment=deployment, active_seq=active_seq, promote=promote
                 )
-                tx.update(
-                    Environment(project_id=deployment.project_id, name=deployment.environment),
-                    actions=env_actions,
-                    condition=env_condition,
-                )
-                tx.save(
-                    Route(
-                        host=label,
-                        artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(int(deployment.id)),
-                        deployment_id=int(deployment.id),
-                        project_id=int(project.id),
-                    )
-                )
-                if promote:
-                    tx.save(_production_route(project, deployment))
-        except TransactWriteError:
+            )
+        except TransactWriteError as exc:
+            if not condition_failed(exc):
+                raise
             deployment.refresh(consistent_read=True)
             if deployment.status != "deploying":
                 return False
-            continue  # the environment moved under us: decide again
-        logger.info("deployment live", extra={"deployment_url": url, "promoted": promote})
+            continue  # the environment moved under us (a newer build went live): decide again
+        deployment.refresh(consistent_read=True)
+        logger.info("deployment live", extra={"deployment_url": deployment.deployment_url, "promoted": promote})
         return True
     raise Conflict(f"deployment {deployment.id} could not be activated: its environment kept changing")
+
+
+def _write_activation(
+    tx: TransactWrite, project: Project, deployment: Deployment, active_seq: int | None, promote: bool
+) -> None:
+    """One transaction: the deployment goes live at its own URL, leaves the in-flight set, and, when
+    `promote`, becomes what the environment serves, all conditional on what was read before."""
+    label = sites.deployment_label(int(deployment.id), project.slug, project.org_slug)
+    now = utc_now()
+    tx.update(
+        deployment,
+        actions=[
+            Deployment.status.set("deployed"),
+            Deployment.deployment_url.set(sites.url_for(label)),
+            Deployment.deployed_at.set(now),
+            Deployment.finished_at.set(now),
+            Deployment.updated_at.set(now),
+        ],
+        condition=Deployment.status == "deploying",
+    )
+    env_actions: list[Action] = [Environment.in_flight.delete({int(deployment.id)}), Environment.updated_at.set(now)]
+    env_condition: Condition
+    if promote:
+        env_actions += [
+            Environment.active_deployment_id.set(int(deployment.id)),
+            Environment.active_seq.set(int(deployment.seq)),
+        ]
+        env_condition = Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq))
+    else:
+        env_condition = Environment.active_seq == active_seq  # type: ignore[assignment]
+    tx.update(
+        Environment(project_id=deployment.project_id, name=deployment.environment),
+        actions=env_actions,
+        condition=env_condition,
+    )
+    tx.save(
+        Route(
+            host=label,
+            artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(int(deployment.id)),
+            deployment_id=int(deployment.id),
+            project_id=int(project.id),
+        )
+    )
+    if promote:
+        tx.save(_production_route(project, deployment))

@@ -1,4 +1,5 @@
 """Git plumbing through dulwich (no git binary needed, so it runs on Lambda as well as here)."""
+
 from __future__ import annotations
 
 import os

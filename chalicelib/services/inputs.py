@@ -1,4 +1,5 @@
 """Request bodies as pydantic models: strict types, unknown fields rejected, limits stated once."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Platform administration: organizations and their API keys."""
+
 from __future__ import annotations
 
 from chalicelib.errors import InvalidInput

@@ -1,4 +1,5 @@
 """Project registration and settings, always within the caller's organization."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ Artifacts of a deployment sit under an immutable prefix; a host label names what
 Slugs never contain "--", so labels cannot collide. The URL shape comes from settings: on AWS
 `https://{label}.<sites domain>/`, in the embedded stack `http://127.0.0.1:<port>/{label}/`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

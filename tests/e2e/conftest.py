@@ -1,5 +1,6 @@
 """End-to-end tests: the embedded stack started as `make run` starts it (`python -m chalicelib.local`),
 spoken to over real HTTP, building real git repositories with real build commands."""
+
 from __future__ import annotations
 
 import os
@@ -8,9 +9,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -133,7 +135,9 @@ class Api:
         assert response.status_code == 200, response.text
         return str(response.json()["data"]["build_logs"])
 
-    def wait_for_status(self, project_id: int, deployment_id: int, *statuses: str, timeout: float = 60) -> dict[str, Any]:
+    def wait_for_status(
+        self, project_id: int, deployment_id: int, *statuses: str, timeout: float = 60
+    ) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
             d = self.deployment(project_id, deployment_id)
             return d if d["status"] in statuses else None

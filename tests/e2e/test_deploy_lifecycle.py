@@ -1,9 +1,11 @@
 """The user's path: trigger → real build → live URL → second deployment → rollback; failures, time limit, cancel."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 
@@ -149,9 +151,7 @@ def test_build_over_its_time_limit_is_stopped_and_fails(
     repo = git_repo()
     repo.commit("slow", {"index.html": "x"})
     pid_file = tmp_path / "build.pid"
-    project = api.create_project(
-        repo.path, build_command=f"echo $$ > {pid_file}; sleep 120", build_timeout_seconds=2
-    )
+    project = api.create_project(repo.path, build_command=f"echo $$ > {pid_file}; sleep 120", build_timeout_seconds=2)
 
     deployment = api.trigger(project["id"])
     failed = api.wait_for_status(project["id"], deployment["id"], "failed", "deployed", timeout=60)
@@ -184,7 +184,7 @@ def test_cancel_stops_the_running_build_and_its_state_machine(
     assert response.status_code == 200, response.text
     assert response.json()["data"]["status"] == "cancelled"
     for pid in pids:
-        wait_until(lambda: _pid_gone(pid), timeout=15, what=f"build process {pid} to be gone")
+        wait_until(lambda pid=pid: _pid_gone(pid), timeout=15, what=f"build process {pid} to be gone")
     wait_until(lambda: _execution_status(stack, deployment["id"]) != "RUNNING", timeout=30, what="execution stopped")
     # And no late result can revive it
     final = api.deployment(project["id"], deployment["id"])

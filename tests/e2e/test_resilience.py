@@ -1,9 +1,11 @@
 """No deployment stays in a non-terminal state forever: with no worker answering, the state machine's
 heartbeat timeout ends the deployment failed, with the reason, and releases the project for rollbacks."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

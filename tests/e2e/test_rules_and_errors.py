@@ -1,8 +1,10 @@
 """The reference's cancel and rollback rules, organization isolation, keys, and bad input: never a 500."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -13,7 +15,9 @@ STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 
 
 @pytest.fixture
-def deployed_project(org_api: Callable[..., Api], git_repo: Callable[..., GitRepo]) -> tuple[Api, dict[str, Any], GitRepo]:
+def deployed_project(
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo]
+) -> tuple[Api, dict[str, Any], GitRepo]:
     api = org_api()
     repo = git_repo()
     repo.commit("v1", {"index.html": "one"})
@@ -91,9 +95,7 @@ def test_rollback_rules(deployed_project: Any, tmp_path: Path) -> None:
     assert fetch(project["production_url"]).text == "one"
 
 
-def test_another_organizations_resources_are_not_found(
-    deployed_project: Any, org_api: Callable[..., Api]
-) -> None:
+def test_another_organizations_resources_are_not_found(deployed_project: Any, org_api: Callable[..., Api]) -> None:
     owner, project, _ = deployed_project
     deployment = _deploy(owner, project)
     intruder = org_api()
@@ -215,7 +217,9 @@ def test_projects_can_be_listed_updated_and_deleted(deployed_project: Any) -> No
 
 def test_deployments_are_paged_newest_first(deployed_project: Any) -> None:
     api, project, _ = deployed_project
-    api.request("PATCH", f"/projects/{project['id']}", json={"build_command": "mkdir -p dist && echo x > dist/index.html"})
+    api.request(
+        "PATCH", f"/projects/{project['id']}", json={"build_command": "mkdir -p dist && echo x > dist/index.html"}
+    )
     ids = [_deploy(api, project)["id"] for _ in range(3)]
     base = f"/projects/{project['id']}/deployments"
 

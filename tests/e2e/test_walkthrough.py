@@ -1,4 +1,5 @@
 """README's walkthrough (scripts/walkthrough.sh) works as written against a running stack."""
+
 from __future__ import annotations
 
 import os

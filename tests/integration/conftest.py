@@ -1,14 +1,23 @@
 """Integration tests run against an in-process embedded stack: moto's server as AWS, the real pipeline
 (state machine, SQS worker threads calling the Lambda handlers), and the Chalice API on loopback.
 Tests call services directly or speak HTTP to it."""
+
 from __future__ import annotations
 
+import subprocess
+import time
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+import requests
 
 from chalicelib.local.stack import EmbeddedStack, StackConfig, free_port
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +45,227 @@ def org_factory(stack: EmbeddedStack) -> Callable[..., Any]:
         return organizations.create(f"org-{uuid.uuid4().hex[:8]}", None, plan)
 
     return make
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> T:
+    """Poll `condition` until it returns something truthy, and return that; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition!r}; last value: {value!r}")
+        time.sleep(interval)
+
+
+@pytest.fixture(name="wait_until")
+def wait_until_fixture() -> Callable[..., Any]:
+    return wait_until
+
+
+@dataclass
+class GitRepo:
+    """A real git repository on disk, committed to with the git CLI."""
+
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.path)
+
+    def git(self, *args: str) -> str:
+        result = subprocess.run(
+            ["git", "-c", "user.name=Ann", "-c", "user.email=a@x", "-C", str(self.path), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    def commit(self, files: dict[str, str], message: str) -> str:
+        for name, text in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo_factory(tmp_path: Path) -> Callable[..., GitRepo]:
+    """A git repository on branch main with one commit of an index.html."""
+
+    def make(name: str = "repo", files: dict[str, str] | None = None) -> GitRepo:
+        path = tmp_path / name
+        subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
+        repo = GitRepo(path)
+        repo.commit(files or {"index.html": "<h1>hello</h1>\n"}, "first page")
+        return repo
+
+    return make
+
+
+@dataclass
+class Gates:
+    """Build commands that wait for the test: each deployment's build blocks until its gate is opened.
+
+    The command touches `started-<id>` once running, and builds `dist/index.html` naming its deployment.
+    """
+
+    directory: Path
+
+    @property
+    def command(self) -> str:
+        d = self.directory
+        return (
+            f'touch {d}/started-$DEPLOYD_DEPLOYMENT_ID; echo "build $DEPLOYD_DEPLOYMENT_ID started"; '
+            f"while [ ! -f {d}/gate-$DEPLOYD_DEPLOYMENT_ID ] && [ ! -f {d}/all ]; do sleep 0.05; done; "
+            'mkdir -p dist; echo "deployment $DEPLOYD_DEPLOYMENT_ID" > dist/index.html'
+        )
+
+    def started(self, deployment_id: int) -> bool:
+        return (self.directory / f"started-{deployment_id}").exists()
+
+    def open(self, deployment_id: int) -> None:
+        (self.directory / f"gate-{deployment_id}").touch()
+
+    def open_all(self) -> None:
+        (self.directory / "all").touch()
+
+
+@pytest.fixture
+def gates(tmp_path: Path) -> Iterator[Gates]:
+    directory = tmp_path / "gates"
+    directory.mkdir()
+    g = Gates(directory)
+    yield g
+    g.open_all()  # a failed test must not leave builds holding the stack's two build workers
+
+
+@pytest.fixture
+def project_factory(stack: EmbeddedStack) -> Callable[..., Any]:
+    """Registers a project through the service. Without a build command the repository is published as is."""
+    from chalicelib.services import projects
+    from chalicelib.services.inputs import ProjectCreate
+
+    def make(org_slug: str, repo: GitRepo, **fields: Any) -> Any:
+        fields.setdefault("name", f"site-{uuid.uuid4().hex[:6]}")
+        fields.setdefault("build_timeout_seconds", 60)
+        return projects.create(org_slug, ProjectCreate(repo_url=repo.url, **fields))
+
+    return make
+
+
+class Pipeline:
+    """What a user can observe of deployments: their records, the state machine, and the site server."""
+
+    def __init__(self, stack: EmbeddedStack) -> None:
+        self.stack = stack
+
+    def deployment(self, deployment_id: int) -> Any:
+        from chalicelib.models.deployment import DeploymentRepository
+
+        return DeploymentRepository.get(deployment_id)
+
+    def wait_for_status(self, deployment_id: int, *statuses: str, timeout: float = 30.0) -> Any:
+        def reached() -> Any:
+            d = self.deployment(deployment_id)
+            return d if d.status in statuses else None
+
+        return wait_until(reached, timeout, what=f"deployment {deployment_id} to become {'/'.join(statuses)}")
+
+    def wait_terminal(self, deployment_id: int, timeout: float = 30.0) -> Any:
+        return self.wait_for_status(deployment_id, "deployed", "failed", "cancelled", timeout=timeout)
+
+    def execution(self, deployment_id: int) -> dict[str, Any]:
+        from chalicelib.aws import client
+
+        arn = self.deployment(deployment_id).execution_arn
+        assert arn and arn.endswith(f":deployment-{deployment_id}")
+        return dict(client("stepfunctions").describe_execution(executionArn=arn))
+
+    def wait_execution_end(self, deployment_id: int, timeout: float = 30.0) -> str:
+        def ended() -> str:
+            status = str(self.execution(deployment_id)["status"])
+            return "" if status == "RUNNING" else status
+
+        return wait_until(ended, timeout, what=f"the execution of deployment {deployment_id} to end")
+
+    def wait_builds_drained(self, timeout: float = 30.0) -> None:
+        """Wait until no build message is waiting or being handled: every worker has seen every build."""
+        from chalicelib.aws import client, queue_url
+        from chalicelib.infra.resources import BUILD_QUEUE
+
+        url = queue_url(BUILD_QUEUE.logical)
+
+        def drained() -> bool:
+            attributes = client("sqs").get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            return all(int(v) == 0 for v in attributes.values())
+
+        wait_until(drained, timeout, what="the build queue to drain")
+
+    def deploy(self, org_slug: str, project_id: int, timeout: float = 30.0) -> Any:
+        """Trigger a deployment of the default branch and wait until it is live."""
+        from chalicelib.services import deployments
+
+        view = deployments.trigger(org_slug, project_id, None, "integration-test")
+        done = self.wait_terminal(int(view.deployment.id), timeout)
+        assert done.status == "deployed", f"deployment {done.id} ended {done.status}: {done.error_message}"
+        return done
+
+    def served(self, url: str) -> tuple[int, int | None, str]:
+        """What the site server answers at `url`: status, the deployment it served, and the body."""
+        response = requests.get(url, timeout=10)
+        header = response.headers.get("X-Deployd-Deployment-Id")
+        return response.status_code, int(header) if header else None, response.text
+
+
+@pytest.fixture
+def pipeline(stack: EmbeddedStack) -> Pipeline:
+    return Pipeline(stack)
+
+
+@pytest.fixture
+def ledger(stack: EmbeddedStack) -> Callable[..., Any]:
+    """Records a deployment row the way `deployments.trigger` does, without starting its pipeline.
+
+    The project's sequence and count and the environment's in-flight set move with it, so the ledger stays
+    consistent; a non-terminal row is in flight, a terminal one is not.
+    """
+    from chalicelib.infra.state_machine import NON_TERMINAL
+    from chalicelib.models.base import transaction, utc_now
+    from chalicelib.models.deployment import Deployment
+    from chalicelib.models.environment import PRODUCTION, Environment
+    from chalicelib.models.project import Project
+    from chalicelib.models.registry import next_id
+
+    def record(project: Any, status: str = "queued") -> Deployment:
+        holder = Project(id=project.id)
+        holder.update(actions=[Project.deployment_seq.add(1)], condition=Project.id.exists())
+        deployment = Deployment(
+            id=next_id("deployment"),
+            project_id=project.id,
+            seq=int(holder.deployment_seq),
+            org_slug=project.org_slug,
+            environment=PRODUCTION,
+            branch=project.default_branch,
+            commit_sha=uuid.uuid4().hex + uuid.uuid4().hex[:8],
+            commit_message=f"change {int(holder.deployment_seq)}",
+            commit_author="Ann",
+            status=status,
+            triggered_by="integration-test",
+        )
+        env_actions: list[Any] = [Environment.updated_at.set(utc_now())]
+        if status in NON_TERMINAL:
+            env_actions.append(Environment.in_flight.add({int(deployment.id)}))
+        with transaction() as tx:
+            tx.save(deployment, condition=Deployment.id.does_not_exist())
+            tx.update(Environment(project_id=project.id, name=PRODUCTION), actions=env_actions)
+            tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)])
+        return deployment
+
+    return record

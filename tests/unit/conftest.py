@@ -5,6 +5,7 @@ Nothing here starts a server. Every fixture that touches AWS forgets cached boto
 connections on the way in and on the way out, so no client bound to moto's in-process mock leaks into
 other tests (the integration suite talks to a real moto server in the same pytest process).
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Authentication: bearer tokens, digests, the admin token, and API keys issued into moto's DynamoDB."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Build logs: bounded in size, flushed to S3 while the build runs, readable by deployment id."""
+
 from __future__ import annotations
 
 import itertools
@@ -64,7 +65,7 @@ def test_an_overflowing_log_keeps_its_newest_output_and_says_how_much_was_droppe
     kept = _kept(log)
     assert kept.endswith("line 19\n")
     assert len(kept.encode()) <= small_log_limit
-    assert kept == "".join(lines)[-len(kept):]
+    assert kept == "".join(lines)[-len(kept) :]
     # And a first line says exactly how much earlier output was dropped
     dropped = len("".join(lines)) - len(kept)
     assert log.text().startswith(f"[{dropped} earlier bytes of output dropped]\n")

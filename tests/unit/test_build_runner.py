@@ -1,4 +1,5 @@
 """LocalBuildRunner against real git repositories, real shell build commands and moto's in-process S3."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Pagination arithmetic of deployment listings."""
+
 from __future__ import annotations
 
 import pytest

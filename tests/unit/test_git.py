@@ -1,4 +1,5 @@
 """Git plumbing (dulwich) against real repositories made with the git CLI."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Request parsing and the error boundary shared by the API dialects."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Request bodies: strict types, unknown fields refused, slug and branch rules, slugify."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """How sites are addressed: host labels, content types, and the files a URL path may name."""
+
 from __future__ import annotations
 
 import itertools

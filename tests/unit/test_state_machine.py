@@ -1,4 +1,5 @@
 """The pipeline's Amazon States Language definition: structure, conditional writes and placeholder filling."""
+
 from __future__ import annotations
 
 import json
