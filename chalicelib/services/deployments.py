@@ -155,25 +155,24 @@ def _release(tx: TransactWrite, deployment: Deployment) -> None:
     )
 
 
-def record_failure(deployment: Deployment, message: str) -> bool:
-    """Move a non-terminal deployment to failed and release its environment. False if it had already ended."""
+def _end(deployment: Deployment, status: str, error_message: str | None = None) -> bool:
+    """Move a non-terminal deployment to a terminal `status` and release its environment, in one
+    transaction. False if it had already ended (whoever ended it first wins)."""
     now = utc_now()
+    actions: list[Action] = [
+        Deployment.status.set(status),
+        Deployment.finished_at.set(now),
+        Deployment.updated_at.set(now),
+    ]
+    if error_message is not None:
+        actions.append(Deployment.error_message.set(error_message[:2000]))
 
-    def fail(tx: TransactWrite) -> None:
-        tx.update(
-            deployment,
-            actions=[
-                Deployment.status.set("failed"),
-                Deployment.error_message.set(message[:2000]),
-                Deployment.finished_at.set(now),
-                Deployment.updated_at.set(now),
-            ],
-            condition=Deployment.status.is_in(*NON_TERMINAL),
-        )
+    def end(tx: TransactWrite) -> None:
+        tx.update(deployment, actions=actions, condition=Deployment.status.is_in(*NON_TERMINAL))
         _release(tx, deployment)
 
     try:
-        transact(fail)
+        transact(end)
     except TransactWriteError as exc:
         if condition_failed(exc):
             return False
@@ -181,33 +180,20 @@ def record_failure(deployment: Deployment, message: str) -> bool:
     return True
 
 
+def record_failure(deployment: Deployment, message: str) -> bool:
+    """Move a non-terminal deployment to failed with `message`. False if it had already ended."""
+    return _end(deployment, "failed", message)
+
+
 def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
     project = ProjectRepository.get(org_slug, project_id)
     deployment = _deployment_of(project, deployment_id)
-    if deployment.is_terminal:
+    if deployment.is_terminal or not _end(deployment, "cancelled"):
+        deployment.refresh(consistent_read=True)
         raise Conflict(
             f"deployment {deployment_id} is {deployment.status}; only queued, cloning, building, uploading "
             "or deploying deployments can be cancelled"
         )
-    now = utc_now()
-
-    def cancel_and_release(tx: TransactWrite) -> None:
-        tx.update(
-            deployment,
-            actions=[
-                Deployment.status.set("cancelled"),
-                Deployment.finished_at.set(now),
-                Deployment.updated_at.set(now),
-            ],
-            condition=Deployment.status.is_in(*NON_TERMINAL),
-        )
-        _release(tx, deployment)
-
-    try:
-        transact(cancel_and_release)
-    except TransactWriteError as exc:
-        deployment.refresh(consistent_read=True)
-        raise Conflict(f"deployment {deployment_id} became {deployment.status} before it could be cancelled") from exc
     with deployment_context(int(deployment.id), int(project.id)):
         logger.info("deployment cancelled")
         if deployment.execution_arn:
