@@ -18,6 +18,7 @@ class Settings:
     region: str
     admin_token: str
     sites_url_template: str
+    api_url: str
     allow_local_repositories: bool
     default_build_timeout_seconds: int
     heartbeat_seconds: int
@@ -53,6 +54,7 @@ def get_settings() -> Settings:
         region=env.get("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1")),
         admin_token=env.get("DEPLOYD_ADMIN_TOKEN", ""),
         sites_url_template=env.get("DEPLOYD_SITES_URL_TEMPLATE", "http://127.0.0.1:8001/{label}/"),
+        api_url=env.get("DEPLOYD_API_URL", "http://127.0.0.1:8000").rstrip("/"),
         allow_local_repositories=env.get("DEPLOYD_ALLOW_LOCAL_REPOSITORIES", "true").lower() == "true",
         default_build_timeout_seconds=int(env.get("DEPLOYD_DEFAULT_BUILD_TIMEOUT_SECONDS", "900")),
         heartbeat_seconds=int(env.get("DEPLOYD_HEARTBEAT_SECONDS", "60")),

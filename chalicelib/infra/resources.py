@@ -78,11 +78,22 @@ DEPLOYMENTS = Table(
     Key("id", "N"),
     indexes=(Index("by-project", Key("project_id", "N"), Key("seq", "N")),),
 )
+# GitHub-style deployment statuses, newest last by id (ids come from one global sequence).
+DEPLOYMENT_STATUSES = Table("deployment-statuses", Key("deployment_id", "N"), Key("id", "N"))
 ENVIRONMENTS = Table("environments", Key("project_id", "N"), Key("name", "S"))
 # Host label -> artifact prefix: what CloudFront's KeyValueStore holds on AWS.
 ROUTES = Table("routes", Key("host", "S"))
 
-TABLES: tuple[Table, ...] = (ORGANIZATIONS, API_KEYS, REGISTRY, PROJECTS, DEPLOYMENTS, ENVIRONMENTS, ROUTES)
+TABLES: tuple[Table, ...] = (
+    ORGANIZATIONS,
+    API_KEYS,
+    REGISTRY,
+    PROJECTS,
+    DEPLOYMENTS,
+    DEPLOYMENT_STATUSES,
+    ENVIRONMENTS,
+    ROUTES,
+)
 
 # Builds run for up to an hour in the worker; the message stays invisible for longer than that.
 BUILD_QUEUE = Queue("builds", visibility_timeout_seconds=3900)

@@ -146,6 +146,18 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                 },
                 "ResultPath": None,
                 "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1}],
+                "Next": "ReportEnded",
+            },
+            "ReportEnded": {
+                # Tells the activation handler to publish the final state (GitHub statuses); no token.
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage",
+                "Parameters": {
+                    "QueueUrl": "${ActivationQueueUrl}",
+                    "MessageBody": {"deployment_id.$": "$.deployment_id", "event": "ended"},
+                },
+                "ResultPath": None,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.report_error", "Next": "PipelineFailed"}],
                 "Next": "PipelineFailed",
             },
             "PipelineFailed": {

@@ -80,6 +80,7 @@ class EmbeddedStack:
                 "DEPLOYD_STAGE": "local",
                 "DEPLOYD_ADMIN_TOKEN": self.admin_token,
                 "DEPLOYD_SITES_URL_TEMPLATE": f"{self.sites_url}/{{label}}/",
+                "DEPLOYD_API_URL": self.api_url,
                 **self.config.extra_env,
             }
         )

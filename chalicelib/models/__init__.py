@@ -8,13 +8,14 @@ from pynamodb.models import Model
 def all_models() -> list[type[Model]]:
     from chalicelib.models.api_key import ApiKey
     from chalicelib.models.deployment import Deployment
+    from chalicelib.models.deployment_status import DeploymentStatus
     from chalicelib.models.environment import Environment
     from chalicelib.models.organization import Organization
     from chalicelib.models.project import Project
     from chalicelib.models.registry import RegistryEntry
     from chalicelib.models.route import Route
 
-    return [ApiKey, Deployment, Environment, Organization, Project, RegistryEntry, Route]
+    return [ApiKey, Deployment, DeploymentStatus, Environment, Organization, Project, RegistryEntry, Route]
 
 
 def reset_connections() -> None:

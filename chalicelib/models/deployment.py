@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -38,7 +38,9 @@ class Deployment(Model):
     seq = NumberAttribute()
     org_slug = UnicodeAttribute()
     environment = UnicodeAttribute()
+    # The ref asked for (branch, tag or commit SHA); `ref_type` says which.
     branch = UnicodeAttribute()
+    ref_type = UnicodeAttribute(default="branch")
     commit_sha = UnicodeAttribute()
     commit_message = UnicodeAttribute(null=True)
     commit_author = UnicodeAttribute(null=True)
@@ -49,6 +51,23 @@ class Deployment(Model):
     build_time_seconds = NumberAttribute(null=True)
     execution_arn = UnicodeAttribute(null=True)
     triggered_by = UnicodeAttribute(null=True)
+    # Which API created it (native, github, gitlab) and whether deployd builds it (`managed`) or an
+    # external deployer reports its progress (a project without a build command).
+    source = UnicodeAttribute(default="native")
+    managed = BooleanAttribute(default=True)
+    # GitHub's deployment fields; payload is stored as JSON text, payload_is_text when given as a string.
+    task = UnicodeAttribute(default="deploy")
+    payload = UnicodeAttribute(default="{}")
+    payload_is_text = BooleanAttribute(default=False)
+    description = UnicodeAttribute(null=True)
+    original_environment = UnicodeAttribute(null=True)
+    transient_environment = BooleanAttribute(default=False)
+    production_environment = BooleanAttribute(default=True)
+    environment_url = UnicodeAttribute(null=True)
+    # Highest pipeline state already published as a deployment status (0 queued, 1 in progress, 2 ended).
+    reported_rank = NumberAttribute(null=True)
+    inactive = BooleanAttribute(default=False)
+    destroyed = BooleanAttribute(default=False)
     created_at = UnicodeAttribute(default_for_new=utc_now)
     updated_at = UnicodeAttribute(default_for_new=utc_now)
     started_at = UnicodeAttribute(null=True)

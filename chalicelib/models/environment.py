@@ -22,7 +22,11 @@ class Environment(Model):
 
     project_id = NumberAttribute(hash_key=True)
     name = UnicodeAttribute(range_key=True)
+    id = NumberAttribute(null=True)  # public numeric id (GitHub, GitLab), set when the environment is first used
     host = UnicodeAttribute(null=True)
+    external_url = UnicodeAttribute(null=True)
+    # Deployments of this environment whose latest GitHub state is success (for auto_inactive).
+    live_ids = NumberSetAttribute(null=True)
     active_deployment_id = NumberAttribute(null=True)
     active_seq = NumberAttribute(null=True)
     in_flight = NumberSetAttribute(null=True)

@@ -19,7 +19,7 @@ from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
 from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, LocalBuildRunner
-from chalicelib.services import deployments, sites
+from chalicelib.services import deployments, sites, statuses
 from chalicelib.services.build_logs import BuildLog
 from chalicelib.settings import get_settings
 
@@ -108,6 +108,7 @@ def handle_build(message: dict[str, Any]) -> None:
         if not DeploymentRepository.transition(deployment, ("queued",), "cloning", started_at=utc_now()):
             return
         logger.info("deployment cloning")
+        statuses.report_pipeline_state(deployment)
         result = _build(deployment, project, token)
         _record_outcome(deployment, token, result)
 
@@ -162,6 +163,12 @@ def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> 
 
 def handle_activation(message: dict[str, Any]) -> None:
     deployment_id = int(message["deployment_id"])
+    if "task_token" not in message:  # the state machine ended a deployment itself (silence, time limit)
+        ended = DeploymentRepository.find(deployment_id)
+        if ended is not None:
+            with deployment_context(deployment_id, int(ended.project_id)):
+                statuses.report_pipeline_state(ended)
+        return
     token = str(message["task_token"])
     deployment = DeploymentRepository.find(deployment_id)
     if deployment is None:

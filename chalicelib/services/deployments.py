@@ -11,13 +11,13 @@ import functools
 import math
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, InvalidInput, NotFound
-from chalicelib.infra.state_machine import NON_TERMINAL
+from chalicelib.infra.state_machine import NON_TERMINAL, TERMINAL
 from chalicelib.models.base import condition_failed, transact, utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
@@ -26,7 +26,7 @@ from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
-from chalicelib.services import build_logs, git, sites
+from chalicelib.services import build_logs, git, sites, statuses
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -96,38 +96,87 @@ def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:
     return BuildLogView(deployment, build_logs.read(int(deployment.id)))
 
 
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What any dialect asks for when it creates a deployment."""
+
+    ref: str | None = None  # branch, tag or SHA; the project's default branch when None
+    environment: str = PRODUCTION
+    source: str = "native"
+    creator: str = ""
+    task: str = "deploy"
+    payload: str = "{}"  # JSON text
+    payload_is_text: bool = False
+    description: str | None = None
+    transient_environment: bool = False
+    production_environment: bool | None = None  # default: environment == production
+    sha: str | None = None  # an explicit commit (GitLab); must exist in the repository
+    ref_is_tag: bool | None = None
+    external_status: str | None = None  # initial native status of an externally deployed deployment
+
+
 def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: str) -> DeploymentView:
-    """Record a queued deployment of the branch head as it is now, and start its pipeline."""
+    """The native trigger: a deployment of the branch head (default branch) to production."""
+    return create(org_slug, project_id, DeploymentSpec(ref=branch, creator=triggered_by))
+
+
+def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentView:
+    """Record a deployment of the ref as it resolves now; start its pipeline when deployd builds the project.
+
+    A project with a build command is built by deployd (`managed`): the deployment starts queued and the
+    pipeline moves it. A project without one is a ledger for an external deployer: the deployment starts
+    in `spec.external_status` (default queued) and moves only when its deployer reports.
+    """
     project = ProjectRepository.get(org_slug, project_id)
-    ref = branch or project.default_branch
-    commit = git.resolve(project.repo_url, ref)
+    managed = project.build_command is not None
+    if managed and spec.external_status not in (None, "queued"):
+        raise Conflict(f"project {project_id} is built by deployd: its deployments start queued and follow the build")
+    ref = spec.ref or project.default_branch
+    commit = git.resolve(project.repo_url, spec.sha or ref)
+    ref_type = "tag" if spec.ref_is_tag else commit.ref_type if not spec.sha else "branch"
+    status = "queued" if managed else (spec.external_status or "queued")
     seq_holder = Project(id=project.id)
     seq_holder.update(actions=[Project.deployment_seq.add(1)], condition=Project.id.exists())
+    now = utc_now()
     deployment = Deployment(
         id=next_id("deployment"),
         project_id=project.id,
         seq=int(seq_holder.deployment_seq),
         org_slug=org_slug,
-        environment=PRODUCTION,
+        environment=spec.environment,
         branch=ref,
+        ref_type=ref_type,
         commit_sha=commit.sha,
         commit_message=commit.message,
         commit_author=commit.author,
-        status="queued",
-        triggered_by=triggered_by,
+        status=status,
+        triggered_by=spec.creator,
+        source=spec.source,
+        managed=managed,
+        task=spec.task,
+        payload=spec.payload,
+        payload_is_text=spec.payload_is_text,
+        description=spec.description,
+        original_environment=spec.environment,
+        transient_environment=spec.transient_environment,
+        production_environment=(
+            spec.environment == PRODUCTION if spec.production_environment is None else spec.production_environment
+        ),
+        finished_at=now if status in TERMINAL else None,
+        deployed_at=now if status == "deployed" else None,
     )
-    now = utc_now()
+    environment_id = _environment_id(int(project.id), spec.environment)
 
     def record(tx: TransactWrite) -> None:
         tx.save(deployment, condition=Deployment.id.does_not_exist())
-        tx.update(
-            Environment(project_id=project.id, name=PRODUCTION),
-            actions=[
-                Environment.created_at.set(Environment.created_at | now),
-                Environment.updated_at.set(now),
-                Environment.in_flight.add({int(deployment.id)}),
-            ],
-        )
+        env_actions: list[Action] = [
+            Environment.id.set(Environment.id | environment_id),
+            Environment.created_at.set(Environment.created_at | now),
+            Environment.updated_at.set(now),
+        ]
+        if managed:  # only deployd's own builds hold the environment (they block a rollback)
+            env_actions.append(Environment.in_flight.add({int(deployment.id)}))
+        tx.update(Environment(project_id=project.id, name=spec.environment), actions=env_actions)
         tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)], condition=Project.id.exists())
 
     try:
@@ -136,16 +185,35 @@ def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: st
         # The reserved seq stays unused: listing tolerates gaps (a short page, never a repeat).
         raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
     with deployment_context(int(deployment.id), int(project.id)):
-        logger.info("deployment queued", extra={"branch": ref, "commit_sha": commit.sha})
-        try:
-            arn = executions.start(int(deployment.id), int(project.id), PRODUCTION, int(project.build_timeout_seconds))
-        except Exception as exc:  # the pipeline could not start: end the deployment rather than leave it queued
-            logger.exception("could not start the deployment pipeline")
-            record_failure(deployment, f"could not start the deployment pipeline: {exc.__class__.__name__}")
-        else:
-            deployment.update(actions=[Deployment.execution_arn.set(arn)])
-    deployment.refresh(consistent_read=True)
-    return DeploymentView(deployment, False)
+        logger.info(f"deployment {status}", extra={"ref": ref, "commit_sha": commit.sha, "source": spec.source})
+        if managed:
+            _start_pipeline(deployment, project)
+        elif status == "deployed":
+            _promote_external(deployment)
+    # The response shows the deployment as created (queued), even if a worker has already claimed it.
+    return DeploymentView(deployment, _active_id(int(project.id), deployment.environment) == deployment.id)
+
+
+def _environment_id(project_id: int, name: str) -> int:
+    """The environment's public id; a new one is allocated only the first time the environment is used."""
+    existing = EnvironmentRepository.find(project_id, name)
+    if existing is not None and existing.id is not None:
+        return int(existing.id)
+    return next_id("environment")
+
+
+def _start_pipeline(deployment: Deployment, project: Project) -> None:
+    statuses.report_pipeline_state(deployment)  # "queued" first: a worker may claim it as soon as it starts
+    try:
+        arn = executions.start(
+            int(deployment.id), int(project.id), deployment.environment, int(project.build_timeout_seconds)
+        )
+    except Exception as exc:  # the pipeline could not start: end the deployment rather than leave it queued
+        logger.exception("could not start the deployment pipeline")
+        record_failure(deployment, f"could not start the deployment pipeline: {exc.__class__.__name__}")
+        return
+    Deployment(id=deployment.id).update(actions=[Deployment.execution_arn.set(arn)], condition=Deployment.id.exists())
+    deployment.execution_arn = arn
 
 
 def _release(tx: TransactWrite, deployment: Deployment) -> None:
@@ -177,6 +245,8 @@ def _end(deployment: Deployment, status: str, error_message: str | None = None) 
         if condition_failed(exc):
             return False
         raise
+    deployment.refresh(consistent_read=True)
+    statuses.report_pipeline_state(deployment)
     return True
 
 
@@ -280,6 +350,7 @@ def activate(deployment: Deployment) -> bool:
             continue  # the environment moved under us (a newer build went live): decide again
         deployment.refresh(consistent_read=True)
         logger.info("deployment live", extra={"deployment_url": deployment.deployment_url, "promoted": promote})
+        statuses.report_pipeline_state(deployment)
         return True
     raise Conflict(f"deployment {deployment.id} could not be activated: its environment kept changing")
 
@@ -290,12 +361,16 @@ def _write_activation(
     """One transaction: the deployment goes live at its own URL, leaves the in-flight set, and, when
     `promote`, becomes what the environment serves, all conditional on what was read before."""
     label = sites.deployment_label(int(deployment.id), project.slug, project.org_slug)
+    own_url = sites.url_for(label)
+    production = promote and deployment.environment == PRODUCTION
+    environment_url = sites.url_for(sites.production_label(project.slug, project.org_slug)) if production else own_url
     now = utc_now()
     tx.update(
         deployment,
         actions=[
             Deployment.status.set("deployed"),
-            Deployment.deployment_url.set(sites.url_for(label)),
+            Deployment.deployment_url.set(own_url),
+            Deployment.environment_url.set(environment_url),
             Deployment.deployed_at.set(now),
             Deployment.finished_at.set(now),
             Deployment.updated_at.set(now),
@@ -325,5 +400,52 @@ def _write_activation(
             project_id=int(project.id),
         )
     )
-    if promote:
+    if production:
         tx.save(_production_route(project, deployment))
+
+
+def set_external_status(deployment: Deployment, status: str, environment_url: str | None = None) -> Deployment:
+    """An external deployer reports progress on a deployment of a ledger project (no build command).
+
+    Conditional on the status read, so two reports racing end in one of them, never a blend. Deployments
+    deployd builds refuse this: their status follows the build.
+    """
+    if deployment.managed:
+        raise Conflict(
+            f"deployment {int(deployment.id)} is built by deployd; its status follows the build "
+            f"(now {deployment.status})"
+        )
+    now = utc_now()
+    actions: list[Action] = [Deployment.status.set(status), Deployment.updated_at.set(now)]
+    if status in TERMINAL:
+        actions.append(Deployment.finished_at.set(now))
+    if status == "deployed":
+        actions.append(Deployment.deployed_at.set(now))
+    if environment_url:
+        actions += [Deployment.environment_url.set(environment_url), Deployment.deployment_url.set(environment_url)]
+    try:
+        deployment.update(actions=actions, condition=Deployment.status == deployment.status)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict(f"deployment {int(deployment.id)} changed concurrently; read it and retry") from exc
+        raise
+    if status == "deployed":
+        _promote_external(deployment)
+    return deployment
+
+
+def _promote_external(deployment: Deployment) -> None:
+    """An externally deployed success becomes its environment's active deployment unless a newer one is."""
+    holder = Environment(project_id=deployment.project_id, name=deployment.environment)
+    try:
+        holder.update(
+            actions=[
+                Environment.active_deployment_id.set(int(deployment.id)),
+                Environment.active_seq.set(int(deployment.seq)),
+                Environment.updated_at.set(utc_now()),
+            ],
+            condition=Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise

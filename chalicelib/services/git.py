@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ class Commit:
     sha: str
     message: str
     author: str
+    author_email: str = ""
+    authored_at: str = ""
+    ref_type: str = "sha"  # branch, tag or sha: what the resolved name was
 
 
 def validate_repo_url(repo_url: str) -> str:
@@ -55,19 +59,27 @@ def resolve(repo_url: str, ref: str) -> Commit:
     """Resolve a branch, tag or full SHA to the commit it names right now, with its message and author."""
     refs = _refs(repo_url)
     sha: bytes | None = None
-    for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+    ref_type = "sha"
+    for candidate, kind in ((f"refs/heads/{ref}", "branch"), (f"refs/tags/{ref}", "tag"), (ref, "branch")):
         sha = refs.get(candidate.encode())
         if sha is not None:
+            ref_type = kind
             break
     if sha is None and _SHA.match(ref):
         sha = ref.encode()
     if sha is None:
         raise Unprocessable(f"branch or ref '{ref}' does not exist in {repo_url}", field="branch")
     commit = _fetch_commit(repo_url, sha)
+    author = commit.author.decode("utf-8", "replace")
+    name, _, email = author.partition(" <")
+    authored = datetime.fromtimestamp(commit.author_time, timezone(timedelta(seconds=commit.author_timezone)))
     return Commit(
         sha=commit.id.decode(),
         message=commit.message.decode("utf-8", "replace").strip(),
-        author=commit.author.decode("utf-8", "replace").split(" <")[0],
+        author=name,
+        author_email=email.rstrip(">"),
+        authored_at=authored.isoformat(),
+        ref_type=ref_type,
     )
 
 

@@ -146,13 +146,14 @@ def gates(tmp_path: Path) -> Iterator[Gates]:
 
 @pytest.fixture
 def project_factory(stack: EmbeddedStack) -> Callable[..., Any]:
-    """Registers a project through the service. Without a build command the repository is published as is."""
+    """Registers a project through the service. The default build command publishes the repository as is."""
     from chalicelib.services import projects
     from chalicelib.services.inputs import ProjectCreate
 
     def make(org_slug: str, repo: GitRepo, **fields: Any) -> Any:
         fields.setdefault("name", f"site-{uuid.uuid4().hex[:6]}")
         fields.setdefault("build_timeout_seconds", 60)
+        fields.setdefault("build_command", "true")
         return projects.create(org_slug, ProjectCreate(repo_url=repo.url, **fields))
 
     return make

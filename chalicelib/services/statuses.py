@@ -1,0 +1,136 @@
+"""How the one ledger reads in each dialect, and the deployment statuses deployd publishes itself.
+
+The native status is the source of truth. GitHub sees it as deployment statuses (queued, in_progress,
+success, failure, error) that deployd appends as its pipeline moves, once per state and in order;
+GitLab sees it as created, running, success, failed or canceled.
+"""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.infra.state_machine import NON_TERMINAL
+from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.deployment_status import DeploymentStatus, DeploymentStatusRepository
+from chalicelib.models.environment import Environment, EnvironmentRepository
+from chalicelib.settings import get_settings
+
+GITHUB_STATE = {
+    "queued": "queued",
+    **{status: "in_progress" for status in NON_TERMINAL if status != "queued"},
+    "deployed": "success",
+    "failed": "failure",
+    "cancelled": "error",
+}
+GITLAB_STATUS = {
+    "queued": "created",
+    **{status: "running" for status in NON_TERMINAL if status != "queued"},
+    "deployed": "success",
+    "failed": "failed",
+    "cancelled": "canceled",
+}
+# What an external deployer's report means for the native status.
+NATIVE_FROM_GITHUB = {
+    "queued": "queued",
+    "pending": "queued",
+    "in_progress": "deploying",
+    "success": "deployed",
+    "failure": "failed",
+    "error": "failed",
+}
+NATIVE_FROM_GITLAB = {
+    "created": "queued",
+    "running": "deploying",
+    "success": "deployed",
+    "failed": "failed",
+    "canceled": "cancelled",
+}
+_RANK = {"queued": 0, "in_progress": 1, "success": 2, "failure": 2, "error": 2}
+DESCRIPTION_LIMIT = 140
+
+
+def logs_url(deployment: Deployment) -> str:
+    return (
+        f"{get_settings().api_url}/api/v1/public/projects/{int(deployment.project_id)}"
+        f"/deployments/{int(deployment.id)}/logs"
+    )
+
+
+def _description(deployment: Deployment, state: str) -> str:
+    text = {
+        "queued": "Queued for build",
+        "in_progress": f"Deployment {deployment.status}",
+        "success": "Deployed",
+        "failure": deployment.error_message or "Build failed",
+        "error": "Deployment cancelled",
+    }[state]
+    return text[:DESCRIPTION_LIMIT]
+
+
+def report_pipeline_state(deployment: Deployment) -> DeploymentStatus | None:
+    """Publish a built deployment's current state as a deployment status, once per state and in order.
+
+    The claim on `reported_rank` is a conditional write, so concurrent or repeated calls publish a state
+    at most once, and a late call for an earlier state publishes nothing.
+    """
+    if not deployment.managed:
+        return None
+    state = GITHUB_STATE[deployment.status]
+    rank = _RANK[state]
+    try:
+        deployment.update(
+            actions=[Deployment.reported_rank.set(rank)],
+            condition=Deployment.reported_rank.does_not_exist() | (Deployment.reported_rank < rank),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    log_url = logs_url(deployment)
+    status = DeploymentStatusRepository.append(
+        int(deployment.id),
+        state=state,
+        description=_description(deployment, state),
+        environment=deployment.environment,
+        target_url=log_url,
+        log_url=log_url,
+        environment_url=deployment.environment_url or deployment.deployment_url or "",
+        creator="deployd",
+    )
+    if state == "success":
+        deactivate_previous(deployment)
+    return status
+
+
+def deactivate_previous(deployment: Deployment) -> list[int]:
+    """GitHub's auto_inactive: earlier non-transient, non-production deployments of the same environment
+    whose latest state is success get an `inactive` status. Returns the ids made inactive."""
+    env = EnvironmentRepository.find(int(deployment.project_id), deployment.environment)
+    previous = sorted((env.live_ids or set()) - {int(deployment.id)}) if env else []
+    made_inactive: list[int] = []
+    for other_id in previous:
+        other = DeploymentRepository.find(int(other_id))
+        if other is None or other.transient_environment or other.production_environment:
+            continue
+        mark_inactive(other, "Superseded by a newer successful deployment")
+        made_inactive.append(int(other.id))
+    holder = Environment(project_id=deployment.project_id, name=deployment.environment)
+    if made_inactive:  # one update may not both ADD to and DELETE from a set
+        holder.update(actions=[Environment.live_ids.delete(set(made_inactive))])
+    holder.update(actions=[Environment.live_ids.add({int(deployment.id)})])
+    return made_inactive
+
+
+def mark_inactive(deployment: Deployment, description: str) -> DeploymentStatus:
+    """Append an `inactive` status; a transient environment's deployment is thereby destroyed."""
+    status = DeploymentStatusRepository.append(
+        int(deployment.id),
+        state="inactive",
+        description=description[:DESCRIPTION_LIMIT],
+        environment=deployment.environment,
+        creator="deployd",
+    )
+    deployment.update(
+        actions=[Deployment.inactive.set(True), Deployment.destroyed.set(bool(deployment.transient_environment))]
+    )
+    return status
