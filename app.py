@@ -4,6 +4,8 @@ from chalice import Chalice
 from chalice.app import SQSEvent
 
 from chalicelib.api.admin import admin
+from chalicelib.api.github import github
+from chalicelib.api.gitlab import gitlab
 from chalicelib.api.health import health
 from chalicelib.api.native import native
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE
@@ -14,6 +16,8 @@ app = Chalice(app_name="deployd")
 app.register_blueprint(health)
 app.register_blueprint(admin, url_prefix="/api/v1/admin")
 app.register_blueprint(native, url_prefix="/api/v1/public")
+app.register_blueprint(github, url_prefix="/api/v3")
+app.register_blueprint(gitlab, url_prefix="/api/v4")
 
 
 @app.on_sqs_message(queue=get_settings().resource_name(BUILD_QUEUE.logical), batch_size=1)

@@ -84,6 +84,13 @@ class ProjectRepository:
             raise NotFound(f"project {project_id} not found") from exc
 
     @staticmethod
+    def find_by_slug(org_slug: str, slug: str) -> Project:
+        """The organization's project with this slug (case-insensitive, as GitHub and GitLab paths are)."""
+        for project in Project.by_org.query(org_slug, Project.slug == slug.lower(), limit=1):
+            return ProjectRepository.get(org_slug, int(project.id))  # strongly consistent re-read
+        raise NotFound(f"project '{org_slug}/{slug}' not found")
+
+    @staticmethod
     def list(org_slug: str) -> list[Project]:
         return list(Project.by_org.query(org_slug))
 

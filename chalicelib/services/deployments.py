@@ -11,7 +11,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -20,6 +20,7 @@ from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL, TERMINAL
 from chalicelib.models.base import condition_failed, transact, utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
@@ -449,3 +450,47 @@ def _promote_external(deployment: Deployment) -> None:
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+
+
+def delete_record(deployment: Deployment) -> None:
+    """Remove a deployment from the ledger; each dialect's delete endpoint checks its own rules first.
+
+    Never one that deployd is still building. Its statuses go with it and its immutable URL stops serving;
+    if its environment was serving it, the environment serves nothing until the next deployment.
+    """
+    if deployment.managed and not deployment.is_terminal:
+        raise Conflict(f"deployment {int(deployment.id)} is {deployment.status}; cancel it before deleting it")
+    project = ProjectRepository.get_by_id(int(deployment.project_id))
+    environment = EnvironmentRepository.find(int(project.id), deployment.environment)
+    was_active = environment is not None and environment.active_deployment_id == deployment.id
+
+    def remove(tx: TransactWrite) -> None:
+        tx.delete(deployment, condition=~Deployment.status.is_in(*NON_TERMINAL) | (Deployment.managed == False))  # noqa: E712
+        tx.update(Project(id=project.id), actions=[Project.deployment_count.add(-1)], condition=Project.id.exists())
+        env_actions: list[Action] = [Environment.live_ids.delete({int(deployment.id)})]
+        if was_active:
+            env_actions += [Environment.active_deployment_id.remove(), Environment.active_seq.remove()]
+        tx.update(
+            Environment(project_id=project.id, name=deployment.environment),
+            actions=env_actions,
+            condition=Environment.active_deployment_id == int(deployment.id) if was_active else None,
+        )
+
+    try:
+        transact(remove)
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            raise Conflict(f"deployment {int(deployment.id)} changed while being deleted; retry") from exc
+        raise
+    Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()
+    if was_active and deployment.environment == PRODUCTION:
+        try:
+            Route(host=sites.production_label(project.slug, project.org_slug)).delete(
+                condition=Route.deployment_id == int(deployment.id)
+            )
+        except DeleteError as exc:  # production already serves another deployment: leave it
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    with DeploymentStatus.batch_write() as batch:
+        for status in DeploymentStatus.query(int(deployment.id)):
+            batch.delete(status)
