@@ -189,8 +189,11 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         logger.info(f"deployment {status}", extra={"ref": ref, "commit_sha": commit.sha, "source": spec.source})
         if managed:
             _start_pipeline(deployment, project)
-        elif status == "deployed":
-            _promote_external(deployment)
+        else:
+            if status == "deployed":
+                _promote_external(deployment)
+            if spec.source != "github":  # GitHub's own deployments start with no status, as on GitHub
+                statuses.publish_external_state(deployment)
     # The response shows the deployment as created (queued), even if a worker has already claimed it.
     return DeploymentView(deployment, _active_id(int(project.id), deployment.environment) == deployment.id)
 
@@ -405,11 +408,14 @@ def _write_activation(
         tx.save(_production_route(project, deployment))
 
 
-def set_external_status(deployment: Deployment, status: str, environment_url: str | None = None) -> Deployment:
+def set_external_status(
+    deployment: Deployment, status: str, environment_url: str | None = None, publish: bool = False
+) -> Deployment:
     """An external deployer reports progress on a deployment of a ledger project (no build command).
 
     Conditional on the status read, so two reports racing end in one of them, never a blend. Deployments
-    deployd builds refuse this: their status follows the build.
+    deployd builds refuse this: their status follows the build. `publish` appends the matching GitHub
+    deployment status, for reports that arrive through another dialect (GitHub callers post their own).
     """
     if deployment.managed:
         raise Conflict(
@@ -432,6 +438,8 @@ def set_external_status(deployment: Deployment, status: str, environment_url: st
         raise
     if status == "deployed":
         _promote_external(deployment)
+    if publish:
+        statuses.publish_external_state(deployment)
     return deployment
 
 

@@ -102,6 +102,22 @@ def report_pipeline_state(deployment: Deployment) -> DeploymentStatus | None:
     return status
 
 
+def publish_external_state(deployment: Deployment) -> DeploymentStatus:
+    """Show an external deployer's report (made through GitLab or the native API) in GitHub's statuses."""
+    state = GITHUB_STATE[deployment.status]
+    status = DeploymentStatusRepository.append(
+        int(deployment.id),
+        state=state,
+        description=f"Deployment {deployment.status} (reported by its external deployer)"[:DESCRIPTION_LIMIT],
+        environment=deployment.environment,
+        environment_url=deployment.environment_url or "",
+        creator=deployment.triggered_by,
+    )
+    if state == "success":
+        deactivate_previous(deployment)
+    return status
+
+
 def deactivate_previous(deployment: Deployment) -> list[int]:
     """GitHub's auto_inactive: earlier non-transient, non-production deployments of the same environment
     whose latest state is success get an `inactive` status. Returns the ids made inactive."""
