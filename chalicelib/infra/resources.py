@@ -32,6 +32,7 @@ class Table:
     hash_key: Key
     range_key: Key | None = None
     indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None  # items whose epoch-seconds value here has passed are deleted by DynamoDB
 
     def attribute_definitions(self) -> list[Key]:
         keys = [self.hash_key, self.range_key] + [k for i in self.indexes for k in (i.hash_key, i.range_key)]
@@ -67,7 +68,8 @@ class StateMachine:
 ORGANIZATIONS = Table("orgs", Key("slug", "S"))
 API_KEYS = Table("api-keys", Key("key_id", "S"))
 # Atomic counters (numeric ids) and uniqueness claims (project slugs) share one small table.
-REGISTRY = Table("registry", Key("name", "S"))
+# Rate-limit counters live here too, and expire through the TTL attribute.
+REGISTRY = Table("registry", Key("name", "S"), ttl_attribute="expires_at")
 PROJECTS = Table(
     "projects",
     Key("id", "N"),

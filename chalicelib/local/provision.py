@@ -74,6 +74,11 @@ def provision(clients: dict[str, Any], settings: Settings, catalogue: Catalogue 
     """
     for table in catalogue.tables:
         clients["dynamodb"].create_table(**table_request(table, settings))
+        if table.ttl_attribute:
+            clients["dynamodb"].update_time_to_live(
+                TableName=settings.resource_name(table.logical),
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
     queue_urls = {q.logical: _create_queue(clients["sqs"], q, settings) for q in catalogue.queues}
     for bucket in catalogue.buckets:
         clients["s3"].create_bucket(Bucket=settings.resource_name(bucket.logical))

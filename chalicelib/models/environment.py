@@ -7,7 +7,7 @@ state machine, the worker and the API can each release a deployment without doub
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, NumberSetAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
@@ -32,6 +32,11 @@ class Environment(Model):
     in_flight = NumberSetAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
+    # GitHub's environment settings (PUT /environments/{name}): stored and shown, not enforced.
+    wait_timer = NumberAttribute(null=True)
+    prevent_self_review = BooleanAttribute(null=True)
+    reviewers = UnicodeAttribute(null=True)  # JSON list of {type, id}
+    deployment_branch_policy = UnicodeAttribute(null=True)  # JSON {protected_branches, custom_branch_policies}
 
 
 class EnvironmentRepository:

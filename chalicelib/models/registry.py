@@ -15,6 +15,7 @@ class RegistryEntry(Model):
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(null=True)
     owner = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # the table's TTL attribute (epoch seconds)
 
 
 def next_id(sequence: str) -> int:

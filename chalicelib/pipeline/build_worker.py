@@ -54,7 +54,12 @@ class DeploymentReporter:
         interval = get_settings().heartbeat_interval_seconds
         while not self._stop.wait(interval):
             try:
-                status = Deployment.get(self._deployment.id, consistent_read=True, attributes_to_get=["status"]).status
+                try:
+                    record = Deployment.get(self._deployment.id, consistent_read=True, attributes_to_get=["status"])
+                except Deployment.DoesNotExist:  # cancelled and then deleted: stop all the same
+                    self._cancelled.set()
+                    return
+                status = record.status
                 if status not in NON_TERMINAL:
                     self._cancelled.set()
                     return

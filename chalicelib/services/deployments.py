@@ -192,7 +192,9 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         else:
             if status == "deployed":
                 _promote_external(deployment)
-            if spec.source != "github":  # GitHub's own deployments start with no status, as on GitHub
+            # A deployment created already running or finished (GitLab) is a report: GitHub shows it as a
+            # status. One created queued has none yet, as a new GitHub deployment has none.
+            if status != "queued":
                 statuses.publish_external_state(deployment)
     # The response shows the deployment as created (queued), even if a worker has already claimed it.
     return DeploymentView(deployment, _active_id(int(project.id), deployment.environment) == deployment.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -67,3 +67,47 @@ class DeploymentTrigger(_Body):
 def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
     return slug if _SLUG.match(slug) else "project"
+
+
+# GitHub dialect bodies. GitHub ignores fields it does not know, so these do too; types stay strict.
+class _GithubBody(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class GithubDeploymentCreate(_GithubBody):
+    ref: Annotated[str, Field(min_length=1, max_length=255)]
+    task: Annotated[str, Field(min_length=1, max_length=255)] = "deploy"
+    auto_merge: bool = True
+    required_contexts: list[str] | None = None
+    payload: dict[str, Any] | str = Field(default_factory=dict)
+    environment: Annotated[str, Field(min_length=1, max_length=255)] = "production"
+    description: Annotated[str, Field(max_length=1024)] | None = ""
+    transient_environment: bool = False
+    production_environment: bool | None = None
+
+
+class GithubStatusCreate(_GithubBody):
+    state: str
+    target_url: Annotated[str, Field(max_length=2048)] | None = None
+    log_url: Annotated[str, Field(max_length=2048)] | None = None
+    description: str | None = None
+    environment: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    environment_url: Annotated[str, Field(max_length=2048)] | None = None
+    auto_inactive: bool = True
+
+
+class GithubReviewer(_GithubBody):
+    type: Literal["User", "Team"]
+    id: int
+
+
+class GithubBranchPolicy(_GithubBody):
+    protected_branches: bool
+    custom_branch_policies: bool
+
+
+class GithubEnvironmentUpdate(_GithubBody):
+    wait_timer: Annotated[int, Field(ge=0, le=43200)] | None = None
+    prevent_self_review: bool | None = None
+    reviewers: Annotated[list[GithubReviewer], Field(max_length=6)] | None = None
+    deployment_branch_policy: GithubBranchPolicy | None = None

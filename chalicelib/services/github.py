@@ -1,0 +1,392 @@
+"""GitHub's deployment rules on deployd's one ledger: deployments, deployment statuses, environments.
+
+A project with a build command is built by deployd: its deployments' statuses follow the pipeline, and a
+caller may only mark a successful one inactive or repeat its current state. A project without one is a
+ledger for an external deployer: every state a caller posts is recorded and moves the native status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pynamodb.exceptions import DeleteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from chalicelib.errors import Conflict, DomainError, NotFound, Unauthenticated, Unprocessable
+from chalicelib.models.base import utc_now
+from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.deployment_status import STATES, DeploymentStatus, DeploymentStatusRepository
+from chalicelib.models.environment import Environment, EnvironmentRepository
+from chalicelib.models.organization import OrganizationRepository
+from chalicelib.models.project import Project, ProjectRepository
+from chalicelib.models.registry import next_id
+from chalicelib.services import auth, deployments, rate_limits, statuses
+from chalicelib.services.deployments import DeploymentSpec
+from chalicelib.services.inputs import GithubDeploymentCreate, GithubEnvironmentUpdate, GithubStatusCreate
+from chalicelib.services.rate_limits import RateLimitState
+
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+RATE_LIMIT_BUCKET = "core"
+DEPLOYD_CREATOR = "deployd"
+
+T = TypeVar("T")
+
+
+class ValidationFailed(Unprocessable):
+    """GitHub's 422: "Validation Failed" with a list of {resource, field, code[, message]} errors."""
+
+    code = "validation_failed"
+
+    def __init__(self, resource: str, field: str, code: str, message: str | None = None) -> None:
+        super().__init__(message or f"{resource}.{field} is {code}", field=field)
+        error: dict[str, str] = {"resource": resource, "field": field, "code": code}
+        if message:
+            error["message"] = message
+        self.errors = [error]
+
+
+@dataclass
+class Admission:
+    """Who is calling and where their rate limit stands; `failure` is raised once headers are known."""
+
+    limits: RateLimitState
+    caller: auth.Principal | None = None
+    failure: DomainError | None = None
+
+    def principal(self) -> auth.Principal:
+        if self.failure is not None:
+            raise self.failure
+        assert self.caller is not None
+        return self.caller
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+
+@dataclass(frozen=True)
+class DeploymentFilters:
+    sha: str | None = None
+    ref: str | None = None
+    task: str | None = None
+    environment: str | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in (self.sha, self.ref, self.task, self.environment))
+
+    def condition(self) -> Condition | None:
+        parts: list[Condition] = []
+        if self.sha is not None:
+            parts.append(Deployment.commit_sha == self.sha)
+        if self.ref is not None:
+            parts.append(Deployment.branch == self.ref)
+        if self.task is not None:
+            parts.append(Deployment.task == self.task)
+        if self.environment is not None:
+            parts.append(Deployment.environment == self.environment)
+        combined: Condition | None = None
+        for part in parts:
+            combined = part if combined is None else combined & part
+        return combined
+
+
+@dataclass(frozen=True)
+class StatusView:
+    status: DeploymentStatus
+    deployment: Deployment
+
+
+def admit(authorization: str | None, client_address: str) -> Admission:
+    """Authenticate and count the request against its organization's (or its address's) hourly budget."""
+    if not authorization or not authorization.strip():
+        limits = rate_limits.consume(f"anonymous:{client_address}", "anonymous", RATE_LIMIT_BUCKET)
+        return Admission(limits, failure=_limited(limits) or Unauthenticated("Requires authentication"))
+    try:
+        principal = auth.authenticate(authorization)
+    except Unauthenticated:
+        limits = rate_limits.consume(f"anonymous:{client_address}", "anonymous", RATE_LIMIT_BUCKET)
+        return Admission(limits, failure=_limited(limits) or Unauthenticated("Bad credentials"))
+    plan = OrganizationRepository.get(principal.org_slug).plan
+    limits = rate_limits.consume(principal.org_slug, plan, RATE_LIMIT_BUCKET)
+    return Admission(limits, caller=principal, failure=_limited(limits))
+
+
+def _limited(limits: RateLimitState) -> DomainError | None:
+    return rate_limits.RateLimited(limits) if limits.exceeded else None
+
+
+def repository(principal: auth.Principal, owner: str, repo: str) -> Project:
+    """The project `owner/repo` names; another organization's is indistinguishable from none."""
+    if owner.lower() != principal.org_slug:
+        raise NotFound(f"repository {owner}/{repo} not found")
+    name = repo[:-4] if repo.lower().endswith(".git") else repo
+    return ProjectRepository.find_by_slug(principal.org_slug, name)
+
+
+def _deployment(project: Project, deployment_id: int) -> Deployment:
+    return deployments.view(project.org_slug, int(project.id), deployment_id).deployment
+
+
+# Deployments
+
+
+def create_deployment(project: Project, body: GithubDeploymentCreate, creator: str) -> Deployment:
+    """Record a deployment of `ref` as it resolves now. auto_merge and required_contexts are accepted and
+    ignored: deployd merges nothing and has no commit statuses to check."""
+    if isinstance(body.payload, str):
+        try:
+            json.loads(body.payload)
+        except ValueError as exc:
+            raise ValidationFailed("Deployment", "payload", "invalid", "payload is not valid JSON") from exc
+        payload, payload_is_text = body.payload, True
+    else:
+        payload, payload_is_text = json.dumps(body.payload), False
+    spec = DeploymentSpec(
+        ref=body.ref,
+        environment=body.environment,
+        source="github",
+        creator=creator,
+        task=body.task,
+        payload=payload,
+        payload_is_text=payload_is_text,
+        description=body.description,
+        transient_environment=body.transient_environment,
+        production_environment=body.production_environment,
+    )
+    try:
+        view = deployments.create(project.org_slug, int(project.id), spec)
+    except Unprocessable as exc:  # the ref does not resolve (or the repository cannot be read)
+        raise ValidationFailed("Deployment", "ref", "invalid", f"No ref found for: {body.ref}") from exc
+    return view.deployment
+
+
+def list_deployments(project: Project, filters: DeploymentFilters, page: int, per_page: int) -> Page[Deployment]:
+    """Newest first. Unfiltered pages of a project with no gaps in its numbering are fixed seq ranges (reads
+    proportional to the page); filtered listings, and projects with deleted or unused numbers, query the
+    project's whole history and filter it, so their cost grows with the number of deployments."""
+    project_id = int(project.id)
+    if not filters.any() and int(project.deployment_count) == int(project.deployment_seq):
+        newest = int(project.deployment_seq) - (page - 1) * per_page
+        return Page(
+            DeploymentRepository.page(project_id, newest, per_page), page, per_page, int(project.deployment_count)
+        )
+    matching = list(
+        Deployment.by_project.query(project_id, scan_index_forward=False, filter_condition=filters.condition())
+    )
+    start = (page - 1) * per_page
+    return Page(matching[start : start + per_page], page, per_page, len(matching))
+
+
+def get_deployment(project: Project, deployment_id: int) -> Deployment:
+    return _deployment(project, deployment_id)
+
+
+def is_inactive(deployment: Deployment) -> bool:
+    """GitHub's meaning: the latest status is not success, or the deployment was deactivated."""
+    if deployment.inactive:
+        return True
+    latest = DeploymentStatusRepository.latest(int(deployment.id))
+    return latest is None or latest.state != "success"
+
+
+def delete_deployment(project: Project, deployment_id: int) -> None:
+    """Only an inactive deployment, unless it is the repository's only one; never one deployd is building."""
+    deployment = _deployment(project, deployment_id)
+    if int(project.deployment_count) > 1 and not is_inactive(deployment):
+        raise ValidationFailed(
+            "Deployment",
+            "id",
+            "custom",
+            "We cannot delete an active deployment unless it is the only deployment in the repository; "
+            "mark it inactive (a non-success status) first",
+        )
+    try:
+        deployments.delete_record(deployment)
+    except Conflict as exc:
+        raise ValidationFailed("Deployment", "id", "custom", exc.message) from exc
+
+
+# Deployment statuses
+
+
+def create_status(project: Project, deployment_id: int, body: GithubStatusCreate, creator: str) -> StatusView:
+    deployment = _deployment(project, deployment_id)
+    state = body.state
+    if state not in STATES:
+        raise ValidationFailed("DeploymentStatus", "state", "invalid", f"state must be one of {', '.join(STATES)}")
+    description = body.description or ""
+    if len(description) > statuses.DESCRIPTION_LIMIT:
+        raise ValidationFailed(
+            "DeploymentStatus",
+            "description",
+            "custom",
+            f"description is too long (maximum is {statuses.DESCRIPTION_LIMIT} characters)",
+        )
+    latest = DeploymentStatusRepository.latest(int(deployment.id))
+    fields: dict[str, Any] = {
+        "state": state,
+        "description": description,
+        "environment": body.environment or (latest.environment if latest else deployment.environment),
+        # log_url replaces target_url (GitHub keeps both, equal, when either is given).
+        "target_url": body.log_url or body.target_url or "",
+        "log_url": body.log_url or body.target_url or "",
+        "environment_url": body.environment_url or "",
+        "creator": creator,
+    }
+    if deployment.managed:
+        status = _report_on_built(deployment, fields)
+    else:
+        status = _report_on_ledger(deployment, fields, body.auto_inactive, body.environment_url)
+    return StatusView(status, deployment)
+
+
+def current_state(deployment: Deployment) -> str:
+    return "inactive" if deployment.inactive else statuses.GITHUB_STATE[deployment.status]
+
+
+def _report_on_built(deployment: Deployment, fields: dict[str, Any]) -> DeploymentStatus:
+    """deployd built it, so the build decides its state: a caller may only retire a success, or repeat it."""
+    state, current = fields["state"], current_state(deployment)
+    if state == "inactive" and current == "success":
+        return _record_inactive(deployment, fields)
+    if state == current:
+        return DeploymentStatusRepository.append(int(deployment.id), **fields)
+    raise ValidationFailed(
+        "DeploymentStatus",
+        "state",
+        "custom",
+        f"deployment {int(deployment.id)} is built by deployd; its state follows the build (currently {current})",
+    )
+
+
+def _report_on_ledger(
+    deployment: Deployment, fields: dict[str, Any], auto_inactive: bool, environment_url: str | None
+) -> DeploymentStatus:
+    """An external deployer's report: recorded, and it moves the native status (inactive only retires it)."""
+    state = fields["state"]
+    if state == "inactive":
+        return _record_inactive(deployment, fields)
+    deployments.set_external_status(deployment, statuses.NATIVE_FROM_GITHUB[state], environment_url)
+    if deployment.inactive and state == "success":  # a new success makes it active again
+        deployment.update(actions=[Deployment.inactive.set(False), Deployment.destroyed.set(False)])
+    status = DeploymentStatusRepository.append(int(deployment.id), **fields)
+    live = Environment(project_id=deployment.project_id, name=deployment.environment)
+    if state != "success":
+        live.update(actions=[Environment.live_ids.delete({int(deployment.id)})])
+    elif auto_inactive:
+        statuses.deactivate_previous(deployment)
+    else:
+        live.update(actions=[Environment.live_ids.add({int(deployment.id)})])
+    return status
+
+
+def _record_inactive(deployment: Deployment, fields: dict[str, Any]) -> DeploymentStatus:
+    """The caller's `inactive` status; a transient environment's deployment is thereby destroyed."""
+    status = DeploymentStatusRepository.append(int(deployment.id), **fields)
+    deployment.update(
+        actions=[Deployment.inactive.set(True), Deployment.destroyed.set(bool(deployment.transient_environment))]
+    )
+    Environment(project_id=deployment.project_id, name=deployment.environment).update(
+        actions=[Environment.live_ids.delete({int(deployment.id)})]
+    )
+    return status
+
+
+def list_statuses(project: Project, deployment_id: int, page: int, per_page: int) -> Page[StatusView]:
+    deployment = _deployment(project, deployment_id)
+    history = DeploymentStatusRepository.history(int(deployment.id))
+    start = (page - 1) * per_page
+    return Page([StatusView(s, deployment) for s in history[start : start + per_page]], page, per_page, len(history))
+
+
+def get_status(project: Project, deployment_id: int, status_id: int) -> StatusView:
+    deployment = _deployment(project, deployment_id)
+    status = DeploymentStatusRepository.find(int(deployment.id), status_id)
+    if status is None:
+        raise NotFound(f"status {status_id} of deployment {deployment_id} not found")
+    return StatusView(status, deployment)
+
+
+# Environments
+
+
+def list_environments(project: Project, page: int, per_page: int) -> Page[Environment]:
+    environments = sorted(EnvironmentRepository.list(int(project.id)), key=lambda e: (e.id is None, e.id or 0))
+    start = (page - 1) * per_page
+    return Page(environments[start : start + per_page], page, per_page, len(environments))
+
+
+def get_environment(project: Project, name: str) -> Environment:
+    environment = EnvironmentRepository.find(int(project.id), name)
+    if environment is None:
+        raise NotFound(f"environment {name} not found")
+    return environment
+
+
+def put_environment(project: Project, name: str, body: GithubEnvironmentUpdate) -> Environment:
+    """Create the environment, or update the settings the body carries (null clears one)."""
+    _check_environment_name(name)
+    existing = EnvironmentRepository.find(int(project.id), name)
+    now = utc_now()
+    actions: list[Action] = [
+        Environment.created_at.set(Environment.created_at | now),
+        Environment.updated_at.set(now),
+    ]
+    if existing is None or existing.id is None:
+        actions.append(Environment.id.set(Environment.id | next_id("environment")))
+    given = body.model_fields_set
+    stored: dict[str, Any] = {
+        "wait_timer": body.wait_timer,
+        "prevent_self_review": body.prevent_self_review,
+        "reviewers": json.dumps([r.model_dump() for r in body.reviewers]) if body.reviewers else None,
+        "deployment_branch_policy": (
+            json.dumps(body.deployment_branch_policy.model_dump()) if body.deployment_branch_policy else None
+        ),
+    }
+    for name_, value in stored.items():
+        if name_ in given:
+            attribute = getattr(Environment, name_)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+    Environment(project_id=project.id, name=name).update(actions=actions)
+    return get_environment(project, name)
+
+
+def _check_environment_name(name: str) -> None:
+    if not name or len(name) > 255 or any(ord(c) < 32 for c in name):
+        raise ValidationFailed("Environment", "name", "invalid", "name must be 1 to 255 printable characters")
+
+
+def delete_environment(project: Project, name: str) -> None:
+    """Refused while deployd is building a deployment of it (conditional on its in-flight set being empty).
+
+    Deployments keep their environment name; the settings, public id and active pointer go with the row.
+    """
+    environment = get_environment(project, name)
+    busy = _busy_message(environment.in_flight)
+    if busy:
+        raise ValidationFailed("Environment", "name", "custom", busy)
+    try:
+        environment.delete(condition=Environment.in_flight.does_not_exist())
+    except DeleteError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        environment = get_environment(project, name)
+        raise ValidationFailed(
+            "Environment", "name", "custom", _busy_message(environment.in_flight) or "environment changed; retry"
+        ) from exc
+
+
+def _busy_message(in_flight: Collection[float] | None) -> str | None:
+    if not in_flight:
+        return None
+    busy = ", ".join(str(int(i)) for i in sorted(in_flight))
+    return f"environment has deployment(s) {busy} in progress; wait for them to finish or cancel them first"
