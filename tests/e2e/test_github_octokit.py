@@ -1,4 +1,5 @@
-"""octokit (@octokit/rest, installed by npm into a temporary directory) against the GitHub dialect."""
+"""octokit (@octokit/rest, pinned in tests/e2e/octokit, installed by npm ci into a temporary directory)
+against the GitHub dialect."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.e2e.conftest import Api, GitRepo, RunningStack
+
+OCTOKIT_PACKAGE = Path(__file__).parent / "octokit"
 
 SCRIPT = """
 import { Octokit } from "@octokit/rest";
@@ -41,12 +44,9 @@ def test_octokit_creates_and_lists_deployments(
     # Given octokit in a scratch directory and a ledger project
     npm = shutil.which("npm")
     assert npm, "npm is needed for the octokit test"
-    subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--silent", "@octokit/rest@21"],
-        cwd=tmp_path,
-        check=True,
-        timeout=120,
-    )
+    for name in ("package.json", "package-lock.json"):  # pinned, so every run installs the same octokit
+        shutil.copy(OCTOKIT_PACKAGE / name, tmp_path / name)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=tmp_path, check=True, timeout=120)
     (tmp_path / "client.mjs").write_text(SCRIPT)
     api = org_api()
     repo = git_repo()
