@@ -32,6 +32,9 @@ class Environment(Model):
     in_flight = NumberSetAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
+    # A branch preview taken down (deleted, branch gone, idle past its time to live); a new trigger revives it.
+    removed_at = UnicodeAttribute(null=True)
+    removed_reason = UnicodeAttribute(null=True)
     # GitHub's environment settings (PUT /environments/{name}): stored and shown, not enforced.
     wait_timer = NumberAttribute(null=True)
     prevent_self_review = BooleanAttribute(null=True)

@@ -174,6 +174,8 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
             Environment.id.set(Environment.id | environment_id),
             Environment.created_at.set(Environment.created_at | now),
             Environment.updated_at.set(now),
+            Environment.removed_at.remove(),
+            Environment.removed_reason.remove(),
         ]
         if managed:  # only deployd's own builds hold the environment (they block a rollback)
             env_actions.append(Environment.in_flight.add({int(deployment.id)}))
@@ -307,7 +309,9 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
             ],
             condition=(Environment.active_deployment_id != int(target.id)) & Environment.in_flight.does_not_exist(),
         )
-        tx.save(_production_route(project, target))
+        route = _environment_route(project, target)
+        if route is not None:
+            tx.save(route)
 
     try:
         transact(switch)
@@ -320,9 +324,13 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
     return DeploymentView(target, True)
 
 
-def _production_route(project: Project, deployment: Deployment) -> Route:
+def _environment_route(project: Project, deployment: Deployment) -> Route | None:
+    """What the deployment's environment URL (production, a branch preview) should serve, if it has one."""
+    label = sites.environment_label(project.slug, project.org_slug, deployment.environment)
+    if label is None:
+        return None
     return Route(
-        host=sites.production_label(project.slug, project.org_slug),
+        host=label,
         artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(int(deployment.id)),
         deployment_id=int(deployment.id),
         project_id=int(project.id),
@@ -368,8 +376,8 @@ def _write_activation(
     `promote`, becomes what the environment serves, all conditional on what was read before."""
     label = sites.deployment_label(int(deployment.id), project.slug, project.org_slug)
     own_url = sites.url_for(label)
-    production = promote and deployment.environment == PRODUCTION
-    environment_url = sites.url_for(sites.production_label(project.slug, project.org_slug)) if production else own_url
+    environment_route = _environment_route(project, deployment) if promote else None
+    environment_url = sites.url_for(environment_route.host) if environment_route is not None else own_url
     now = utc_now()
     tx.update(
         deployment,
@@ -406,8 +414,8 @@ def _write_activation(
             project_id=int(project.id),
         )
     )
-    if production:
-        tx.save(_production_route(project, deployment))
+    if environment_route is not None:
+        tx.save(environment_route)
 
 
 def set_external_status(
@@ -493,11 +501,10 @@ def delete_record(deployment: Deployment) -> None:
             raise Conflict(f"deployment {int(deployment.id)} changed while being deleted; retry") from exc
         raise
     Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()
-    if was_active and deployment.environment == PRODUCTION:
+    environment_label = sites.environment_label(project.slug, project.org_slug, deployment.environment)
+    if was_active and environment_label is not None:
         try:
-            Route(host=sites.production_label(project.slug, project.org_slug)).delete(
-                condition=Route.deployment_id == int(deployment.id)
-            )
+            Route(host=environment_label).delete(condition=Route.deployment_id == int(deployment.id))
         except DeleteError as exc:  # production already serves another deployment: leave it
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise

@@ -67,10 +67,17 @@ def update(org_slug: str, project_id: int, body: ProjectUpdate) -> ProjectView:
 def delete(org_slug: str, project_id: int) -> None:
     """Remove the project and take its sites offline. Deployment records and artifacts are kept."""
     project = ProjectRepository.get(org_slug, project_id)
-    for env in EnvironmentRepository.list(int(project.id)):
+    environments = EnvironmentRepository.list(int(project.id))
+    for env in environments:
         if env.in_flight:
             raise Conflict(f"project {project_id} has deployments in progress; cancel them first")
     ProjectRepository.delete(project)
-    Route(host=sites.production_label(project.slug, project.org_slug)).delete()
+    labels = {sites.production_label(project.slug, project.org_slug)}
+    for env in environments:
+        label = sites.environment_label(project.slug, project.org_slug, env.name)
+        if label is not None:
+            labels.add(label)
+    for label in labels:
+        Route(host=label).delete()
     for deployment in Deployment.by_project.query(int(project.id), attributes_to_get=["id"]):
         Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()

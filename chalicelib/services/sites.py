@@ -8,6 +8,8 @@ Slugs never contain "--", so labels cannot collide. The URL shape comes from set
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 from chalicelib.aws import client
@@ -21,6 +23,32 @@ def production_label(project_slug: str, org_slug: str) -> str:
 
 def deployment_label(deployment_id: int, project_slug: str, org_slug: str) -> str:
     return f"d{deployment_id}--{project_slug}--{org_slug}"
+
+
+PREVIEW_PREFIX = "preview/"
+
+
+def preview_environment(branch: str) -> str:
+    """The environment a branch's previews deploy to."""
+    return f"{PREVIEW_PREFIX}{branch}"
+
+
+def preview_label(project_slug: str, org_slug: str, branch: str) -> str:
+    """`{project}--{org}--git--{branch}`: four parts, so it never collides with the two- and three-part
+    labels. A branch name that is not already a clean slug gets a short hash, so two branches never share one."""
+    slug = re.sub(r"[^a-z0-9]+", "-", branch.lower()).strip("-")[:40].strip("-") or "branch"
+    if slug != branch:
+        slug = f"{slug}-{hashlib.sha256(branch.encode()).hexdigest()[:6]}"
+    return f"{project_slug}--{org_slug}--git--{slug}"
+
+
+def environment_label(project_slug: str, org_slug: str, environment: str) -> str | None:
+    """The host label an environment's URL serves, or None for environments without a URL of their own."""
+    if environment == "production":
+        return production_label(project_slug, org_slug)
+    if environment.startswith(PREVIEW_PREFIX):
+        return preview_label(project_slug, org_slug, environment[len(PREVIEW_PREFIX) :])
+    return None
 
 
 def url_for(label: str) -> str:
