@@ -7,6 +7,7 @@ from chalicelib.api.admin import admin
 from chalicelib.api.github import github
 from chalicelib.api.gitlab import gitlab
 from chalicelib.api.health import health
+from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE
 from chalicelib.pipeline import consumers
@@ -18,6 +19,7 @@ app.register_blueprint(admin, url_prefix="/api/v1/admin")
 app.register_blueprint(native, url_prefix="/api/v1/public")
 app.register_blueprint(github, url_prefix="/api/v3")
 app.register_blueprint(gitlab, url_prefix="/api/v4")
+app.register_blueprint(mintlify, url_prefix="/v1")
 
 
 @app.on_sqs_message(queue=get_settings().resource_name(BUILD_QUEUE.logical), batch_size=1)

@@ -73,7 +73,10 @@ REGISTRY = Table("registry", Key("name", "S"), ttl_attribute="expires_at")
 PROJECTS = Table(
     "projects",
     Key("id", "N"),
-    indexes=(Index("by-org", Key("org_slug", "S"), Key("slug", "S")),),
+    indexes=(
+        Index("by-org", Key("org_slug", "S"), Key("slug", "S")),
+        Index("by-schedule", Key("schedule_bucket", "S"), Key("id", "N")),
+    ),
 )
 DEPLOYMENTS = Table(
     "deployments",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -25,6 +25,15 @@ class ProjectsByOrg(GlobalSecondaryIndex["Project"]):
     slug = UnicodeAttribute(range_key=True)
 
 
+class ProjectsBySchedule(GlobalSecondaryIndex["Project"]):
+    class Meta:
+        index_name = PROJECTS.indexes[1].name
+        projection = AllProjection()
+
+    schedule_bucket = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
 class Project(Model):
     Meta = table_meta(PROJECTS.logical)
 
@@ -37,6 +46,13 @@ class Project(Model):
     build_command = UnicodeAttribute(null=True)
     output_dir = UnicodeAttribute()
     build_timeout_seconds = NumberAttribute()
+    # Scheduled preview rebuilds (cron(...) or rate(...)) and preview retention.
+    preview_rebuild_schedule = UnicodeAttribute(null=True)
+    preview_rebuild_skip_unchanged = BooleanAttribute(default=True)
+    preview_ttl_hours = NumberAttribute(null=True)
+    last_scheduled_run_at = UnicodeAttribute(null=True)
+    # "scheduled" while a rebuild schedule is set: the sparse index by-schedule lists only those projects.
+    schedule_bucket = UnicodeAttribute(null=True)
     # Highest per-project sequence number handed out (GitLab's iid) and the live count (meta.total).
     deployment_seq = NumberAttribute(default=0)
     deployment_count = NumberAttribute(default=0)
@@ -44,6 +60,7 @@ class Project(Model):
     updated_at = UnicodeAttribute(default_for_new=utc_now)
 
     by_org = ProjectsByOrg()
+    by_schedule = ProjectsBySchedule()
 
 
 class ProjectRepository:

@@ -43,6 +43,9 @@ class ProjectCreate(_Body):
     output_dir: Annotated[str, Field(min_length=1, max_length=1024)] = "."
     slug: Slug | None = None
     build_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    preview_rebuild_schedule: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    preview_rebuild_skip_unchanged: bool = True
+    preview_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] | None = None
 
     _branch = field_validator("default_branch")(_check_branch)
 
@@ -54,6 +57,9 @@ class ProjectUpdate(_Body):
     build_command: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
     output_dir: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     build_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    preview_rebuild_schedule: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    preview_rebuild_skip_unchanged: bool | None = None
+    preview_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] | None = None
 
     _branch = field_validator("default_branch")(_check_branch)
 

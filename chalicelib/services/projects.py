@@ -39,6 +39,10 @@ def create(org_slug: str, body: ProjectCreate) -> ProjectView:
         build_command=body.build_command,
         output_dir=body.output_dir,
         build_timeout_seconds=body.build_timeout_seconds or get_settings().default_build_timeout_seconds,
+        preview_rebuild_schedule=body.preview_rebuild_schedule,
+        preview_rebuild_skip_unchanged=body.preview_rebuild_skip_unchanged,
+        preview_ttl_hours=body.preview_ttl_hours,
+        schedule_bucket="scheduled" if body.preview_rebuild_schedule else None,
     )
     return _view(ProjectRepository.create(project))
 
