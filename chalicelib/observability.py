@@ -14,10 +14,17 @@ from aws_lambda_powertools import Logger
 logger = Logger(service="deployd")
 
 
+_KEYS = ("deployment_id", "project_id")
+
+
 @contextlib.contextmanager
 def deployment_context(deployment_id: int, project_id: int) -> Iterator[None]:
+    """Log lines inside carry these ids; an enclosing context's ids come back on the way out."""
+    previous = {k: v for k, v in logger.thread_safe_get_current_keys().items() if k in _KEYS}
     logger.thread_safe_append_keys(deployment_id=deployment_id, project_id=project_id)
     try:
         yield
     finally:
-        logger.thread_safe_remove_keys(["deployment_id", "project_id"])
+        logger.thread_safe_remove_keys(list(_KEYS))
+        if previous:
+            logger.thread_safe_append_keys(**previous)

@@ -86,6 +86,8 @@ DEPLOYMENTS = Table(
 # GitHub-style deployment statuses, newest last by id (ids come from one global sequence).
 DEPLOYMENT_STATUSES = Table("deployment-statuses", Key("deployment_id", "N"), Key("id", "N"))
 ENVIRONMENTS = Table("environments", Key("project_id", "N"), Key("name", "S"))
+# Deployments waiting for one of their organization's build slots, oldest first ("<enqueued ms>#<id>").
+SLOT_WAITS = Table("slot-waits", Key("org_slug", "S"), Key("position", "S"))
 # Host label -> artifact prefix: what CloudFront's KeyValueStore holds on AWS.
 ROUTES = Table("routes", Key("host", "S"))
 
@@ -97,6 +99,7 @@ TABLES: tuple[Table, ...] = (
     DEPLOYMENTS,
     DEPLOYMENT_STATUSES,
     ENVIRONMENTS,
+    SLOT_WAITS,
     ROUTES,
 )
 

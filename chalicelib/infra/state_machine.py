@@ -25,13 +25,37 @@ def _catch_all(next_state: str) -> list[dict[str, Any]]:
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": next_state}]
 
 
+# A deployment waits at most this long for one of its organization's build slots.
+SLOT_WAIT_SECONDS = 24 * 3600
+
+
 def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int = 120) -> dict[str, Any]:
     """Execution input: deployment_id (string), project_id (string), environment, timeout_seconds, in_flight_ids."""
     non_terminal_values = {f":s{i}": {"S": s} for i, s in enumerate(NON_TERMINAL)}
     return {
-        "Comment": "deployd deployment pipeline: build -> deploying -> activate; failed on silence or timeout",
-        "StartAt": "Build",
+        "Comment": (
+            "deployd deployment pipeline: build slot -> build -> deploying -> activate; failed on silence or timeout"
+        ),
+        "StartAt": "AcquireSlot",
         "States": {
+            "AcquireSlot": {
+                # Waits, in order, for one of the organization's build slots; the heartbeat clock of the
+                # build starts only once the slot is held.
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": "${ActivationQueueUrl}",
+                    "MessageBody": {
+                        "event": "acquire_slot",
+                        "deployment_id.$": "$.deployment_id",
+                        "task_token.$": "$$.Task.Token",
+                    },
+                },
+                "TimeoutSeconds": SLOT_WAIT_SECONDS,
+                "ResultPath": "$.slot",
+                "Catch": _catch_all("DescribeFailure"),
+                "Next": "Build",
+            },
             "Build": {
                 "Type": "Task",
                 "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",

@@ -14,8 +14,9 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.project import Project
     from chalicelib.models.registry import RegistryEntry
     from chalicelib.models.route import Route
+    from chalicelib.models.slot_wait import SlotWait
 
-    return [ApiKey, Deployment, DeploymentStatus, Environment, Organization, Project, RegistryEntry, Route]
+    return [ApiKey, Deployment, DeploymentStatus, Environment, Organization, Project, RegistryEntry, Route, SlotWait]
 
 
 def reset_connections() -> None:

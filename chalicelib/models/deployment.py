@@ -67,6 +67,7 @@ class Deployment(Model):
     # Highest pipeline state already published as a deployment status (0 queued, 1 in progress, 2 ended).
     reported_rank = NumberAttribute(null=True)
     inactive = BooleanAttribute(default=False)
+    slot_held = BooleanAttribute(null=True)  # holds one of its organization's build slots
     destroyed = BooleanAttribute(default=False)
     created_at = UnicodeAttribute(default_for_new=utc_now)
     updated_at = UnicodeAttribute(default_for_new=utc_now)

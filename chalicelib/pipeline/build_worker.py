@@ -19,7 +19,7 @@ from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
 from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, LocalBuildRunner
-from chalicelib.services import deployments, sites, statuses
+from chalicelib.services import build_slots, deployments, sites, statuses
 from chalicelib.services.build_logs import BuildLog
 from chalicelib.settings import get_settings
 
@@ -167,12 +167,18 @@ def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> 
 
 
 def handle_activation(message: dict[str, Any]) -> None:
+    """The pipeline's short steps, all on the activation queue: a build-slot request, the end of a
+    deployment the state machine failed itself (silence, time limit), and going live."""
     deployment_id = int(message["deployment_id"])
-    if "task_token" not in message:  # the state machine ended a deployment itself (silence, time limit)
+    if message.get("event") == "acquire_slot":
+        build_slots.request(deployment_id, str(message["task_token"]))
+        return
+    if "task_token" not in message:  # the state machine ended a deployment itself
         ended = DeploymentRepository.find(deployment_id)
         if ended is not None:
             with deployment_context(deployment_id, int(ended.project_id)):
                 statuses.report_pipeline_state(ended)
+                build_slots.release(ended)
         return
     token = str(message["task_token"])
     deployment = DeploymentRepository.find(deployment_id)

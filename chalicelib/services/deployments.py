@@ -27,7 +27,7 @@ from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
-from chalicelib.services import build_logs, git, sites, statuses
+from chalicelib.services import build_logs, build_slots, git, sites, statuses
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -255,6 +255,7 @@ def _end(deployment: Deployment, status: str, error_message: str | None = None) 
         raise
     deployment.refresh(consistent_read=True)
     statuses.report_pipeline_state(deployment)
+    build_slots.release(deployment)
     return True
 
 
@@ -365,6 +366,7 @@ def activate(deployment: Deployment) -> bool:
         deployment.refresh(consistent_read=True)
         logger.info("deployment live", extra={"deployment_url": deployment.deployment_url, "promoted": promote})
         statuses.report_pipeline_state(deployment)
+        build_slots.release(deployment)
         return True
     raise Conflict(f"deployment {deployment.id} could not be activated: its environment kept changing")
 

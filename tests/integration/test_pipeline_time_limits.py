@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import client
-from chalicelib.infra.resources import DEPLOYMENTS, ENVIRONMENTS
+from chalicelib.aws import queue_url as queue_url_of
+from chalicelib.infra.resources import ACTIVATION_QUEUE, DEPLOYMENTS, ENVIRONMENTS
 from chalicelib.infra.state_machine import pipeline_definition, render
 from chalicelib.local.provision import PIPELINE_ROLE_ARN
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
@@ -23,7 +24,8 @@ from chalicelib.settings import get_settings
 
 @pytest.fixture
 def unanswered_pipeline(stack) -> Callable[[int], str]:
-    """A state machine from the production definition whose build messages go to a queue nobody reads."""
+    """A state machine from the production definition whose build messages go to a queue nobody reads
+    (its slot requests and end reports still go to the stack's real activation queue)."""
 
     def make(heartbeat_seconds: int) -> str:
         settings = get_settings()
@@ -33,7 +35,7 @@ def unanswered_pipeline(stack) -> Callable[[int], str]:
             pipeline_definition(heartbeat_seconds=heartbeat_seconds),
             {
                 "BuildQueueUrl": queue_url,
-                "ActivationQueueUrl": queue_url,
+                "ActivationQueueUrl": queue_url_of(ACTIVATION_QUEUE.logical),
                 "DeploymentsTable": settings.resource_name(DEPLOYMENTS.logical),
                 "EnvironmentsTable": settings.resource_name(ENVIRONMENTS.logical),
             },

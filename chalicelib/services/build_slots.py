@@ -1,0 +1,145 @@
+"""Per-organization build slots: how many of an organization's builds may run at once, by plan.
+
+A deployment's pipeline first asks for a slot (AcquireSlot in the state machine). If one is free it
+proceeds at once; otherwise it waits in its organization's line, oldest first, and starts when a build of
+the same organization ends. Organizations never share slots, so one cannot starve another. All counting
+is conditional: the slot counter never exceeds the plan's limit and never goes below zero, a slot is given
+to a deployment only while it is still queued, and only a deployment that holds a slot gives one back, so
+a cancelled queued deployment frees nothing it did not hold.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.infra.state_machine import TERMINAL
+from chalicelib.models.base import condition_failed, transact
+from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.organization import OrganizationRepository
+from chalicelib.models.registry import RegistryEntry
+from chalicelib.models.slot_wait import SlotWait, SlotWaitRepository
+from chalicelib.observability import deployment_context, logger
+from chalicelib.pipeline import executions
+
+SLOTS_BY_PLAN = {"free": 1, "pro": 3, "enterprise": 10}
+
+
+def slot_limit(org_slug: str) -> int:
+    return SLOTS_BY_PLAN.get(OrganizationRepository.get(org_slug).plan, 1)
+
+
+def _counter(org_slug: str) -> RegistryEntry:
+    return RegistryEntry(name=f"build-slots#{org_slug}")
+
+
+def running(org_slug: str) -> int:
+    try:
+        return int(RegistryEntry.get(f"build-slots#{org_slug}", consistent_read=True).value or 0)
+    except RegistryEntry.DoesNotExist:
+        return 0
+
+
+def request(deployment_id: int, task_token: str) -> None:
+    """The pipeline asks for a slot: join the organization's line, then hand out whatever is free."""
+    deployment = DeploymentRepository.find(deployment_id)
+    if deployment is None:
+        executions.fail(task_token, "DeploymentNotFound")
+        return
+    if deployment.status != "queued":  # cancelled before it asked (or a redelivered request)
+        executions.fail(task_token, "DeploymentNotQueued", f"deployment is {deployment.status}")
+        return
+    position = f"{int(time.time() * 1000):015d}#{deployment_id:015d}"
+    SlotWait(
+        org_slug=deployment.org_slug,
+        position=position,
+        deployment_id=deployment_id,
+        project_id=int(deployment.project_id),
+        task_token=task_token,
+    ).save()
+    dispatch(deployment.org_slug)
+
+
+def dispatch(org_slug: str) -> None:
+    """Give free slots to the oldest waiting deployments of the organization, one conditional grant at a time."""
+    limit = slot_limit(org_slug)
+    while True:
+        wait = SlotWaitRepository.oldest(org_slug)
+        if wait is None or running(org_slug) >= limit:
+            return
+        granted = _grant(org_slug, wait, limit)
+        if granted is None:
+            continue  # the waiter was no longer queued, or another dispatcher took it: look again
+        if not granted:
+            return  # every slot is taken
+        executions.succeed(wait.task_token, {"slot": True})
+        with deployment_context(int(wait.deployment_id), int(wait.project_id)):
+            logger.info("build slot granted", extra={"org": org_slug, "slots": limit})
+
+
+def _grant(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
+    """True: granted. False: no slot free. None: this waiter is gone or no longer queued (dropped)."""
+
+    def grant(tx: TransactWrite) -> None:
+        tx.update(
+            _counter(org_slug),
+            actions=[RegistryEntry.value.add(1)],
+            condition=RegistryEntry.value.does_not_exist() | (RegistryEntry.value < limit),
+        )
+        tx.delete(wait, condition=SlotWait.position.exists())
+        tx.update(
+            Deployment(id=wait.deployment_id),
+            actions=[Deployment.slot_held.set(True)],
+            condition=(Deployment.status == "queued") & Deployment.slot_held.does_not_exist(),
+        )
+
+    try:
+        transact(grant)
+    except TransactWriteError as exc:
+        if not condition_failed(exc):
+            raise
+        reasons = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return False
+        _drop(wait)
+        return None
+    return True
+
+
+def _drop(wait: SlotWait) -> None:
+    """A waiter that is no longer queued (cancelled while waiting) leaves the line; it held nothing."""
+    deployment = DeploymentRepository.find(int(wait.deployment_id))
+    if deployment is not None and deployment.status == "queued":
+        return  # granted concurrently by another dispatcher, which already removed it
+    try:
+        wait.delete(condition=SlotWait.position.exists())
+    except Exception:  # already removed by another dispatcher
+        return
+    executions.fail(wait.task_token, "DeploymentNotQueued", "the deployment left the queue before a slot was free")
+
+
+def release(deployment: Deployment) -> None:
+    """A deployment that ended gives its slot back (only if it held one), and the next in line gets it."""
+    holder = Deployment(id=deployment.id)
+
+    def give_back(tx: TransactWrite) -> None:
+        tx.update(
+            holder,
+            actions=[Deployment.slot_held.remove()],
+            condition=(Deployment.slot_held == True) & Deployment.status.is_in(*TERMINAL),  # noqa: E712
+        )
+        tx.update(
+            _counter(deployment.org_slug),
+            actions=[RegistryEntry.value.add(-1)],
+            condition=RegistryEntry.value > 0,
+        )
+
+    try:
+        transact(give_back)
+    except TransactWriteError as exc:
+        if not condition_failed(exc):
+            raise
+        return  # it held no slot (or already gave it back)
+    dispatch(deployment.org_slug)
