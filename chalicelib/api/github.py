@@ -21,7 +21,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, path_id
+from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, load_json, path_id
 from chalicelib.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
@@ -130,8 +130,8 @@ def _body(request: Request) -> dict[str, Any]:
     if not raw or not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = load_json(raw)
+    except InvalidInput as exc:
         raise InvalidInput("Problems parsing JSON") from exc
     if not isinstance(body, dict):
         raise InvalidInput("Problems parsing JSON")
@@ -165,7 +165,7 @@ def _paging(query: Mapping[str, str], resource: str) -> tuple[int, int]:
         raw = query.get(name)
         if raw is None or raw == "":
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= (highest or 10**9):
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= (highest or 10**9):
             limit = f" between 1 and {highest}" if highest else " of 1 or more"
             raise ValidationFailed(resource, name, "invalid", f"{name} must be an integer{limit}")
         return int(raw)

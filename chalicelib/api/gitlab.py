@@ -8,14 +8,13 @@ user's view.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, path_id
+from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, load_json, path_id
 from chalicelib.errors import (
     DomainError,
     Forbidden,
@@ -85,8 +84,8 @@ def _fields() -> dict[str, Any]:
     if (request.headers.get("content-type") or "").startswith("application/x-www-form-urlencoded"):
         return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        body = json.loads(text)
-    except ValueError as exc:
+        body = load_json(text)
+    except InvalidInput as exc:
         raise InvalidInput("message body does not match declared format", field="body") from exc
     if not isinstance(body, dict):
         raise InvalidInput("message body does not match declared format", field="body")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,7 +29,14 @@ from chalicelib.errors import (
 from chalicelib.observability import logger
 
 # Chalice rejects a request whose Content-Type is not listed; clients send all of these with JSON bodies.
-CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream"]
+CONTENT_TYPES = [
+    "application/json",
+    "application/vnd.github+json",
+    "application/vnd.github.v3+json",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "application/octet-stream",
+]
 
 STATUS_FOR: dict[type[DomainError], int] = {
     InvalidInput: 400,
@@ -86,14 +94,25 @@ def error_boundary(render: Renderer) -> Callable[[View], View]:
     return decorate
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def load_json(raw: bytes | str) -> Any:
+    """Strict JSON: NaN and Infinity are refused (they are not JSON, and clients cannot parse them back),
+    and absurdly deep nesting is an error like any other malformed body, never a crash."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidInput(f"request body is not valid JSON: {detail}") from exc
+
+
 def json_body(request: Request) -> dict[str, Any]:
     raw = request.raw_body
     if not raw or not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+    body = load_json(raw)
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object")
     return body
@@ -114,19 +133,21 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
         raise InvalidInput("; ".join(m for _, m in errors), field=errors[0][0] if errors else None) from exc
 
 
+_DECIMAL = re.compile(r"^-?[0-9]{1,18}$")
+
+
 def int_param(value: str | None, name: str, default: int | None = None) -> int:
     if value is None or value == "":
         if default is None:
             raise InvalidInput(f"{name} is required", field=name)
         return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be an integer", field=name) from exc
+    if not _DECIMAL.match(value):  # ASCII digits only: int() would also take "１", "1_0" or " 1"
+        raise InvalidInput(f"{name} must be an integer", field=name)
+    return int(value)
 
 
 def path_id(value: str, name: str) -> int:
     """Numeric ids in paths; anything else names nothing, so it is a 404 rather than a 400."""
-    if not value.isdigit() or len(value) > 18:
+    if not _DECIMAL.match(value) or value.startswith("-"):
         raise NotFound(f"{name} {value!r} not found")
     return int(value)

@@ -8,6 +8,7 @@ produce an illegal transition: whoever leaves a state first wins, the others see
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL, TERMINAL
-from chalicelib.models.base import condition_failed, transact, utc_now
+from chalicelib.models.base import cancellation_codes, condition_failed, transact, utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
@@ -83,8 +84,15 @@ def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Deplo
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
     project = ProjectRepository.get(org_slug, project_id)
-    newest_seq = int(project.deployment_seq) - (page - 1) * per_page
-    items = DeploymentRepository.page(int(project.id), newest_seq, per_page)
+    if int(project.deployment_count) == int(project.deployment_seq):
+        # Numbers without gaps: a page is a fixed range of them, read in proportion to its size.
+        newest_seq = int(project.deployment_seq) - (page - 1) * per_page
+        items = DeploymentRepository.page(int(project.id), newest_seq, per_page)
+    else:
+        # Deleted deployments (or numbers a failed trigger reserved) leave gaps: walk the history instead,
+        # so every deployment is on exactly one page. The cost then grows with the project's history.
+        history = Deployment.by_project.query(int(project.id), scan_index_forward=False)
+        items = list(itertools.islice(history, (page - 1) * per_page, page * per_page))
     active = _active_id(int(project.id))
     return DeploymentPage(
         [DeploymentView(d, d.id == active) for d in items], page, per_page, int(project.deployment_count)
@@ -137,7 +145,12 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
     ref_type = "tag" if spec.ref_is_tag else commit.ref_type if not spec.sha else "branch"
     status = "queued" if managed else (spec.external_status or "queued")
     seq_holder = Project(id=project.id)
-    seq_holder.update(actions=[Project.deployment_seq.add(1)], condition=Project.id.exists())
+    try:
+        seq_holder.update(actions=[Project.deployment_seq.add(1)], condition=Project.id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"project {project_id} not found") from exc
+        raise
     now = utc_now()
     deployment = Deployment(
         id=next_id("deployment"),
@@ -185,8 +198,10 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
     try:
         transact(record)
     except TransactWriteError as exc:
-        # The reserved seq stays unused: listing tolerates gaps (a short page, never a repeat).
-        raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
+        # The reserved seq stays unused: listing tolerates gaps.
+        if condition_failed(exc) or cancellation_codes(exc):
+            raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
+        raise InvalidInput(f"the deployment could not be recorded: {exc.cause_response_message}") from exc
     with deployment_context(int(deployment.id), int(project.id)):
         logger.info(f"deployment {status}", extra={"ref": ref, "commit_sha": commit.sha, "source": spec.source})
         if managed:
@@ -493,7 +508,13 @@ def delete_record(deployment: Deployment) -> None:
         tx.update(
             Environment(project_id=project.id, name=deployment.environment),
             actions=env_actions,
-            condition=Environment.active_deployment_id == int(deployment.id) if was_active else None,
+            # What was read must still hold: a rollback to this deployment racing the delete loses.
+            condition=(
+                Environment.active_deployment_id == int(deployment.id)
+                if was_active
+                else Environment.active_deployment_id.does_not_exist()
+                | (Environment.active_deployment_id != int(deployment.id))
+            ),
         )
 
     try:

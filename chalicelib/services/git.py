@@ -29,6 +29,10 @@ class Commit:
 def validate_repo_url(repo_url: str) -> str:
     """Accept remote URLs always; file:// URLs and absolute paths only where the platform allows them."""
     url = repo_url.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidInput("repo_url must not contain control characters", field="repo_url")
+    if url in ("file://", "file:///") or url.rstrip("/") in ("", "file:"):
+        raise InvalidInput("repo_url must name a repository", field="repo_url")
     if url.startswith(_REMOTE_SCHEMES) or re.match(r"^[\w.-]+@[\w.-]+:", url):
         return url
     if url.startswith("file://") or url.startswith("/"):
@@ -47,8 +51,8 @@ def _client(repo_url: str) -> tuple[Any, str]:
 
 
 def _refs(repo_url: str) -> dict[bytes, bytes]:
-    client, path = _client(repo_url)
     try:
+        client, path = _client(repo_url)
         result = client.get_refs(path)
     except Exception as exc:  # dulwich raises many types: NotGitRepository, HangupException, OSError...
         raise Unprocessable(f"repository {repo_url} cannot be read: {exc.__class__.__name__}: {exc}") from exc
@@ -88,9 +92,9 @@ def _fetch_commit(repo_url: str, sha: bytes) -> Any:
     from dulwich.objects import Tag
     from dulwich.repo import MemoryRepo
 
-    client, path = _client(repo_url)
     repo = MemoryRepo()
     try:
+        client, path = _client(repo_url)
         client.fetch(path, repo, determine_wants=lambda refs, depth=None: [sha], depth=1)
         obj = repo[sha]
     except Exception as exc:

@@ -24,7 +24,7 @@ from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
-from chalicelib.services import auth, deployments, rate_limits, statuses
+from chalicelib.services import auth, deployments, rate_limits, sites, statuses
 from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.inputs import GithubDeploymentCreate, GithubEnvironmentUpdate, GithubStatusCreate
 from chalicelib.services.rate_limits import RateLimitState
@@ -139,17 +139,28 @@ def _deployment(project: Project, deployment_id: int) -> Deployment:
 # Deployments
 
 
+MAX_PAYLOAD_BYTES = 64 * 1024  # DynamoDB items hold 400 KB; a deployment payload has no business near that
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def create_deployment(project: Project, body: GithubDeploymentCreate, creator: str) -> Deployment:
     """Record a deployment of `ref` as it resolves now. auto_merge and required_contexts are accepted and
     ignored: deployd merges nothing and has no commit statuses to check."""
     if isinstance(body.payload, str):
         try:
-            json.loads(body.payload)
-        except ValueError as exc:
+            json.loads(body.payload, parse_constant=_not_json)
+        except (ValueError, RecursionError) as exc:
             raise ValidationFailed("Deployment", "payload", "invalid", "payload is not valid JSON") from exc
         payload, payload_is_text = body.payload, True
     else:
-        payload, payload_is_text = json.dumps(body.payload), False
+        payload, payload_is_text = json.dumps(body.payload, allow_nan=False), False
+    if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+        raise ValidationFailed(
+            "Deployment", "payload", "invalid", f"payload is larger than {MAX_PAYLOAD_BYTES // 1024} KB"
+        )
     spec = DeploymentSpec(
         ref=body.ref,
         environment=body.environment,
@@ -374,6 +385,18 @@ def delete_environment(project: Project, name: str) -> None:
     busy = _busy_message(environment.in_flight)
     if busy:
         raise ValidationFailed("Environment", "name", "custom", busy)
+    if sites.environment_label(project.slug, project.org_slug, name) is not None and (
+        environment.active_deployment_id is not None
+    ):
+        # Its URL serves a site (production, a branch preview): deleting the row would leave the URL serving
+        # a deployment nothing points at any more.
+        raise ValidationFailed(
+            "Environment",
+            "name",
+            "custom",
+            f"environment {name} serves deployment {int(environment.active_deployment_id)} at its URL; "
+            "it cannot be deleted (remove a preview through the previews API)",
+        )
     try:
         environment.delete(condition=Environment.in_flight.does_not_exist())
     except DeleteError as exc:
