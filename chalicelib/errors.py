@@ -44,3 +44,13 @@ class Unprocessable(DomainError):
     """Well-formed input that cannot be acted on: a repository that cannot be cloned, a branch that does not exist."""
 
     code = "unprocessable"
+
+
+class RateLimited(DomainError):
+    """Over the rate limit of the current window; `retry_after` is in seconds. Most dialects answer 429."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -7,21 +7,26 @@ Single objects are wrapped as {"data": {...}}, lists as {"data": [...], "meta": 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.http import CONTENT_TYPES, error_boundary, int_param, json_body, json_response, parse, path_id
-from chalicelib.errors import DomainError
+from chalicelib.api.metering import Meter, metered
+from chalicelib.errors import DomainError, RateLimited
 from chalicelib.models.base import iso
-from chalicelib.services import auth, deployments, projects
+from chalicelib.services import auth, deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
 from chalicelib.services.inputs import DeploymentTrigger, ProjectCreate, ProjectUpdate
+from chalicelib.services.previews import Preview, PreviewTrigger
 from chalicelib.services.projects import ProjectView
 
 native = Blueprint(__name__)
 
 
 def render_error(status: int, error: DomainError) -> Response:
+    if isinstance(error, RateLimited):
+        status = 429
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.field:
         body["field"] = error.field
@@ -31,10 +36,16 @@ def render_error(status: int, error: DomainError) -> Response:
 guarded = error_boundary(render_error)
 
 
-def _principal(scope: str) -> auth.Principal:
+def api_metered(bucket: str = "api") -> Any:
+    """Every native response carries its bucket's x-ratelimit-* headers: "api" (hourly, counted on arrival)
+    for everything but triggers, "triggers" and "previews" (per minute, counted once the request is valid)."""
+    return metered(bucket, render_error)
+
+
+def _principal(meter: Meter, scope: str) -> auth.Principal:
     principal = auth.authenticate(native.current_request.headers.get("authorization"))
     principal.require(scope)
-    return principal
+    return meter.identify(principal)
 
 
 def project_json(view: ProjectView) -> dict[str, Any]:
@@ -84,49 +95,49 @@ def _data(status: int, payload: Any) -> Response:
 
 
 @native.route("/projects", methods=["POST"], content_types=CONTENT_TYPES)
-@guarded
-def create_project() -> Response:
-    principal = _principal("projects:write")
+@api_metered()
+def create_project(meter: Meter) -> Response:
+    principal = _principal(meter, "projects:write")
     body = parse(ProjectCreate, json_body(native.current_request))
     return _data(201, project_json(projects.create(principal.org_slug, body)))
 
 
 @native.route("/projects", methods=["GET"])
-@guarded
-def list_projects() -> Response:
-    principal = _principal("projects:read")
+@api_metered()
+def list_projects(meter: Meter) -> Response:
+    principal = _principal(meter, "projects:read")
     items = [project_json(v) for v in projects.list_all(principal.org_slug)]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
 @native.route("/projects/{project_id}", methods=["GET"])
-@guarded
-def get_project(project_id: str) -> Response:
-    principal = _principal("projects:read")
+@api_metered()
+def get_project(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "projects:read")
     return _data(200, project_json(projects.get(principal.org_slug, path_id(project_id, "project"))))
 
 
 @native.route("/projects/{project_id}", methods=["PATCH"], content_types=CONTENT_TYPES)
-@guarded
-def update_project(project_id: str) -> Response:
-    principal = _principal("projects:write")
+@api_metered()
+def update_project(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "projects:write")
     pid = path_id(project_id, "project")
     body = parse(ProjectUpdate, json_body(native.current_request))
     return _data(200, project_json(projects.update(principal.org_slug, pid, body)))
 
 
 @native.route("/projects/{project_id}", methods=["DELETE"])
-@guarded
-def delete_project(project_id: str) -> Response:
-    principal = _principal("projects:write")
+@api_metered()
+def delete_project(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "projects:write")
     projects.delete(principal.org_slug, path_id(project_id, "project"))
     return json_response(204, None)
 
 
 @native.route("/projects/{project_id}/deployments", methods=["GET"])
-@guarded
-def list_deployments(project_id: str) -> Response:
-    principal = _principal("deployments:read")
+@api_metered()
+def list_deployments(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "deployments:read")
     query: Any = native.current_request.query_params or {}
     page = deployments.list_page(
         principal.org_slug,
@@ -149,27 +160,29 @@ def list_deployments(project_id: str) -> Response:
 
 
 @native.route("/projects/{project_id}/deployments", methods=["POST"], content_types=CONTENT_TYPES)
-@guarded
-def trigger_deployment(project_id: str) -> Response:
-    principal = _principal("deployments:write")
+@api_metered("triggers")
+def trigger_deployment(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "deployments:write")
     pid = path_id(project_id, "project")
     body = parse(DeploymentTrigger, json_body(native.current_request))
-    view = deployments.trigger(principal.org_slug, pid, body.branch, triggered_by=f"api-key:{principal.key_id}")
+    projects.get(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
+    with meter.counting():
+        view = deployments.trigger(principal.org_slug, pid, body.branch, triggered_by=f"api-key:{principal.key_id}")
     return _data(201, deployment_json(view))
 
 
 @native.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"])
-@guarded
-def get_deployment(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:read")
+@api_metered()
+def get_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:read")
     view = deployments.view(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
 
 
 @native.route("/projects/{project_id}/deployments/{deployment_id}/logs", methods=["GET"])
-@guarded
-def get_logs(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:read")
+@api_metered()
+def get_logs(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:read")
     result = deployments.logs(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(
         200,
@@ -185,9 +198,9 @@ def get_logs(project_id: str, deployment_id: str) -> Response:
 @native.route(
     "/projects/{project_id}/deployments/{deployment_id}/cancel", methods=["POST"], content_types=CONTENT_TYPES
 )
-@guarded
-def cancel_deployment(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:write")
+@api_metered()
+def cancel_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:write")
     view = deployments.cancel(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
 
@@ -195,10 +208,78 @@ def cancel_deployment(project_id: str, deployment_id: str) -> Response:
 @native.route(
     "/projects/{project_id}/deployments/{deployment_id}/rollback", methods=["POST"], content_types=CONTENT_TYPES
 )
-@guarded
-def rollback_deployment(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:write")
+@api_metered()
+def rollback_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:write")
     view = deployments.rollback(
         principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment")
     )
     return _data(200, deployment_json(view))
+
+
+# Previews
+
+
+def preview_json(preview: Preview) -> dict[str, Any]:
+    active_id = preview.environment.active_deployment_id
+    latest = preview.latest
+    return {
+        "branch": preview.branch,
+        "preview_url": preview.url,
+        "latest_deployment": (
+            deployment_json(DeploymentView(latest, active_id is not None and latest.id == active_id))
+            if latest is not None
+            else None
+        ),
+        "active_deployment_id": int(active_id) if active_id is not None else None,
+        "last_built_at": iso(preview.last_built_at),
+    }
+
+
+def _branch_param(branch: str) -> str:
+    # "feature%2Flogin": API Gateway and Chalice's local server may hand the segment over still encoded.
+    return unquote(branch)
+
+
+@native.route("/projects/{project_id}/previews", methods=["GET"])
+@api_metered()
+def list_previews(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "deployments:read")
+    items = [preview_json(p) for p in previews.list_previews(principal.org_slug, path_id(project_id, "project"))]
+    return json_response(200, {"data": items, "meta": {"total": len(items)}})
+
+
+@native.route("/projects/{project_id}/previews", methods=["POST"], content_types=CONTENT_TYPES)
+@api_metered("previews")
+def trigger_preview(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "deployments:write")
+    pid = path_id(project_id, "project")
+    body = parse(PreviewTrigger, json_body(native.current_request))
+    previews.check_trigger(principal.org_slug, pid)
+    with meter.counting():
+        view = previews.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}")
+    project = projects.get(principal.org_slug, pid).project
+    return _data(
+        202,
+        {
+            "branch": body.branch,
+            "preview_url": previews.preview_url(project, body.branch),
+            "deployment": deployment_json(view),
+        },
+    )
+
+
+@native.route("/projects/{project_id}/previews/{branch}", methods=["GET"])
+@api_metered()
+def get_preview(meter: Meter, project_id: str, branch: str) -> Response:
+    principal = _principal(meter, "deployments:read")
+    preview = previews.get(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
+    return _data(200, preview_json(preview))
+
+
+@native.route("/projects/{project_id}/previews/{branch}", methods=["DELETE"])
+@api_metered()
+def delete_preview(meter: Meter, project_id: str, branch: str) -> Response:
+    principal = _principal(meter, "deployments:write")
+    previews.remove(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
+    return json_response(204, None)

@@ -9,6 +9,9 @@ within one heartbeat interval and its result can never be published).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.models.base import utc_now
@@ -22,6 +25,14 @@ from chalicelib.services import deployments, sites, statuses
 from chalicelib.services.deployments import DeploymentSpec, DeploymentView
 
 PLANS_WITH_PREVIEWS = frozenset({"pro", "enterprise"})
+
+
+class PreviewTrigger(BaseModel):
+    """The native trigger body: the branch to preview (required), nothing else."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    branch: Annotated[str, Field(min_length=1, max_length=255)]
 
 
 @dataclass(frozen=True)
@@ -48,12 +59,19 @@ def preview_url(project: Project, branch: str) -> str:
     return sites.url_for(sites.preview_label(project.slug, project.org_slug, branch))
 
 
-def trigger(org_slug: str, project_id: int, branch: str, creator: str, source: str = "native") -> DeploymentView:
-    """Deploy the branch head to its preview; a preview already building is superseded, not duplicated."""
+def check_trigger(org_slug: str, project_id: int) -> Project:
+    """What a preview trigger must pass before it is counted against a rate limit: the plan has previews,
+    the project is the organization's, and deployd builds it."""
     require_previews(org_slug)
     project = ProjectRepository.get(org_slug, project_id)
     if project.build_command is None:
         raise InvalidInput(f"project {project_id} has no build command: deployd builds previews", field="branch")
+    return project
+
+
+def trigger(org_slug: str, project_id: int, branch: str, creator: str, source: str = "native") -> DeploymentView:
+    """Deploy the branch head to its preview; a preview already building is superseded, not duplicated."""
+    project = check_trigger(org_slug, project_id)
     environment = sites.preview_environment(branch)
     before = EnvironmentRepository.find(int(project.id), environment)
     view = deployments.create(

@@ -2,7 +2,8 @@
 
 One atomic UpdateItem (ADD 1) on the registry item `ratelimit#<org>#<bucket>#<window start>` counts a
 request and returns the new count, so any number of API instances share one exact counter with no read
-first and no Scan. A window's item is never read again once the window has passed.
+first and no Scan. A window's item is never read again once the window has passed. Each bucket has its
+own window length: GitHub's "core" and the general "api" bucket are hourly, trigger buckets per minute.
 """
 
 from __future__ import annotations
@@ -10,16 +11,29 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from chalicelib import errors
 from chalicelib.errors import Forbidden
+from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.registry import RegistryEntry
 
-WINDOW_SECONDS = 3600
-# Requests per window, by plan and bucket. "anonymous" is the budget of unauthenticated callers (per address).
+HOUR = 3600
+MINUTE = 60
+WINDOW_SECONDS = HOUR  # the GitHub dialect's "core" window; kept for callers that name it
+
+# Window length of each bucket, in seconds.
+WINDOWS: dict[str, int] = {
+    "core": HOUR,  # every GitHub-dialect request
+    "api": HOUR,  # every native and Mintlify request that triggers nothing
+    "previews": MINUTE,  # preview triggers (Mintlify and native) and Mintlify's production update
+    "triggers": MINUTE,  # native deployment triggers
+}
+# Requests per window, by plan and bucket: the one table to change a plan's limits.
+# "anonymous" is the budget of unauthenticated callers (per address).
 LIMITS: dict[str, dict[str, int]] = {
     "anonymous": {"core": 60},
-    "free": {"core": 1000},
-    "pro": {"core": 5000},
-    "enterprise": {"core": 15000},
+    "free": {"core": 1000, "api": 5000, "previews": 5, "triggers": 10},
+    "pro": {"core": 5000, "api": 10000, "previews": 5, "triggers": 30},
+    "enterprise": {"core": 15000, "api": 50000, "previews": 5, "triggers": 120},
 }
 DEFAULT_PLAN = "free"
 
@@ -33,24 +47,33 @@ class RateLimitState:
     used: int
     reset: int
     bucket: str = "core"
+    window_seconds: int = HOUR
 
     @property
     def exceeded(self) -> bool:
         return self.used > self.limit
 
+    @property
+    def window_start(self) -> int:
+        return self.reset - self.window_seconds
+
     def retry_after(self, now: float | None = None) -> int:
         return max(1, self.reset - int(now if now is not None else time.time()))
 
 
-class RateLimited(Forbidden):
-    """Over the limit of the current window (GitHub answers 403 with retry-after)."""
+def _per(window_seconds: int) -> str:
+    return {HOUR: "per hour", MINUTE: "per minute"}.get(window_seconds, f"per {window_seconds} seconds")
 
-    code = "rate_limited"
+
+class RateLimited(errors.RateLimited, Forbidden):
+    """Over the limit of the current window. Also a Forbidden because GitHub answers a primary rate limit
+    with 403; the native and Mintlify dialects answer 429."""
 
     def __init__(self, state: RateLimitState) -> None:
         super().__init__(
-            f"API rate limit exceeded: {state.limit} '{state.bucket}' requests per hour; the window resets at "
-            f"{state.reset} (epoch seconds)"
+            f"API rate limit exceeded: {state.limit} '{state.bucket}' requests {_per(state.window_seconds)}; "
+            f"the window resets at {state.reset} (epoch seconds)",
+            retry_after=state.retry_after(),
         )
         self.state = state
 
@@ -62,12 +85,27 @@ def limit_for(plan: str, bucket: str) -> int:
     return limits[bucket]
 
 
+def window_for(bucket: str) -> int:
+    return WINDOWS.get(bucket, HOUR)
+
+
 def window_start(now: float, window_seconds: int = WINDOW_SECONDS) -> int:
     return int(now // window_seconds) * window_seconds
 
 
 def counter_name(org_slug: str, bucket: str, start: int) -> str:
     return f"ratelimit#{org_slug}#{bucket}#{start}"
+
+
+def _state(limit: int, count: int, bucket: str, start: int, window: int) -> RateLimitState:
+    return RateLimitState(
+        limit=limit,
+        remaining=max(0, limit - count),
+        used=count,
+        reset=start + window,
+        bucket=bucket,
+        window_seconds=window,
+    )
 
 
 def consume(org_slug: str, plan: str, bucket: str, now: float | None = None) -> RateLimitState:
@@ -77,18 +115,31 @@ def consume(org_slug: str, plan: str, bucket: str, now: float | None = None) -> 
     `used` is every request of the window, refused ones included.
     """
     limit = limit_for(plan, bucket)
-    start = window_start(time.time() if now is None else now)
+    window = window_for(bucket)
+    start = window_start(time.time() if now is None else now, window)
     counter = RegistryEntry(name=counter_name(org_slug, bucket, start))
     # Kept one window past its end, then DynamoDB's TTL removes it.
-    counter.update(actions=[RegistryEntry.value.add(1), RegistryEntry.expires_at.set(start + 2 * WINDOW_SECONDS)])
-    count = int(counter.value)
-    return RateLimitState(
-        limit=limit,
-        remaining=max(0, limit - count),
-        used=count,
-        reset=start + WINDOW_SECONDS,
-        bucket=bucket,
-    )
+    counter.update(actions=[RegistryEntry.value.add(1), RegistryEntry.expires_at.set(start + 2 * window)])
+    return _state(limit, int(counter.value), bucket, start, window)
+
+
+def peek(org_slug: str, plan: str, bucket: str, now: float | None = None) -> RateLimitState:
+    """Where the window stands, without counting a request (for responses that consumed nothing)."""
+    limit = limit_for(plan, bucket)
+    window = window_for(bucket)
+    start = window_start(time.time() if now is None else now, window)
+    try:
+        count = int(RegistryEntry.get(counter_name(org_slug, bucket, start), consistent_read=True).value or 0)
+    except RegistryEntry.DoesNotExist:
+        count = 0
+    return _state(limit, count, bucket, start, window)
+
+
+def refund(org_slug: str, state: RateLimitState) -> RateLimitState:
+    """Give back the request counted in `state` (it was refused after counting): one atomic ADD -1."""
+    counter = RegistryEntry(name=counter_name(org_slug, state.bucket, state.window_start))
+    counter.update(actions=[RegistryEntry.value.add(-1)])
+    return _state(state.limit, int(counter.value), state.bucket, state.window_start, state.window_seconds)
 
 
 def check(state: RateLimitState) -> RateLimitState:
@@ -96,3 +147,16 @@ def check(state: RateLimitState) -> RateLimitState:
     if state.exceeded:
         raise RateLimited(state)
     return state
+
+
+def plan_of(org_slug: str) -> str:
+    return str(OrganizationRepository.get(org_slug).plan)
+
+
+def admit(org_slug: str, bucket: str, now: float | None = None) -> RateLimitState:
+    """Count one request of the organization against its plan's budget in `bucket`; RateLimited when over."""
+    return check(consume(org_slug, plan_of(org_slug), bucket, now))
+
+
+def standing(org_slug: str, bucket: str, now: float | None = None) -> RateLimitState:
+    return peek(org_slug, plan_of(org_slug), bucket, now)
