@@ -38,7 +38,7 @@ def _release_and_cancel(org_slug: str, pid: int, did: int, stage: str, gates: An
         reached = _STAGES[_STAGES.index(stage) :]
         deadline = time.monotonic() + 20
         while pipeline.deployment(did).status not in reached and time.monotonic() < deadline:
-            pass
+            time.sleep(0.002)  # let the worker and moto threads run
         try:
             outcome["result"] = deployments.cancel(org_slug, pid, did)
         except Exception as exc:  # judged by the test

@@ -94,6 +94,7 @@ def test_a_rollback_racing_a_new_deployment_never_hides_the_new_one(
             environment = EnvironmentRepository.find(pid, PRODUCTION)
             if environment is not None and environment.in_flight:
                 break
+            time.sleep(0.002)
         return deployments.rollback(org.slug, pid, first)
 
     # The rollback is sent at once (it usually wins), then just after the new deployment is recorded
