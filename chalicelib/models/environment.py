@@ -30,6 +30,8 @@ class Environment(Model):
     active_deployment_id = NumberAttribute(null=True)
     active_seq = NumberAttribute(null=True)
     in_flight = NumberSetAttribute(null=True)
+    # A branch preview's build running right now (at most one: see pipeline.build_worker.exclusive_build).
+    builder = NumberAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     # A branch preview taken down (deleted, branch gone, idle past its time to live); a new trigger revives it.

@@ -7,14 +7,20 @@ watching for a cancel, records the outcome, and answers the task token.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any
+
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.errors import NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.base import utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
@@ -135,13 +141,72 @@ def _build(deployment: Deployment, project: Project, token: str) -> BuildResult:
         log.line("Status: cloning")
         with DeploymentReporter(deployment, token, log) as reporter:
             try:
-                result = runner_for(deployment).run(job, reporter)
+                with exclusive_build(deployment, reporter, log):
+                    result = (
+                        runner_for(deployment).run(job, reporter)
+                        if not reporter.should_stop()
+                        else BuildResult("cancelled")
+                    )
             except Exception as exc:
                 logger.exception("build runner crashed")
                 result = BuildResult("failed", f"the build runner crashed: {exc.__class__.__name__}: {exc}")
         if result.outcome in ("failed", "timed_out"):
             log.line(f"Failed: {result.message}")
     return result
+
+
+@contextlib.contextmanager
+def exclusive_build(deployment: Deployment, reporter: DeploymentReporter, log: BuildLog) -> Iterator[None]:
+    """A branch preview never has two builds running: the build takes its environment's single builder
+    place with a conditional write, waiting (heartbeating) while a superseded build is still stopping.
+
+    A holder that cannot give the place back (its worker died) is a deployment the state machine has ended;
+    its place is taken over once it is terminal and the heartbeat limit has passed.
+    """
+    if not deployment.environment.startswith(sites.PREVIEW_PREFIX):
+        yield
+        return
+    holder = Environment(project_id=deployment.project_id, name=deployment.environment)
+    me = int(deployment.id)
+    patience = time.monotonic() + 2 * get_settings().heartbeat_seconds
+    announced = False
+    while not reporter.should_stop():
+        try:
+            holder.update(
+                actions=[Environment.builder.set(me)],
+                condition=Environment.builder.does_not_exist() | (Environment.builder == me),
+            )
+            break
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        if not announced:
+            log.line("Waiting for the superseded build of this preview to stop")
+            announced = True
+        if time.monotonic() > patience:
+            _evict_stale_builder(holder)
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        try:
+            holder.update(actions=[Environment.builder.remove()], condition=Environment.builder == me)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+
+def _evict_stale_builder(holder: Environment) -> None:
+    current = EnvironmentRepository.find(int(holder.project_id), holder.name)
+    if current is None or current.builder is None:
+        return
+    stale = DeploymentRepository.find(int(current.builder))
+    if stale is None or stale.is_terminal:
+        try:
+            holder.update(actions=[Environment.builder.remove()], condition=Environment.builder == current.builder)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
 
 
 def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> None:
