@@ -1,7 +1,7 @@
 """deployd: the Chalice app. It wires blueprints and event handlers together and does nothing else."""
 
-from chalice import Chalice
-from chalice.app import SQSEvent
+from chalice import Chalice, Rate
+from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.api.admin import admin
 from chalicelib.api.github import github
@@ -11,6 +11,7 @@ from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE
 from chalicelib.pipeline import consumers
+from chalicelib.services import schedules
 from chalicelib.settings import get_settings
 
 app = Chalice(app_name="deployd")
@@ -30,3 +31,8 @@ def build_worker(event: SQSEvent) -> dict:
 @app.on_sqs_message(queue=get_settings().resource_name(ACTIVATION_QUEUE.logical), batch_size=10)
 def activation_worker(event: SQSEvent) -> dict:
     return consumers.consume_activations(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def preview_scheduler(event: CloudWatchEvent) -> dict:
+    return schedules.handle_event(event.to_dict())

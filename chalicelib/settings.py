@@ -26,6 +26,8 @@ class Settings:
     pipeline_timeout_margin_seconds: int
     state_machine_arn: str
     resource_names: dict[str, str]
+    # How long a removed preview's build artifacts are kept before the scheduled handler deletes them.
+    artifact_retention_hours: float = 24.0
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -62,4 +64,5 @@ def get_settings() -> Settings:
         pipeline_timeout_margin_seconds=int(env.get("DEPLOYD_PIPELINE_TIMEOUT_MARGIN_SECONDS", "300")),
         state_machine_arn=env.get("DEPLOYD_STATE_MACHINE_ARN", ""),
         resource_names=_env_resource_overrides(),
+        artifact_retention_hours=float(env.get("DEPLOYD_ARTIFACT_RETENTION_HOURS", "24")),
     )

@@ -13,7 +13,9 @@ import os
 import secrets
 import socket
 import threading
+import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -35,6 +37,8 @@ class StackConfig:
     host: str = "127.0.0.1"
     admin_token: str = ""
     build_workers: int = 16
+    # How often the scheduled handler runs (EventBridge's every minute on AWS); 0 turns the timer off.
+    schedule_interval_seconds: float = 60.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -46,7 +50,42 @@ class StackConfig:
             moto_port=int(env.get("DEPLOYD_MOTO_PORT", "0") or 0),
             admin_token=env.get("DEPLOYD_ADMIN_TOKEN", ""),
             build_workers=int(env.get("DEPLOYD_BUILD_WORKERS", "16")),
+            schedule_interval_seconds=float(env.get("DEPLOYD_SCHEDULE_INTERVAL_SECONDS", "60")),
         )
+
+
+class ScheduleTimer(threading.Thread):
+    """Plays EventBridge's scheduled rule: calls the scheduled Lambda handler with a Scheduled Event."""
+
+    def __init__(self, handler: Any, interval_seconds: float, region: str) -> None:
+        super().__init__(name="schedule-timer", daemon=True)
+        self._handler = handler
+        self._interval = interval_seconds
+        self._region = region
+        self._stopped = threading.Event()
+
+    def event(self, now: datetime) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [],
+            "detail": {},
+        }
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._handler(self.event(datetime.now(UTC)), None)
+            except Exception:  # as on AWS, a failed invocation does not stop the next one
+                logging.getLogger(__name__).exception("scheduled handler failed")
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 class EmbeddedStack:
@@ -59,6 +98,7 @@ class EmbeddedStack:
         self._sites: Any = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
+        self._timer: ScheduleTimer | None = None
 
     @property
     def api_url(self) -> str:
@@ -124,6 +164,11 @@ class EmbeddedStack:
         import app as app_module  # imported only now: models read table names from the environment set above
 
         self._start_workers(app_module, clients["sqs"], queue_urls, settings.region)
+        if self.config.schedule_interval_seconds > 0:
+            self._timer = ScheduleTimer(
+                app_module.preview_scheduler, self.config.schedule_interval_seconds, settings.region
+            )
+            self._timer.start()
         self._start_sites()
         self._start_api(app_module.app)
 
@@ -161,6 +206,8 @@ class EmbeddedStack:
         self._api_thread.start()
 
     def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
         for worker in self._workers:
             worker.stop()
         if self._api is not None:

@@ -113,7 +113,11 @@ class ProjectRepository:
 
     @staticmethod
     def update(project: Project, changes: dict[str, Any]) -> Project:
-        actions = [getattr(Project, name).set(value) for name, value in changes.items()]
+        # None removes the attribute: a NULL would be refused as the key of the sparse by-schedule index.
+        actions = [
+            getattr(Project, name).remove() if value is None else getattr(Project, name).set(value)
+            for name, value in changes.items()
+        ]
         actions.append(Project.updated_at.set(utc_now()))
         try:
             project.update(actions=actions, condition=Project.id.exists())

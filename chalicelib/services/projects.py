@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.errors import Conflict, InvalidInput
+from chalicelib.models.base import utc_now
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
-from chalicelib.services import git, sites
+from chalicelib.services import git, schedule_expressions, sites
 from chalicelib.services.inputs import ProjectCreate, ProjectUpdate, slugify
 from chalicelib.settings import get_settings
 
@@ -28,7 +30,22 @@ def _view(project: Project) -> ProjectView:
     return ProjectView(project, sites.url_for(sites.production_label(project.slug, project.org_slug)), active)
 
 
+SCHEDULED = "scheduled"  # a rebuild schedule is set: the handler rebuilds previews and applies retention
+RETAINED = "retention"  # no schedule, but previews or a time to live: the handler applies retention only
+
+
+def schedule_bucket(schedule: str | None, ttl_hours: int | None, has_previews: bool) -> str | None:
+    """Which partition of the sparse by-schedule index lists the project, if any: every project the
+    scheduled handler has work for is in one, so it never scans the projects table."""
+    if schedule:
+        return SCHEDULED
+    if ttl_hours is not None or has_previews:
+        return RETAINED
+    return None
+
+
 def create(org_slug: str, body: ProjectCreate) -> ProjectView:
+    schedule = schedule_expressions.validate(body.preview_rebuild_schedule)
     project = Project(
         id=next_id("project"),
         org_slug=org_slug,
@@ -39,10 +56,12 @@ def create(org_slug: str, body: ProjectCreate) -> ProjectView:
         build_command=body.build_command,
         output_dir=body.output_dir,
         build_timeout_seconds=body.build_timeout_seconds or get_settings().default_build_timeout_seconds,
-        preview_rebuild_schedule=body.preview_rebuild_schedule,
+        preview_rebuild_schedule=schedule,
         preview_rebuild_skip_unchanged=body.preview_rebuild_skip_unchanged,
         preview_ttl_hours=body.preview_ttl_hours,
-        schedule_bucket="scheduled" if body.preview_rebuild_schedule else None,
+        # The schedule's clock starts when it is set: the first rebuild is its first firing after now.
+        last_scheduled_run_at=utc_now() if schedule else None,
+        schedule_bucket=schedule_bucket(schedule, body.preview_ttl_hours, has_previews=False),
     )
     return _view(ProjectRepository.create(project))
 
@@ -63,9 +82,31 @@ def update(org_slug: str, project_id: int, body: ProjectUpdate) -> ProjectView:
             raise InvalidInput(f"{required} cannot be null", field=required)
     if "repo_url" in changes:
         changes["repo_url"] = git.validate_repo_url(changes["repo_url"])
+    if "preview_rebuild_skip_unchanged" in changes and changes["preview_rebuild_skip_unchanged"] is None:
+        raise InvalidInput("preview_rebuild_skip_unchanged cannot be null", field="preview_rebuild_skip_unchanged")
+    if "preview_rebuild_schedule" in changes or "preview_ttl_hours" in changes:
+        changes.update(_schedule_changes(project, changes))
     if not changes:
         return _view(project)
     return _view(ProjectRepository.update(project, changes))
+
+
+def _schedule_changes(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
+    """Keep the index membership and the schedule's clock in step with the schedule settings."""
+    result: dict[str, Any] = {}
+    schedule: str | None = project.preview_rebuild_schedule
+    if "preview_rebuild_schedule" in changes:
+        schedule = schedule_expressions.validate(changes["preview_rebuild_schedule"])
+        result["preview_rebuild_schedule"] = schedule
+        if schedule and schedule != project.preview_rebuild_schedule:
+            result["last_scheduled_run_at"] = utc_now()  # a new schedule counts from now, not from the old one
+    ttl = changes.get("preview_ttl_hours", project.preview_ttl_hours)
+    has_previews = any(
+        env.name.startswith(sites.PREVIEW_PREFIX) and env.removed_at is None
+        for env in EnvironmentRepository.list(int(project.id))
+    )
+    result["schedule_bucket"] = schedule_bucket(schedule, ttl, has_previews)
+    return result
 
 
 def delete(org_slug: str, project_id: int) -> None:

@@ -108,3 +108,16 @@ def read_object(key: str) -> tuple[bytes, str] | None:
     except s3.exceptions.NoSuchKey:
         return None
     return obj["Body"].read(), obj.get("ContentType") or content_type(key)
+
+
+def delete_artifacts(prefix: str) -> int:
+    """Delete every object under a deployment's artifact prefix; returns how many were deleted."""
+    s3 = client("s3")
+    bucket = get_settings().resource_name(SITES_BUCKET.logical)
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
