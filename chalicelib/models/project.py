@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
@@ -10,7 +11,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import AlreadyExists, NotFound
+from chalicelib.errors import AlreadyExists, Conflict, NotFound
 from chalicelib.infra.resources import PROJECTS
 from chalicelib.models.base import condition_failed, table_meta, transact, utc_now
 from chalicelib.models.registry import RegistryEntry, slug_claim_name
@@ -128,9 +129,22 @@ class ProjectRepository:
         return project
 
     @staticmethod
-    def delete(project: Project) -> None:
-        def remove(tx: TransactWrite) -> None:
-            tx.delete(project)
-            tx.delete(RegistryEntry(name=slug_claim_name(project.org_slug, project.slug)))
+    def delete(project: Project, idle_environments: Sequence[str]) -> None:
+        """Delete the project and its slug claim, only if nothing was triggered since it was read (the
+        deployment count is unchanged) and the named environments still have nothing in flight."""
+        from chalicelib.models.environment import Environment  # environments belong to projects, not the reverse
 
-        transact(remove)
+        def remove(tx: TransactWrite) -> None:
+            tx.delete(project, condition=Project.deployment_count == int(project.deployment_count))
+            tx.delete(RegistryEntry(name=slug_claim_name(project.org_slug, project.slug)))
+            for name in idle_environments:
+                tx.condition_check(Environment, project.id, name, condition=Environment.in_flight.does_not_exist())
+
+        try:
+            transact(remove)
+        except TransactWriteError as exc:
+            if condition_failed(exc):
+                raise Conflict(
+                    f"project {int(project.id)} changed while being deleted (a new deployment?); retry"
+                ) from exc
+            raise

@@ -304,6 +304,8 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
         raise Conflict(
             f"deployment {deployment_id} is {target.status}; only deployed deployments can be rolled back to"
         )
+    if not target.artifact_prefix:
+        raise Conflict(f"deployment {deployment_id}'s built files were deleted after retention; deploy it again")
     environment = EnvironmentRepository.find(int(project.id), target.environment)
     if environment is None:
         raise Conflict(f"environment {target.environment} of project {project.id} has no active deployment")

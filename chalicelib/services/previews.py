@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.models.base import utc_now
@@ -88,6 +89,10 @@ def trigger(org_slug: str, project_id: int, branch: str, creator: str, source: s
     )
     for older_id in sorted((before.in_flight or set()) if before else set()):
         _supersede(org_slug, project_id, int(older_id))
+    # Projects with previews are visited by the retention job (the by-schedule index), schedule or not.
+    Project(id=project.id).update(
+        actions=[Project.schedule_bucket.set(Project.schedule_bucket | "retention")], condition=Project.id.exists()
+    )
     return view
 
 
@@ -137,14 +142,20 @@ def remove(org_slug: str, project_id: int, branch: str, reason: str = "deleted")
     for deployment_id in sorted(preview.environment.in_flight or set()):
         _supersede(org_slug, project_id, int(deployment_id))
     Route(host=sites.preview_label(preview.project.slug, preview.project.org_slug, branch)).delete()
-    preview.environment.update(
-        actions=[
-            Environment.removed_at.set(utc_now()),
-            Environment.removed_reason.set(reason),
-            Environment.active_deployment_id.remove(),
-            Environment.active_seq.remove(),
-        ]
-    )
+    try:
+        preview.environment.update(
+            actions=[
+                Environment.removed_at.set(utc_now()),
+                Environment.removed_reason.set(reason),
+                Environment.active_deployment_id.remove(),
+                Environment.active_seq.remove(),
+            ],
+            condition=Environment.removed_at.does_not_exist(),  # two cleanups racing remove it once
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"project {project_id} has no preview of branch '{branch}'") from exc
+        raise
     for deployment_id in sorted(preview.environment.live_ids or set()):
         deployment = DeploymentRepository.find(int(deployment_id))
         if deployment is not None and not deployment.inactive:

@@ -116,7 +116,7 @@ def delete(org_slug: str, project_id: int) -> None:
     for env in environments:
         if env.in_flight:
             raise Conflict(f"project {project_id} has deployments in progress; cancel them first")
-    ProjectRepository.delete(project)
+    ProjectRepository.delete(project, [env.name for env in environments])
     labels = {sites.production_label(project.slug, project.org_slug)}
     for env in environments:
         label = sites.environment_label(project.slug, project.org_slug, env.name)
