@@ -14,12 +14,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, load_json, path_id
+from chalicelib.api.http import CONTENT_TYPES, json_response, load_json, path_id
+from chalicelib.api.metering import Meter, metered
 from chalicelib.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
     NotFound,
+    RateLimited,
     Unauthenticated,
     Unprocessable,
 )
@@ -48,6 +50,8 @@ def render_error(status: int, error: DomainError) -> Response:
     validation errors as {"message": {"ref": [...]}}, and {"message": text} for refused state changes."""
     if isinstance(error, Unauthenticated):
         return json_response(401, {"message": "401 Unauthorized"})
+    if isinstance(error, RateLimited):
+        return json_response(429, {"message": "429 Too Many Requests"})
     if isinstance(error, Forbidden):
         return json_response(403, {"message": "403 Forbidden"})
     if isinstance(error, NotFound):
@@ -63,15 +67,16 @@ def render_error(status: int, error: DomainError) -> Response:
     return json_response(status, {"message": error.message})
 
 
-guarded = error_boundary(render_error)
+# Every response carries the organization's hourly "api" bucket headers, as the native API's do.
+guarded = metered("api", render_error)
 
 
-def _principal(scope: str) -> auth.Principal:
+def _principal(meter: Meter, scope: str) -> auth.Principal:
     headers = gitlab.current_request.headers
     private_token = headers.get("private-token")
     principal = auth.authenticate(f"Bearer {private_token}" if private_token else headers.get("authorization"))
     principal.require(scope)
-    return principal
+    return meter.identify(principal)
 
 
 def _fields() -> dict[str, Any]:
@@ -246,15 +251,15 @@ def _pagination_headers(listing: DeploymentListing, project_id: int) -> dict[str
 
 @gitlab.route("/projects/{project_id}", methods=["GET"])
 @guarded
-def get_project(project_id: str) -> Response:
-    principal = _principal("projects:read")
+def get_project(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "projects:read")
     return json_response(200, project_json(service.get_project(principal.org_slug, project_id)))
 
 
 @gitlab.route("/projects/{project_id}/deployments", methods=["GET"])
 @guarded
-def list_deployments(project_id: str) -> Response:
-    principal = _principal("deployments:read")
+def list_deployments(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "deployments:read")
     query = ListQuery.parse(_query())
     listing = service.list_deployments(principal.org_slug, project_id, query)
     headers = _pagination_headers(listing, int(listing.project.id))
@@ -263,8 +268,8 @@ def list_deployments(project_id: str) -> Response:
 
 @gitlab.route("/projects/{project_id}/deployments", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded
-def create_deployment(project_id: str) -> Response:
-    principal = _principal("deployments:write")
+def create_deployment(meter: Meter, project_id: str) -> Response:
+    principal = _principal(meter, "deployments:write")
     body = DeploymentCreate.parse(_fields())
     item = service.create_deployment(principal.org_slug, principal.key_id, project_id, body)
     return json_response(201, deployment_json(item))
@@ -272,16 +277,16 @@ def create_deployment(project_id: str) -> Response:
 
 @gitlab.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"])
 @guarded
-def get_deployment(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:read")
+def get_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:read")
     item = service.get_deployment(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     return json_response(200, deployment_json(item))
 
 
 @gitlab.route("/projects/{project_id}/deployments/{deployment_id}", methods=["PUT"], content_types=CONTENT_TYPES)
 @guarded
-def update_deployment(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:write")
+def update_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:write")
     body = DeploymentUpdate.parse(_fields())
     item = service.update_deployment(
         principal.org_slug, principal.key_id, project_id, path_id(deployment_id, "deployment"), body
@@ -291,16 +296,16 @@ def update_deployment(project_id: str, deployment_id: str) -> Response:
 
 @gitlab.route("/projects/{project_id}/deployments/{deployment_id}", methods=["DELETE"])
 @guarded
-def delete_deployment(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:write")
+def delete_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:write")
     service.delete_deployment(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     return json_response(202, {"message": "202 Accepted"})
 
 
 @gitlab.route("/projects/{project_id}/deployments/{deployment_id}/merge_requests", methods=["GET"])
 @guarded
-def deployment_merge_requests(project_id: str, deployment_id: str) -> Response:
-    principal = _principal("deployments:read")
+def deployment_merge_requests(meter: Meter, project_id: str, deployment_id: str) -> Response:
+    principal = _principal(meter, "deployments:read")
     found = service.merge_requests(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     headers = {"X-Total": str(len(found)), "X-Total-Pages": "1", "X-Page": "1", "X-Per-Page": "20"}
     return json_response(200, found, {**headers, "X-Next-Page": "", "X-Prev-Page": ""})

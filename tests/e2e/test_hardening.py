@@ -137,3 +137,19 @@ def test_rolling_back_another_environment_never_touches_production(
     assert response.status_code == 200, response.text
     served = fetch(project["production_url"])
     assert served.text == "production" and served.headers["X-Deployd-Deployment-Id"] == str(live["id"])
+
+
+def test_gitlab_responses_carry_the_organizations_rate_limit_headers(
+    stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable[..., GitRepo]
+) -> None:
+    api = org_api()
+    repo = git_repo()
+    repo.commit("v1", {"index.html": "x"})
+    project = api.create_project(repo.path)
+    url = f"{stack.api}/api/v4/projects/{project['id']}/deployments"
+
+    first = requests.get(url, headers={"PRIVATE-TOKEN": api.token}, timeout=30)
+    second = requests.get(url, headers={"PRIVATE-TOKEN": api.token}, timeout=30)
+
+    assert first.status_code == 200 and first.headers["x-ratelimit-resource"] == "api"
+    assert int(second.headers["x-ratelimit-remaining"]) == int(first.headers["x-ratelimit-remaining"]) - 1
