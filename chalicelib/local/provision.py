@@ -16,6 +16,7 @@ from chalicelib.infra.resources import (
     Table,
 )
 from chalicelib.infra.state_machine import pipeline_definition, render
+from chalicelib.infra.template import table_resource
 from chalicelib.settings import Settings
 
 ACCOUNT_ID = "123456789012"  # moto's account
@@ -27,29 +28,12 @@ def state_machine_arn(settings: Settings, logical: str) -> str:
 
 
 def table_request(table: Table, settings: Settings) -> dict[str, Any]:
-    def schema(hash_key: Any, range_key: Any) -> list[dict[str, str]]:
-        keys = [{"AttributeName": hash_key.name, "KeyType": "HASH"}]
-        if range_key is not None:
-            keys.append({"AttributeName": range_key.name, "KeyType": "RANGE"})
-        return keys
-
-    request: dict[str, Any] = {
-        "TableName": settings.resource_name(table.logical),
-        "BillingMode": "PAY_PER_REQUEST",
-        "KeySchema": schema(table.hash_key, table.range_key),
-        "AttributeDefinitions": [
-            {"AttributeName": k.name, "AttributeType": k.type} for k in table.attribute_definitions()
-        ],
-    }
-    if table.indexes:
-        request["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": index.name,
-                "KeySchema": schema(index.hash_key, index.range_key),
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in table.indexes
-        ]
+    """CreateTable arguments: the same keys and indexes as the CloudFormation resource (infra.template)."""
+    properties = table_resource(table)["Properties"]
+    request: dict[str, Any] = {"TableName": settings.resource_name(table.logical)}
+    for name in ("BillingMode", "KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes"):
+        if name in properties:
+            request[name] = properties[name]
     return request
 
 
