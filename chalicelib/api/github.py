@@ -79,17 +79,7 @@ guarded = error_boundary(render_error)
 def _with_rate_limits(response: Response, limits: RateLimitState | None) -> Response:
     if limits is None:
         return response
-    response.headers.update(
-        {
-            "x-ratelimit-limit": str(limits.limit),
-            "x-ratelimit-remaining": str(limits.remaining),
-            "x-ratelimit-used": str(min(limits.used, limits.limit)),
-            "x-ratelimit-reset": str(limits.reset),
-            "x-ratelimit-resource": limits.bucket,
-        }
-    )
-    if limits.exceeded:
-        response.headers["retry-after"] = str(limits.retry_after())
+    response.headers.update(rate_limits.headers(limits))
     return response
 
 

@@ -70,16 +70,7 @@ class Meter:
                 return {}
         if state is None:
             return {}
-        headers = {
-            "x-ratelimit-limit": str(state.limit),
-            "x-ratelimit-remaining": str(state.remaining),
-            "x-ratelimit-used": str(min(state.used, state.limit)),
-            "x-ratelimit-reset": str(state.reset),
-            "x-ratelimit-resource": state.bucket,
-        }
-        if state.exceeded:
-            headers["retry-after"] = str(state.retry_after())
-        return headers
+        return rate_limits.headers(state)
 
 
 def metered(bucket: str, render: Renderer) -> Callable[[View], View]:

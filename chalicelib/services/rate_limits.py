@@ -160,3 +160,17 @@ def admit(org_slug: str, bucket: str, now: float | None = None) -> RateLimitStat
 
 def standing(org_slug: str, bucket: str, now: float | None = None) -> RateLimitState:
     return peek(org_slug, plan_of(org_slug), bucket, now)
+
+
+def headers(state: RateLimitState) -> dict[str, str]:
+    """The x-ratelimit-* response headers of a standing (and retry-after once it is over the limit)."""
+    values = {
+        "x-ratelimit-limit": str(state.limit),
+        "x-ratelimit-remaining": str(state.remaining),
+        "x-ratelimit-used": str(min(state.used, state.limit)),
+        "x-ratelimit-reset": str(state.reset),
+        "x-ratelimit-resource": state.bucket,
+    }
+    if state.exceeded:
+        values["retry-after"] = str(state.retry_after())
+    return values
