@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STAGE ?= dev
 
-.PHONY: run test test-unit test-integration test-e2e lint bench clean
+.PHONY: run test test-unit test-integration test-e2e lint bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,14 @@ test-e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.listing
 	$(BIN)/python -m bench.cold_start
+
+# The CloudFormation template and the function package for STAGE, in out/STAGE/ (sam.json + deployment.zip).
+# The region only fills Chalice's placeholders; the template deploys to any region.
+package: $(STAMP)
+	rm -rf out/$(STAGE)
+	$(BIN)/python -m chalicelib.infra.package $(STAGE) out/$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) --merge-template out/$(STAGE)/merge-template.json out/$(STAGE)
+	$(BIN)/cfn-lint out/$(STAGE)/sam.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
