@@ -12,7 +12,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import ENVIRONMENTS
-from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.base import table_meta
 
 PRODUCTION = "production"
 
@@ -55,7 +55,3 @@ class EnvironmentRepository:
     @staticmethod
     def list(project_id: int) -> list[Environment]:
         return list(Environment.query(project_id, consistent_read=True))
-
-    @staticmethod
-    def stamp() -> str:
-        return utc_now()

@@ -65,7 +65,3 @@ def heartbeat(task_token: str) -> bool:
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
         return False
     return True
-
-
-def status(execution_arn: str) -> str:
-    return str(client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
