@@ -108,6 +108,16 @@ class Api:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.session.request(method, f"{self.stack.api}/api/v1/public{path}", timeout=30, **kwargs)
 
+    def github(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The same organization through the GitHub dialect (`token` scheme, as GitHub clients send it)."""
+        headers = {"Authorization": f"token {self.token}", "Accept": "application/vnd.github+json"}
+        return requests.request(method, f"{self.stack.api}/api/v3{path}", headers=headers, timeout=30, **kwargs)
+
+    def gitlab(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The same organization through the GitLab dialect (PRIVATE-TOKEN, as python-gitlab sends it)."""
+        headers = {"PRIVATE-TOKEN": self.token, **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.stack.api}/api/v4{path}", headers=headers, timeout=30, **kwargs)
+
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
 

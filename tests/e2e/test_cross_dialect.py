@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import requests
 
 from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
-
-
-def _github(stack: RunningStack, api: Api, method: str, path: str, **kwargs: Any) -> requests.Response:
-    headers = {"Authorization": f"token {api.token}", "Accept": "application/vnd.github+json"}
-    return requests.request(method, f"{stack.api}/api/v3{path}", headers=headers, timeout=30, **kwargs)
-
-
-def _gitlab(stack: RunningStack, api: Api, method: str, path: str, **kwargs: Any) -> requests.Response:
-    headers = {"PRIVATE-TOKEN": api.token}
-    return requests.request(method, f"{stack.api}/api/v4{path}", headers=headers, timeout=30, **kwargs)
 
 
 def test_a_native_deployment_reads_the_same_in_github_and_gitlab(
@@ -35,22 +22,22 @@ def test_a_native_deployment_reads_the_same_in_github_and_gitlab(
 
     # Then GitHub lists it with its sha and ref, and its statuses end in success with deployd's URLs
     repo_path = f"/repos/{api.org}/{project['slug']}"
-    listed = _github(stack, api, "GET", f"{repo_path}/deployments").json()
+    listed = api.github("GET", f"{repo_path}/deployments").json()
     assert [d["id"] for d in listed] == [native["id"]]
     assert listed[0]["sha"] == sha and listed[0]["ref"] == "main" and listed[0]["environment"] == "production"
 
     def github_states() -> list[str]:
-        response = _github(stack, api, "GET", f"{repo_path}/deployments/{native['id']}/statuses")
+        response = api.github("GET", f"{repo_path}/deployments/{native['id']}/statuses")
         return [s["state"] for s in response.json()]
 
     states = wait_until(lambda: (s := github_states()) and s[0] == "success" and s, what="success status")
     assert states == ["success", "in_progress", "queued"]
-    latest = _github(stack, api, "GET", f"{repo_path}/deployments/{native['id']}/statuses").json()[0]
+    latest = api.github("GET", f"{repo_path}/deployments/{native['id']}/statuses").json()[0]
     assert fetch(latest["environment_url"]).text == "cross v1"
     assert "/logs" in latest["log_url"]
 
     # And GitLab sees the same deployment, iid 1, success, in the production environment
-    gitlab = _gitlab(stack, api, "GET", f"/projects/{project['id']}/deployments/{native['id']}").json()
+    gitlab = api.gitlab("GET", f"/projects/{project['id']}/deployments/{native['id']}").json()
     assert gitlab["iid"] == 1 and gitlab["sha"] == sha and gitlab["status"] == "success"
     assert gitlab["environment"]["name"] == "production"
 
@@ -64,19 +51,17 @@ def test_an_external_github_deployment_moves_the_native_and_gitlab_views(
     sha = repo.commit("v1", {"index.html": "x"})
     project = api.create_project(repo.path)
     repo_path = f"/repos/{api.org}/{project['slug']}"
-    created = _github(stack, api, "POST", f"{repo_path}/deployments", json={"ref": "main", "environment": "staging"})
+    created = api.github("POST", f"{repo_path}/deployments", json={"ref": "main", "environment": "staging"})
     assert created.status_code == 201, created.text
     deployment_id = created.json()["id"]
 
     # Then the native API and GitLab see it queued / created
     assert api.deployment(project["id"], deployment_id)["status"] == "queued"
     gitlab_path = f"/projects/{project['id']}/deployments/{deployment_id}"
-    assert _gitlab(stack, api, "GET", gitlab_path).json()["status"] == "created"
+    assert api.gitlab("GET", gitlab_path).json()["status"] == "created"
 
     # When the external deployer reports success through GitHub
-    reported = _github(
-        stack,
-        api,
+    reported = api.github(
         "POST",
         f"{repo_path}/deployments/{deployment_id}/statuses",
         json={"state": "success", "environment_url": "https://staging.example.com"},
@@ -87,7 +72,7 @@ def test_an_external_github_deployment_moves_the_native_and_gitlab_views(
     native = api.deployment(project["id"], deployment_id)
     assert native["status"] == "deployed" and native["commit_sha"] == sha
     assert native["deployment_url"] == "https://staging.example.com"
-    gitlab = _gitlab(stack, api, "GET", gitlab_path).json()
+    gitlab = api.gitlab("GET", gitlab_path).json()
     assert gitlab["status"] == "success" and gitlab["environment"]["name"] == "staging"
 
 
@@ -98,9 +83,7 @@ def test_an_external_gitlab_deployment_is_listed_by_github_and_the_native_api(
     repo = git_repo()
     sha = repo.commit("v1", {"index.html": "x"})
     project = api.create_project(repo.path)
-    created = _gitlab(
-        stack,
-        api,
+    created = api.gitlab(
         "POST",
         f"/projects/{project['id']}/deployments",
         json={"environment": "production", "sha": sha, "ref": "main", "tag": False, "status": "running"},
@@ -109,18 +92,14 @@ def test_an_external_gitlab_deployment_is_listed_by_github_and_the_native_api(
     deployment_id = created.json()["id"]
 
     assert api.deployment(project["id"], deployment_id)["status"] == "deploying"
-    listed = _github(stack, api, "GET", f"/repos/{api.org}/{project['slug']}/deployments").json()
+    listed = api.github("GET", f"/repos/{api.org}/{project['slug']}/deployments").json()
     assert [d["id"] for d in listed] == [deployment_id] and listed[0]["sha"] == sha
 
-    updated = _gitlab(
-        stack, api, "PUT", f"/projects/{project['id']}/deployments/{deployment_id}", json={"status": "failed"}
-    )
+    updated = api.gitlab("PUT", f"/projects/{project['id']}/deployments/{deployment_id}", json={"status": "failed"})
     assert updated.status_code == 200, updated.text
     assert api.deployment(project["id"], deployment_id)["status"] == "failed"
     states = [
         s["state"]
-        for s in _github(
-            stack, api, "GET", f"/repos/{api.org}/{project['slug']}/deployments/{deployment_id}/statuses"
-        ).json()
+        for s in api.github("GET", f"/repos/{api.org}/{project['slug']}/deployments/{deployment_id}/statuses").json()
     ]
     assert states[:1] == ["failure"]

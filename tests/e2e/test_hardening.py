@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import requests
 
 from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 DEEP = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
-
-
-def _github(stack: RunningStack, api: Api, method: str, path: str, **kwargs: Any) -> requests.Response:
-    return requests.request(
-        method, f"{stack.api}/api/v3{path}", headers={"Authorization": f"token {api.token}"}, timeout=30, **kwargs
-    )
 
 
 def test_hostile_bodies_and_numbers_get_each_dialects_error(
@@ -30,28 +21,19 @@ def test_hostile_bodies_and_numbers_get_each_dialects_error(
 
     # Nesting deep enough to exhaust the parser's recursion
     assert api.post("/projects", data=DEEP, headers=json_header).status_code == 400
-    github = _github(stack, api, "POST", f"/repos/{api.org}/{project['slug']}/deployments", data=DEEP)
+    github = api.github("POST", f"/repos/{api.org}/{project['slug']}/deployments", data=DEEP)
     assert github.status_code == 400 and github.json()["message"] == "Problems parsing JSON"
-    gitlab = requests.post(
-        f"{stack.api}/api/v4/projects/{project['id']}/deployments",
-        data=DEEP,
-        headers={"PRIVATE-TOKEN": api.token, **json_header},
-        timeout=30,
-    )
+    gitlab = api.gitlab("POST", f"/projects/{project['id']}/deployments", data=DEEP, headers=json_header)
     assert gitlab.status_code == 400
     # NaN is not JSON: refused, so it can never be served back to a client that cannot parse it
-    nan = _github(
-        stack,
-        api,
+    nan = api.github(
         "POST",
         f"/repos/{api.org}/{project['slug']}/deployments",
         data='{"ref": "main", "payload": {"x": NaN}}',
     )
     assert nan.status_code == 400
     # An oversized payload is a validation error, not a conflict
-    big = _github(
-        stack,
-        api,
+    big = api.github(
         "POST",
         f"/repos/{api.org}/{project['slug']}/deployments",
         json={"ref": "main", "payload": {"blob": "x" * 500_000}},
@@ -60,7 +42,7 @@ def test_hostile_bodies_and_numbers_get_each_dialects_error(
     # Digits that are not ASCII
     assert api.get(f"/projects/{project['id']}/deployments", params={"page": "²"}).status_code == 400
     assert api.get(f"/projects/{project['id']}/deployments", params={"per_page": "1_0"}).status_code == 400
-    listed = _github(stack, api, "GET", f"/repos/{api.org}/{project['slug']}/deployments", params={"page": "²"})
+    listed = api.github("GET", f"/repos/{api.org}/{project['slug']}/deployments", params={"page": "²"})
     assert listed.status_code == 422
     # A repository URL with a NUL byte, or naming nothing
     assert api.post("/projects", json={"name": "nul", "repo_url": f"{repo.path}\u0000"}).status_code == 400
@@ -76,9 +58,9 @@ def test_native_listing_shows_every_deployment_once_after_deletes(
     repo.commit("v1", {"index.html": "x"})
     project = api.create_project(repo.path)
     base = f"/repos/{api.org}/{project['slug']}/deployments"
-    ids = [_github(stack, api, "POST", base, json={"ref": "main"}).json()["id"] for _ in range(5)]
+    ids = [api.github("POST", base, json={"ref": "main"}).json()["id"] for _ in range(5)]
     for deleted in (ids[4], ids[3]):  # never given a success status: inactive, so GitHub lets them go
-        assert _github(stack, api, "DELETE", f"{base}/{deleted}").status_code == 204
+        assert api.github("DELETE", f"{base}/{deleted}").status_code == 204
 
     # When the native API lists two per page
     pages = [
@@ -100,7 +82,7 @@ def test_the_production_environment_serving_a_site_cannot_be_deleted_through_git
     deployment = api.trigger(project["id"])
     api.wait_for_status(project["id"], deployment["id"], "deployed")
 
-    refused = _github(stack, api, "DELETE", f"/repos/{api.org}/{project['slug']}/environments/production")
+    refused = api.github("DELETE", f"/repos/{api.org}/{project['slug']}/environments/production")
 
     assert refused.status_code == 422, refused.text
     assert fetch(project["production_url"]).text == "live"
@@ -118,9 +100,7 @@ def test_rolling_back_another_environment_never_touches_production(
     live = api.trigger(project["id"])
     api.wait_for_status(project["id"], live["id"], "deployed")
     staging = [
-        _github(
-            stack,
-            api,
+        api.github(
             "POST",
             f"/repos/{api.org}/{project['slug']}/deployments",
             json={"ref": "main", "environment": "staging"},
@@ -146,10 +126,8 @@ def test_gitlab_responses_carry_the_organizations_rate_limit_headers(
     repo = git_repo()
     repo.commit("v1", {"index.html": "x"})
     project = api.create_project(repo.path)
-    url = f"{stack.api}/api/v4/projects/{project['id']}/deployments"
-
-    first = requests.get(url, headers={"PRIVATE-TOKEN": api.token}, timeout=30)
-    second = requests.get(url, headers={"PRIVATE-TOKEN": api.token}, timeout=30)
+    first = api.gitlab("GET", f"/projects/{project['id']}/deployments")
+    second = api.gitlab("GET", f"/projects/{project['id']}/deployments")
 
     assert first.status_code == 200 and first.headers["x-ratelimit-resource"] == "api"
     assert int(second.headers["x-ratelimit-remaining"]) == int(first.headers["x-ratelimit-remaining"]) - 1
