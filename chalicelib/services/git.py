@@ -59,6 +59,12 @@ def _refs(repo_url: str) -> dict[bytes, bytes]:
     return dict(getattr(result, "refs", result))
 
 
+def ref_exists(repo_url: str, ref: str) -> bool:
+    """Whether a branch or tag of that name exists now: the refs only, no objects fetched."""
+    refs = _refs(repo_url)
+    return any(name.encode() in refs for name in (f"refs/heads/{ref}", f"refs/tags/{ref}"))
+
+
 def resolve(repo_url: str, ref: str) -> Commit:
     """Resolve a branch, tag or full SHA to the commit it names right now, with its message and author."""
     refs = _refs(repo_url)

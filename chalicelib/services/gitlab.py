@@ -407,18 +407,10 @@ def get_deployment(org_slug: str, raw_id: str, deployment_id: int) -> GitLabDepl
 
 
 def _check_commit(project: Project, body: DeploymentCreate) -> None:
-    """GitLab's model validations: the ref and the commit must exist in the repository (checked before
-    anything is recorded, so a bad request reserves no iid)."""
-    try:
-        git.resolve(project.repo_url, body.ref)
-    except Unprocessable as exc:
-        if exc.field != "branch":  # the repository itself cannot be read
-            raise
-        raise Unprocessable("The branch or tag does not exist", field="ref") from exc
-    try:
-        git.resolve(project.repo_url, body.sha)
-    except Unprocessable as exc:
-        raise Unprocessable("The commit does not exist", field="sha") from exc
+    """GitLab's model validation of the ref (the refs only; the commit itself is resolved once, by
+    deployments.create, before anything is recorded, so a bad request reserves no iid)."""
+    if not git.ref_exists(project.repo_url, body.ref):
+        raise Unprocessable("The branch or tag does not exist", field="ref")
 
 
 def create_deployment(org_slug: str, key_id: str, raw_id: str, body: DeploymentCreate) -> GitLabDeployment:
@@ -441,7 +433,7 @@ def create_deployment(org_slug: str, key_id: str, raw_id: str, body: DeploymentC
     )
     try:
         view = deployments.create(org_slug, int(project.id), spec)
-    except Unprocessable as exc:  # the commit vanished between the check and the record
+    except Unprocessable as exc:  # the sha is not a commit of the repository
         raise Unprocessable("The commit does not exist", field="sha") from exc
     return _one(org_slug, project, view.deployment)
 

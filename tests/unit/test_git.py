@@ -149,3 +149,15 @@ def test_local_repositories_are_rejected_where_the_platform_forbids_them(
     # Then it is refused, while a remote URL still passes
     assert raised.value.field == "repo_url"
     assert git.validate_repo_url("https://github.com/example/site.git") == "https://github.com/example/site.git"
+
+
+def test_ref_exists_knows_branches_and_tags_but_not_commits_or_strangers(git_repo: Any) -> None:
+    # Given a repository with a branch main and a tag v1
+    repo = git_repo({"index.html": "v1"})
+    repo.git("tag", "v1")
+
+    # Then branches and tags exist, a commit SHA or an unknown name is not a ref
+    assert git.ref_exists(str(repo.path), "main")
+    assert git.ref_exists(str(repo.path), "v1")
+    assert not git.ref_exists(str(repo.path), repo.head)
+    assert not git.ref_exists(str(repo.path), "no-such-branch")
