@@ -9,7 +9,7 @@ from chalicelib.api.gitlab import gitlab
 from chalicelib.api.health import health
 from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
 from chalicelib.pipeline import consumers
 from chalicelib.services import schedules
 from chalicelib.settings import get_settings
@@ -33,6 +33,6 @@ def activation_worker(event: SQSEvent) -> dict:
     return consumers.consume_activations(event.to_dict(), event.context)
 
 
-@app.schedule(Rate(1, unit=Rate.MINUTES))
+@app.schedule(Rate(PREVIEW_SCHEDULE.every_minutes, unit=Rate.MINUTES))
 def preview_scheduler(event: CloudWatchEvent) -> dict:
     return schedules.handle_event(event.to_dict())

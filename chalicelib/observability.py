@@ -28,3 +28,40 @@ def deployment_context(deployment_id: int, project_id: int) -> Iterator[None]:
         logger.thread_safe_remove_keys(list(_KEYS))
         if previous:
             logger.thread_safe_append_keys(**previous)
+
+
+# ---- metrics: CloudWatch embedded metric format (EMF), one JSON line per data point ----
+
+METRICS_NAMESPACE = "deployd"
+DEPLOYMENT_EVENTS = {
+    "started": "DeploymentsStarted",
+    "succeeded": "DeploymentsSucceeded",
+    "failed": "DeploymentsFailed",
+    "cancelled": "DeploymentsCancelled",
+}
+
+
+def _emit(name: str, unit: str, value: float) -> None:
+    # single_metric writes its line at once: no shared buffer to flush, safe from the embedded stack's threads.
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    try:
+        with single_metric(name=name, unit=MetricUnit(unit), value=value, namespace=METRICS_NAMESPACE) as metric:
+            metric.add_dimension(name="service", value="deployd")
+    except Exception:  # a metric is never worth failing the request or the build it describes
+        logger.exception("could not emit metric", extra={"metric": name})
+
+
+def deployment_event(event: str) -> None:
+    """Count a deployment that started, succeeded, failed or was cancelled."""
+    _emit(DEPLOYMENT_EVENTS[event], "Count", 1)
+
+
+def build_duration(seconds: float) -> None:
+    """Wall time of a build, from the start of its checkout to its outcome."""
+    _emit("BuildDuration", "Seconds", seconds)
+
+
+def queue_wait(seconds: float) -> None:
+    """Time a deployment spent queued: from its creation to a build worker claiming it."""
+    _emit("QueueWait", "Seconds", seconds)

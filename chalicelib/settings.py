@@ -28,6 +28,12 @@ class Settings:
     resource_names: dict[str, str]
     # How long a removed preview's build artifacts are kept before the scheduled handler deletes them.
     artifact_retention_hours: float = 24.0
+    # "local" (a process next to the worker: the embedded stack) or "codebuild" (AWS).
+    build_runner: str = "local"
+    # CloudWatch Logs group the CodeBuild project writes build output to (AWS only).
+    build_log_group: str = ""
+    # ARN of the CloudFront KeyValueStore that mirrors the routes table (AWS only; empty locally).
+    sites_kvs_arn: str = ""
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -65,4 +71,7 @@ def get_settings() -> Settings:
         state_machine_arn=env.get("DEPLOYD_STATE_MACHINE_ARN", ""),
         resource_names=_env_resource_overrides(),
         artifact_retention_hours=float(env.get("DEPLOYD_ARTIFACT_RETENTION_HOURS", "24")),
+        build_runner=env.get("DEPLOYD_BUILD_RUNNER", "local"),
+        build_log_group=env.get("DEPLOYD_BUILD_LOG_GROUP", ""),
+        sites_kvs_arn=env.get("DEPLOYD_SITES_KVS_ARN", ""),
     )

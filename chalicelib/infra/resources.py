@@ -65,6 +65,38 @@ class StateMachine:
     logical: str
 
 
+@dataclass(frozen=True)
+class BuildProject:
+    """The CodeBuild project builds run in on AWS (the embedded stack runs them as local processes)."""
+
+    logical: str
+    image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+    compute_type: str = "BUILD_GENERAL1_SMALL"
+    log_retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A scheduled handler: EventBridge's rule on AWS, the embedded stack's timer locally."""
+
+    logical: str
+    every_minutes: int
+
+    @property
+    def expression(self) -> str:
+        return f"rate({self.every_minutes} minute{'s' if self.every_minutes != 1 else ''})"
+
+
+@dataclass(frozen=True)
+class SiteDistribution:
+    """CloudFront in front of a bucket: a CloudFront Function maps the request's host label to the artifact
+    prefix its KeyValueStore holds for it (a mirror of the routes table), so a rollback is a pointer switch."""
+
+    logical: str
+    origin: Bucket
+    routes: Table
+
+
 ORGANIZATIONS = Table("orgs", Key("slug", "S"))
 API_KEYS = Table("api-keys", Key("key_id", "S"))
 # Atomic counters (numeric ids) and uniqueness claims (project slugs) share one small table.
@@ -115,6 +147,16 @@ BUCKETS: tuple[Bucket, ...] = (SITES_BUCKET, BUILD_LOGS_BUCKET)
 PIPELINE = StateMachine("deployment-pipeline")
 STATE_MACHINES: tuple[StateMachine, ...] = (PIPELINE,)
 
+BUILD_PROJECT = BuildProject("build-project")
+BUILD_PROJECTS: tuple[BuildProject, ...] = (BUILD_PROJECT,)
+
+# Scheduled rebuilds, retention and other periodic upkeep (chalicelib.services.schedules).
+PREVIEW_SCHEDULE = Schedule("preview-scheduler", every_minutes=1)
+SCHEDULES: tuple[Schedule, ...] = (PREVIEW_SCHEDULE,)
+
+SITES_CDN = SiteDistribution("sites-cdn", origin=SITES_BUCKET, routes=ROUTES)
+DISTRIBUTIONS: tuple[SiteDistribution, ...] = (SITES_CDN,)
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -122,6 +164,9 @@ class Catalogue:
     queues: tuple[Queue, ...] = QUEUES
     buckets: tuple[Bucket, ...] = BUCKETS
     state_machines: tuple[StateMachine, ...] = STATE_MACHINES
+    build_projects: tuple[BuildProject, ...] = BUILD_PROJECTS
+    schedules: tuple[Schedule, ...] = SCHEDULES
+    distributions: tuple[SiteDistribution, ...] = DISTRIBUTIONS
 
 
 CATALOGUE = Catalogue()

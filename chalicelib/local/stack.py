@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PIPELINE
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PIPELINE, PREVIEW_SCHEDULE
 
 
 def free_port() -> int:
@@ -38,7 +38,7 @@ class StackConfig:
     admin_token: str = ""
     build_workers: int = 16
     # How often the scheduled handler runs (EventBridge's every minute on AWS); 0 turns the timer off.
-    schedule_interval_seconds: float = 60.0
+    schedule_interval_seconds: float = PREVIEW_SCHEDULE.every_minutes * 60.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,7 +50,9 @@ class StackConfig:
             moto_port=int(env.get("DEPLOYD_MOTO_PORT", "0") or 0),
             admin_token=env.get("DEPLOYD_ADMIN_TOKEN", ""),
             build_workers=int(env.get("DEPLOYD_BUILD_WORKERS", "16")),
-            schedule_interval_seconds=float(env.get("DEPLOYD_SCHEDULE_INTERVAL_SECONDS", "60")),
+            schedule_interval_seconds=float(
+                env.get("DEPLOYD_SCHEDULE_INTERVAL_SECONDS", str(PREVIEW_SCHEDULE.every_minutes * 60))
+            ),
         )
 
 
