@@ -33,6 +33,7 @@ class Table:
     range_key: Key | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None  # items whose epoch-seconds value here has passed are deleted by DynamoDB
+    stream_view: Literal["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"] | None = None
 
     def attribute_definitions(self) -> list[Key]:
         keys = [self.hash_key, self.range_key] + [k for i in self.indexes for k in (i.hash_key, i.range_key)]
@@ -120,8 +121,9 @@ DEPLOYMENT_STATUSES = Table("deployment-statuses", Key("deployment_id", "N"), Ke
 ENVIRONMENTS = Table("environments", Key("project_id", "N"), Key("name", "S"))
 # Deployments waiting for one of their organization's build slots, oldest first ("<enqueued ms>#<id>").
 SLOT_WAITS = Table("slot-waits", Key("org_slug", "S"), Key("position", "S"))
-# Host label -> artifact prefix: what CloudFront's KeyValueStore holds on AWS.
-ROUTES = Table("routes", Key("host", "S"))
+# Host label -> artifact prefix: what CloudFront's KeyValueStore holds on AWS. Its stream feeds the
+# function that mirrors every change into the KeyValueStore (keys only: the mirror reads the current row).
+ROUTES = Table("routes", Key("host", "S"), stream_view="KEYS_ONLY")
 
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
