@@ -1,5 +1,7 @@
 """deployd: the Chalice app. It wires blueprints and event handlers together and does nothing else."""
 
+from typing import Any
+
 from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
@@ -10,7 +12,7 @@ from chalicelib.api.health import health
 from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
-from chalicelib.pipeline import consumers
+from chalicelib.pipeline import consumers, route_stream
 from chalicelib.services import schedules
 from chalicelib.settings import get_settings
 
@@ -36,3 +38,9 @@ def activation_worker(event: SQSEvent) -> dict:
 @app.schedule(Rate(PREVIEW_SCHEDULE.every_minutes, unit=Rate.MINUTES))
 def preview_scheduler(event: CloudWatchEvent) -> dict:
     return schedules.handle_event(event.to_dict())
+
+
+@app.lambda_function(name="route_sync")
+def route_sync(event: dict, context: Any) -> dict:
+    """The routes table's stream (keys only) mirrored into CloudFront's KeyValueStore."""
+    return route_stream.consume(event, context)

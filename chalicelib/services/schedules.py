@@ -18,9 +18,10 @@ from chalicelib.errors import DomainError, Unprocessable
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.project import Project
 from chalicelib.observability import logger
-from chalicelib.services import git, previews, retention, schedule_expressions
+from chalicelib.services import git, previews, retention, route_mirror, schedule_expressions
 from chalicelib.services.previews import Preview
 from chalicelib.services.projects import RETAINED, SCHEDULED
+from chalicelib.settings import get_settings
 
 SCHEDULER = "deployd-scheduler"  # the creator of scheduled builds
 
@@ -150,8 +151,21 @@ def run_schedules(now: datetime) -> RunReport:
     return report
 
 
+def _reconcile_routes() -> int:
+    """Repair the sites' KeyValueStore from the routes table (a lost stream record, say); -1 if it failed."""
+    try:
+        return route_mirror.reconcile().changed
+    except Exception:  # the store's trouble must not fail (and so re-run) the preview work above
+        logger.exception("reconciling the KeyValueStore with the routes table failed")
+        return -1
+
+
 def handle_event(event: dict) -> dict[str, int]:
-    """The Lambda entry point's logic: EventBridge's `time` is the run's `now`."""
+    """The Lambda entry point's logic: EventBridge's `time` is the run's `now`. On AWS (a KeyValueStore is
+    configured) each run also reconciles the store with the routes table."""
     stamp = event.get("time")
     now = retention.parse_time(stamp) if isinstance(stamp, str) else datetime.now(UTC)
-    return run_schedules(now).summary()
+    summary = run_schedules(now).summary()
+    if get_settings().sites_kvs_arn:
+        summary["routes_repaired"] = _reconcile_routes()
+    return summary

@@ -1,0 +1,240 @@
+"""Mirrors the routes table into CloudFront's KeyValueStore, where the sites' CloudFront Function looks up
+a request's host label (key) to find the artifact prefix it serves (value). AWS only: in the embedded stack
+the site server reads the routes table itself and there is no store (`sites_kvs_arn` is empty).
+
+Why mirroring the *current row* converges, whatever order and however often stream records arrive:
+
+- A stream record carries the key only. The mirror never applies a record's content; it reads the row as it
+  is now (a consistent read) and makes the store say the same: put the row's prefix, or delete the key when
+  the row is gone. So a duplicate record is one more write of the same value, and a record delivered late
+  (another shard, a retry) writes the row's state as of its read, not the state that record described.
+- Every write is a compare-and-set on the store: KeyValueStore writes need `IfMatch`, the store's ETag,
+  which every write to any key changes. The mirror takes the ETag *before* it reads the rows, so its write
+  lands only if nobody wrote to the store between that ETag and the write, i.e. after its read. A mirror
+  that read a row which has changed since is refused (ConflictException) by the newer mirror's write and
+  starts over: new ETag, new read. Hence, for every row change, some mirror reads after it, and any write
+  that lands after that one also read after it: the last write to land is of the row's last state.
+- Therefore the mirror writes even when the store already holds the value: a write that is skipped would
+  not move the ETag, and an older mirror still holding the previous ETag could then land a stale value.
+
+One gap remains: deleting a key that is already absent changes nothing, ETag included, so a stale put racing
+with it can land. Records of one key come in order on one shard, so that takes a retry of an old batch
+racing a newer one; `reconcile` (run by the scheduled handler) repairs it, and anything else that drifted,
+within one schedule period.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from chalicelib.aws import client
+from chalicelib.models.route import Route
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+
+# KeyValueStore limits (CloudFront quotas): keys up to 512 bytes, values up to 1 KB, and one UpdateKeys
+# request carries at most 50 keys. Labels and "deployments/<id>/" prefixes are far below the first two.
+MAX_KEY_BYTES = 512
+MAX_VALUE_BYTES = 1024
+MAX_KEYS_PER_UPDATE = 50
+LIST_PAGE_SIZE = 50  # ListKeys' largest page
+
+# A conflict means another writer (a mirror of another shard, reconcile) wrote in between; each attempt
+# starts over with a fresh ETag and a fresh read. Beyond this the caller fails and the record is retried.
+MAX_ATTEMPTS = 8
+
+_CONFLICT = "ConflictException"
+_NOT_FOUND = "ResourceNotFoundException"
+
+
+class MirrorConflict(Exception):
+    """Other writers kept changing the store for MAX_ATTEMPTS attempts in a row."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One key made to agree with its row: put `value`, or delete the key when `value` is None."""
+
+    host: str
+    value: str | None
+
+
+@dataclass
+class ReconcileReport:
+    put: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unmirrorable: list[str] = field(default_factory=list)  # rows that cannot fit the store's limits
+
+    @property
+    def changed(self) -> int:
+        return len(self.put) + len(self.deleted)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _fits_key(host: str) -> bool:
+    return 0 < len(host.encode()) <= MAX_KEY_BYTES
+
+
+def _fits_value(value: str) -> bool:
+    return 0 < len(value.encode()) <= MAX_VALUE_BYTES
+
+
+class _Store:
+    """The calls this module makes on one KeyValueStore (the data-plane API, `cloudfront-keyvaluestore`)."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+        self.api = client("cloudfront-keyvaluestore")
+
+    def etag(self) -> str:
+        return str(self.api.describe_key_value_store(KvsARN=self.arn)["ETag"])
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        token: str | None = None
+        while True:
+            page = self.api.list_keys(
+                KvsARN=self.arn, MaxResults=LIST_PAGE_SIZE, **({"NextToken": token} if token else {})
+            )
+            for item in page.get("Items", []):
+                yield item["Key"], item["Value"]
+            token = page.get("NextToken")
+            if not token:
+                return
+
+    def write_one(self, change: Change, etag: str) -> str:
+        """Put or delete one key; the store's ETag after the write. Deleting an absent key is no change."""
+        if change.value is not None:
+            return str(self.api.put_key(KvsARN=self.arn, Key=change.host, Value=change.value, IfMatch=etag)["ETag"])
+        try:
+            return str(self.api.delete_key(KvsARN=self.arn, Key=change.host, IfMatch=etag)["ETag"])
+        except ClientError as exc:
+            # The store itself exists (its ETag was just described), so what is not found is the key.
+            if _error_code(exc) != _NOT_FOUND:
+                raise
+            return etag  # nothing was written, so the ETag has not moved
+
+    def write_many(self, changes: Sequence[Change], etag: str) -> str:
+        """One all-or-nothing UpdateKeys. Its reference does not say whether a delete of an absent key
+        refuses the request; if the request is refused for anything but a conflict, the keys are written
+        one by one instead, where an absent key is known to be harmless."""
+        puts = [{"Key": c.host, "Value": c.value} for c in changes if c.value is not None]
+        deletes = [{"Key": c.host} for c in changes if c.value is None]
+        try:
+            return str(self.api.update_keys(KvsARN=self.arn, IfMatch=etag, Puts=puts, Deletes=deletes)["ETag"])
+        except ClientError as exc:
+            if _error_code(exc) == _CONFLICT:
+                raise
+            logger.info("UpdateKeys refused; writing keys one by one", extra={"error": _error_code(exc)})
+        for change in changes:
+            etag = self.write_one(change, etag)
+        return etag
+
+
+def _store() -> _Store:
+    return _Store(get_settings().sites_kvs_arn)
+
+
+def _apply(store: _Store, etag: str, changes: Sequence[Change]) -> None:
+    """Write `changes`, each write's IfMatch the ETag the previous one returned: the whole sequence lands
+    only if nobody else wrote since `etag` was read. Raises ClientError(ConflictException) otherwise."""
+    if len(changes) == 1:
+        store.write_one(changes[0], etag)
+        return
+    for start in range(0, len(changes), MAX_KEYS_PER_UPDATE):
+        etag = store.write_many(changes[start : start + MAX_KEYS_PER_UPDATE], etag)
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.05 * 2**attempt))
+
+
+def _desired(hosts: Sequence[str]) -> list[Change]:
+    """What the store should hold for `hosts`, read now (strongly consistent) from the routes table."""
+    rows = {route.host: route.artifact_prefix for route in Route.batch_get(hosts, consistent_read=True)}
+    changes = []
+    for host in hosts:
+        value = rows.get(host)
+        if value is not None and not _fits_value(value):
+            # It cannot be mirrored; serving nothing beats serving what the label used to point at.
+            logger.error("route value too large for the KeyValueStore", extra={"host": host, "bytes": len(value)})
+            value = None
+        changes.append(Change(host, value))
+    return changes
+
+
+def mirror(hosts: Iterable[str]) -> list[Change]:
+    """Make the store agree with the routes table's current rows for `hosts`; returns what was written.
+
+    All hosts are written with one ETag chain (UpdateKeys, 50 keys a request); on a conflict the whole
+    thing starts over. Raises MirrorConflict after MAX_ATTEMPTS conflicts, ClientError on anything else."""
+    wanted: list[str] = []
+    for host in dict.fromkeys(hosts):  # distinct, in order
+        if _fits_key(host):
+            wanted.append(host)
+        else:  # such a key cannot exist in the store, so there is nothing to agree with
+            logger.error("route key too long for the KeyValueStore", extra={"host": host})
+    if not wanted:
+        return []
+    store = _store()
+    for attempt in range(MAX_ATTEMPTS):
+        etag = store.etag()  # before the read: see the module docstring
+        changes = _desired(wanted)
+        try:
+            _apply(store, etag, changes)
+            return changes
+        except ClientError as exc:
+            if _error_code(exc) != _CONFLICT:
+                raise
+            logger.info("KeyValueStore changed meanwhile; mirroring again", extra={"attempt": attempt + 1})
+            _backoff(attempt)
+    raise MirrorConflict(f"the KeyValueStore kept changing for {MAX_ATTEMPTS} attempts")
+
+
+def reconcile() -> ReconcileReport:
+    """Make the whole store agree with the whole routes table: put what is missing or different, delete
+    keys no row has. The store holds routes and nothing else, so every key without a row is stale.
+
+    Cost per run: one Scan of the routes table (consistent; one request per MB) and ceil(keys / 50) ListKeys
+    requests, plus ceil(changes / 50) UpdateKeys when something drifted. Both sides are bounded by what a
+    KeyValueStore can hold at all (5 MB in total, keys <= 512 B, values <= 1 KB): a few hundred routes are a
+    handful of requests a minute. Only the table's host and artifact_prefix are fetched."""
+    store = _store()
+    for attempt in range(MAX_ATTEMPTS):
+        report = ReconcileReport()
+        etag = store.etag()  # before both reads, so a write of anyone in between refuses ours
+        wanted: dict[str, str] = {}
+        for route in Route.scan(consistent_read=True, attributes_to_get=["host", "artifact_prefix"]):
+            if _fits_key(route.host) and _fits_value(route.artifact_prefix):
+                wanted[route.host] = route.artifact_prefix
+            else:
+                report.unmirrorable.append(route.host)
+        held = dict(store.items())
+        changes = [Change(host, value) for host, value in wanted.items() if held.get(host) != value]
+        changes += [Change(host, None) for host in held if host not in wanted]
+        report.put = [c.host for c in changes if c.value is not None]
+        report.deleted = [c.host for c in changes if c.value is None]
+        if report.unmirrorable:
+            logger.error("routes too large for the KeyValueStore", extra={"hosts": report.unmirrorable})
+        if not changes:
+            return report
+        try:
+            _apply(store, etag, changes)
+        except ClientError as exc:
+            if _error_code(exc) != _CONFLICT:
+                raise
+            _backoff(attempt)
+            continue
+        logger.warning(
+            "KeyValueStore drifted from the routes table; repaired",
+            extra={"put": report.put, "deleted": report.deleted},
+        )
+        return report
+    raise MirrorConflict(f"the KeyValueStore kept changing for {MAX_ATTEMPTS} attempts")
