@@ -50,6 +50,9 @@ class Queue:
     visibility_timeout_seconds: int
     max_receive_count: int = 3
     message_retention_seconds: int = 4 * 24 * 3600
+    # SQS keeps a message's original enqueue time when it moves it to the dead-letter queue, so the DLQ
+    # must retain longer than the queue itself or failed messages expire before anyone looks at them.
+    dead_letter_retention_seconds: int = 14 * 24 * 3600
 
     @property
     def dead_letter_logical(self) -> str:

@@ -34,11 +34,16 @@ def table_request(table: Table, settings: Settings) -> dict[str, Any]:
     for name in ("BillingMode", "KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes"):
         if name in properties:
             request[name] = properties[name]
+    if table.stream_view:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view}
     return request
 
 
 def _create_queue(sqs: Any, queue: Queue, settings: Settings) -> str:
-    dlq_url = sqs.create_queue(QueueName=settings.resource_name(queue.dead_letter_logical))["QueueUrl"]
+    dlq_url = sqs.create_queue(
+        QueueName=settings.resource_name(queue.dead_letter_logical),
+        Attributes={"MessageRetentionPeriod": str(queue.dead_letter_retention_seconds)},
+    )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(
         QueueName=settings.resource_name(queue.logical),
