@@ -1,61 +1,75 @@
 """The template `chalice package --merge-template` merges into Chalice's own SAM template.
 
-`python -m chalicelib.infra.package STAGE OUT_DIR` writes OUT_DIR/merge-template.json: the data plane
-(chalicelib.infra.template), the state machine's IAM role, the stack's parameters and outputs, and the
-environment variables that tell Chalice's Lambda functions the physical names of the stack's resources.
+`python -m chalicelib.infra.package STAGE OUT_DIR` writes OUT_DIR/merge-template.json: the whole stack but
+the functions and the REST API Chalice generates from app.py, and what those functions need from it. Every
+resource comes from the catalogue (chalicelib.infra.resources):
 
-Chalice names its resources after the app's handlers (see FUNCTIONS); the merge is a deep merge in which
-dicts are merged key by key and anything else (lists included) from this template wins.
+- the data plane: tables, queues and dead-letter queues, buckets, the state machine (chalicelib.infra.template);
+- the CodeBuild project and its log group (.codebuild); CloudFront, its KeyValueStore and router (.cdn);
+- IAM, all in one place (.iam): the state machine's role, the build's role, and each function's policies,
+  which replace the ones Chalice generates from .chalice/policy-<stage>.json;
+- alarms and the dashboard (.monitoring);
+- per function: its environment (the physical names of the stack's resources), its log group, partial batch
+  failures on its SQS event source, and for the routes stream's consumer the stream as its event source.
 
-Not here yet: least-privilege data-plane policies for the Lambda roles (they only have the CloudWatch Logs
-policy of .chalice/policy-<stage>.json), CodeBuild, CloudFront (SitesDomain and CertificateArn are
-declared for it but not used yet), alarms.
+The merge is a deep merge: dicts are merged key by key and anything else (lists included) from this template
+wins. So the merge template may only extend resources Chalice generates, and names them as Chalice does
+(chalicelib.infra.functions reads them from app.py). Timeouts, memory and X-Ray tracing are Chalice's own
+settings, in .chalice/config.json.
+
+Parameters: SitesDomain, CertificateArn (ACM, us-east-1, for *.SitesDomain), AdminToken, AlarmEmail
+(optional), PublicApiUrl (optional: the API's public base URL, see `api_url_variable`).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chalicelib.infra.resources import (
-    ACTIVATION_QUEUE,
-    BUILD_QUEUE,
-    CATALOGUE,
-    DEPLOYMENTS,
-    ENVIRONMENTS,
-    Catalogue,
-    Queue,
-)
+from chalicelib.infra import cdn, codebuild, iam, monitoring
+from chalicelib.infra.functions import Function, app_functions, consumed_queue
+from chalicelib.infra.iam import PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
+from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, PIPELINE, ROUTES, SITES_CDN, Catalogue
 from chalicelib.infra.template import data_plane, logical_id
 
-PIPELINE_LOGICAL_ID = "DeploymentPipeline"
-PIPELINE_ROLE_LOGICAL_ID = "DeploymentPipelineRole"
+__all__ = ["PIPELINE_LOGICAL_ID", "PIPELINE_ROLE_LOGICAL_ID", "merge_template"]
 
-# Chalice's logical ids for the REST API and for the functions it generates from app.py's handlers.
-REST_API = "RestAPI"
-API_HANDLER = "APIHandler"
-# handler name in app.py -> Chalice's logical id for its function
-EVENT_HANDLERS: dict[str, str] = {
-    "build_worker": "BuildWorker",
-    "activation_worker": "ActivationWorker",
-    "preview_scheduler": "PreviewScheduler",
-}
-FUNCTIONS: tuple[str, ...] = (API_HANDLER, *EVENT_HANDLERS.values())
-# Chalice builds each SQS event source's queue ARN from the queue *name* app.py passes to on_sqs_message
-# (Settings.resource_name: "<DEPLOYD_RESOURCE_PREFIX>-<logical>" with the stage's variables from
-# .chalice/config.json). A deep merge cannot replace that ARN (dicts are merged, so an Fn::GetAtt would land
-# next to Chalice's Fn::Sub), so the queues these functions read get exactly that name instead. The event
-# source mappings are still created after the queues: every function's environment references every queue.
-SQS_CONSUMERS: dict[str, Queue] = {"BuildWorker": BUILD_QUEUE, "ActivationWorker": ACTIVATION_QUEUE}
+REST_API = "RestAPI"  # Chalice's logical id for the REST API
+ROUTE_STREAM_CONSUMER = "route_sync"  # the handler in app.py that the routes table's stream invokes
+ROUTE_STREAM_EVENT = "RoutesStream"
 
 CHALICE_CONFIG = Path(__file__).resolve().parents[2] / ".chalice" / "config.json"
 API_STAGE = "api"  # api_gateway_stage in .chalice/config.json
 
+HAS_PUBLIC_API_URL = "HasPublicApiUrl"
+FUNCTION_LOG_RETENTION_DAYS = 30
+
+# The routes stream's consumer: records whose host cannot be mirrored are retried from the first failed one
+# (ReportBatchItemFailures), a failing batch is split to isolate the record, and after a few attempts or ten
+# minutes a record is dropped: the scheduled handler's reconcile rewrites the whole KeyValueStore from the
+# routes table every minute, so a dropped record is repaired there, and the shard is not held up meanwhile.
+ROUTE_STREAM_RETRY = {
+    "BatchSize": 50,
+    "MaximumBatchingWindowInSeconds": 1,
+    "BisectBatchOnFunctionError": True,
+    "MaximumRetryAttempts": 5,
+    "MaximumRecordAgeInSeconds": 600,
+}
+
 
 def api_url() -> dict[str, Any]:
     return {"Fn::Sub": f"https://${{{REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"}
+
+
+def api_url_variable(function: Function) -> dict[str, Any]:
+    """DEPLOYD_API_URL: PublicApiUrl when given; else the execute-api URL, except for the API's own function,
+    which cannot reference the REST API (the API's definition references the function: a cycle) and then
+    goes without (set PublicApiUrl, e.g. to the ApiUrl output after the first deploy, to give it one)."""
+    fallback = {"Ref": "AWS::NoValue"} if function.kind == "api" else api_url()
+    return {"Fn::If": [HAS_PUBLIC_API_URL, {"Ref": "PublicApiUrl"}, fallback]}
 
 
 def env_name(logical: str) -> str:
@@ -63,41 +77,7 @@ def env_name(logical: str) -> str:
     return "DEPLOYD_RESOURCE_" + logical.upper().replace("-", "_")
 
 
-def pipeline_role() -> dict[str, Any]:
-    """The state machine may send to the two queues and update the two tables its definition names, nothing else."""
-    queues = [{"Fn::GetAtt": [logical_id(q.logical, "Queue"), "Arn"]} for q in (BUILD_QUEUE, ACTIVATION_QUEUE)]
-    tables = [{"Fn::GetAtt": [logical_id(t.logical, "Table"), "Arn"]} for t in (DEPLOYMENTS, ENVIRONMENTS)]
-    return {
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "states.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-                    }
-                ],
-            },
-            "Policies": [
-                {
-                    "PolicyName": "DeploymentPipeline",
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queues},
-                            {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"], "Resource": tables},
-                        ],
-                    },
-                }
-            ],
-        },
-    }
-
-
-def function_environment(catalogue: Catalogue, *, with_api_url: bool) -> dict[str, Any]:
+def function_environment(catalogue: Catalogue) -> dict[str, Any]:
     """Physical names of the stack's resources, as chalicelib.settings reads them."""
     variables: dict[str, Any] = {}
     for table in catalogue.tables:
@@ -107,27 +87,81 @@ def function_environment(catalogue: Catalogue, *, with_api_url: bool) -> dict[st
         variables[env_name(queue.logical)] = {"Fn::GetAtt": [logical_id(queue.logical, "Queue"), "QueueName"]}
     for bucket in catalogue.buckets:
         variables[env_name(bucket.logical)] = {"Ref": logical_id(bucket.logical, "Bucket")}
+    for project in catalogue.build_projects:
+        variables[env_name(project.logical)] = {"Ref": codebuild.project_id(project)}
     variables["DEPLOYD_STATE_MACHINE_ARN"] = {"Ref": PIPELINE_LOGICAL_ID}
+    variables["DEPLOYD_BUILD_RUNNER"] = "codebuild"
+    variables["DEPLOYD_BUILD_LOG_GROUP"] = {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
+    variables["DEPLOYD_SITES_KVS_ARN"] = cdn.key_value_store_arn(SITES_CDN)
     variables["DEPLOYD_SITES_URL_TEMPLATE"] = {"Fn::Sub": "https://{label}.${SitesDomain}/"}
     variables["DEPLOYD_ADMIN_TOKEN"] = {"Ref": "AdminToken"}
     variables["DEPLOYD_ALLOW_LOCAL_REPOSITORIES"] = "false"
-    if with_api_url:
-        # The API function itself cannot reference the RestAPI: the API's definition references the function.
-        variables["DEPLOYD_API_URL"] = api_url()
     return variables
+
+
+def function_log_group(function: Function, prefix: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "LogGroupName": f"/aws/lambda/{prefix}/{function.handler}",
+            "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
+        },
+    }
+
+
+def function_events(function: Function) -> dict[str, Any]:
+    """Additions to the function's `Events` (merged into the ones Chalice generates, key by key)."""
+    if function.kind == "sqs":
+        # Powertools' batch processing reports failed records; without this Lambda would retry the whole batch.
+        return {function.sqs_event_id: {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
+    if function.handler == ROUTE_STREAM_CONSUMER:
+        properties = {
+            "Stream": {"Fn::GetAtt": [logical_id(ROUTES.logical, "Table"), "StreamArn"]},
+            "StartingPosition": "LATEST",
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            **ROUTE_STREAM_RETRY,
+        }
+        return {ROUTE_STREAM_EVENT: {"Type": "DynamoDB", "Properties": properties}}
+    return {}
+
+
+def function_resources(catalogue: Catalogue, functions: Sequence[Function], prefix: str) -> dict[str, Any]:
+    """Per function: a partial function resource and a partial role (deep-merged by Chalice into the ones it
+    generates), and the function's log group."""
+    resources: dict[str, Any] = {}
+    for function in functions:
+        log_group = iam.function_log_group_id(function)
+        properties: dict[str, Any] = {
+            "Environment": {
+                "Variables": {**function_environment(catalogue), "DEPLOYD_API_URL": api_url_variable(function)}
+            },
+            "LoggingConfig": {"LogGroup": {"Ref": log_group}},
+        }
+        events = function_events(function)
+        if events:
+            properties["Events"] = events
+        resources[function.logical_id] = {"Properties": properties}
+        resources[function.role_id] = iam.function_role_override(function)
+        resources[log_group] = function_log_group(function, prefix)
+    return resources
 
 
 def parameters() -> dict[str, Any]:
     return {
         "SitesDomain": {
             "Type": "String",
-            "Description": "Domain the sites are served under: <label>.<SitesDomain>.",
-            "AllowedPattern": r"^[a-z0-9.-]+$",
+            "Description": "Domain the sites are served under: <label>.<SitesDomain> (DNS: *.<SitesDomain> CNAME "
+            "to the SitesDistributionDomainName output).",
+            "AllowedPattern": r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+            "ConstraintDescription": "a lower-case domain name, e.g. sites.example.com",
         },
         "CertificateArn": {
             "Type": "String",
-            "Description": "ACM certificate (us-east-1) for *.<SitesDomain>; reserved for the CloudFront distribution.",
-            "Default": "",
+            "Description": "ARN of an issued ACM certificate in us-east-1 for *.<SitesDomain> (CloudFront's region).",
+            "AllowedPattern": r"^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]{36}$",
+            "ConstraintDescription": "an ACM certificate ARN in us-east-1",
         },
         "AdminToken": {
             "Type": "String",
@@ -135,6 +169,28 @@ def parameters() -> dict[str, Any]:
             "MinLength": 32,
             "Description": "Bearer token of the admin API.",
         },
+        "AlarmEmail": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Optional: an e-mail address subscribed to the alarms topic (confirm the subscription).",
+            "AllowedPattern": r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            "ConstraintDescription": "empty, or an e-mail address",
+        },
+        "PublicApiUrl": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Optional: the API's public base URL (a custom domain, or the ApiUrl output), used in the "
+            "links the API returns. Empty: the other functions use the execute-api URL, the API none.",
+            "AllowedPattern": r"^$|^https://[^\s/]+(/[^\s]*[^\s/])?$",
+            "ConstraintDescription": "empty, or an https:// URL without a trailing slash",
+        },
+    }
+
+
+def conditions() -> dict[str, Any]:
+    return {
+        monitoring.HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+        HAS_PUBLIC_API_URL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicApiUrl"}, ""]}]},
     }
 
 
@@ -151,6 +207,19 @@ def outputs(catalogue: Catalogue) -> dict[str, Any]:
         name = logical_id(bucket.logical, "Bucket")
         result[f"{name}Name"] = {"Value": {"Ref": name}}
     result["DeploymentPipelineArn"] = {"Value": {"Ref": PIPELINE_LOGICAL_ID}}
+    for project in catalogue.build_projects:
+        result[f"{codebuild.project_id(project)}Name"] = {"Value": {"Ref": codebuild.project_id(project)}}
+        result[f"{codebuild.log_group_id(project)}Name"] = {"Value": {"Ref": codebuild.log_group_id(project)}}
+    result["SitesDomain"] = {"Value": {"Ref": "SitesDomain"}}
+    result["SitesUrlTemplate"] = {"Value": {"Fn::Sub": "https://{label}.${SitesDomain}/"}}
+    for distribution in catalogue.distributions:
+        result["SitesDistributionDomainName"] = {
+            "Description": "CNAME target of *.<SitesDomain>",
+            "Value": {"Fn::GetAtt": [cdn.distribution_id(distribution), "DomainName"]},
+        }
+        result["SitesDistributionId"] = {"Value": {"Ref": cdn.distribution_id(distribution)}}
+        result["SitesKeyValueStoreArn"] = {"Value": cdn.key_value_store_arn(distribution)}
+    result["AlarmTopicArn"] = {"Value": {"Ref": monitoring.ALARM_TOPIC}}
     return result
 
 
@@ -162,25 +231,37 @@ def resource_prefix(stage: str, config_path: Path = CHALICE_CONFIG) -> str:
     return str(variables["DEPLOYD_RESOURCE_PREFIX"])
 
 
-def function_overrides(catalogue: Catalogue) -> dict[str, Any]:
-    """Partial function resources, deep-merged by Chalice into the ones it generates."""
-    overrides: dict[str, Any] = {}
-    for function in FUNCTIONS:
-        environment = function_environment(catalogue, with_api_url=function != API_HANDLER)
-        overrides[function] = {"Properties": {"Environment": {"Variables": environment}}}
-    return overrides
-
-
-def merge_template(stage: str, catalogue: Catalogue = CATALOGUE) -> dict[str, Any]:
-    resources = data_plane(catalogue)
-    resources[PIPELINE_ROLE_LOGICAL_ID] = pipeline_role()
+def merge_template(
+    stage: str, catalogue: Catalogue = CATALOGUE, functions: Sequence[Function] | None = None
+) -> dict[str, Any]:
+    """The merge template for `stage`; `functions` default to app.py's (chalicelib.infra.functions)."""
+    functions = app_functions() if functions is None else functions
     prefix = resource_prefix(stage)
-    for queue in SQS_CONSUMERS.values():
-        resources[logical_id(queue.logical, "Queue")]["Properties"]["QueueName"] = f"{prefix}-{queue.logical}"
-    resources.update(function_overrides(catalogue))
+    resources = data_plane(catalogue)
+    resources[PIPELINE_ROLE_LOGICAL_ID] = iam.pipeline_role()
+    # Chalice builds each SQS event source's queue ARN from the queue *name* app.py passes to on_sqs_message
+    # (Settings.resource_name: "<DEPLOYD_RESOURCE_PREFIX>-<logical>" with the stage's variables). A deep merge
+    # cannot replace that ARN (an Fn::GetAtt would land next to Chalice's Fn::Sub), so the queues those
+    # functions read get exactly that name instead. The event source mappings are still created after the
+    # queues: every function's environment references every queue.
+    for function in functions:
+        queue = consumed_queue(function, catalogue.queues)
+        if queue is not None:
+            resources[logical_id(queue.logical, "Queue")]["Properties"]["QueueName"] = f"{prefix}-{queue.logical}"
+    for project in catalogue.build_projects:
+        resources.update(codebuild.build_project_resources(project, prefix))
+        resources[codebuild.role_id(project)] = iam.build_role(prefix)
+    for distribution in catalogue.distributions:
+        resources.update(cdn.site_distribution_resources(distribution, prefix))
+    resources.update(function_resources(catalogue, functions, prefix))
+    function_ids = [f.logical_id for f in functions]
+    stream_consumers = [f.logical_id for f in functions if f.handler == ROUTE_STREAM_CONSUMER]
+    resources.update(monitoring.alarm_resources(catalogue, function_ids, next(iter(stream_consumers), None)))
+    resources[monitoring.DASHBOARD] = monitoring.dashboard_resource(catalogue, function_ids, PIPELINE, prefix)
     return {
         "Description": f"deployd ({stage})",
         "Parameters": parameters(),
+        "Conditions": conditions(),
         "Resources": resources,
         "Outputs": outputs(catalogue),
     }

@@ -1,9 +1,10 @@
 """CloudFormation resources generated from the resource catalogue: the same definitions the embedded stack
 provisions from (chalicelib.local.provision), so the two cannot drift.
 
-This covers the data plane (tables with their indexes and TTL, queues with their dead-letter queues,
-buckets, the state machine with its definition substitutions). Packaging the Lambda functions around it
-(`chalice package --merge-template`), IAM, CodeBuild, CloudFront and alarms are still to come.
+This covers the data plane (tables with their indexes, TTL and streams, queues with their dead-letter
+queues, buckets, the state machine with its definition substitutions). The rest of the stack is generated
+beside it (chalicelib.infra.codebuild, .cdn, .iam, .monitoring) and put together with the Lambda functions
+by chalicelib.infra.package.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def table_resource(table: Table) -> dict[str, Any]:
         ]
     if table.ttl_attribute:
         properties["TimeToLiveSpecification"] = {"AttributeName": table.ttl_attribute, "Enabled": True}
+    if table.stream_view:
+        properties["StreamSpecification"] = {"StreamViewType": table.stream_view}
     return {
         "Type": "AWS::DynamoDB::Table",
         "DeletionPolicy": "Retain",

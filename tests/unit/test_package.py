@@ -1,4 +1,5 @@
-"""The merge template `make package` hands to `chalice package --merge-template` (without running Chalice)."""
+"""The packaged stack: Chalice's SAM template with the merge template merged in, as `make package` writes it
+(built by tests/unit/chalice_sam.py without the deployment zip), and the merge template itself."""
 
 from __future__ import annotations
 
@@ -8,117 +9,223 @@ from typing import Any
 
 import pytest
 
-import app
-from chalicelib.infra.package import (
-    API_HANDLER,
-    EVENT_HANDLERS,
-    FUNCTIONS,
-    PIPELINE_ROLE_LOGICAL_ID,
-    REST_API,
-    SQS_CONSUMERS,
-    env_name,
-    merge_template,
-    resource_prefix,
+from chalicelib.infra import codebuild, iam
+from chalicelib.infra.functions import Function, functions_of
+from chalicelib.infra.package import REST_API, ROUTE_STREAM_EVENT, env_name, merge_template, resource_prefix
+from chalicelib.infra.resources import (
+    ACTIVATION_QUEUE,
+    BUILD_PROJECT,
+    BUILD_QUEUE,
+    CATALOGUE,
+    PREVIEW_SCHEDULE,
+    ROUTES,
 )
-from chalicelib.infra.resources import CATALOGUE
 from chalicelib.infra.template import data_plane, logical_id
+from chalicelib.settings import Settings
+from tests.unit.chalice_sam import packaged_template
+
+STAGE = "prod"
+PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix", "AWS::StackName", "AWS::NoValue"}
+SQS_CONSUMERS = {"BuildWorker": BUILD_QUEUE, "ActivationWorker": ACTIVATION_QUEUE}
 
 
-def _pipeline_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    role = template["Resources"][PIPELINE_ROLE_LOGICAL_ID]
-    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return packaged_template(STAGE)
 
 
-def _references(value: Any) -> list[str]:
-    """Logical ids a Ref / Fn::GetAtt / Fn::Sub inside value points at."""
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return [value["Ref"]]
-        if "Fn::GetAtt" in value:
-            return [value["Fn::GetAtt"][0]]
-        if isinstance(value.get("Fn::Sub"), str):
-            return [name for name in re.findall(r"\$\{([^}]+)\}", value["Fn::Sub"]) if "::" not in name]
-        return [ref for v in value.values() for ref in _references(v)]
+def _references(value: Any) -> set[str]:
+    """Names a Ref / Fn::GetAtt / Fn::Sub / Fn::If inside value points at (resources, parameters, conditions)."""
     if isinstance(value, list):
-        return [ref for v in value for ref in _references(v)]
-    return []
+        return {ref for item in value for ref in _references(item)}
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, inner in value.items():
+        if key == "Ref":
+            found.add(inner)
+        elif key == "Fn::GetAtt":
+            found.add(inner[0])
+        elif key == "Fn::Sub":
+            text, variables = (inner, {}) if isinstance(inner, str) else (inner[0], inner[1])
+            named = {n.split(".")[0] for n in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= (named - set(variables)) | _references(variables)
+        elif key == "Fn::If":
+            found.add(inner[0])
+            found |= _references(inner[1:])
+        else:
+            found |= _references(inner)
+    return found
 
 
-def test_the_pipeline_role_grants_only_named_actions_on_the_stacks_own_resources() -> None:
-    template = merge_template("prod")
-    role = template["Resources"][PIPELINE_ROLE_LOGICAL_ID]
-    assume = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert [s["Principal"] for s in assume] == [{"Service": "states.amazonaws.com"}]
-    statements = _pipeline_statements(template)
-    actions = {a for s in statements for a in s["Action"]}
-    assert actions == {"sqs:SendMessage", "dynamodb:UpdateItem"}
-    assert not any("*" in a for a in actions)
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        resources = statement["Resource"]
-        assert isinstance(resources, list) and resources
-        # Every resource is an ARN of this template's resources, never a literal (so never a wildcard).
-        assert all(isinstance(r, dict) and set(r) == {"Fn::GetAtt"} for r in resources)
-        assert all(ref in template["Resources"] for ref in _references(resources))
-    granted = {ref for s in statements for ref in _references(s["Resource"])}
-    assert granted == {"BuildsQueue", "ActivationsQueue", "DeploymentsTable", "EnvironmentsTable"}
+def _functions(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in sam["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+# --- the stack as packaged ---
+
+
+def test_every_handler_of_app_py_is_a_function_and_every_merged_resource_is_whole(sam: dict[str, Any]) -> None:
+    import app
+
+    assert set(_functions(sam)) == {f.logical_id for f in functions_of(app.app)}
+    assert {"APIHandler", "BuildWorker", "ActivationWorker", "PreviewScheduler", "RouteSync"} <= set(_functions(sam))
+    # A merge-template entry for a resource Chalice did not generate would be a partial resource: no Type.
+    assert all("Type" in resource for resource in sam["Resources"].values())
+
+
+def test_every_reference_names_a_resource_parameter_or_condition_of_the_stack(sam: dict[str, Any]) -> None:
+    known = set(sam["Resources"]) | set(sam["Parameters"]) | set(sam["Conditions"]) | PSEUDO
+    for name, resource in sam["Resources"].items():
+        assert _references(resource) <= known, name
+    assert _references(sam["Outputs"]) <= known
+
+
+def test_every_function_gets_the_physical_name_of_every_resource_and_runs_the_codebuild_runner(
+    sam: dict[str, Any],
+) -> None:
+    for name, function in _functions(sam).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for entry in (*CATALOGUE.tables, *CATALOGUE.queues, *CATALOGUE.buckets, *CATALOGUE.build_projects):
+            assert env_name(entry.logical) in variables, (name, entry.logical)
+        assert variables["DEPLOYD_STATE_MACHINE_ARN"] == {"Ref": "DeploymentPipeline"}
+        assert variables["DEPLOYD_BUILD_RUNNER"] == "codebuild"
+        assert variables[env_name(BUILD_PROJECT.logical)] == {"Ref": codebuild.project_id(BUILD_PROJECT)}
+        assert variables["DEPLOYD_BUILD_LOG_GROUP"] == {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
+        assert variables["DEPLOYD_SITES_KVS_ARN"] == {"Fn::GetAtt": ["SitesCdnKeyValueStore", "Arn"]}
+        assert variables["DEPLOYD_ALLOW_LOCAL_REPOSITORIES"] == "false"
+        # chalicelib.settings reads every DEPLOYD_RESOURCE_<X> back as the physical name of <x>
+        assert {v for v in variables if v.startswith("DEPLOYD_RESOURCE_")} == {
+            env_name(e.logical)
+            for e in (*CATALOGUE.tables, *CATALOGUE.queues, *CATALOGUE.buckets, *CATALOGUE.build_projects)
+        } | {"DEPLOYD_RESOURCE_PREFIX"}
+        # The API's definition references its function: the function must not reference the API back.
+        assert (REST_API in _references(variables)) == (name != "APIHandler")
+
+
+def test_the_settings_fields_the_template_sets_exist() -> None:
+    for field in ("build_runner", "build_log_group", "sites_kvs_arn", "api_url"):
+        assert field in Settings.__dataclass_fields__
+
+
+def test_the_scheduler_runs_at_the_catalogues_rate(sam: dict[str, Any]) -> None:
+    events = _functions(sam)["PreviewScheduler"]["Properties"]["Events"]
+    assert [e["Properties"]["Schedule"] for e in events.values() if e["Type"] == "Schedule"] == [
+        PREVIEW_SCHEDULE.expression
+    ]
+
+
+def test_sqs_consumers_report_partial_batch_failures_from_the_stacks_own_queues(sam: dict[str, Any]) -> None:
+    for name, queue in SQS_CONSUMERS.items():
+        (event,) = _functions(sam)[name]["Properties"]["Events"].values()
+        assert event["Type"] == "SQS"
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # Chalice subscribes by name: the stack's queue carries exactly that name.
+        queue_name = sam["Resources"][logical_id(queue.logical, "Queue")]["Properties"]["QueueName"]
+        assert event["Properties"]["Queue"]["Fn::Sub"].endswith(f":{queue_name}")
+
+
+def test_function_timeouts_fit_their_queues_and_the_preview_wait(sam: dict[str, Any]) -> None:
+    functions = _functions(sam)
+    for name, queue in SQS_CONSUMERS.items():
+        # AWS: the queue's visibility timeout at least 6 times the function's timeout
+        assert queue.visibility_timeout_seconds >= 6 * functions[name]["Properties"]["Timeout"], name
+    # The build worker may wait for a superseded preview build: twice the default heartbeat, then it evicts.
+    heartbeat_default = 60
+    assert functions["BuildWorker"]["Properties"]["Timeout"] > 2 * heartbeat_default + 60
+    # API Gateway gives up on an integration after 29 s
+    assert functions["APIHandler"]["Properties"]["Timeout"] <= 30
+    assert all(f["Properties"]["MemorySize"] >= 256 for f in functions.values())
+
+
+def test_every_function_is_traced_and_logs_to_its_own_log_group(sam: dict[str, Any]) -> None:
+    for function in _functions(sam).values():
+        assert function["Properties"]["Tracing"] == "Active"
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert sam["Resources"][group]["Type"] == "AWS::Logs::LogGroup"
+        assert sam["Resources"][group]["Properties"]["RetentionInDays"] > 0
+
+
+def test_the_routes_stream_feeds_route_sync_with_partial_failures_and_bounded_retries(sam: dict[str, Any]) -> None:
+    event = _functions(sam)["RouteSync"]["Properties"]["Events"][ROUTE_STREAM_EVENT]
+    assert event["Type"] == "DynamoDB"
+    properties = event["Properties"]
+    assert properties["Stream"] == {"Fn::GetAtt": [logical_id(ROUTES.logical, "Table"), "StreamArn"]}
+    assert properties["StartingPosition"] == "LATEST"
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert 0 < properties["MaximumRetryAttempts"] <= 10
+    assert properties["MaximumRecordAgeInSeconds"] <= 3600
+    routes = sam["Resources"][logical_id(ROUTES.logical, "Table")]["Properties"]
+    assert routes["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+
+
+def test_the_build_events_rule_matches_the_stacks_build_project(sam: dict[str, Any]) -> None:
+    if "BuildEvents" not in _functions(sam):
+        pytest.skip("app.py has no build_events handler yet")
+    (event,) = _functions(sam)["BuildEvents"]["Properties"]["Events"].values()
+    project = sam["Resources"][codebuild.project_id(BUILD_PROJECT)]["Properties"]["Name"]
+    assert event["Properties"]["Pattern"]["detail"]["project-name"] == [project]
+    assert project == f"{resource_prefix(STAGE)}-{BUILD_PROJECT.logical}"
+
+
+def test_parameters_and_outputs(sam: dict[str, Any]) -> None:
+    parameters = sam["Parameters"]
+    assert {"SitesDomain", "CertificateArn", "AdminToken", "AlarmEmail", "PublicApiUrl"} <= set(parameters)
+    certificate = parameters["CertificateArn"]
+    assert "Default" not in certificate  # required
+    pattern = re.compile(certificate["AllowedPattern"])
+    assert pattern.match("arn:aws:acm:us-east-1:123456789012:certificate/0c8a7e1d-2b3f-4c5d-9e6f-7a8b9c0d1e2f")
+    assert not pattern.match("arn:aws:acm:eu-west-1:123456789012:certificate/0c8a7e1d-2b3f-4c5d-9e6f-7a8b9c0d1e2f")
+    assert parameters["AlarmEmail"]["Default"] == "" and parameters["PublicApiUrl"]["Default"] == ""
+    assert parameters["AdminToken"]["NoEcho"] is True
+    outputs = sam["Outputs"]
+    assert {"ApiUrl", "SitesDomain", "SitesDistributionDomainName", "SitesUrlTemplate", "DeploymentPipelineArn"} <= set(
+        outputs
+    )
+    assert outputs["SitesDistributionDomainName"]["Value"] == {"Fn::GetAtt": ["SitesCdnDistribution", "DomainName"]}
+
+
+def test_cfn_lint_reports_nothing_on_the_packaged_template(sam: dict[str, Any]) -> None:
+    pytest.importorskip("cfnlint")
+    from cfnlint.api import ManualArgs, lint
+
+    # As `make package` runs it (its default region, us-east-1), errors and warnings alike.
+    found = lint(json.dumps(sam), config=ManualArgs(regions=["us-east-1"]))
+    assert [f"{m.rule.id} {m.message} ({m.path})" for m in found if m.rule.id[0] in "EW"] == []
+
+
+# --- the merge template on its own ---
 
 
 def test_every_data_plane_resource_is_in_the_merge_template_and_the_state_machine_has_its_role() -> None:
-    resources = merge_template("prod")["Resources"]
+    resources = merge_template(STAGE, functions=())["Resources"]
     for name, resource in data_plane().items():
         assert resources[name]["Type"] == resource["Type"]
     role = resources["DeploymentPipeline"]["Properties"]["RoleArn"]
-    assert role == {"Fn::GetAtt": [PIPELINE_ROLE_LOGICAL_ID, "Arn"]}
+    assert role == {"Fn::GetAtt": [iam.PIPELINE_ROLE_LOGICAL_ID, "Arn"]}
 
 
-def test_every_function_gets_the_physical_name_of_every_resource() -> None:
-    template = merge_template("prod")
-    for function in FUNCTIONS:
-        variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
-        for catalogue_entry in (*CATALOGUE.tables, *CATALOGUE.queues, *CATALOGUE.buckets):
-            assert env_name(catalogue_entry.logical) in variables
-        assert variables["DEPLOYD_STATE_MACHINE_ARN"] == {"Ref": "DeploymentPipeline"}
-        assert variables["DEPLOYD_ALLOW_LOCAL_REPOSITORIES"] == "false"
-        assert set(_references(variables)) <= set(template["Resources"]) | set(template["Parameters"]) | {REST_API}
-        # The API's definition references its function: the function must not reference the API back.
-        assert (REST_API in _references(variables)) == (function != API_HANDLER)
+def test_the_merge_template_configures_only_the_functions_it_is_given() -> None:
+    # Given app.py without the stream consumer (as before it was added)
+    functions = (Function("api_handler", "api"), Function("build_worker", "sqs", "deployd-local-builds"))
+    # When the merge template is made
+    resources = merge_template(STAGE, functions=functions)["Resources"]
+    # Then nothing is added for a function Chalice would not generate (a partial resource breaks the stack)
+    assert {"APIHandler", "BuildWorker", "ApiHandlerRole", "BuildWorkerRole"} <= set(resources)
+    assert not {"RouteSync", "RouteSyncRole", "ActivationWorker", "PreviewScheduler"} & set(resources)
+    # And the consumed queue gets the stage's name, whatever prefix app.py was imported with
+    assert resources["BuildsQueue"]["Properties"]["QueueName"] == f"{resource_prefix(STAGE)}-builds"
+    assert "QueueName" not in resources["ActivationsQueue"]["Properties"]
 
 
-def test_the_functions_are_the_handlers_of_app_py() -> None:
-    for handler in EVENT_HANDLERS:
-        assert callable(getattr(app, handler))
-
-
-def test_the_queues_chalice_subscribes_to_are_the_queues_of_the_stack() -> None:
-    """Chalice builds the event source ARN from `<prefix>-<logical>`; those queues carry exactly that name."""
+def test_the_queues_chalice_subscribes_to_are_named_per_stage() -> None:
+    functions = (
+        Function("build_worker", "sqs", "deployd-test-builds"),
+        Function("activation_worker", "sqs", "deployd-test-activations"),
+    )
     for stage in ("dev", "prod"):
-        resources = merge_template(stage)["Resources"]
+        resources = merge_template(stage, functions=functions)["Resources"]
         for queue in SQS_CONSUMERS.values():
             name = resources[logical_id(queue.logical, "Queue")]["Properties"]["QueueName"]
             assert name == f"{resource_prefix(stage)}-{queue.logical}" == f"deployd-{stage}-{queue.logical}"
-
-
-def _chalice_stub() -> dict[str, Any]:
-    """The shape of what `chalice package` generates around the merge template (its sam.json, much reduced)."""
-    function = {
-        "Type": "AWS::Serverless::Function",
-        "Properties": {"Runtime": "python3.11", "CodeUri": "./deployment.zip", "Timeout": 60, "MemorySize": 128},
-    }
-    resources: dict[str, Any] = {
-        REST_API: {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "api"}},
-        API_HANDLER: {**function, "Properties": {**function["Properties"], "Handler": "app.app"}},
-    }
-    for handler, name in EVENT_HANDLERS.items():
-        resources[name] = {**function, "Properties": {**function["Properties"], "Handler": f"app.{handler}"}}
-    return {"AWSTemplateFormatVersion": "2010-09-09", "Transform": "AWS::Serverless-2016-10-31", "Resources": resources}
-
-
-def test_cfn_lint_finds_no_errors_in_the_merge_template_merged_into_a_chalice_like_template() -> None:
-    pytest.importorskip("cfnlint")
-    from cfnlint.api import lint_all
-    from chalice.package import TemplateDeepMerger
-
-    merged = TemplateDeepMerger().merge(merge_template("prod"), _chalice_stub())
-    errors = [f"{m.rule.id} {m.message} ({m.path})" for m in lint_all(json.dumps(merged)) if m.rule.id.startswith("E")]
-    assert errors == []

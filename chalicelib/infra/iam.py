@@ -1,0 +1,360 @@
+"""Every IAM permission of the stack, in one place: each function's, the state machine's, the build's.
+
+Least privilege: explicit actions only (never `service:*`), each on this stack's own resources (tables and
+the indexes a function queries, queues, bucket prefixes, the state machine and its executions, the build
+project and its log group, the KeyValueStore). The one `"*"` is X-Ray's PutTraceSegments and
+PutTelemetryRecords, which have no resource to scope to.
+
+A function's grants follow from what its code calls (boto3 clients, PynamoDB operations) on the paths its
+handler reaches; a transaction needs the item action of each of its parts (Put: PutItem, Update:
+UpdateItem, Delete: DeleteItem, ConditionCheck: ConditionCheckItem). Grants are kept symbolic (`Grant`:
+actions on named targets) so tests can ask what a function may do, and rendered to policy documents here.
+
+The build (CodeBuild) runs users' build commands: it may write its own log group and upload under the sites
+bucket's `deployments/` prefix, nothing else. It needs no source permission: the buildspec fetches the
+repository itself with git over HTTPS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.infra import codebuild, resources
+from chalicelib.infra.cdn import ARTIFACTS_PREFIX, key_value_store_arn
+from chalicelib.infra.functions import Function, consumed_queue
+from chalicelib.infra.resources import (
+    API_KEYS,
+    BUILD_LOGS_BUCKET,
+    BUILD_PROJECT,
+    DEPLOYMENT_STATUSES,
+    DEPLOYMENTS,
+    ENVIRONMENTS,
+    ORGANIZATIONS,
+    PROJECTS,
+    REGISTRY,
+    ROUTES,
+    SITES_BUCKET,
+    SITES_CDN,
+    SLOT_WAITS,
+    Bucket,
+    Queue,
+    Table,
+)
+from chalicelib.infra.template import logical_id
+
+PIPELINE_LOGICAL_ID = "DeploymentPipeline"
+PIPELINE_ROLE_LOGICAL_ID = "DeploymentPipelineRole"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One resource (or set of ARNs under it) a grant names: `key` for tests, `arn` for the template."""
+
+    key: str
+    arn: Any
+
+
+@dataclass(frozen=True)
+class Grant:
+    actions: tuple[str, ...]
+    targets: tuple[Target, ...]
+
+
+def _sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def table(t: Table) -> Target:
+    return Target(f"table/{t.logical}", {"Fn::GetAtt": [logical_id(t.logical, "Table"), "Arn"]})
+
+
+def index(t: Table, name: str) -> Target:
+    assert name in {i.name for i in t.indexes}, f"{t.logical} has no index {name}"
+    return Target(f"table/{t.logical}/index/{name}", _sub(f"${{{logical_id(t.logical, 'Table')}.Arn}}/index/{name}"))
+
+
+def stream(t: Table) -> Target:
+    assert t.stream_view, f"{t.logical} has no stream"
+    return Target(f"table/{t.logical}/stream", {"Fn::GetAtt": [logical_id(t.logical, "Table"), "StreamArn"]})
+
+
+def streams(t: Table) -> Target:
+    """Every stream of the table (ListStreams is asked of the table's streams, not of one)."""
+    return Target(f"table/{t.logical}/stream/*", _sub(f"${{{logical_id(t.logical, 'Table')}.Arn}}/stream/*"))
+
+
+def queue(q: Queue) -> Target:
+    return Target(f"queue/{q.logical}", {"Fn::GetAtt": [logical_id(q.logical, "Queue"), "Arn"]})
+
+
+def bucket(b: Bucket) -> Target:
+    return Target(f"bucket/{b.logical}", {"Fn::GetAtt": [logical_id(b.logical, "Bucket"), "Arn"]})
+
+
+def objects(b: Bucket, prefix: str) -> Target:
+    return Target(f"bucket/{b.logical}/{prefix}*", _sub(f"${{{logical_id(b.logical, 'Bucket')}.Arn}}/{prefix}*"))
+
+
+STATE_MACHINE = Target("state-machine", {"Ref": PIPELINE_LOGICAL_ID})
+EXECUTIONS = Target(
+    "state-machine/executions",
+    _sub(
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+        f"${{{PIPELINE_LOGICAL_ID}.Name}}:*"
+    ),
+)
+BUILD_PROJECT_TARGET = Target("build-project", {"Fn::GetAtt": [codebuild.project_id(BUILD_PROJECT), "Arn"]})
+BUILD_LOG_GROUP = Target("build-log-group", {"Fn::GetAtt": [codebuild.log_group_id(BUILD_PROJECT), "Arn"]})
+KEY_VALUE_STORE = Target("key-value-store", key_value_store_arn(SITES_CDN))
+ANY = Target("*", "*")
+
+
+def function_log_group_id(function: Function) -> str:
+    return f"{function.logical_id}LogGroup"
+
+
+def function_log_group(function: Function) -> Target:
+    return Target(f"log-group/{function.logical_id}", {"Fn::GetAtt": [function_log_group_id(function), "Arn"]})
+
+
+# ---- DynamoDB: the item actions each function uses, table by table ----
+
+GET, QUERY, SCAN = "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"
+BATCH_GET, BATCH_WRITE = "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"
+PUT, UPDATE, DELETE, CHECK = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+)
+
+# What ending a deployment touches, whoever ends it (deployments._end, statuses.report_pipeline_state,
+# build_slots.release, which hands the freed slot to the organization's oldest waiting deployment).
+_ENDING: dict[Table, tuple[str, ...]] = {
+    DEPLOYMENTS: (GET, UPDATE),
+    ENVIRONMENTS: (GET, UPDATE),
+    DEPLOYMENT_STATUSES: (PUT,),
+    ORGANIZATIONS: (GET,),
+    REGISTRY: (GET, UPDATE),
+    SLOT_WAITS: (QUERY, DELETE),
+}
+
+
+def _tables(*parts: Mapping[Table, Sequence[str]]) -> dict[Table, tuple[str, ...]]:
+    merged: dict[Table, set[str]] = {}
+    for part in parts:
+        for t, actions in part.items():
+            merged.setdefault(t, set()).update(actions)
+    return {t: tuple(sorted(actions)) for t, actions in merged.items()}
+
+
+# Every table action and the indexes each function queries. Indexes need Query on their own ARN.
+TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
+    # The API: every dialect, organizations and keys, projects, triggers, cancels, rollbacks, deletes.
+    "api": _tables(
+        _ENDING,
+        {
+            ORGANIZATIONS: (GET, PUT),
+            API_KEYS: (GET, PUT, DELETE),
+            REGISTRY: (GET, PUT, UPDATE, DELETE),  # sequences, slug claims, rate-limit counters
+            PROJECTS: (GET, QUERY, PUT, UPDATE, DELETE),
+            DEPLOYMENTS: (GET, QUERY, PUT, UPDATE, DELETE, CHECK),
+            DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
+            ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
+            ROUTES: (PUT, DELETE),
+        },
+    ),
+    # Claims a deployment, starts its build (locally or on CodeBuild), records a build that could not start.
+    "sqs:builds": _tables(_ENDING, {PROJECTS: (GET,), DEPLOYMENTS: (GET, UPDATE), ENVIRONMENTS: (GET, UPDATE)}),
+    # Build slots (join the line, hand out slots), the end of a deployment the state machine failed, going live.
+    "sqs:activations": _tables(
+        _ENDING,
+        {PROJECTS: (GET,), SLOT_WAITS: (PUT, QUERY, DELETE), ROUTES: (PUT,)},
+    ),
+    # A CodeBuild build changed state: record its outcome and answer the state machine.
+    "cloudwatch_event": _tables(_ENDING, {PROJECTS: (GET,)}),
+    # Scheduled previews (trigger, supersede), retention (routes, artifacts), the KeyValueStore's reconcile.
+    "schedule": _tables(
+        _ENDING,
+        {
+            PROJECTS: (GET, QUERY, UPDATE),
+            DEPLOYMENTS: (GET, QUERY, PUT, UPDATE),
+            ENVIRONMENTS: (GET, QUERY, UPDATE),
+            REGISTRY: (UPDATE,),
+            ROUTES: (GET, DELETE, SCAN),
+        },
+    ),
+    # The routes stream's mirror: reads the current rows of the hosts it was told about.
+    "lambda:route_sync": {ROUTES: (BATCH_GET,)},
+}
+
+INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
+    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project")),
+    "schedule": ((PROJECTS, "by-schedule"), (DEPLOYMENTS, "by-project")),
+}
+
+# ---- the other services ----
+
+TASK_ANSWERS = ("states:SendTaskSuccess", "states:SendTaskFailure")
+CONSUME_QUEUE = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+KVS_WRITES = (
+    "cloudfront-keyvaluestore:DescribeKeyValueStore",
+    "cloudfront-keyvaluestore:PutKey",
+    "cloudfront-keyvaluestore:DeleteKey",
+    "cloudfront-keyvaluestore:UpdateKeys",
+)
+
+OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
+    "api": (
+        Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),
+        Grant(("states:StartExecution",), (STATE_MACHINE,)),
+        Grant(TASK_ANSWERS, (STATE_MACHINE,)),  # a cancel frees a build slot for the next deployment
+        Grant(("states:StopExecution",), (EXECUTIONS,)),
+        Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
+        Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),
+    ),
+    "sqs:builds": (
+        Grant(("s3:PutObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # deployd's own log lines
+        Grant((*TASK_ANSWERS, "states:SendTaskHeartbeat"), (STATE_MACHINE,)),
+        Grant(("codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"), (BUILD_PROJECT_TARGET,)),
+    ),
+    "sqs:activations": (
+        Grant(TASK_ANSWERS, (STATE_MACHINE,)),
+        # the state machine failed a deployment itself (silence, time limit): its build may still be running
+        Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
+    ),
+    "cloudwatch_event": (
+        Grant(TASK_ANSWERS, (STATE_MACHINE,)),
+        Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
+    ),
+    "schedule": (
+        Grant(("s3:ListBucket",), (bucket(SITES_BUCKET),)),  # retention lists a deployment's artifacts ...
+        Grant(("s3:DeleteObject",), (objects(SITES_BUCKET, ARTIFACTS_PREFIX),)),  # ... and deletes them
+        Grant(("states:StartExecution",), (STATE_MACHINE,)),
+        Grant(TASK_ANSWERS, (STATE_MACHINE,)),
+        Grant(("states:StopExecution",), (EXECUTIONS,)),  # a newer push supersedes a preview's build
+        Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
+        Grant((*KVS_WRITES, "cloudfront-keyvaluestore:ListKeys"), (KEY_VALUE_STORE,)),  # reconcile
+    ),
+    "lambda:route_sync": (
+        Grant(
+            ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"),
+            (stream(ROUTES),),
+        ),
+        Grant(("dynamodb:ListStreams",), (streams(ROUTES),)),
+        Grant(KVS_WRITES, (KEY_VALUE_STORE,)),
+    ),
+}
+
+SQS_CONSUMERS: dict[str, Queue] = {q.logical: q for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE)}
+
+
+def access_key(function: Function) -> str:
+    """Which entry of the tables above a function's code is: by kind, and by name where a kind has several."""
+    if function.kind == "sqs":
+        consumed = consumed_queue(function, list(SQS_CONSUMERS.values()))
+        if consumed is None:
+            raise KeyError(f"no access defined for {function.handler}, the consumer of {function.queue}")
+        return f"sqs:{consumed.logical}"
+    if function.kind == "lambda":
+        return f"lambda:{function.handler}"
+    return function.kind
+
+
+def function_grants(function: Function) -> tuple[Grant, ...]:
+    """Everything `function` may do."""
+    key = access_key(function)
+    if key not in TABLE_ACCESS and key not in OTHER_ACCESS:
+        raise KeyError(f"no access defined for {function.handler} ({key}): add it to chalicelib.infra.iam")
+    grants = [
+        Grant(("logs:CreateLogStream", "logs:PutLogEvents"), (function_log_group(function),)),
+        Grant(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), (ANY,)),
+    ]
+    for t, actions in TABLE_ACCESS.get(key, {}).items():
+        grants.append(Grant(actions, (table(t),)))
+    indexes = INDEX_ACCESS.get(key, ())
+    if indexes:
+        grants.append(Grant((QUERY,), tuple(index(t, name) for t, name in indexes)))
+    if key.startswith("sqs:"):
+        grants.append(Grant(CONSUME_QUEUE, (queue(SQS_CONSUMERS[key.split(":", 1)[1]]),)))
+    grants += OTHER_ACCESS.get(key, ())
+    return tuple(grants)
+
+
+def allowed(grants: Sequence[Grant]) -> set[tuple[str, str]]:
+    """(action, target key) pairs: what the grants allow, for tests."""
+    return {(action, target.key) for grant in grants for action in grant.actions for target in grant.targets}
+
+
+def policy_document(grants: Sequence[Grant]) -> dict[str, Any]:
+    statements = []
+    for grant in grants:
+        arns = [target.arn for target in grant.targets]
+        statements.append(
+            {"Effect": "Allow", "Action": sorted(grant.actions), "Resource": arns[0] if len(arns) == 1 else arns}
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def function_role_override(function: Function) -> dict[str, Any]:
+    """Replaces the Policies of the role Chalice generates for `function` (lists are replaced by the merge)."""
+    document = policy_document(function_grants(function))
+    return {"Properties": {"Policies": [{"PolicyName": f"{function.logical_id}Access", "PolicyDocument": document}]}}
+
+
+# ---- the state machine ----
+
+
+def pipeline_grants() -> tuple[Grant, ...]:
+    """The state machine sends to the two queues and updates the two tables its definition names, nothing else."""
+    return (
+        Grant(("sqs:SendMessage",), (queue(resources.BUILD_QUEUE), queue(resources.ACTIVATION_QUEUE))),
+        Grant((UPDATE,), (table(DEPLOYMENTS), table(ENVIRONMENTS))),
+    )
+
+
+def _assume_role(service: str, source_arn: Any = None) -> dict[str, Any]:
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole", "Condition": condition}
+        ],
+    }
+
+
+def pipeline_role() -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": _assume_role("states.amazonaws.com"),
+            "Policies": [{"PolicyName": "DeploymentPipeline", "PolicyDocument": policy_document(pipeline_grants())}],
+        },
+    }
+
+
+# ---- the build ----
+
+
+def build_grants() -> tuple[Grant, ...]:
+    """Its own log streams, and uploads of built files. No table, no queue, no state machine, no other prefix."""
+    return (
+        Grant(("logs:CreateLogStream", "logs:PutLogEvents"), (BUILD_LOG_GROUP,)),
+        Grant(("s3:PutObject",), (objects(SITES_BUCKET, ARTIFACTS_PREFIX),)),
+    )
+
+
+def build_role(prefix: str) -> dict[str, Any]:
+    # The trust names the project by its fixed name: a Ref to the project would make the two depend on each other.
+    trust = _assume_role("codebuild.amazonaws.com", codebuild.project_arn(BUILD_PROJECT, prefix))
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": trust,
+            "Policies": [{"PolicyName": "Build", "PolicyDocument": policy_document(build_grants())}],
+        },
+    }

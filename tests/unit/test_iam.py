@@ -1,0 +1,231 @@
+"""Least privilege, checked on the packaged template's roles and on chalicelib.infra.iam's grants.
+
+No role may use a wildcard action on DynamoDB, S3, SQS or Step Functions, nor name `*` as a resource for
+them; every resource is one of the stack's own. Each function has only what its code calls: a test per
+function states something it must not be able to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.infra import iam
+from chalicelib.infra.functions import Function, functions_of
+from chalicelib.infra.resources import CATALOGUE, ROUTES, SITES_BUCKET, Table
+from tests.unit.chalice_sam import packaged_template
+
+GUARDED = ("dynamodb", "s3", "sqs", "states")
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return packaged_template("prod")
+
+
+# Every kind of function the stack has, as Chalice would generate them (independent of what app.py has today).
+FUNCTIONS = (
+    Function("api_handler", "api"),
+    Function("build_worker", "sqs", "deployd-prod-builds"),
+    Function("activation_worker", "sqs", "deployd-prod-activations"),
+    Function("preview_scheduler", "schedule"),
+    Function("build_events", "cloudwatch_event"),
+    Function("route_sync", "lambda"),
+)
+
+
+@pytest.fixture(scope="module")
+def functions() -> dict[str, Function]:
+    return {f.logical_id: f for f in FUNCTIONS}
+
+
+@pytest.fixture(scope="module")
+def app_functions() -> dict[str, Function]:
+    import app
+
+    return {f.logical_id: f for f in functions_of(app.app)}
+
+
+def _roles(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in sam["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _allowed(function: Function) -> set[tuple[str, str]]:
+    return iam.allowed(iam.function_grants(function))
+
+
+def _table_actions(function: Function, table: Table) -> set[str]:
+    return {a for a, target in _allowed(function) if target == f"table/{table.logical}"}
+
+
+# --- every role of the stack ---
+
+
+def test_no_role_has_a_wildcard_action_or_resource_for_dynamodb_s3_sqs_or_step_functions(sam: dict[str, Any]) -> None:
+    roles = _roles(sam)
+    assert len(roles) >= 8  # six functions, the state machine, the build
+    for name, role in roles.items():
+        for statement in _statements(role):
+            assert statement["Effect"] == "Allow"
+            actions = _listed(statement["Action"])
+            assert "*" not in actions, name
+            guarded = [a for a in actions if a.split(":")[0] in GUARDED]
+            assert not [a for a in guarded if "*" in a], (name, guarded)
+            if guarded:
+                assert "*" not in _listed(statement["Resource"]), (name, statement)
+
+
+def test_every_resource_a_role_names_is_one_of_the_stacks_own(sam: dict[str, Any]) -> None:
+    for name, role in _roles(sam).items():
+        for statement in _statements(role):
+            for resource in _listed(statement["Resource"]):
+                if resource == "*":  # X-Ray's two actions have no resource to name
+                    assert set(_listed(statement["Action"])) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                    continue
+                assert isinstance(resource, dict), (name, resource)
+                if "Ref" in resource or "Fn::GetAtt" in resource:
+                    target = resource.get("Ref") or resource["Fn::GetAtt"][0]
+                    assert target in sam["Resources"], (name, target)
+                else:  # an ARN built from one of the stack's resources, e.g. ${DeploymentsTable.Arn}/index/by-project
+                    assert resource["Fn::Sub"].count("${") >= 1
+                    named = [v.split(".")[0] for v in resource["Fn::Sub"].split("${")[1:] if not v.startswith("AWS::")]
+                    assert named and all(n.split("}")[0] in sam["Resources"] for n in named), (name, resource)
+
+
+def test_chalices_default_policies_are_replaced_by_the_functions_own(sam: dict[str, Any], app_functions: dict) -> None:
+    roles = _roles(sam)
+    for function in app_functions.values():
+        policies = roles[function.role_id]["Properties"]["Policies"]
+        assert [p["PolicyName"] for p in policies] == [f"{function.logical_id}Access"]
+        # .chalice/policy-<stage>.json's logs statement on arn:*:logs:*:*:* is gone: only the function's log group
+        statements = _statements(roles[function.role_id])
+        writes = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+        assert [s["Resource"] for s in writes] == [{"Fn::GetAtt": [iam.function_log_group_id(function), "Arn"]}]
+        assert not [s for s in statements if "logs:CreateLogGroup" in s["Action"]]
+
+
+def test_every_function_of_app_py_has_its_access_defined(app_functions: dict[str, Function]) -> None:
+    assert {"APIHandler", "BuildWorker", "ActivationWorker", "PreviewScheduler"} <= set(app_functions)
+    for function in app_functions.values():
+        assert iam.function_grants(function)  # raises for a function nobody defined the access of
+
+
+# --- the build ---
+
+
+def test_the_build_writes_its_own_logs_and_artifacts_and_touches_nothing_of_the_platform(sam: dict[str, Any]) -> None:
+    role = sam["Resources"]["BuildProjectRole"]
+    statements = _statements(role)
+    granted = {(a, str(r)) for s in statements for a in _listed(s["Action"]) for r in _listed(s["Resource"])}
+    log_group = str({"Fn::GetAtt": ["BuildProjectLogGroup", "Arn"]})
+    artifacts = str({"Fn::Sub": "${SitesBucket.Arn}/deployments/*"})
+    assert granted == {
+        ("logs:CreateLogStream", log_group),
+        ("logs:PutLogEvents", log_group),
+        ("s3:PutObject", artifacts),
+    }
+    text = str(statements)
+    assert not any(logical in text for logical in (f"{t.logical.title()}" for t in CATALOGUE.tables))
+    assert "Table" not in text and "Queue" not in text and "DeploymentPipeline" not in text
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "codebuild.amazonaws.com"}
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"].endswith(":project/deployd-prod-build-project")
+
+
+def test_the_state_machine_sends_to_its_queues_and_updates_its_two_tables_only(sam: dict[str, Any]) -> None:
+    role = sam["Resources"][iam.PIPELINE_ROLE_LOGICAL_ID]
+    assert [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]] == [
+        {"Service": "states.amazonaws.com"}
+    ]
+    assert iam.allowed(iam.pipeline_grants()) == {
+        ("sqs:SendMessage", "queue/builds"),
+        ("sqs:SendMessage", "queue/activations"),
+        ("dynamodb:UpdateItem", "table/deployments"),
+        ("dynamodb:UpdateItem", "table/environments"),
+    }
+
+
+# --- each function: what it must not be able to do ---
+
+
+def test_the_api_cannot_answer_heartbeats_start_builds_or_touch_the_key_value_store(functions: dict) -> None:
+    allowed = _allowed(functions["APIHandler"])
+    assert ("states:StartExecution", "state-machine") in allowed
+    assert ("states:StopExecution", "state-machine/executions") in allowed
+    assert ("codebuild:StopBuild", "build-project") in allowed
+    assert ("logs:GetLogEvents", "build-log-group") in allowed
+    assert ("states:SendTaskHeartbeat", "state-machine") not in allowed
+    assert ("codebuild:StartBuild", "build-project") not in allowed
+    assert not [a for a, _ in allowed if a.startswith("cloudfront-keyvaluestore:")]
+    assert not [t for _, t in allowed if t.startswith("bucket/sites")]  # sites are CloudFront's to read
+    assert not [a for a, _ in allowed if a.startswith("sqs:")]
+
+
+def test_the_build_worker_cannot_read_keys_or_organizations_routes_or_upload_sites(functions: dict) -> None:
+    function = functions["BuildWorker"]
+    allowed = _allowed(function)
+    assert ("codebuild:StartBuild", "build-project") in allowed
+    assert ("sqs:ReceiveMessage", "queue/builds") in allowed
+    assert ("sqs:ReceiveMessage", "queue/activations") not in allowed
+    assert _table_actions(function, CATALOGUE.tables[1]) == set()  # api-keys
+    assert not [t for _, t in allowed if t.startswith("table/routes")]
+    assert not [t for _, t in allowed if t.startswith(f"bucket/{SITES_BUCKET.logical}")]  # CodeBuild uploads
+    assert ("states:StartExecution", "state-machine") not in allowed
+
+
+def test_the_activation_worker_cannot_start_executions_or_builds(functions: dict) -> None:
+    allowed = _allowed(functions["ActivationWorker"])
+    assert ("states:SendTaskSuccess", "state-machine") in allowed
+    assert ("dynamodb:PutItem", "table/routes") in allowed  # going live writes the routes
+    assert not [a for a, _ in allowed if a in ("states:StartExecution", "states:StopExecution")]
+    assert ("codebuild:StartBuild", "build-project") not in allowed
+    assert not [a for a, _ in allowed if a.startswith("s3:")]
+    assert ("sqs:ReceiveMessage", "queue/builds") not in allowed
+
+
+def test_the_preview_scheduler_cannot_start_builds_or_read_logs(functions: dict) -> None:
+    function = functions["PreviewScheduler"]
+    allowed = _allowed(function)
+    assert ("s3:DeleteObject", "bucket/sites/deployments/*") in allowed  # retention
+    assert ("dynamodb:Scan", "table/routes") in allowed  # the KeyValueStore's reconcile
+    assert ("codebuild:StartBuild", "build-project") not in allowed
+    assert ("logs:GetLogEvents", "build-log-group") not in allowed
+    assert ("s3:DeleteObject", "bucket/build-logs/deployments/*") not in allowed
+    assert _table_actions(function, CATALOGUE.tables[1]) == set()  # api-keys
+    # Scan is the reconcile's, on routes only: every other table is read by key or query
+    assert {t for a, t in allowed if a == "dynamodb:Scan"} == {"table/routes"}
+
+
+def test_build_events_cannot_start_builds_or_executions(functions: dict) -> None:
+    allowed = _allowed(functions["BuildEvents"])
+    assert ("states:SendTaskFailure", "state-machine") in allowed
+    assert ("codebuild:StartBuild", "build-project") not in allowed
+    assert ("states:StartExecution", "state-machine") not in allowed
+    assert not [t for _, t in allowed if t.startswith("table/routes") or t.startswith("queue/")]
+
+
+def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_value_store(functions: dict) -> None:
+    function = functions["RouteSync"]
+    allowed = _allowed(function)
+    assert ("dynamodb:GetRecords", "table/routes/stream") in allowed
+    assert ("cloudfront-keyvaluestore:UpdateKeys", "key-value-store") in allowed
+    assert _table_actions(function, ROUTES) == {"dynamodb:BatchGetItem"}  # reads, never writes, the routes
+    tables = {t for _, t in allowed if t.startswith("table/")}
+    assert tables <= {"table/routes", "table/routes/stream", "table/routes/stream/*"}
+    assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "sqs", "s3", "codebuild")]
+
+
+def test_only_the_functions_that_query_an_index_may_and_only_that_index(functions: dict) -> None:
+    indexes = {f: {t for a, t in _allowed(fn) if "/index/" in t} for f, fn in functions.items()}
+    assert indexes["APIHandler"] == {"table/projects/index/by-org", "table/deployments/index/by-project"}
+    assert indexes["PreviewScheduler"] == {"table/projects/index/by-schedule", "table/deployments/index/by-project"}
+    assert not any(indexes[f] for f in ("BuildWorker", "ActivationWorker", "BuildEvents", "RouteSync"))
