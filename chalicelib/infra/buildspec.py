@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# Names of the variables StartBuild passes (the build command sees the DEPLOYD_* ones too, as locally).
+# Names of the variables StartBuild passes (the build command sees them too, as it does locally).
+# An empty value is not passed, so the buildspec treats unset and empty alike.
 BUILD_VARIABLES = (
+    "CI",
     "DEPLOYD",
     "DEPLOYD_DEPLOYMENT_ID",
     "DEPLOYD_REPO_URL",

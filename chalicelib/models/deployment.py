@@ -68,6 +68,11 @@ class Deployment(Model):
     reported_rank = NumberAttribute(null=True)
     inactive = BooleanAttribute(default=False)
     slot_held = BooleanAttribute(null=True)  # holds one of its organization's build slots
+    # The state machine's Build task token, stored when a worker claims the deployment: a build that runs
+    # elsewhere (CodeBuild) is answered by whoever handles its completion event. Never shown by the API.
+    task_token = UnicodeAttribute(null=True)
+    # The CodeBuild build ("<project>:<uuid>") of a deployment built on AWS; set once, by a conditional write.
+    build_id = UnicodeAttribute(null=True)
     destroyed = BooleanAttribute(default=False)
     created_at = UnicodeAttribute(default_for_new=utc_now)
     updated_at = UnicodeAttribute(default_for_new=utc_now)

@@ -1,8 +1,9 @@
 """Build runners: turn a commit into uploaded artifacts, behind one interface.
 
-`LocalBuildRunner` checks out, builds in a subprocess and uploads from the worker itself; a CodeBuild
-runner (AWS) will implement the same `BuildRunner` protocol. Runners report through a `BuildReporter`,
-which records the status moves and tells them when to stop (cancel).
+`LocalBuildRunner` checks out, builds in a subprocess and uploads from the worker itself, and returns the
+build's result. `CodeBuildRunner` (chalicelib.pipeline.codebuild) only starts the build and returns
+`BuildStarted`: its outcome arrives later, as an EventBridge event. Runners report through a
+`BuildReporter`, which records the status moves and tells them when to stop (cancel).
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class BuildResult:
     files_uploaded: int = 0
 
 
+@dataclass(frozen=True)
+class BuildStarted:
+    """The build runs elsewhere (CodeBuild); its outcome is handled when its completion event arrives."""
+
+    build_id: str
+
+
 class BuildReporter(Protocol):
     def stage(self, status: str) -> bool:
         """Record the move to `status`; False means the deployment was cancelled meanwhile."""
@@ -54,7 +62,7 @@ class BuildReporter(Protocol):
 
 
 class BuildRunner(Protocol):
-    def run(self, job: BuildJob, reporter: BuildReporter) -> BuildResult: ...
+    def run(self, job: BuildJob, reporter: BuildReporter) -> BuildResult | BuildStarted: ...
 
 
 # The build sees a minimal environment: none of the platform's credentials or settings.
