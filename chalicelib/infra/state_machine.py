@@ -30,14 +30,30 @@ SLOT_WAIT_SECONDS = 24 * 3600
 
 
 def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int = 120) -> dict[str, Any]:
-    """Execution input: deployment_id (string), project_id (string), environment, timeout_seconds, in_flight_ids."""
+    """Execution input: deployment_id (string), project_id (string), environment, timeout_seconds,
+    heartbeat_seconds and in_flight_ids.
+
+    The Build task's heartbeat comes from the input (a local build heartbeats; a CodeBuild build cannot, see
+    pipeline.executions.build_task_limits); `heartbeat_seconds` here is the default for an input without one.
+    """
     non_terminal_values = {f":s{i}": {"S": s} for i, s in enumerate(NON_TERMINAL)}
     return {
         "Comment": (
             "deployd deployment pipeline: build slot -> build -> deploying -> activate; failed on silence or timeout"
         ),
-        "StartAt": "AcquireSlot",
+        "StartAt": "HeartbeatGiven",
         "States": {
+            "HeartbeatGiven": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.heartbeat_seconds", "IsPresent": False, "Next": "DefaultHeartbeat"}],
+                "Default": "AcquireSlot",
+            },
+            "DefaultHeartbeat": {
+                "Type": "Pass",
+                "Result": heartbeat_seconds,
+                "ResultPath": "$.heartbeat_seconds",
+                "Next": "AcquireSlot",
+            },
             "AcquireSlot": {
                 # Waits, in order, for one of the organization's build slots; the heartbeat clock of the
                 # build starts only once the slot is held.
@@ -64,7 +80,7 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                     "MessageBody": {"deployment_id.$": "$.deployment_id", "task_token.$": "$$.Task.Token"},
                 },
                 "TimeoutSecondsPath": "$.timeout_seconds",
-                "HeartbeatSeconds": heartbeat_seconds,
+                "HeartbeatSecondsPath": "$.heartbeat_seconds",
                 "ResultPath": "$.build",
                 "Catch": _catch_all("DescribeFailure"),
                 "Next": "MarkDeploying",
@@ -123,7 +139,7 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                 "Parameters": {
                     "message.$": (
                         "States.Format('the build worker stopped reporting progress: no heartbeat for "
-                        f"{heartbeat_seconds}s or the pipeline time limit of {{}}s passed', $.timeout_seconds)"
+                        "{}s or the pipeline time limit of {}s passed', $.heartbeat_seconds, $.timeout_seconds)"
                     )
                 },
                 "ResultPath": "$.failure",

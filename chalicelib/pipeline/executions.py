@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.aws import client
 from chalicelib.observability import logger
+from chalicelib.pipeline import codebuild
 from chalicelib.settings import get_settings
 
 
@@ -14,14 +15,32 @@ def execution_name(deployment_id: int) -> str:
     return f"deployment-{deployment_id}"
 
 
+def build_task_limits(build_timeout_seconds: int) -> tuple[int, int]:
+    """(timeout_seconds, heartbeat_seconds) of the state machine's Build task.
+
+    The runner enforces the build's own limit; the timeout is the backstop that also covers clone, upload
+    and waiting. A local build heartbeats while it runs. A CodeBuild build has nobody to heartbeat once it
+    started: CodeBuild's own time limit and its guaranteed final state-change event are its liveness, so
+    the heartbeat is set just below the timeout (which it must stay under) and the timeout is the backstop.
+    """
+    settings = get_settings()
+    margin = settings.pipeline_timeout_margin_seconds
+    if settings.build_runner == "codebuild":
+        timeout = codebuild.time_limit_seconds(build_timeout_seconds) + margin
+        return timeout, timeout - 1
+    timeout = build_timeout_seconds + margin
+    return timeout, max(1, min(settings.heartbeat_seconds, timeout - 1))
+
+
 def start(deployment_id: int, project_id: int, environment: str, build_timeout_seconds: int) -> str:
     settings = get_settings()
+    timeout_seconds, heartbeat_seconds = build_task_limits(build_timeout_seconds)
     payload = {
         "deployment_id": str(deployment_id),
         "project_id": str(project_id),
         "environment": environment,
-        # The worker enforces the build's own limit; this backstop also covers clone and upload.
-        "timeout_seconds": build_timeout_seconds + settings.pipeline_timeout_margin_seconds,
+        "timeout_seconds": timeout_seconds,
+        "heartbeat_seconds": heartbeat_seconds,
         "in_flight_ids": [str(deployment_id)],
     }
     response = client("stepfunctions").start_execution(

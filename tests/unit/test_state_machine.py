@@ -1,15 +1,22 @@
-"""The pipeline's Amazon States Language definition: structure, conditional writes and placeholder filling."""
+"""The pipeline's Amazon States Language definition: structure, conditional writes, placeholder filling, and the
+Build task's heartbeat (from the execution's input, run on moto's Step Functions)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from chalicelib.aws import client
+from chalicelib.infra.resources import DEPLOYMENTS, ENVIRONMENTS
 from chalicelib.infra.state_machine import SUBSTITUTIONS, pipeline_definition, render
+from chalicelib.local.provision import PIPELINE_ROLE_ARN
+from chalicelib.pipeline import executions
+from chalicelib.settings import get_settings
 
 _TERMINAL_TYPES = ("Succeed", "Fail")
 
@@ -146,10 +153,127 @@ def test_render_fills_every_placeholder(definition: dict[str, Any]) -> None:
     assert rendered["States"]["Release"]["Parameters"]["TableName"] == "value-of-EnvironmentsTable"
 
 
-def test_the_heartbeat_setting_reaches_the_build_step() -> None:
+def test_the_build_step_takes_its_heartbeat_from_the_execution_with_the_setting_as_default() -> None:
     # When the definition is built for a 17 second heartbeat
     definition = pipeline_definition(heartbeat_seconds=17)
+    states = definition["States"]
 
-    # Then a silent build worker is noticed after 17 seconds, and the failure message says so
-    assert definition["States"]["Build"]["HeartbeatSeconds"] == 17
-    assert "17s" in definition["States"]["DescribeSilence"]["Parameters"]["message.$"]
+    # Then the Build step reads its heartbeat from the execution's input (a CodeBuild build cannot heartbeat)
+    assert states["Build"]["HeartbeatSecondsPath"] == "$.heartbeat_seconds"
+    assert "HeartbeatSeconds" not in states["Build"]
+    # And an execution started without one gets 17 seconds before anything else runs
+    assert definition["StartAt"] == "HeartbeatGiven"
+    assert states["HeartbeatGiven"]["Choices"][0]["Next"] == "DefaultHeartbeat"
+    assert states["DefaultHeartbeat"] == {
+        "Type": "Pass",
+        "Result": 17,
+        "ResultPath": "$.heartbeat_seconds",
+        "Next": "AcquireSlot",
+    }
+    # And the failure message names the heartbeat the execution had
+    assert "$.heartbeat_seconds" in states["DescribeSilence"]["Parameters"]["message.$"]
+
+
+def test_a_local_build_heartbeats_at_the_setting_within_the_pipeline_limit(settings_env: Any) -> None:
+    # Given the local runner, a 60 second heartbeat and a 300 second margin
+    settings_env(
+        DEPLOYD_BUILD_RUNNER="local", DEPLOYD_HEARTBEAT_SECONDS="60", DEPLOYD_PIPELINE_TIMEOUT_MARGIN_SECONDS="300"
+    )
+
+    # When the Build task's limits are worked out for a 120 second build
+    timeout_seconds, heartbeat_seconds = executions.build_task_limits(120)
+
+    # Then a silent worker is noticed after a minute, and the whole task may take the build plus the margin
+    assert (timeout_seconds, heartbeat_seconds) == (420, 60)
+
+
+@pytest.fixture
+def executing_aws(settings_env: Any) -> Iterator[None]:
+    """moto in-process with Step Functions executing state machines, and the catalogue's tables."""
+    from moto import mock_aws
+
+    from chalicelib.aws import reset_clients
+    from chalicelib.infra.resources import CATALOGUE
+    from chalicelib.local.provision import table_request
+    from chalicelib.models import reset_connections
+
+    settings_env(AWS_ENDPOINT_URL=None, DEPLOYD_RESOURCE_PREFIX="deployd-test")
+    reset_clients()
+    reset_connections()
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            for table in CATALOGUE.tables:
+                client("dynamodb").create_table(**table_request(table, get_settings()))
+            yield
+    finally:
+        reset_clients()
+        reset_connections()
+
+
+@pytest.fixture
+def unanswered_build(executing_aws: None) -> Callable[[int, dict[str, Any]], Any]:
+    """Runs the production definition with the given default heartbeat: grants the build slot, then never
+    answers the build; returns the deployment record once the execution has ended."""
+
+    def run(default_heartbeat: int, extra_input: dict[str, Any]) -> Any:
+        settings = get_settings()
+        sqs, sfn = client("sqs"), client("stepfunctions")
+        builds = sqs.create_queue(QueueName="unanswered-builds")["QueueUrl"]
+        activations = sqs.create_queue(QueueName="unanswered-activations")["QueueUrl"]
+        definition = render(
+            pipeline_definition(heartbeat_seconds=default_heartbeat),
+            {
+                "BuildQueueUrl": builds,
+                "ActivationQueueUrl": activations,
+                "DeploymentsTable": settings.resource_name(DEPLOYMENTS.logical),
+                "EnvironmentsTable": settings.resource_name(ENVIRONMENTS.logical),
+            },
+        )
+        machine = sfn.create_state_machine(name="unanswered", definition=definition, roleArn=PIPELINE_ROLE_ARN)
+        client("dynamodb").put_item(
+            TableName=settings.resource_name(DEPLOYMENTS.logical), Item={"id": {"N": "7"}, "status": {"S": "queued"}}
+        )
+        execution = sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"],
+            input=json.dumps(
+                {
+                    "deployment_id": "7",
+                    "project_id": "1",
+                    "environment": "production",
+                    "timeout_seconds": 600,
+                    "in_flight_ids": ["7"],
+                    **extra_input,
+                }
+            ),
+        )
+        deadline = time.monotonic() + 20
+        while sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution never ended"
+            for message in sqs.receive_message(QueueUrl=activations).get("Messages", []):
+                body = json.loads(message["Body"])
+                if body.get("event") == "acquire_slot":
+                    sfn.send_task_success(taskToken=body["task_token"], output="{}")
+                sqs.delete_message(QueueUrl=activations, ReceiptHandle=message["ReceiptHandle"])
+            time.sleep(0.1)
+        return client("dynamodb").get_item(
+            TableName=settings.resource_name(DEPLOYMENTS.logical), Key={"id": {"N": "7"}}, ConsistentRead=True
+        )["Item"]
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("default_heartbeat", "extra_input"),
+    [(600, {"heartbeat_seconds": 1}), (1, {})],
+    ids=["from-the-execution", "definition-default"],
+)
+def test_a_build_silent_past_its_heartbeat_fails_saying_how_long_it_was_waited_for(
+    default_heartbeat: int, extra_input: dict[str, Any], unanswered_build: Any
+) -> None:
+    # Given a build nobody answers, with a one second heartbeat from the execution or from the definition
+    # When the state machine runs it
+    record = unanswered_build(default_heartbeat, extra_input)
+
+    # Then the deployment failed after one second of silence, and says so
+    assert record["status"]["S"] == "failed"
+    assert "no heartbeat for 1s" in record["error_message"]["S"]
