@@ -11,7 +11,7 @@ from chalicelib.api.gitlab import gitlab
 from chalicelib.api.health import health
 from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_PROJECT, BUILD_QUEUE, PREVIEW_SCHEDULE
 from chalicelib.pipeline import consumers, route_stream
 from chalicelib.services import schedules
 from chalicelib.settings import get_settings
@@ -33,6 +33,18 @@ def build_worker(event: SQSEvent) -> dict:
 @app.on_sqs_message(queue=get_settings().resource_name(ACTIVATION_QUEUE.logical), batch_size=10)
 def activation_worker(event: SQSEvent) -> dict:
     return consumers.consume_activations(event.to_dict(), event.context)
+
+
+@app.on_cw_event(
+    {
+        "source": ["aws.codebuild"],
+        "detail-type": ["CodeBuild Build State Change"],
+        "detail": {"project-name": [get_settings().resource_name(BUILD_PROJECT.logical)]},
+    }
+)
+def build_events(event: CloudWatchEvent) -> None:
+    """A CodeBuild build of a deployment started or ended (builds on AWS; see pipeline.codebuild)."""
+    consumers.consume_build_event(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(PREVIEW_SCHEDULE.every_minutes, unit=Rate.MINUTES))

@@ -150,7 +150,8 @@ def _tables(*parts: Mapping[Table, Sequence[str]]) -> dict[Table, tuple[str, ...
     return {t: tuple(sorted(actions)) for t, actions in merged.items()}
 
 
-# Every table action and the indexes each function queries. Indexes need Query on their own ARN.
+# Every table action of each function. Projects and deployments are only ever queried through their indexes,
+# which need Query on their own ARNs (INDEX_ACCESS).
 TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
     # The API: every dialect, organizations and keys, projects, triggers, cancels, rollbacks, deletes.
     "api": _tables(
@@ -159,8 +160,8 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             ORGANIZATIONS: (GET, PUT),
             API_KEYS: (GET, PUT, DELETE),
             REGISTRY: (GET, PUT, UPDATE, DELETE),  # sequences, slug claims, rate-limit counters
-            PROJECTS: (GET, QUERY, PUT, UPDATE, DELETE),
-            DEPLOYMENTS: (GET, QUERY, PUT, UPDATE, DELETE, CHECK),
+            PROJECTS: (GET, PUT, UPDATE, DELETE),
+            DEPLOYMENTS: (GET, PUT, UPDATE, DELETE, CHECK),
             DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
             ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
             ROUTES: (PUT, DELETE),
@@ -174,13 +175,13 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
         {PROJECTS: (GET,), SLOT_WAITS: (PUT, QUERY, DELETE), ROUTES: (PUT,)},
     ),
     # A CodeBuild build changed state: record its outcome and answer the state machine.
-    "cloudwatch_event": _tables(_ENDING, {PROJECTS: (GET,)}),
+    "cloudwatch_event": _tables(_ENDING),
     # Scheduled previews (trigger, supersede), retention (routes, artifacts), the KeyValueStore's reconcile.
     "schedule": _tables(
         _ENDING,
         {
-            PROJECTS: (GET, QUERY, UPDATE),
-            DEPLOYMENTS: (GET, QUERY, PUT, UPDATE),
+            PROJECTS: (GET, UPDATE),
+            DEPLOYMENTS: (GET, PUT, UPDATE),
             ENVIRONMENTS: (GET, QUERY, UPDATE),
             REGISTRY: (UPDATE,),
             ROUTES: (GET, DELETE, SCAN),
@@ -218,7 +219,8 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     "sqs:builds": (
         Grant(("s3:PutObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # deployd's own log lines
         Grant((*TASK_ANSWERS, "states:SendTaskHeartbeat"), (STATE_MACHINE,)),
-        Grant(("codebuild:StartBuild", "codebuild:StopBuild", "codebuild:BatchGetBuilds"), (BUILD_PROJECT_TARGET,)),
+        # starts the build; stops one it cannot hand over (the deployment was cancelled meanwhile)
+        Grant(("codebuild:StartBuild", "codebuild:StopBuild"), (BUILD_PROJECT_TARGET,)),
     ),
     "sqs:activations": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),

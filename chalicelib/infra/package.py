@@ -19,6 +19,11 @@ settings, in .chalice/config.json.
 
 Parameters: SitesDomain, CertificateArn (ACM, us-east-1, for *.SitesDomain), AdminToken, AlarmEmail
 (optional), PublicApiUrl (optional: the API's public base URL, see `api_url_variable`).
+
+Not here: a custom domain for the API (PublicApiUrl only tells the functions one), DNS records (the wildcard
+CNAME to the distribution is the operator's, in whatever DNS holds SitesDomain), CloudFront access logs,
+customer-managed KMS keys (tables, queues and buckets use AWS-owned encryption), and the admin token in
+Secrets Manager (it is a NoEcho parameter passed to the functions' environment).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 It claims the deployment (queued -> cloning, a conditional write, so a redelivered message or a second
 worker does nothing), runs the build through a BuildRunner while heartbeating the state machine and
 watching for a cancel, records the outcome, and answers the task token.
+
+A build that runs elsewhere (CodeBuild) ends differently: the worker records the build's id and returns
+without answering; `handle_build_state` finishes the deployment when the build's completion event arrives.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -22,9 +26,10 @@ from chalicelib.models.base import utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.observability import deployment_context, logger
-from chalicelib.pipeline import executions
-from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, LocalBuildRunner
+from chalicelib.observability import build_duration, deployment_context, deployment_event, logger, queue_wait
+from chalicelib.pipeline import codebuild, executions
+from chalicelib.pipeline.codebuild import BuildStateChange, CodeBuildRunner
+from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, BuildStarted, LocalBuildRunner
 from chalicelib.services import build_slots, deployments, sites, statuses
 from chalicelib.services.build_logs import BuildLog
 from chalicelib.settings import get_settings
@@ -93,7 +98,16 @@ class DeploymentReporter:
 
 
 def runner_for(_deployment: Deployment) -> BuildRunner:
+    """CodeBuild on AWS (settings.build_runner = "codebuild"); a local process otherwise (the embedded stack)."""
+    if get_settings().build_runner == "codebuild":
+        return CodeBuildRunner()
     return LocalBuildRunner()
+
+
+def _seconds_since(timestamp: str | None) -> float:
+    if not timestamp:
+        return 0.0
+    return max(0.0, (datetime.now(UTC) - datetime.fromisoformat(timestamp)).total_seconds())
 
 
 def handle_build(message: dict[str, Any]) -> None:
@@ -116,15 +130,23 @@ def handle_build(message: dict[str, Any]) -> None:
             deployments.record_failure(deployment, "the project was deleted before the build started")
             executions.fail(token, "ProjectDeleted")
             return
-        if not DeploymentRepository.transition(deployment, ("queued",), "cloning", started_at=utc_now()):
+        claimed = DeploymentRepository.transition(
+            deployment, ("queued",), "cloning", started_at=utc_now(), task_token=token
+        )
+        if not claimed:
             return
         logger.info("deployment cloning")
+        queue_wait(_seconds_since(deployment.created_at))
         statuses.report_pipeline_state(deployment)
-        result = _build(deployment, project, token)
-        _record_outcome(deployment, token, result)
+        outcome = _build(deployment, project, token)
+        if isinstance(outcome, BuildStarted):
+            # The token is answered when the build's completion event arrives (handle_build_state).
+            logger.info("build started elsewhere", extra={"build_id": outcome.build_id})
+            return
+        _record_outcome(deployment, token, outcome)
 
 
-def _build(deployment: Deployment, project: Project, token: str) -> BuildResult:
+def _build(deployment: Deployment, project: Project, token: str) -> BuildResult | BuildStarted:
     """Run the build with a live log and a heartbeat; a crashing runner is a failed build, never a stuck one."""
     deployment_id = int(deployment.id)
     job = BuildJob(
@@ -137,63 +159,115 @@ def _build(deployment: Deployment, project: Project, token: str) -> BuildResult:
         timeout_seconds=int(project.build_timeout_seconds),
         artifact_prefix=sites.artifact_prefix(deployment_id),
     )
+    outcome: BuildResult | BuildStarted
     with BuildLog(deployment_id) as log:
         log.line("Status: cloning")
         with DeploymentReporter(deployment, token, log) as reporter:
             try:
-                with exclusive_build(deployment, reporter, log):
-                    result = (
-                        runner_for(deployment).run(job, reporter)
-                        if not reporter.should_stop()
-                        else BuildResult("cancelled")
-                    )
+                with exclusive_build(deployment, reporter, log) as place:
+                    if reporter.should_stop():
+                        outcome = BuildResult("cancelled")
+                    else:
+                        outcome = runner_for(deployment).run(job, reporter)
+                    if isinstance(outcome, BuildStarted):
+                        outcome = _hand_over(deployment, outcome, place)
             except Exception as exc:
                 logger.exception("build runner crashed")
-                result = BuildResult("failed", f"the build runner crashed: {exc.__class__.__name__}: {exc}")
-        if result.outcome in ("failed", "timed_out"):
-            log.line(f"Failed: {result.message}")
-    return result
+                outcome = BuildResult("failed", f"the build runner crashed: {exc.__class__.__name__}: {exc}")
+        if isinstance(outcome, BuildResult) and outcome.outcome in ("failed", "timed_out"):
+            log.line(f"Failed: {outcome.message}")
+    return outcome
+
+
+def _hand_over(deployment: Deployment, started: BuildStarted, place: BuilderPlace) -> BuildResult | BuildStarted:
+    """Record the started build on the deployment, and leave its completion (and the builder place) to
+    `handle_build_state`. A deployment that ended meanwhile gets its build stopped instead."""
+    try:
+        deployment.update(
+            actions=[Deployment.build_id.set(started.build_id), Deployment.updated_at.set(utc_now())],
+            condition=Deployment.status.is_in(*NON_TERMINAL)
+            & (Deployment.build_id.does_not_exist() | (Deployment.build_id == started.build_id)),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            codebuild.stop(started.build_id)  # nobody would ever hear of this build: do not let it run
+            raise
+        deployment.refresh(consistent_read=True)
+        logger.info("deployment ended while its build started", extra={"status": deployment.status})
+        codebuild.stop(started.build_id)
+        if deployment.status == "cancelled":
+            return BuildResult("cancelled")
+        return started  # already finished by the build's own completion event: nothing left to do here
+    place.hand_over()
+    return started
+
+
+class BuilderPlace:
+    """A branch preview's single builder place (`Environment.builder`): a preview never has two builds running.
+
+    Taken with a conditional write before the build starts, waiting (heartbeating) while a superseded build is
+    still stopping. A build that runs in the worker gives it back when it ends; one that runs on CodeBuild
+    hands it over, and the build's completion gives it back (`release_builder_place`).
+
+    A holder that cannot give the place back (its worker died, its completion event was lost) is a deployment
+    that has ended; its place is taken over once it is terminal and the heartbeat limit has passed.
+    """
+
+    def __init__(self, deployment: Deployment) -> None:
+        self._deployment = deployment
+        self.handed_over = False
+
+    def take(self, reporter: DeploymentReporter, log: BuildLog) -> None:
+        deployment = self._deployment
+        if not deployment.environment.startswith(sites.PREVIEW_PREFIX):
+            return
+        holder = Environment(project_id=deployment.project_id, name=deployment.environment)
+        me = int(deployment.id)
+        patience = time.monotonic() + 2 * get_settings().heartbeat_seconds
+        announced = False
+        while not reporter.should_stop():
+            try:
+                holder.update(
+                    actions=[Environment.builder.set(me)],
+                    condition=Environment.builder.does_not_exist() | (Environment.builder == me),
+                )
+                return
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+            if not announced:
+                log.line("Waiting for the superseded build of this preview to stop")
+                announced = True
+            if time.monotonic() > patience:
+                _evict_stale_builder(holder)
+            time.sleep(0.2)
+
+    def hand_over(self) -> None:
+        self.handed_over = True
 
 
 @contextlib.contextmanager
-def exclusive_build(deployment: Deployment, reporter: DeploymentReporter, log: BuildLog) -> Iterator[None]:
-    """A branch preview never has two builds running: the build takes its environment's single builder
-    place with a conditional write, waiting (heartbeating) while a superseded build is still stopping.
+def exclusive_build(deployment: Deployment, reporter: DeploymentReporter, log: BuildLog) -> Iterator[BuilderPlace]:
+    """Hold the preview's builder place around the build (see BuilderPlace); a no-op outside previews."""
+    place = BuilderPlace(deployment)
+    place.take(reporter, log)
+    try:
+        yield place
+    finally:
+        if not place.handed_over:
+            release_builder_place(deployment)
 
-    A holder that cannot give the place back (its worker died) is a deployment the state machine has ended;
-    its place is taken over once it is terminal and the heartbeat limit has passed.
-    """
+
+def release_builder_place(deployment: Deployment) -> None:
+    """Give the preview's builder place back if this deployment holds it; anything else is left alone."""
     if not deployment.environment.startswith(sites.PREVIEW_PREFIX):
-        yield
         return
     holder = Environment(project_id=deployment.project_id, name=deployment.environment)
-    me = int(deployment.id)
-    patience = time.monotonic() + 2 * get_settings().heartbeat_seconds
-    announced = False
-    while not reporter.should_stop():
-        try:
-            holder.update(
-                actions=[Environment.builder.set(me)],
-                condition=Environment.builder.does_not_exist() | (Environment.builder == me),
-            )
-            break
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-        if not announced:
-            log.line("Waiting for the superseded build of this preview to stop")
-            announced = True
-        if time.monotonic() > patience:
-            _evict_stale_builder(holder)
-        time.sleep(0.2)
     try:
-        yield
-    finally:
-        try:
-            holder.update(actions=[Environment.builder.remove()], condition=Environment.builder == me)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        holder.update(actions=[Environment.builder.remove()], condition=Environment.builder == int(deployment.id))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def _evict_stale_builder(holder: Environment) -> None:
@@ -210,6 +284,7 @@ def _evict_stale_builder(holder: Environment) -> None:
 
 
 def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> None:
+    """The end of a build the worker ran itself: record it and answer the task token."""
     if result.outcome == "succeeded":
         deployment.update(
             actions=[
@@ -218,17 +293,105 @@ def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> 
             ]
         )
         logger.info("build succeeded", extra={"build_time_seconds": result.build_time_seconds})
+        build_duration(_seconds_since(deployment.started_at))
         executions.succeed(token, {"deployment_id": int(deployment.id)})
     elif result.outcome == "cancelled":
         logger.info("build stopped: deployment cancelled")
         executions.fail(token, "DeploymentCancelled", "cancelled during the build")
     else:
         message = result.message or "the build failed"
-        if result.build_time_seconds:
-            deployment.update(actions=[Deployment.build_time_seconds.set(result.build_time_seconds)])
-        deployments.record_failure(deployment, message)
-        logger.info("build failed", extra={"error_message": message})
+        if deployments.record_failure(deployment, message, result.build_time_seconds or None):
+            logger.info("build failed", extra={"error_message": message})
+            build_duration(_seconds_since(deployment.started_at))
+        # Answered even if a cancel ended the deployment first: the worker owns its token.
         executions.fail(token, "BuildFailed", message)
+
+
+def _is_its_build(deployment: Deployment, build_id: str) -> bool:
+    """Whether the event's build is the deployment's. A deployment whose worker has not recorded its build
+    yet (the event outran it) adopts the build with the same conditional write the worker uses."""
+    if deployment.build_id is not None:
+        return bool(deployment.build_id == build_id)
+    try:
+        deployment.update(
+            actions=[Deployment.build_id.set(build_id)],
+            condition=Deployment.build_id.does_not_exist() | (Deployment.build_id == build_id),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        deployment.refresh(consistent_read=True)
+        return bool(deployment.build_id == build_id)
+    return True
+
+
+def handle_build_state(change: BuildStateChange) -> None:
+    """A CodeBuild build changed state (EventBridge): move its deployment on and answer the Build task.
+
+    Idempotent and order-proof: EventBridge may repeat an event or deliver it late, so every change is a
+    conditional write on the status it leaves, and an event that finds its deployment past that status does
+    nothing. The one exception is a success whose deployment is still `uploading`: its task is answered
+    again (a repeat is ignored by Step Functions), so a retried invocation always completes the pipeline.
+    """
+    deployment_id = change.deployment_id
+    deployment = DeploymentRepository.find(deployment_id) if deployment_id is not None else None
+    if deployment is None or deployment_id is None:
+        logger.warning(
+            "build event for no known deployment ignored",
+            extra={"build_id": change.build_id, "deployment_id": deployment_id},
+        )
+        return
+    with deployment_context(deployment_id, int(deployment.project_id)):
+        if not _is_its_build(deployment, change.build_id):
+            logger.warning("event of a build that is not the deployment's ignored", extra={"build_id": change.build_id})
+            return
+        if change.status == "IN_PROGRESS":
+            if DeploymentRepository.transition(deployment, ("cloning",), "building"):
+                logger.info("deployment building", extra={"build_id": change.build_id})
+            return
+        if not change.is_final:
+            return
+        token = deployment.task_token
+        release_builder_place(deployment)  # the build is over, whatever it came to
+        if not token:
+            logger.warning("build finished for a deployment without a task token", extra={"status": deployment.status})
+            return
+        if deployment.status == "cancelled":  # stopped by the cancel, or it ended before the stop reached it
+            logger.info("build ended: deployment cancelled", extra={"build_status": change.status})
+            executions.fail(token, "DeploymentCancelled", "cancelled during the build")
+        elif change.status == "SUCCEEDED":
+            _finish_succeeded(deployment, token, change)
+        else:
+            _finish_failed(deployment, token, change)
+
+
+def _finish_succeeded(deployment: Deployment, token: str, change: BuildStateChange) -> None:
+    moved = DeploymentRepository.transition(
+        deployment,
+        ("cloning", "building"),  # building unless its IN_PROGRESS event is late (or lost)
+        "uploading",  # what MarkDeploying expects: the buildspec uploaded before the build succeeded
+        build_time_seconds=change.build_seconds,
+        artifact_prefix=sites.artifact_prefix(int(deployment.id)),
+    )
+    if moved:
+        logger.info("build succeeded", extra={"build_time_seconds": change.build_seconds})
+        build_duration(_seconds_since(deployment.started_at))
+    else:
+        deployment.refresh(consistent_read=True)
+        if deployment.status != "uploading":
+            logger.info("late or repeated build event ignored", extra={"status": deployment.status})
+            return
+    executions.succeed(token, {"deployment_id": int(deployment.id)})
+
+
+def _finish_failed(deployment: Deployment, token: str, change: BuildStateChange) -> None:
+    message = change.failure_message()
+    if not deployments.record_failure(deployment, message, change.build_seconds or None):
+        logger.info("late or repeated build event ignored", extra={"status": deployment.status})
+        return
+    logger.info("build failed", extra={"error_message": message, "build_status": change.status})
+    build_duration(_seconds_since(deployment.started_at))
+    executions.fail(token, "BuildFailed", message)
 
 
 def handle_activation(message: dict[str, Any]) -> None:
@@ -242,7 +405,14 @@ def handle_activation(message: dict[str, Any]) -> None:
         ended = DeploymentRepository.find(deployment_id)
         if ended is not None:
             with deployment_context(deployment_id, int(ended.project_id)):
-                statuses.report_pipeline_state(ended)
+                published = statuses.report_pipeline_state(ended)
+                if published is not None and ended.status == "failed":
+                    # Whoever ends a deployment publishes its end first: nobody did, so the state machine
+                    # failed it itself (silence, time limit). Its CodeBuild build, if any, must not run on.
+                    deployment_event("failed")
+                    if ended.build_id:
+                        codebuild.stop(ended.build_id)
+                        release_builder_place(ended)
                 build_slots.release(ended)
         return
     token = str(message["task_token"])

@@ -1,7 +1,9 @@
-"""SQS consumers as Lambda sees them: Powertools batch processing with partial batch failures.
+"""Event consumers as Lambda sees them: SQS queues (Powertools batch processing with partial batch failures)
+and CodeBuild's state-change events (EventBridge, one event per invocation).
 
-A record that raises is reported in batchItemFailures and comes back after the visibility timeout;
-the handlers are idempotent (conditional claims), so a redelivery never builds or activates twice.
+A record that raises is reported in batchItemFailures and comes back after the visibility timeout; an
+event that raises is retried by Lambda's asynchronous invocation. The handlers are idempotent (conditional
+claims and transitions), so a redelivery never builds, finishes or activates twice.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.pipeline.build_worker import handle_activation, handle_build
+from chalicelib.pipeline.build_worker import handle_activation, handle_build, handle_build_state
+from chalicelib.pipeline.codebuild import BuildStateChange
 
 
 def _consume(event: dict[str, Any], context: Any, handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -34,3 +37,7 @@ def consume_builds(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
 def consume_activations(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return _consume(event, context, handle_activation)
+
+
+def consume_build_event(event: dict[str, Any], context: Any = None) -> None:
+    handle_build_state(BuildStateChange.from_event(event))

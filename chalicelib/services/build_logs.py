@@ -1,17 +1,26 @@
-"""Build logs: combined build output, kept in S3 per deployment and readable while the build runs."""
+"""Build logs: combined build output, kept in S3 per deployment and readable while the build runs.
+
+A build that runs on CodeBuild writes its output to CloudWatch Logs instead; its log reads as deployd's own
+lines (S3) followed by the build's stream, so the logs endpoints show one text whichever runner built it.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import threading
 import time
+from collections import deque
 
 from chalicelib.aws import client
 from chalicelib.infra.resources import BUILD_LOGS_BUCKET
+from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.observability import logger
+from chalicelib.pipeline import codebuild
 from chalicelib.settings import get_settings
 
 MAX_LOG_BYTES = 2 * 1024 * 1024
+# GetLogEvents pages (up to 1 MB each) read for one log at most; the newest MAX_LOG_BYTES are kept.
+MAX_LOG_PAGES = 100
 
 
 def _location(deployment_id: int) -> tuple[str, str]:
@@ -19,12 +28,53 @@ def _location(deployment_id: int) -> tuple[str, str]:
 
 
 def read(deployment_id: int) -> str:
+    text = _read_platform_lines(deployment_id)
+    if not get_settings().build_log_group:
+        return text  # no CodeBuild here (the embedded stack): the worker wrote the whole log to S3
+    deployment = DeploymentRepository.find(deployment_id)
+    if deployment is None or not deployment.build_id:
+        return text
+    text += read_build_output(get_settings().build_log_group, codebuild.log_stream(deployment_id, deployment.build_id))
+    if deployment.status == "failed" and deployment.error_message:
+        text += f"==> Failed: {deployment.error_message}\n"  # as the worker ends a local build's log
+    return text
+
+
+def _read_platform_lines(deployment_id: int) -> str:
     bucket, key = _location(deployment_id)
     s3 = client("s3")
     try:
         return str(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace"))
     except s3.exceptions.NoSuchKey:
         return ""
+
+
+def read_build_output(group: str, stream: str) -> str:
+    """A CloudWatch Logs stream from its start, newest MAX_LOG_BYTES kept; empty until the build creates it."""
+    logs = client("logs")
+    kept: deque[str] = deque()
+    size = dropped = 0
+    token: str | None = None
+    for _page in range(MAX_LOG_PAGES):
+        request = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
+        try:
+            page = logs.get_log_events(**request, **({"nextToken": token} if token else {}))
+        except logs.exceptions.ResourceNotFoundException:
+            break
+        for event in page.get("events", []):
+            message = str(event.get("message", ""))
+            kept.append(message if message.endswith("\n") else message + "\n")
+            size += len(kept[-1].encode("utf-8"))
+            while size > MAX_LOG_BYTES and len(kept) > 1:
+                removed = len(kept.popleft().encode("utf-8"))
+                size -= removed
+                dropped += removed
+        # At the end of the stream GetLogEvents hands back the token it was given (pages may be empty before).
+        if page.get("nextForwardToken") in (None, token):
+            break
+        token = page["nextForwardToken"]
+    head = f"[{dropped} earlier bytes of build output dropped]\n" if dropped else ""
+    return head + "".join(kept)
 
 
 class BuildLog:

@@ -26,8 +26,8 @@ from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRe
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
-from chalicelib.observability import deployment_context, logger
-from chalicelib.pipeline import executions
+from chalicelib.observability import deployment_context, deployment_event, logger
+from chalicelib.pipeline import codebuild, executions
 from chalicelib.services import build_logs, build_slots, git, sites, statuses
 
 MAX_PER_PAGE = 100
@@ -235,6 +235,7 @@ def _start_pipeline(deployment: Deployment, project: Project) -> None:
         logger.exception("could not start the deployment pipeline")
         record_failure(deployment, f"could not start the deployment pipeline: {exc.__class__.__name__}")
         return
+    deployment_event("started")
     Deployment(id=deployment.id).update(actions=[Deployment.execution_arn.set(arn)], condition=Deployment.id.exists())
     deployment.execution_arn = arn
 
@@ -246,7 +247,9 @@ def _release(tx: TransactWrite, deployment: Deployment) -> None:
     )
 
 
-def _end(deployment: Deployment, status: str, error_message: str | None = None) -> bool:
+def _end(
+    deployment: Deployment, status: str, error_message: str | None = None, build_time_seconds: int | None = None
+) -> bool:
     """Move a non-terminal deployment to a terminal `status` and release its environment, in one
     transaction. False if it had already ended (whoever ended it first wins)."""
     now = utc_now()
@@ -257,6 +260,8 @@ def _end(deployment: Deployment, status: str, error_message: str | None = None) 
     ]
     if error_message is not None:
         actions.append(Deployment.error_message.set(error_message[:2000]))
+    if build_time_seconds:
+        actions.append(Deployment.build_time_seconds.set(build_time_seconds))
 
     def end(tx: TransactWrite) -> None:
         tx.update(deployment, actions=actions, condition=Deployment.status.is_in(*NON_TERMINAL))
@@ -268,15 +273,16 @@ def _end(deployment: Deployment, status: str, error_message: str | None = None) 
         if condition_failed(exc):
             return False
         raise
+    deployment_event(status)  # once: only the writer that ended the deployment gets here
     deployment.refresh(consistent_read=True)
     statuses.report_pipeline_state(deployment)
     build_slots.release(deployment)
     return True
 
 
-def record_failure(deployment: Deployment, message: str) -> bool:
+def record_failure(deployment: Deployment, message: str, build_time_seconds: int | None = None) -> bool:
     """Move a non-terminal deployment to failed with `message`. False if it had already ended."""
-    return _end(deployment, "failed", message)
+    return _end(deployment, "failed", message, build_time_seconds)
 
 
 def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
@@ -290,6 +296,10 @@ def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView
         )
     with deployment_context(int(deployment.id), int(project.id)):
         logger.info("deployment cancelled")
+        # _end re-read the deployment after the cancel: a build the worker recorded before it is seen here,
+        # and a worker recording one after it finds the deployment cancelled and stops that build itself.
+        if deployment.build_id:
+            codebuild.stop(deployment.build_id)
         if deployment.execution_arn:
             executions.stop(deployment.execution_arn, "cancelled by request")
     deployment.refresh(consistent_read=True)
@@ -382,6 +392,7 @@ def activate(deployment: Deployment) -> bool:
             continue  # the environment moved under us (a newer build went live): decide again
         deployment.refresh(consistent_read=True)
         logger.info("deployment live", extra={"deployment_url": deployment.deployment_url, "promoted": promote})
+        deployment_event("succeeded")
         statuses.report_pipeline_state(deployment)
         build_slots.release(deployment)
         return True

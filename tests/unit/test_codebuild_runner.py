@@ -1,0 +1,741 @@
+"""Builds on CodeBuild, on moto: the production state machine executing in-process, the SQS handlers fed as
+Lambda feeds them, CodeBuild's StartBuild and StopBuild, and completion through "CodeBuild Build State
+Change" events of the documented shape (moto's CodeBuild runs nothing, so the test plays the build).
+
+moto ignores most StartBuild parameters, so the requests are captured with a botocore hook on the very
+client the runner uses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pytest
+from botocore.exceptions import ClientError
+
+from app import app
+from chalicelib.aws import client, reset_clients
+from chalicelib.infra.buildspec import BUILD_VARIABLES, BUILDSPEC
+from chalicelib.infra.resources import BUILD_PROJECT, PIPELINE, SITES_BUCKET
+from chalicelib.local.moto_compat import serialize_dynamodb
+from chalicelib.local.provision import provision, state_machine_arn
+from chalicelib.models import reset_connections
+from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
+from chalicelib.models.route import Route
+from chalicelib.pipeline import codebuild, consumers, executions
+from chalicelib.services import deployments, organizations, previews, projects, sites
+from chalicelib.services.inputs import ProjectCreate
+from chalicelib.settings import get_settings
+
+T = TypeVar("T")
+LOG_GROUP = "/deployd/test/builds"
+ACCOUNT = "123456789012"
+
+
+def _forget_aws_state() -> None:
+    get_settings.cache_clear()
+    reset_clients()
+    reset_connections()
+
+
+def _sqs_record(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:queue",
+        "awsRegion": "us-east-1",
+    }
+
+
+def phases(failed: str | None = None, status: str = "FAILED", context: str = "", build_seconds: int = 42) -> list[dict]:
+    """CodeBuild's phase list as its events carry it; a build that fails stops at the failed phase."""
+    listed = []
+    for name in ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD"):
+        phase = {
+            "phase-context": [],
+            "start-time": "Sep 1, 2017 4:12:29 PM",
+            "end-time": "Sep 1, 2017 4:13:29 PM",
+            "duration-in-seconds": build_seconds if name == "BUILD" else 1,
+            "phase-type": name,
+            "phase-status": "SUCCEEDED",
+        }
+        listed.append(phase)
+        if name == failed:
+            phase.update({"phase-status": status, "phase-context": [context] if context else []})
+            break
+    else:
+        for name in ("POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING"):
+            listed.append({**listed[-1], "phase-type": name, "duration-in-seconds": 1})
+    listed.append({"start-time": "Sep 1, 2017 4:14:26 PM", "phase-type": "COMPLETED"})
+    return listed
+
+
+@dataclass
+class Cloud:
+    """moto's AWS with the catalogue provisioned, a CodeBuild project, and a driver for the pipeline."""
+
+    queue_urls: dict[str, str]
+    start_requests: list[dict[str, Any]] = field(default_factory=list)
+    started_builds: list[dict[str, Any]] = field(default_factory=list)
+    stop_requests: list[str] = field(default_factory=list)
+    build_messages: list[str] = field(default_factory=list)
+
+    # ---- feeding the handlers, as Lambda's event source mappings and EventBridge do ----
+
+    def _deliver(self, logical: str, consume: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        sqs = client("sqs")
+        url = self.queue_urls[logical]
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            if logical == "builds":
+                self.build_messages.append(message["Body"])
+            result = consume({"Records": [_sqs_record(message)]})
+            if not result.get("batchItemFailures"):
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def pump(self, until: Callable[[], T], what: str, timeout: float = 20.0) -> T:
+        """Run the pipeline's queue consumers until `until()` is truthy; fail the test at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._deliver("activations", consumers.consume_activations)
+            self._deliver("builds", consumers.consume_builds)
+            value = until()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}; last value {value!r}")
+            time.sleep(0.05)
+
+    def redeliver_build_message(self, body: str) -> None:
+        client("sqs").send_message(QueueUrl=self.queue_urls["builds"], MessageBody=body)
+
+    def event(self, deployment_id: int, status: str, **info: Any) -> dict[str, Any]:
+        """A "CodeBuild Build State Change" event of the build started for the deployment (documented shape)."""
+        request = self.request_for(deployment_id)
+        build = self.build_for(deployment_id)
+        group = request["logsConfigOverride"]["cloudWatchLogs"]["groupName"]
+        stream = f"{request['logsConfigOverride']['cloudWatchLogs']['streamName']}/{build['id'].split(':')[-1]}"
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "CodeBuild Build State Change",
+            "source": "aws.codebuild",
+            "account": ACCOUNT,
+            "time": "2017-09-01T16:14:28Z",
+            "region": "us-east-1",
+            "resources": [build["arn"]],
+            "detail": {
+                "build-status": status,
+                "project-name": request["projectName"],
+                "build-id": build["arn"],
+                "additional-information": {
+                    "environment": {
+                        "image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+                        "privileged-mode": False,
+                        "compute-type": "BUILD_GENERAL1_SMALL",
+                        "type": "LINUX_CONTAINER",
+                        "environment-variables": request["environmentVariablesOverride"],
+                    },
+                    "timeout-in-minutes": request["timeoutInMinutesOverride"],
+                    "build-complete": status != "IN_PROGRESS",
+                    "initiator": "deployd-build-worker",
+                    "build-start-time": "Sep 1, 2017 4:12:29 PM",
+                    "source": {"type": "NO_SOURCE"},
+                    "logs": {
+                        "group-name": group,
+                        "stream-name": stream,
+                        "deep-link": f"https://console.aws.amazon.com/cloudwatch/home#logEvent:group={group}",
+                    },
+                    "phases": info.get("phases", phases()[:3] if status == "IN_PROGRESS" else phases()),
+                },
+                "current-phase": "SUBMITTED" if status == "IN_PROGRESS" else "COMPLETED",
+                "current-phase-context": "[]",
+                "version": "1",
+            },
+        }
+
+    def send(self, event: dict[str, Any]) -> None:
+        consumers.consume_build_event(event)
+
+    # ---- what the runner asked CodeBuild for ----
+
+    def request_for(self, deployment_id: int) -> dict[str, Any]:
+        return next(r for r in self.start_requests if r["variables"]["DEPLOYD_DEPLOYMENT_ID"] == str(deployment_id))
+
+    def build_for(self, deployment_id: int) -> dict[str, Any]:
+        index = self.start_requests.index(self.request_for(deployment_id))
+        return self.started_builds[index]
+
+    def wait_build_started(self, deployment_id: int) -> Deployment:
+        return self.pump(
+            lambda: (d := DeploymentRepository.get(deployment_id)).build_id and d,
+            what=f"deployment {deployment_id} to record its CodeBuild build",
+        )
+
+    def wait_status(self, deployment_id: int, status: str) -> Deployment:
+        return self.pump(
+            lambda: (d := DeploymentRepository.get(deployment_id)).status == status and d,
+            what=f"deployment {deployment_id} to become {status}",
+        )
+
+    def execution_status(self, deployment_id: int) -> str:
+        arn = DeploymentRepository.get(deployment_id).execution_arn
+        return str(client("stepfunctions").describe_execution(executionArn=arn)["status"])
+
+    def wait_execution_end(self, deployment_id: int) -> str:
+        return self.pump(
+            lambda: (s := self.execution_status(deployment_id)) != "RUNNING" and s,
+            what=f"the execution of deployment {deployment_id} to end",
+        )
+
+    def wind_down(self) -> None:
+        """Answer every task a test left waiting, so no execution outlives moto's mock."""
+        sfn = client("stepfunctions")
+        arn = get_settings().state_machine_arn
+        for _ in range(100):
+            running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+            if not running:
+                return
+            tokens = [d.task_token for d in Deployment.scan() if d.task_token]
+            for url in self.queue_urls.values():
+                for message in client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    tokens.append(json.loads(message["Body"]).get("task_token"))
+            for token in filter(None, tokens):
+                executions.fail(token, "TestOver")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
+    from moto import mock_aws
+
+    settings_env(
+        AWS_ENDPOINT_URL=None,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        DEPLOYD_RESOURCE_PREFIX="deployd-test",
+        DEPLOYD_BUILD_RUNNER="codebuild",
+        DEPLOYD_BUILD_LOG_GROUP=LOG_GROUP,
+        DEPLOYD_SITES_URL_TEMPLATE="https://{label}.sites.example/",
+        DEPLOYD_STATE_MACHINE_ARN=None,
+    )
+    settings_env(DEPLOYD_STATE_MACHINE_ARN=state_machine_arn(get_settings(), PIPELINE.logical))
+    _forget_aws_state()
+    serialize_dynamodb()  # the state machine writes from moto's executor thread while the test writes
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            settings = get_settings()
+            queue_urls = provision(
+                {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions")}, settings
+            )
+            build = client("codebuild")
+            build.create_project(
+                name=settings.resource_name(BUILD_PROJECT.logical),
+                source={"type": "NO_SOURCE", "buildspec": BUILDSPEC, "location": "none"},  # moto insists on one
+                artifacts={"type": "NO_ARTIFACTS"},
+                environment={
+                    "type": "LINUX_CONTAINER",
+                    "image": BUILD_PROJECT.image,
+                    "computeType": BUILD_PROJECT.compute_type,
+                },
+                serviceRole=f"arn:aws:iam::{ACCOUNT}:role/deployd-build",
+            )
+            client("logs").create_log_group(logGroupName=LOG_GROUP)
+            harness = Cloud(queue_urls)
+
+            def capture_start(params: dict[str, Any], **_: Any) -> None:
+                variables = {v["name"]: v["value"] for v in params.get("environmentVariablesOverride", [])}
+                harness.start_requests.append({**params, "variables": variables})
+
+            def capture_started(parsed: dict[str, Any], **_: Any) -> None:
+                harness.started_builds.append(parsed["build"])
+
+            def capture_stop(params: dict[str, Any], **_: Any) -> None:
+                harness.stop_requests.append(params["id"])
+
+            build.meta.events.register("provide-client-params.codebuild.StartBuild", capture_start)
+            build.meta.events.register("after-call.codebuild.StartBuild", capture_started)
+            build.meta.events.register("provide-client-params.codebuild.StopBuild", capture_stop)
+            try:
+                yield harness
+            finally:
+                harness.wind_down()
+    finally:
+        _forget_aws_state()
+
+
+@dataclass
+class Site:
+    org: str
+    project_id: int
+    repo_url: str
+    sha: str
+
+
+@pytest.fixture
+def site(cloud: Cloud, git_repo: Any) -> Callable[..., Site]:
+    """An organization (pro plan: previews, three build slots) and a project of a real git repository."""
+
+    def make(**fields: Any) -> Site:
+        org = organizations.create(f"org-{uuid.uuid4().hex[:8]}", None, "pro")
+        repo = git_repo({"index.html": "<h1>hello</h1>\n"})
+        fields = {"build_command": "npm ci && npm run build", "output_dir": "dist", **fields}
+        view = projects.create(org.slug, ProjectCreate(name="Site", repo_url=str(repo.path), **fields))
+        return Site(org.slug, int(view.project.id), str(repo.path), repo.head)
+
+    return make
+
+
+def _deploy(site: Site) -> int:
+    return int(deployments.trigger(site.org, site.project_id, None, "tester").deployment.id)
+
+
+def _attributes(deployment_id: int) -> dict[str, Any]:
+    return dict(DeploymentRepository.get(deployment_id).attribute_values)
+
+
+def _emitted_metrics(text: str) -> list[str]:
+    names = []
+    for line in text.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            names += [m["Name"] for d in document["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    return names
+
+
+# ---- starting the build ----
+
+
+def test_a_deployment_starts_one_build_of_its_exact_commit_with_the_projects_command_and_time_limit(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a project with a build command, an output directory and a time limit of 10 minutes and a second
+    project = site(build_command="npm ci && npm run build", output_dir="dist", build_timeout_seconds=601)
+
+    # When a deployment is triggered and the pipeline hands its build to the worker
+    deployment_id = _deploy(project)
+    deployment = cloud.wait_build_started(deployment_id)
+
+    # Then exactly one CodeBuild build was started, in deployd's project
+    assert len(cloud.start_requests) == 1
+    request = cloud.request_for(deployment_id)
+    assert request["projectName"] == get_settings().resource_name(BUILD_PROJECT.logical)
+    # And it builds the exact commit with the project's command, and uploads where the site will be served from
+    assert request["variables"] == {
+        "CI": "true",
+        "DEPLOYD": "1",
+        "DEPLOYD_DEPLOYMENT_ID": str(deployment_id),
+        "DEPLOYD_REPO_URL": project.repo_url,
+        "DEPLOYD_COMMIT_SHA": project.sha,
+        "DEPLOYD_BRANCH": "main",
+        "DEPLOYD_BUILD_COMMAND": "npm ci && npm run build",
+        "DEPLOYD_OUTPUT_DIR": "dist",
+        "DEPLOYD_ARTIFACT_BUCKET": get_settings().resource_name(SITES_BUCKET.logical),
+        "DEPLOYD_ARTIFACT_PREFIX": sites.artifact_prefix(deployment_id),
+    }
+    assert set(request["variables"]) <= set(BUILD_VARIABLES)
+    assert {v["type"] for v in request["environmentVariablesOverride"]} == {"PLAINTEXT"}
+    # And CodeBuild's limit is the project's, rounded up to whole minutes
+    assert request["timeoutInMinutesOverride"] == 11
+    # And its output goes to the build log group, in a stream named after the deployment
+    assert request["logsConfigOverride"]["cloudWatchLogs"] == {
+        "status": "ENABLED",
+        "groupName": LOG_GROUP,
+        "streamName": f"deployments/{deployment_id}",
+    }
+    assert str(deployment_id) in request["idempotencyToken"]
+    # And the deployment records the build CodeBuild started, and waits for it in `cloning`
+    assert deployment.build_id == cloud.build_for(deployment_id)["id"]
+    assert deployment.status == "cloning"
+    assert cloud.execution_status(deployment_id) == "RUNNING"
+    # And its log says which build runs it
+    log = deployments.logs(project.org, project.project_id, deployment_id).text
+    assert f"CodeBuild build {deployment.build_id} started" in log
+
+
+@pytest.mark.parametrize(
+    ("limit_seconds", "minutes"),
+    [(1, 5), (300, 5), (301, 6), (3600, 60), (10**6, 2160)],
+)
+def test_codebuild_gets_the_time_limit_in_whole_minutes_within_its_range(limit_seconds: int, minutes: int) -> None:
+    # CodeBuild takes 5 to 2160 whole minutes: a limit is never cut short, and never refused
+    assert codebuild.timeout_minutes(limit_seconds) == minutes
+
+
+def test_a_redelivered_build_message_starts_no_second_build(cloud: Cloud, site: Callable[..., Site]) -> None:
+    # Given a deployment whose build has started
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    before = _attributes(deployment_id)
+
+    # When SQS delivers its build message again
+    cloud.redeliver_build_message(cloud.build_messages[-1])
+    cloud.pump(lambda: len(cloud.build_messages) == 2, what="the redelivered message to be handled")
+
+    # Then no second build was started, the deployment is as it was, and the pipeline still waits for the build
+    assert len(cloud.start_requests) == 1
+    assert _attributes(deployment_id) == before
+    assert cloud.execution_status(deployment_id) == "RUNNING"
+
+
+# ---- completion ----
+
+
+def test_a_successful_build_goes_live_through_the_state_machine(
+    cloud: Cloud, site: Callable[..., Site], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a deployment whose build has started
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+
+    # When CodeBuild reports the build running, then succeeded after a 42 second build command
+    cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+    assert DeploymentRepository.get(deployment_id).status == "building"
+    cloud.send(cloud.event(deployment_id, "SUCCEEDED", phases=phases(build_seconds=42)))
+
+    # Then the deployment goes live: served at its own URL and as production, from what the build uploaded
+    deployed = cloud.wait_status(deployment_id, "deployed")
+    assert deployed.build_time_seconds == 42
+    assert deployed.error_message is None
+    label = sites.deployment_label(deployment_id, "site", project.org)
+    assert deployed.deployment_url == f"https://{label}.sites.example/"
+    assert Route.get(label).artifact_prefix == sites.artifact_prefix(deployment_id)
+    environment = EnvironmentRepository.find(project.project_id, PRODUCTION)
+    assert environment is not None and environment.active_deployment_id == deployment_id
+    assert not environment.in_flight
+    assert cloud.wait_execution_end(deployment_id) == "SUCCEEDED"
+    # And each metric of the flow was emitted once
+    metrics = _emitted_metrics(capsys.readouterr().out)
+    for name in ("DeploymentsStarted", "QueueWait", "BuildDuration", "DeploymentsSucceeded"):
+        assert metrics.count(name) == 1, (name, metrics)
+    assert "DeploymentsFailed" not in metrics
+
+
+@pytest.mark.parametrize(
+    ("status", "failed_phase", "context", "message"),
+    [
+        (
+            "FAILED",
+            "BUILD",
+            "COMMAND_EXECUTION_ERROR: Error while executing command: /bin/sh -c ... Reason: exit status 3",
+            "build command exited with status 3",
+        ),
+        (
+            "FAILED",
+            "PRE_BUILD",
+            "COMMAND_EXECUTION_ERROR: Error while executing command: git fetch. Reason: exit status 128",
+            "could not check out {sha}: COMMAND_EXECUTION_ERROR",
+        ),
+        ("FAULT", "PROVISIONING", "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE", "the build service failed"),
+    ],
+    ids=["build-command", "checkout", "fault"],
+)
+def test_a_failed_build_fails_the_deployment_saying_why(
+    status: str,
+    failed_phase: str,
+    context: str,
+    message: str,
+    cloud: Cloud,
+    site: Callable[..., Site],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a deployment whose build is running
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+
+    # When CodeBuild reports it failed
+    cloud.send(cloud.event(deployment_id, status, phases=phases(failed_phase, status, context, build_seconds=7)))
+
+    # Then the deployment failed with a reason the user can act on, and its environment is free again
+    failed = DeploymentRepository.get(deployment_id)
+    assert failed.status == "failed"
+    assert message.format(sha=project.sha) in (failed.error_message or "")
+    assert failed.deployment_url is None
+    assert not EnvironmentRepository.find(project.project_id, PRODUCTION).in_flight
+    # And the pipeline ended, without ever reaching deploying
+    assert cloud.wait_execution_end(deployment_id) == "FAILED"
+    assert DeploymentRepository.get(deployment_id).status == "failed"
+    # And the logs endpoint says why
+    view = deployments.logs(project.org, project.project_id, deployment_id)
+    assert view.deployment.error_message == failed.error_message
+    # And the failure was counted once, though the state machine reported the end too
+    assert _emitted_metrics(capsys.readouterr().out).count("DeploymentsFailed") == 1
+
+
+def test_a_build_over_its_time_limit_fails_naming_the_limit(cloud: Cloud, site: Callable[..., Site]) -> None:
+    # Given a project whose builds may run 10 minutes, and a deployment whose build is running
+    project = site(build_timeout_seconds=600)
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+
+    # When CodeBuild stops it at its time limit
+    cloud.send(cloud.event(deployment_id, "TIMED_OUT", phases=phases("BUILD", "TIMED_OUT", build_seconds=600)))
+
+    # Then the deployment failed, saying the build exceeded its limit
+    failed = DeploymentRepository.get(deployment_id)
+    assert failed.status == "failed"
+    assert failed.error_message == "build exceeded its time limit of 600 seconds"
+    assert cloud.wait_execution_end(deployment_id) == "FAILED"
+
+
+def test_the_pipeline_gives_a_codebuild_build_its_whole_time_limit_without_heartbeats(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a project whose builds may run 10 minutes
+    project = site(build_timeout_seconds=600)
+
+    # When a deployment starts
+    deployment_id = _deploy(project)
+
+    # Then its Build task waits out CodeBuild's limit plus the margin, and is not failed for silence before that
+    arn = DeploymentRepository.get(deployment_id).execution_arn
+    given = json.loads(client("stepfunctions").describe_execution(executionArn=arn)["input"])
+    assert given["timeout_seconds"] == 600 + get_settings().pipeline_timeout_margin_seconds
+    assert given["timeout_seconds"] - 60 < given["heartbeat_seconds"] < given["timeout_seconds"]
+
+
+# ---- cancel ----
+
+
+def test_cancelling_a_running_build_stops_it_and_its_stopped_event_changes_nothing(
+    cloud: Cloud, site: Callable[..., Site], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a deployment whose build is running
+    project = site()
+    deployment_id = _deploy(project)
+    build_id = cloud.wait_build_started(deployment_id).build_id
+    cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+
+    # When the user cancels it
+    view = deployments.cancel(project.org, project.project_id, deployment_id)
+
+    # Then it is cancelled at once, and its CodeBuild build is told to stop
+    assert view.deployment.status == "cancelled"
+    assert cloud.stop_requests == [build_id]
+    cancelled = _attributes(deployment_id)
+
+    # When CodeBuild reports the build stopped
+    cloud.send(cloud.event(deployment_id, "STOPPED", phases=phases("BUILD", "STOPPED")))
+
+    # Then the deployment is still cancelled and nothing about it changed
+    assert _attributes(deployment_id) == cancelled
+    assert cancelled["status"] == "cancelled" and "error_message" not in cancelled
+    assert not EnvironmentRepository.find(project.project_id, PRODUCTION).in_flight
+    # And its pipeline ended without deploying
+    assert cloud.wait_execution_end(deployment_id) in ("FAILED", "ABORTED")
+    assert DeploymentRepository.get(deployment_id).status == "cancelled"
+    metrics = _emitted_metrics(capsys.readouterr().out)
+    assert metrics.count("DeploymentsCancelled") == 1 and "DeploymentsFailed" not in metrics
+
+
+def test_a_cancel_succeeds_when_codebuild_refuses_to_stop_a_build_that_already_finished(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a deployment whose build CodeBuild will not stop (it finished a moment ago)
+    project = site()
+    deployment_id = _deploy(project)
+    build_id = cloud.wait_build_started(deployment_id).build_id
+
+    def refuse(**_: Any) -> None:
+        error = {"Code": "InvalidInputException", "Message": f"Build {build_id} is not in progress"}
+        raise ClientError({"Error": error}, "StopBuild")
+
+    client("codebuild").meta.events.register("before-call.codebuild.StopBuild", refuse)
+
+    # When the user cancels it
+    view = deployments.cancel(project.org, project.project_id, deployment_id)
+
+    # Then the cancel succeeds although CodeBuild refused to stop the build
+    assert view.deployment.status == "cancelled"
+    assert cloud.stop_requests == [build_id]
+
+
+def test_a_build_stopped_outside_deployd_fails_the_deployment(cloud: Cloud, site: Callable[..., Site]) -> None:
+    # Given a deployment whose build is running
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+
+    # When someone stops the build in CodeBuild itself
+    cloud.send(cloud.event(deployment_id, "STOPPED", phases=phases("BUILD", "STOPPED")))
+
+    # Then the deployment failed, saying so (it was not cancelled through deployd)
+    failed = DeploymentRepository.get(deployment_id)
+    assert failed.status == "failed"
+    assert "stopped outside deployd" in (failed.error_message or "")
+    assert cloud.wait_execution_end(deployment_id) == "FAILED"
+
+
+def test_a_superseded_preview_build_is_stopped_and_gives_the_preview_builder_place_to_the_new_one(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a preview of a branch whose build is running on CodeBuild, holding the preview's builder place
+    project = site()
+    first = int(previews.trigger(project.org, project.project_id, "main", "tester").deployment.id)
+    first_build = cloud.wait_build_started(first).build_id
+    environment = sites.preview_environment("main")
+    assert EnvironmentRepository.find(project.project_id, environment).builder == first
+
+    # When the branch is pushed again: the new preview build supersedes the running one
+    second = int(previews.trigger(project.org, project.project_id, "main", "tester").deployment.id)
+
+    # Then the first build is cancelled and told to stop, and keeps the place until CodeBuild says it stopped
+    assert DeploymentRepository.get(first).status == "cancelled"
+    assert cloud.stop_requests == [first_build]
+    assert EnvironmentRepository.find(project.project_id, environment).builder == first
+    cloud.send(cloud.event(first, "STOPPED", phases=phases("BUILD", "STOPPED")))
+    # And then the new build starts, in the place the stopped one gave back
+    second_build = cloud.wait_build_started(second).build_id
+    assert second_build != first_build
+    assert EnvironmentRepository.find(project.project_id, environment).builder == second
+    assert DeploymentRepository.get(first).status == "cancelled"
+
+
+def test_a_build_the_state_machine_gave_up_on_is_stopped(
+    cloud: Cloud, site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a pipeline whose Build task gives up after 3 seconds (2 without news), and a deployment whose build runs
+    monkeypatch.setattr(executions, "build_task_limits", lambda _build_timeout_seconds: (3, 2))
+    project = site()
+    deployment_id = _deploy(project)
+    build_id = cloud.wait_build_started(deployment_id).build_id
+
+    # When the state machine's limit passes before CodeBuild reports anything
+    failed = cloud.wait_status(deployment_id, "failed")
+
+    # Then the deployment failed for it, and its CodeBuild build is stopped rather than left running
+    assert "time limit of 3s" in (failed.error_message or "")
+    cloud.pump(lambda: build_id in cloud.stop_requests, what="the build to be stopped")
+    assert cloud.wait_execution_end(deployment_id) == "FAILED"
+
+
+# ---- repeated, late and foreign events ----
+
+
+def test_repeated_and_late_events_change_nothing(
+    cloud: Cloud, site: Callable[..., Site], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a deployment that went live after its build succeeded
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+    cloud.send(cloud.event(deployment_id, "SUCCEEDED"))
+    cloud.wait_status(deployment_id, "deployed")
+    assert cloud.wait_execution_end(deployment_id) == "SUCCEEDED"
+    before = _attributes(deployment_id)
+    capsys.readouterr()
+
+    # When EventBridge delivers the success again, a late "in progress", and a contradicting failure
+    cloud.send(cloud.event(deployment_id, "SUCCEEDED"))
+    cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+    cloud.send(cloud.event(deployment_id, "FAILED", phases=phases("BUILD", context="exit status 1")))
+
+    # Then the deployment is exactly as it was, nothing was stopped and nothing was counted
+    assert _attributes(deployment_id) == before
+    assert cloud.stop_requests == []
+    assert _emitted_metrics(capsys.readouterr().out) == []
+
+
+def test_an_event_of_another_build_of_the_deployment_is_ignored(cloud: Cloud, site: Callable[..., Site]) -> None:
+    # Given a deployment whose build is running
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    before = _attributes(deployment_id)
+
+    # When an event arrives naming the deployment but a build that is not its own
+    event = cloud.event(deployment_id, "FAILED", phases=phases("BUILD", context="exit status 1"))
+    foreign = event["detail"]["build-id"].rsplit(":", 1)[0] + ":" + str(uuid.uuid4())
+    event["detail"]["build-id"] = foreign
+    cloud.send(event)
+
+    # Then the deployment is untouched and still waits for its own build
+    assert _attributes(deployment_id) == before
+    assert cloud.execution_status(deployment_id) == "RUNNING"
+
+
+def test_the_app_receives_the_projects_build_state_changes_and_no_others(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given the event pattern the app subscribes `build_events` with, and a documented-shape event of our project
+    pattern = next(s.event_pattern for s in app.event_sources if s.name == "build_events")
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    event = cloud.event(deployment_id, "SUCCEEDED")
+
+    def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+        return all(
+            matches(want, event.get(key) or {}) if isinstance(want, dict) else event.get(key) in want
+            for key, want in pattern.items()
+        )
+
+    # Then the pattern matches our project's events, and not another project's
+    assert matches(pattern, event)
+    other = {**event, "detail": {**event["detail"], "project-name": "someone-elses-project"}}
+    assert not matches(pattern, other)
+
+
+# ---- logs ----
+
+
+def test_the_logs_endpoint_shows_the_builds_output_from_cloudwatch_after_deployds_own_lines(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a deployment whose build printed lines to its CloudWatch Logs stream, then failed
+    project = site()
+    deployment_id = _deploy(project)
+    build_id = cloud.wait_build_started(deployment_id).build_id
+    assert build_id
+    stream = cloud.event(deployment_id, "IN_PROGRESS")["detail"]["additional-information"]["logs"]["stream-name"]
+    logs = client("logs")
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+    now = int(time.time() * 1000)
+    printed = ["==> Cloning the repository\n", "npm ERR! missing script: build\n", "done"]
+    logs.put_log_events(
+        logGroupName=LOG_GROUP,
+        logStreamName=stream,
+        logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(printed)],
+    )
+    cloud.send(cloud.event(deployment_id, "FAILED", phases=phases("BUILD", context="Reason: exit status 1")))
+
+    # When the user reads the deployment's log
+    text = deployments.logs(project.org, project.project_id, deployment_id).text
+
+    # Then deployd's own lines come first, then everything the build printed, in order, then why it failed
+    started = text.index(f"CodeBuild build {build_id} started")
+    output = text.index("==> Cloning the repository\nnpm ERR! missing script: build\ndone\n")
+    assert text.index("Status: cloning") < started < output
+    assert text.endswith("==> Failed: build command exited with status 1\n")
+
+
+def test_the_log_of_a_build_that_has_not_started_writing_is_deployds_own_lines(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a deployment whose build was started but has no log stream yet (CodeBuild is provisioning)
+    project = site()
+    deployment_id = _deploy(project)
+    build_id = cloud.wait_build_started(deployment_id).build_id
+
+    # When the user reads its log
+    text = deployments.logs(project.org, project.project_id, deployment_id).text
+
+    # Then it shows what deployd did so far, and no error
+    assert f"CodeBuild build {build_id} started" in text
