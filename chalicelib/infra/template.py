@@ -74,7 +74,7 @@ def queue_resources(queue: Queue) -> dict[str, Any]:
     return {
         dlq: {
             "Type": "AWS::SQS::Queue",
-            "Properties": {"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True},
+            "Properties": {"MessageRetentionPeriod": queue.dead_letter_retention_seconds, "SqsManagedSseEnabled": True},
         },
         logical_id(queue.logical, "Queue"): {
             "Type": "AWS::SQS::Queue",

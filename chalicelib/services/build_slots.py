@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.infra.state_machine import TERMINAL
@@ -109,10 +109,20 @@ def _grant(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
 
 
 def _drop(wait: SlotWait) -> None:
-    """A waiter that is no longer queued (cancelled while waiting) leaves the line; it held nothing."""
+    """A waiter that is no longer queued (cancelled while waiting) leaves the line; it held nothing.
+
+    A queued deployment that already holds a slot waits in line twice: SQS delivered its request twice.
+    The copy leaves the line quietly; its task token is the one the grant already answered.
+    """
     deployment = DeploymentRepository.find(int(wait.deployment_id))
     if deployment is not None and deployment.status == "queued":
-        return  # granted concurrently by another dispatcher, which already removed it
+        if deployment.slot_held:
+            try:
+                wait.delete(condition=SlotWait.position.exists())
+            except DeleteError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+        return  # otherwise granted concurrently by another dispatcher, which already removed it
     try:
         wait.delete(condition=SlotWait.position.exists())
     except Exception:  # already removed by another dispatcher

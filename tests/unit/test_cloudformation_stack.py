@@ -337,16 +337,6 @@ def test_every_table_has_the_catalogues_keys_indexes_billing_and_ttl(deployment:
     assert settings == catalogue_table_settings(table)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the catalogue streams the routes table (KEYS_ONLY) but the stream is not created on both paths yet: "
-        "it needs a StreamSpecification from chalicelib.infra.template.table_resource and one in "
-        "chalicelib.local.provision.table_request (which copies only BillingMode, KeySchema, "
-        "AttributeDefinitions and GlobalSecondaryIndexes, and CreateTable also needs StreamEnabled). "
-        "Remove this mark once both create it."
-    ),
-)
 def test_every_table_streams_what_the_catalogue_says_in_both_stacks(deployment: Deployment) -> None:
     for table in CATALOGUE.tables:
         stack = table_settings(deployment.table(table))["Stream"]
@@ -367,7 +357,8 @@ def test_every_queue_has_the_catalogues_timeouts_and_redrives_to_its_dead_letter
     }
     # A message keeps its first enqueue time in the dead-letter queue: that queue must keep messages longer.
     dead_letter = queue_settings(dead_letter_url)
-    assert dead_letter["MessageRetentionPeriod"] > queue.message_retention_seconds
+    assert dead_letter["MessageRetentionPeriod"] == queue.dead_letter_retention_seconds
+    assert queue.dead_letter_retention_seconds > queue.message_retention_seconds
     assert dead_letter["deadLetterTargetArn"] is None
 
 
@@ -414,6 +405,9 @@ def test_every_queue_is_the_same_in_the_stack_and_in_the_embedded_stack(deployme
     assert stack.pop("deadLetterTargetArn") == queue_arn(deployment.queue_url(queue.dead_letter_logical))
     assert embedded.pop("deadLetterTargetArn") == queue_arn(deployment.embedded_queue_url(queue.dead_letter_logical))
     assert stack == embedded
+    stack_dead_letter = queue_settings(deployment.queue_url(queue.dead_letter_logical))
+    embedded_dead_letter = queue_settings(deployment.embedded_queue_url(queue.dead_letter_logical))
+    assert stack_dead_letter == embedded_dead_letter
 
 
 def test_every_bucket_of_the_stack_exists_in_the_embedded_stack(deployment: Deployment) -> None:

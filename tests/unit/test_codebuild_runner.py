@@ -390,6 +390,37 @@ def test_a_redelivered_build_message_starts_no_second_build(cloud: Cloud, site: 
     assert cloud.execution_status(deployment_id) == "RUNNING"
 
 
+def test_a_redelivered_build_slot_request_neither_blocks_the_line_nor_takes_a_second_slot(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    from chalicelib.models.slot_wait import SlotWait
+    from chalicelib.services import build_slots
+
+    # Given a deployment whose request for a build slot SQS delivers twice
+    project = site()
+    deployment_id = _deploy(project)
+    sqs = client("sqs")
+    url = cloud.queue_urls["activations"]
+    deadline = time.monotonic() + 20
+    while not (received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages")):
+        assert time.monotonic() < deadline, "the pipeline never asked for a build slot"
+        time.sleep(0.05)
+    request = received[0]
+    assert json.loads(request["Body"])["event"] == "acquire_slot"
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody=request["Body"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=request["ReceiptHandle"])
+
+    # When the pipeline runs on
+    cloud.wait_build_started(deployment_id)
+    cloud.pump(lambda: not list(SlotWait.scan()), what="the duplicate request to leave the line")
+
+    # Then the build runs once, holding one slot, and nobody is left waiting in the organization's line
+    assert len(cloud.start_requests) == 1
+    assert build_slots.running(project.org) == 1
+    assert cloud.execution_status(deployment_id) == "RUNNING"
+
+
 # ---- completion ----
 
 
