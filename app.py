@@ -9,6 +9,7 @@ from chalicelib.api.admin import admin
 from chalicelib.api.github import github
 from chalicelib.api.gitlab import gitlab
 from chalicelib.api.health import health
+from chalicelib.api.middleware import correlate, observe
 from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_PROJECT, BUILD_QUEUE, PREVIEW_SCHEDULE
@@ -17,6 +18,8 @@ from chalicelib.services import schedules
 from chalicelib.settings import get_settings
 
 app = Chalice(app_name="deployd")
+app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
+app.register_middleware(correlate, "http")  # every API request: a correlation id in its logs and response
 app.register_blueprint(health)
 app.register_blueprint(admin, url_prefix="/api/v1/admin")
 app.register_blueprint(native, url_prefix="/api/v1/public")

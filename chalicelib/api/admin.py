@@ -1,4 +1,7 @@
-"""The platform-admin API under /api/v1/admin: organizations and their API keys. Admin token only."""
+"""The platform-admin API under /api/v1/admin: organizations and their API keys. Admin token only.
+
+Views import their body's model themselves: pydantic loads with the first body, not on a cold start.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse
 from chalicelib.api.native import guarded
 from chalicelib.models.base import iso
 from chalicelib.services import auth, organizations
-from chalicelib.services.inputs import KeyCreate, OrganizationCreate
 
 admin = Blueprint(__name__)
 
@@ -20,6 +22,8 @@ def _require_admin() -> None:
 @admin.route("/orgs", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded
 def create_org() -> Response:
+    from chalicelib.services.inputs import OrganizationCreate
+
     _require_admin()
     body = parse(OrganizationCreate, json_body(admin.current_request))
     org = organizations.create(body.slug, body.name, body.plan)
@@ -31,6 +35,8 @@ def create_org() -> Response:
 @admin.route("/orgs/{slug}/keys", methods=["POST"], content_types=CONTENT_TYPES)
 @guarded
 def create_key(slug: str) -> Response:
+    from chalicelib.services.inputs import KeyCreate
+
     _require_admin()
     body = parse(KeyCreate, json_body(admin.current_request))
     issued = organizations.create_key(slug, body.name, body.scopes)

@@ -2,7 +2,8 @@
 
 Every view is registered through `endpoint`, which authenticates, counts the request against the
 organization's rate limit, renders domain errors in GitHub's shape and puts the x-ratelimit-* headers
-on every response, errors included.
+on every response, errors included. Views import their body's model themselves, so pydantic loads
+with the first body to validate, not on a cold start.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urlencode
 
 from chalice import Blueprint, Response
 from chalice.app import Request
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, load_json, path_id
 from chalicelib.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -29,15 +29,17 @@ from chalicelib.models.project import Project
 from chalicelib.services import auth, rate_limits
 from chalicelib.services import github as rules
 from chalicelib.services.github import DeploymentFilters, Page, StatusView, ValidationFailed
-from chalicelib.services.inputs import GithubDeploymentCreate, GithubEnvironmentUpdate, GithubStatusCreate
 from chalicelib.services.rate_limits import RateLimitState
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 github = Blueprint(__name__)
 
 DOCS = "https://docs.github.com/rest"
 View = Callable[..., Response]
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 # Errors and headers
@@ -129,6 +131,8 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 def _parse(model: type[M], resource: str, body: dict[str, Any]) -> M:
+    from pydantic import ValidationError  # loaded already: `model` is a pydantic model
+
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -384,6 +388,8 @@ def _without_paging(query: Mapping[str, str]) -> dict[str, str]:
 
 @endpoint(f"{REPO}/deployments", "POST", "deployments:write")
 def create_deployment(principal: auth.Principal, owner: str, repo: str) -> Response:
+    from chalicelib.services.inputs import GithubDeploymentCreate
+
     project = rules.repository(principal, owner, repo)
     body = _parse(GithubDeploymentCreate, "Deployment", _body(github.current_request))
     deployment = rules.create_deployment(project, body, _creator_of(principal))
@@ -417,6 +423,8 @@ def list_statuses(principal: auth.Principal, owner: str, repo: str, deployment_i
 
 @endpoint(REPO + "/deployments/{deployment_id}/statuses", "POST", "deployments:write")
 def create_status(principal: auth.Principal, owner: str, repo: str, deployment_id: str) -> Response:
+    from chalicelib.services.inputs import GithubStatusCreate
+
     project = rules.repository(principal, owner, repo)
     number = path_id(deployment_id, "deployment")
     body = _parse(GithubStatusCreate, "DeploymentStatus", _body(github.current_request))
@@ -450,6 +458,8 @@ def get_environment(principal: auth.Principal, owner: str, repo: str, name: str)
 
 @endpoint(REPO + "/environments/{name}", "PUT", "projects:write")
 def put_environment(principal: auth.Principal, owner: str, repo: str, name: str) -> Response:
+    from chalicelib.services.inputs import GithubEnvironmentUpdate
+
     project = rules.repository(principal, owner, repo)
     body = _parse(GithubEnvironmentUpdate, "Environment", _body(github.current_request))
     return json_response(200, environment_json(project, rules.put_environment(project, unquote(name), body)))

@@ -10,11 +10,10 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
 from chalice.app import ChaliceViewError, Request
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import (
     AlreadyExists,
@@ -27,6 +26,9 @@ from chalicelib.errors import (
     Unprocessable,
 )
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # Chalice rejects a request whose Content-Type is not listed; clients send all of these with JSON bodies.
 CONTENT_TYPES = [
@@ -50,7 +52,7 @@ STATUS_FOR: dict[type[DomainError], int] = {
 
 Renderer = Callable[[int, DomainError], Response]
 View = TypeVar("View", bound=Callable[..., Any])
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 class InternalError(DomainError):
@@ -126,6 +128,8 @@ def _describe(error: Any) -> tuple[str, str]:
 
 
 def parse(model: type[M], body: dict[str, Any]) -> M:
+    from pydantic import ValidationError  # loaded already: `model` is a pydantic model
+
     try:
         return model.model_validate(body)
     except ValidationError as exc:

@@ -16,7 +16,7 @@ from chalicelib.errors import DomainError, RateLimited, Unprocessable
 from chalicelib.models.base import iso
 from chalicelib.services import auth, previews
 from chalicelib.services import mintlify as service
-from chalicelib.services.mintlify import PreviewRequest, UpdateStatus
+from chalicelib.services.mintlify import UpdateStatus
 
 mintlify = Blueprint(__name__)
 
@@ -54,8 +54,10 @@ def status_json(view: UpdateStatus) -> dict[str, Any]:
 @mintlify.route("/project/preview/{project_id}", methods=["POST"], content_types=CONTENT_TYPES)
 @metered("previews", render_error)
 def trigger_preview(meter: Meter, project_id: str) -> Response:
+    from chalicelib.services.inputs import MintlifyPreviewRequest  # pydantic: loaded with the first body
+
     principal = _caller(meter)
-    body = parse(PreviewRequest, json_body(mintlify.current_request))
+    body = parse(MintlifyPreviewRequest, json_body(mintlify.current_request))
     pid = path_id(project_id, "project")
     previews.check_trigger(principal.org_slug, pid)
     with meter.counting():

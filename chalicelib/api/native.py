@@ -1,7 +1,8 @@
 """The native API (Miaobu-style) under /api/v1/public: projects and deployments of the key's organization.
 
 Single objects are wrapped as {"data": {...}}, lists as {"data": [...], "meta": {...}}; errors are
-{"error": {"code", "message", "field"?}}.
+{"error": {"code", "message", "field"?}}. A view imports its body's model (chalicelib.services.inputs)
+itself, so pydantic loads with the first request that has a body to validate, not on a cold start.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from chalicelib.errors import DomainError, RateLimited
 from chalicelib.models.base import iso
 from chalicelib.services import auth, deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
-from chalicelib.services.inputs import DeploymentTrigger, ProjectCreate, ProjectUpdate
-from chalicelib.services.previews import Preview, PreviewTrigger
+from chalicelib.services.previews import Preview
 from chalicelib.services.projects import ProjectView
 
 native = Blueprint(__name__)
@@ -97,6 +97,8 @@ def _data(status: int, payload: Any) -> Response:
 @native.route("/projects", methods=["POST"], content_types=CONTENT_TYPES)
 @api_metered()
 def create_project(meter: Meter) -> Response:
+    from chalicelib.services.inputs import ProjectCreate
+
     principal = _principal(meter, "projects:write")
     body = parse(ProjectCreate, json_body(native.current_request))
     return _data(201, project_json(projects.create(principal.org_slug, body)))
@@ -120,6 +122,8 @@ def get_project(meter: Meter, project_id: str) -> Response:
 @native.route("/projects/{project_id}", methods=["PATCH"], content_types=CONTENT_TYPES)
 @api_metered()
 def update_project(meter: Meter, project_id: str) -> Response:
+    from chalicelib.services.inputs import ProjectUpdate
+
     principal = _principal(meter, "projects:write")
     pid = path_id(project_id, "project")
     body = parse(ProjectUpdate, json_body(native.current_request))
@@ -162,6 +166,8 @@ def list_deployments(meter: Meter, project_id: str) -> Response:
 @native.route("/projects/{project_id}/deployments", methods=["POST"], content_types=CONTENT_TYPES)
 @api_metered("triggers")
 def trigger_deployment(meter: Meter, project_id: str) -> Response:
+    from chalicelib.services.inputs import DeploymentTrigger
+
     principal = _principal(meter, "deployments:write")
     pid = path_id(project_id, "project")
     body = parse(DeploymentTrigger, json_body(native.current_request))
@@ -252,6 +258,8 @@ def list_previews(meter: Meter, project_id: str) -> Response:
 @native.route("/projects/{project_id}/previews", methods=["POST"], content_types=CONTENT_TYPES)
 @api_metered("previews")
 def trigger_preview(meter: Meter, project_id: str) -> Response:
+    from chalicelib.services.inputs import PreviewTrigger
+
     principal = _principal(meter, "deployments:write")
     pid = path_id(project_id, "project")
     body = parse(PreviewTrigger, json_body(native.current_request))

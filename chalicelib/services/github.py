@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pynamodb.exceptions import DeleteError
 from pynamodb.expressions.condition import Condition
@@ -26,8 +26,10 @@ from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.services import auth, deployments, rate_limits, sites, statuses
 from chalicelib.services.deployments import DeploymentSpec
-from chalicelib.services.inputs import GithubDeploymentCreate, GithubEnvironmentUpdate, GithubStatusCreate
 from chalicelib.services.rate_limits import RateLimitState
+
+if TYPE_CHECKING:
+    from chalicelib.services.inputs import GithubDeploymentCreate, GithubEnvironmentUpdate, GithubStatusCreate
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100

@@ -1,4 +1,9 @@
-"""Request bodies as pydantic models: strict types, unknown fields rejected, limits stated once."""
+"""Request bodies as pydantic models: strict types, unknown fields rejected, limits stated once.
+
+Importing this module imports pydantic (~50 ms), so only code that validates a body imports it, when it
+does: routes inside the view, services for type hints only (TYPE_CHECKING). A cold start that serves no
+request with a body never pays for it.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +54,10 @@ class ProjectCreate(_Body):
 
     _branch = field_validator("default_branch")(_check_branch)
 
+    def project_slug(self) -> str:
+        """The slug asked for, else one made from the name."""
+        return self.slug or slugify(self.name)
+
 
 class ProjectUpdate(_Body):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
@@ -68,6 +77,12 @@ class DeploymentTrigger(_Body):
     branch: BranchName | None = None
 
     _branch = field_validator("branch")(_check_branch)
+
+
+class PreviewTrigger(_Body):
+    """The native preview trigger: the branch to preview (required), nothing else."""
+
+    branch: BranchName
 
 
 def slugify(name: str) -> str:
@@ -117,3 +132,11 @@ class GithubEnvironmentUpdate(_GithubBody):
     prevent_self_review: bool | None = None
     reviewers: Annotated[list[GithubReviewer], Field(max_length=6)] | None = None
     deployment_branch_policy: GithubBranchPolicy | None = None
+
+
+class MintlifyPreviewRequest(BaseModel):
+    """Mintlify's body: `branch`, a non-empty string. Other fields are ignored, as Mintlify does."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    branch: BranchName

@@ -8,9 +8,6 @@ API) is a failure whose summary says it was cancelled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.errors import NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL
@@ -25,14 +22,6 @@ STATUS: dict[str, str] = {
     "failed": "failure",
     "cancelled": "failure",
 }
-
-
-class PreviewRequest(BaseModel):
-    """Mintlify's body: `branch`, a non-empty string. Other fields are ignored, as Mintlify does."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    branch: Annotated[str, Field(min_length=1, max_length=255)]
 
 
 @dataclass(frozen=True)

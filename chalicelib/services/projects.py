@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.models.base import utc_now
@@ -13,8 +13,10 @@ from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
 from chalicelib.services import git, schedule_expressions, sites
-from chalicelib.services.inputs import ProjectCreate, ProjectUpdate, slugify
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.services.inputs import ProjectCreate, ProjectUpdate
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def create(org_slug: str, body: ProjectCreate) -> ProjectView:
     project = Project(
         id=next_id("project"),
         org_slug=org_slug,
-        slug=body.slug or slugify(body.name),
+        slug=body.project_slug(),
         name=body.name,
         repo_url=git.validate_repo_url(body.repo_url),
         default_branch=body.default_branch,
