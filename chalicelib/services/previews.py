@@ -9,9 +9,7 @@ within one heartbeat interval and its result can never be published).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -26,14 +24,6 @@ from chalicelib.services import deployments, sites, statuses
 from chalicelib.services.deployments import DeploymentSpec, DeploymentView
 
 PLANS_WITH_PREVIEWS = frozenset({"pro", "enterprise"})
-
-
-class PreviewTrigger(BaseModel):
-    """The native trigger body: the branch to preview (required), nothing else."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    branch: Annotated[str, Field(min_length=1, max_length=255)]
 
 
 @dataclass(frozen=True)

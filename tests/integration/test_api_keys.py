@@ -72,3 +72,29 @@ def test_keys_are_stored_only_as_a_digest(stack):
     assert data["token"] not in stored and secret not in stored
     assert item["token_sha256"] == {"S": hashlib.sha256(data["token"].encode()).hexdigest()}
     assert item["org_slug"] == {"S": slug}
+
+
+def test_concurrent_requests_with_different_keys_each_see_only_their_own_organization(stack, repo_factory):
+    import concurrent.futures
+
+    api = f"{stack.api_url}/api/v1"
+    keys: dict[str, dict[str, str]] = {}
+    for _ in range(2):
+        slug = f"org-{uuid.uuid4().hex[:6]}"
+        assert requests.post(f"{api}/admin/orgs", json={"slug": slug, "plan": "pro"}, headers=ADMIN, timeout=10).ok
+        issued = requests.post(f"{api}/admin/orgs/{slug}/keys", json={"name": "ci"}, headers=ADMIN, timeout=10)
+        keys[slug] = {"Authorization": f"Bearer {issued.json()['data']['token']}"}
+        project = {"name": f"site of {slug}", "repo_url": repo_factory(name=slug).url}
+        assert requests.post(f"{api}/public/projects", json=project, headers=keys[slug], timeout=10).status_code == 201
+
+    # When both organizations list their projects many times at once
+    def names_seen(slug: str) -> tuple[str, list[str]]:
+        listed = requests.get(f"{api}/public/projects", headers=keys[slug], timeout=30)
+        assert listed.status_code == 200
+        return slug, [p["name"] for p in listed.json()["data"]]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(names_seen, [slug for _ in range(100) for slug in keys]))
+
+    # Then every response is the asking organization's own list, never the other's
+    assert all(names == [f"site of {slug}"] for slug, names in results), results

@@ -70,10 +70,5 @@ def test_heavy_libraries_wait_for_their_first_use(imported, heavy):
     assert heavy not in imported
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chalicelib/services/previews.py still imports pydantic for PreviewTrigger, which now lives in "
-    "chalicelib.services.inputs; remove this mark once previews.py no longer imports pydantic",
-)
 def test_pydantic_waits_for_the_first_request_body(imported):
     assert "pydantic" not in imported
