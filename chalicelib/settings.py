@@ -34,6 +34,8 @@ class Settings:
     build_log_group: str = ""
     # ARN of the CloudFront KeyValueStore that mirrors the routes table (AWS only; empty locally).
     sites_kvs_arn: str = ""
+    # True when DEPLOYD_API_URL is set; otherwise the API function links to the URL a request came in on.
+    api_url_configured: bool = False
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -74,4 +76,5 @@ def get_settings() -> Settings:
         build_runner=env.get("DEPLOYD_BUILD_RUNNER", "local"),
         build_log_group=env.get("DEPLOYD_BUILD_LOG_GROUP", ""),
         sites_kvs_arn=env.get("DEPLOYD_SITES_KVS_ARN", ""),
+        api_url_configured=bool(env.get("DEPLOYD_API_URL")),
     )

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote, urlencode
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, load_json, path_id
+from chalicelib.api.http import CONTENT_TYPES, error_boundary, json_response, load_json, path_id, public_api_url
 from chalicelib.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
@@ -30,7 +30,6 @@ from chalicelib.services import auth, rate_limits
 from chalicelib.services import github as rules
 from chalicelib.services.github import DeploymentFilters, Page, StatusView, ValidationFailed
 from chalicelib.services.rate_limits import RateLimitState
-from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -187,7 +186,11 @@ def _link_header(url: str, query: Mapping[str, str], page: Page[Any]) -> dict[st
 
 
 def _base() -> str:
-    return f"{get_settings().api_url}/api/v3"
+    return f"{_site()}/api/v3"
+
+
+def _site() -> str:
+    return public_api_url(github.current_request)
 
 
 def _time(value: str | None) -> str | None:
@@ -207,7 +210,7 @@ def _stable_id(text: str) -> int:
 
 
 def user_json(login: str, kind: str = "Organization") -> dict[str, Any]:
-    base, site = _base(), get_settings().api_url
+    base, site = _base(), _site()
     user = f"{base}/users/{login}"
     return {
         "name": None,
@@ -258,7 +261,7 @@ def repository_json(project: Project) -> dict[str, Any]:
         "archived": False,
         "disabled": False,
         "url": url,
-        "html_url": f"{get_settings().api_url}/{project.org_slug}/{project.slug}",
+        "html_url": f"{_site()}/{project.org_slug}/{project.slug}",
         "clone_url": project.repo_url,
         "deployments_url": f"{url}/deployments",
         "environments_url": f"{url}/environments",
@@ -345,7 +348,7 @@ def environment_json(project: Project, e: Environment) -> dict[str, Any]:
         "name": e.name,
         "url": f"{_repo_url(project)}/environments/{quote(e.name, safe='')}",
         "html_url": (
-            f"{get_settings().api_url}/{project.org_slug}/{project.slug}/deployments/activity_log"
+            f"{_site()}/{project.org_slug}/{project.slug}/deployments/activity_log"
             f"?environments_filter={quote(e.name, safe='')}"
         ),
         "created_at": _time(e.created_at) or _time(e.updated_at),

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import CONTENT_TYPES, json_response, load_json, path_id
+from chalicelib.api.http import CONTENT_TYPES, json_response, load_json, path_id, public_api_url
 from chalicelib.api.metering import Meter, metered
 from chalicelib.errors import (
     DomainError,
@@ -36,7 +36,6 @@ from chalicelib.services.gitlab import (
     Person,
     ProjectResource,
 )
-from chalicelib.settings import get_settings
 
 gitlab = Blueprint(__name__)
 
@@ -120,7 +119,7 @@ def user_json(person: Person) -> dict[str, Any]:
         "username": person.username,
         "state": "active" if person.active else "blocked",
         "avatar_url": None,
-        "web_url": f"{get_settings().api_url}/{person.username}",
+        "web_url": f"{public_api_url(gitlab.current_request)}/{person.username}",
     }
 
 
@@ -184,7 +183,7 @@ def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
 
 def project_json(resource: ProjectResource) -> dict[str, Any]:
     p, org = resource.project, resource.organization
-    api_url = get_settings().api_url
+    api_url = public_api_url(gitlab.current_request)
     return {
         "id": int(p.id),
         "description": None,
@@ -221,10 +220,7 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
 
 
 def _pagination_headers(listing: DeploymentListing, project_id: int) -> dict[str, str]:
-    request = gitlab.current_request
-    host = request.headers.get("host")
-    scheme = request.headers.get("x-forwarded-proto", "http")
-    base = f"{scheme}://{host}" if host else get_settings().api_url
+    base = public_api_url(gitlab.current_request)
     query = {k: v for k, v in _query().items() if k not in ("page", "per_page")}
 
     def url(page: int) -> str:

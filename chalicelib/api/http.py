@@ -26,6 +26,7 @@ from chalicelib.errors import (
     Unprocessable,
 )
 from chalicelib.observability import logger
+from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -57,6 +58,20 @@ M = TypeVar("M", bound="BaseModel")
 
 class InternalError(DomainError):
     code = "internal_error"
+
+
+def public_api_url(request: Request | None) -> str:
+    """The API's base URL for the links responses carry: DEPLOYD_API_URL when configured; else, behind API
+    Gateway, the URL this request came in on (its domain and stage, as the execute-api URL has them); else
+    the local default. A custom domain with a base path mapping needs DEPLOYD_API_URL (PublicApiUrl)."""
+    settings = get_settings()
+    if settings.api_url_configured or request is None:
+        return settings.api_url
+    context = request.context or {}
+    domain, stage = context.get("domainName"), context.get("stage")
+    if isinstance(domain, str) and isinstance(stage, str) and domain and stage:
+        return f"https://{domain}/{stage}"
+    return settings.api_url
 
 
 def status_for(error: DomainError) -> int:

@@ -173,3 +173,34 @@ def test_the_error_boundary_passes_a_successful_result_through() -> None:
         return {"value": value}
 
     assert view(3) == {"value": 3}
+
+
+def _gateway_request(domain: str, stage: str) -> Any:
+    from chalice.app import Request
+
+    event = {
+        "multiValueQueryStringParameters": None,
+        "headers": {"host": domain},
+        "pathParameters": None,
+        "requestContext": {"domainName": domain, "stage": stage, "httpMethod": "GET", "resourcePath": "/"},
+        "body": None,
+        "isBase64Encoded": False,
+        "stageVariables": None,
+    }
+    return Request(event)
+
+
+def test_links_point_at_the_url_a_request_came_in_on_when_no_api_url_is_configured(settings_env) -> None:
+    from chalicelib.api.http import public_api_url
+
+    settings_env(DEPLOYD_API_URL=None)
+    request = _gateway_request("abc123.execute-api.eu-west-1.amazonaws.com", "api")
+    assert public_api_url(request) == "https://abc123.execute-api.eu-west-1.amazonaws.com/api"
+
+
+def test_a_configured_api_url_wins_over_the_requests_own(settings_env) -> None:
+    from chalicelib.api.http import public_api_url
+
+    settings_env(DEPLOYD_API_URL="https://deploy.example.com/")
+    request = _gateway_request("abc123.execute-api.eu-west-1.amazonaws.com", "api")
+    assert public_api_url(request) == "https://deploy.example.com"
