@@ -19,3 +19,6 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+# Fixtures every suite may use (log_lines: the Powertools Logger's lines as dicts).
+pytest_plugins = ["tests.log_capture"]

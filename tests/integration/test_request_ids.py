@@ -6,45 +6,16 @@ one process, next to the build workers: one request's id must never appear on an
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from chalicelib.observability import logger
-
 PIPELINE = {"deployment cloning", "deployment building", "deployment uploading", "build succeeded", "deployment live"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-class JsonLines(logging.Handler):
-    """Keeps what the Powertools Logger writes, formatted by its own JSON formatter, as dicts."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.setFormatter(logger.registered_formatter)
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-    def of_request(self, correlation_id: str) -> list[dict[str, Any]]:
-        return [line for line in self.lines if line.get("correlation_id") == correlation_id]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[JsonLines]:
-    handler = JsonLines()
-    target = logging.getLogger(logger.service)
-    target.addHandler(handler)
-    yield handler
-    target.removeHandler(handler)
 
 
 @pytest.fixture

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Iterator
-
-import pytest
-
-from chalicelib.observability import logger
 from chalicelib.pipeline import executions
 from chalicelib.services import deployments
 
@@ -20,30 +13,6 @@ LIFECYCLE = (
     "build succeeded",
     "deployment live",
 )
-
-
-class JsonLines(logging.Handler):
-    """Keeps what the Powertools Logger writes to stdout, formatted by its own JSON formatter, as dicts."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.setFormatter(logger.registered_formatter)
-        self.lines: list[dict] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-    def about(self, deployment_id: int) -> list[dict]:
-        return [line for line in self.lines if line.get("deployment_id") == deployment_id]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[JsonLines]:
-    handler = JsonLines()
-    target = logging.getLogger(logger.service)  # the standard logger the Powertools Logger writes through
-    target.addHandler(handler)
-    yield handler
-    target.removeHandler(handler)
 
 
 def test_every_line_about_a_deployment_names_it_and_its_project(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,30 +23,6 @@ from chalicelib.api.middleware import REQUEST_ID_HEADER, correlate, observe, req
 from chalicelib.observability import correlation, deployment_context, logger
 
 # ---- fixtures ----
-
-
-class JsonLines(logging.Handler):
-    """Keeps what the Powertools Logger writes, formatted by its own JSON formatter, as dicts."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.setFormatter(logger.registered_formatter)
-        self.lines: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
-
-    def saying(self, message: str) -> list[dict[str, Any]]:
-        return [line for line in self.lines if line["message"] == message]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[JsonLines]:
-    handler = JsonLines()
-    target = logging.getLogger(logger.service)
-    target.addHandler(handler)
-    yield handler
-    target.removeHandler(handler)
 
 
 @dataclass
