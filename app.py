@@ -12,8 +12,8 @@ from chalicelib.api.health import health
 from chalicelib.api.middleware import correlate, observe
 from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_PROJECT, BUILD_QUEUE, PREVIEW_SCHEDULE
-from chalicelib.pipeline import consumers, route_stream
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
+from chalicelib.pipeline import codebuild, consumers, route_stream
 from chalicelib.services import schedules
 from chalicelib.settings import get_settings
 
@@ -40,9 +40,9 @@ def activation_worker(event: SQSEvent) -> dict:
 
 @app.on_cw_event(
     {
-        "source": ["aws.codebuild"],
-        "detail-type": ["CodeBuild Build State Change"],
-        "detail": {"project-name": [get_settings().resource_name(BUILD_PROJECT.logical)]},
+        "source": [codebuild.EVENT_SOURCE],
+        "detail-type": [codebuild.EVENT_DETAIL_TYPE],
+        "detail": {"project-name": [codebuild.project_name()]},
     }
 )
 def build_events(event: CloudWatchEvent) -> None:
