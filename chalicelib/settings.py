@@ -36,6 +36,16 @@ class Settings:
     sites_kvs_arn: str = ""
     # True when DEPLOYD_API_URL is set; otherwise the API function links to the URL a request came in on.
     api_url_configured: bool = False
+    # What one build may produce: the published output (bytes, files) and its build log (bytes; the tail is kept).
+    max_output_bytes: int = 250 * 1024 * 1024
+    max_output_files: int = 20_000
+    max_build_log_bytes: int = 2 * 1024 * 1024
+    # Time limits of the network steps: resolving a ref at trigger time, and the clone inside a build.
+    git_timeout_seconds: float = 30.0
+    clone_timeout_seconds: float = 300.0
+    # Whether repository URLs (and later webhook URLs) may name loopback, private, link-local or metadata
+    # addresses: true in the embedded stack, which builds from repositories on this machine; never on AWS.
+    allow_private_addresses: bool = False
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -77,4 +87,10 @@ def get_settings() -> Settings:
         build_log_group=env.get("DEPLOYD_BUILD_LOG_GROUP", ""),
         sites_kvs_arn=env.get("DEPLOYD_SITES_KVS_ARN", ""),
         api_url_configured=bool(env.get("DEPLOYD_API_URL")),
+        max_output_bytes=int(env.get("DEPLOYD_MAX_OUTPUT_BYTES", str(250 * 1024 * 1024))),
+        max_output_files=int(env.get("DEPLOYD_MAX_OUTPUT_FILES", "20000")),
+        max_build_log_bytes=int(env.get("DEPLOYD_MAX_BUILD_LOG_BYTES", str(2 * 1024 * 1024))),
+        git_timeout_seconds=float(env.get("DEPLOYD_GIT_TIMEOUT_SECONDS", "30")),
+        clone_timeout_seconds=float(env.get("DEPLOYD_CLONE_TIMEOUT_SECONDS", "300")),
+        allow_private_addresses=env.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "false").lower() == "true",
     )
