@@ -30,12 +30,16 @@ function objectPath(path) {
   return last.indexOf('.') === -1 ? path + '/index.html' : path;
 }
 
+// Host labels as deployd makes them: lowercase letters, digits and hyphens. Anything else names no site
+// and is never looked up.
+const LABEL = /^[a-z0-9-]{1,63}$/;
+
 async function handler(event) {
   const request = event.request;
   const host = request.headers.host ? request.headers.host.value : '';
   const label = host.split('.')[0].toLowerCase();
   let prefix = '';
-  if (label) {
+  if (LABEL.test(label)) {
     try {
       prefix = await kvs.get(label);
     } catch (err) {
@@ -44,7 +48,8 @@ async function handler(event) {
     }
   }
   if (!prefix) {
-    return reply(404, 'Not Found', 'no site is served at ' + label);
+    // Nothing from the request is echoed: the same answer for every host that names no site.
+    return reply(404, 'Not Found', 'no site is served at this address');
   }
   const path = request.uri.replace(/^\/+/, '');
   if (path.split('/').indexOf('..') !== -1) {
