@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chalicelib.infra import cdn, codebuild, iam, monitoring
+from chalicelib.infra import cdn, codebuild, gateway_responses, iam, monitoring
 from chalicelib.infra.functions import Function, app_functions, consumed_queue
 from chalicelib.infra.iam import PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
 from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, PIPELINE, ROUTES, SITES_CDN, Catalogue
@@ -259,6 +259,8 @@ def merge_template(
     for distribution in catalogue.distributions:
         resources.update(cdn.site_distribution_resources(distribution, prefix))
     resources.update(function_resources(catalogue, functions, prefix))
+    if any(f.kind == "api" for f in functions):
+        resources[REST_API] = gateway_responses.rest_api_extension()
     function_ids = [f.logical_id for f in functions]
     stream_consumers = [f.logical_id for f in functions if f.handler == ROUTE_STREAM_CONSUMER]
     resources.update(monitoring.alarm_resources(catalogue, function_ids, next(iter(stream_consumers), None)))

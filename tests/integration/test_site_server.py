@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import http.client
 import socket
-import threading
 import tracemalloc
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -144,23 +142,9 @@ def test_a_large_file_is_streamed_whole_and_head_gives_its_length_without_a_body
     assert (head.status_code, head.headers["Content-Length"], head.content) == (200, str(size), b"")
 
 
-def burst(url: str, clients: int = 50) -> list[int | str]:
-    """`clients` GETs of `url` started at the same instant, each on its own connection. The connect timeout
-    is under Linux's first SYN retransmission (1 s): a connection the listen queue had no room for fails it."""
-    ready = threading.Barrier(clients)
-
-    def fetch(_: int) -> int | str:
-        ready.wait()
-        try:
-            return requests.get(url, timeout=(0.9, 30)).status_code
-        except requests.RequestException as exc:
-            return type(exc).__name__
-
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        return list(pool.map(fetch, range(clients)))
-
-
-def test_fifty_parallel_clients_are_all_answered_at_once(stack: EmbeddedStack, publish: Publish) -> None:
+def test_fifty_parallel_clients_are_all_answered_at_once(
+    stack: EmbeddedStack, publish: Publish, burst: Callable[..., list[int | str]]
+) -> None:
     # Given a published site
     label = publish({"index.html": b"<h1>home</h1>"})
 
