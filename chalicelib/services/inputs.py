@@ -119,7 +119,7 @@ class GithubStatusCreate(_GithubBody):
 
 class GithubReviewer(_GithubBody):
     type: Literal["User", "Team"]
-    id: int
+    id: Annotated[int, Field(ge=1, le=2**53 - 1)]  # an id a JavaScript client reads back exactly
 
 
 class GithubBranchPolicy(_GithubBody):
