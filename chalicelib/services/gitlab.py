@@ -22,7 +22,7 @@ from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
 from chalicelib.models.organization import Organization, OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.services import deployments, git, sites
+from chalicelib.services import deployments, git, sites, text
 from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.statuses import GITLAB_STATUS, NATIVE_FROM_GITLAB
 
@@ -66,7 +66,7 @@ class _Params:
             if required:
                 self.fail(name, "is missing")
             return None
-        if not isinstance(value, str):
+        if not isinstance(value, str) or text.control_character(value):  # NUL, CR, LF, ESC, ... are no name
             self.fail(name, "is invalid")
             return None
         if required and not value.strip():

@@ -179,3 +179,134 @@ def test_a_status_id_in_digits_of_another_script_names_no_deployment() -> None:
     for status_id in ("\u00b2", "\u0663"):
         with pytest.raises(NotFound):
             mintlify.update_status("any-org", status_id)
+
+
+# --- text: control characters and links, in every dialect ---
+
+CONTROL = ["a\x00b", "a\rb", "a\nb", "a\x1b[31mb", "a\x7fb"]
+NOT_WEB_URLS = [
+    "javascript:alert(document.cookie)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "http://",
+    "https:///path-only",
+    "//evil.example/",
+    "http://exa mple.com/",
+    "https://example.com/\x00",
+]
+
+
+@pytest.mark.parametrize("value", CONTROL)
+@pytest.mark.parametrize("field", ["name", "output_dir", "default_branch", "repo_url"])
+def test_native_text_fields_refuse_control_characters(tenant: Tenant, field: str, value: str) -> None:
+    # When a project is created with a control character in one of its text fields
+    body = {"name": "site", "repo_url": tenant.project.repo_url, field: value}
+    response = tenant.call("POST", "/api/v1/public/projects", json=body)
+
+    # Then it is the native 400 naming the field, and nothing was stored
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == field
+    assert "control characters" in response.json()["error"]["message"]
+
+
+def test_a_build_command_may_span_lines_but_holds_no_other_control_character(tenant: Tenant) -> None:
+    path = f"/api/v1/public/projects/{tenant.pid}"
+    accepted = tenant.call("PATCH", path, json={"build_command": "npm ci\r\n\tnpm run build\n"})
+    refused = tenant.call("PATCH", path, json={"build_command": "npm ci\x00; curl evil"})
+
+    assert accepted.status_code == 200 and accepted.json()["data"]["build_command"] == "npm ci\r\n\tnpm run build\n"
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "build_command"
+
+
+def test_admin_text_refuses_control_characters(stack: EmbeddedStack) -> None:
+    admin = {"Authorization": "Bearer test-admin-token"}
+    response = requests.post(
+        f"{stack.api_url}/api/v1/admin/orgs",
+        json={"slug": "nul-org", "name": "N\x00", "plan": "pro"},
+        headers=admin,
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "name"
+
+
+def _github_deployment(tenant: Tenant) -> str:
+    created = tenant.call(
+        "POST", f"{_github_repo(tenant)}/deployments", json={"ref": "main", "environment": "production"}
+    )
+    assert created.status_code == 201, created.text
+    return f"{_github_repo(tenant)}/deployments/{created.json()['id']}"
+
+
+@pytest.mark.parametrize("url", NOT_WEB_URLS)
+@pytest.mark.parametrize("field", ["environment_url", "log_url", "target_url"])
+def test_github_status_links_are_http_or_https_with_a_host(tenant: Tenant, field: str, url: str) -> None:
+    # Given a deployment on a ledger project
+    deployment = _github_deployment(tenant)
+
+    # When a status links something that is not a web page
+    response = tenant.call("POST", f"{deployment}/statuses", json={"state": "success", field: url})
+
+    # Then it is GitHub's 422 naming the field, and the deployment links nothing new
+    assert response.status_code == 422, response.text
+    assert response.json()["message"] == "Validation Failed"
+    assert response.json()["errors"][0]["field"] == field
+    assert tenant.call("GET", f"{deployment}/statuses").json() == []
+
+
+def test_a_github_status_with_web_links_and_a_multiline_description_is_taken(tenant: Tenant) -> None:
+    deployment = _github_deployment(tenant)
+    response = tenant.call(
+        "POST",
+        f"{deployment}/statuses",
+        json={
+            "state": "success",
+            "environment_url": "https://preview.example.com/",
+            "log_url": "http://ci.example.com/logs/1",
+            "description": "built\n\tand shipped",
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["environment_url"] == "https://preview.example.com/"
+    deployed = tenant.call("GET", f"/api/v1/public/projects/{tenant.pid}/deployments").json()["data"][0]
+    assert deployed["deployment_url"] == "https://preview.example.com/"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"ref": "main\x00"},
+        {"ref": "main", "environment": "prod\nuction"},
+        {"ref": "main", "task": "deploy\x1b"},
+        {"ref": "main", "description": "a\x00b"},
+        {"ref": "main", "required_contexts": ["ci\x00"]},
+    ],
+)
+def test_github_deployment_text_refuses_control_characters(tenant: Tenant, body: dict[str, Any]) -> None:
+    response = tenant.call("POST", f"{_github_repo(tenant)}/deployments", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] in body
+
+
+def test_github_environment_names_refuse_control_characters(tenant: Tenant) -> None:
+    response = tenant.call("PUT", f"{_github_repo(tenant)}/environments/stag%00ing", json={})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "name"
+
+
+@pytest.mark.parametrize("field", ["environment", "ref", "sha"])
+@pytest.mark.parametrize("value", ["x\x00", "x\r\nX-Injected: 1"])
+def test_gitlab_text_refuses_control_characters(tenant: Tenant, field: str, value: str) -> None:
+    body = {"environment": "production", "sha": tenant.sha, "ref": "main", "tag": False, "status": "success"}
+    response = tenant.call("POST", f"/api/v4/projects/{tenant.pid}/deployments", json={**body, field: value})
+    assert (response.status_code, response.json()) == (400, {"error": f"{field} is invalid"})
+    listed = tenant.call("GET", f"/api/v4/projects/{tenant.pid}/deployments", params={"environment": "x\x00"})
+    assert (listed.status_code, listed.json()) == (400, {"error": "environment is invalid"})
+
+
+def test_mintlify_branch_refuses_control_characters(tenant: Tenant) -> None:
+    response = tenant.call("POST", f"/v1/project/preview/{tenant.pid}", json={"branch": "feature\x00"})
+    assert response.status_code == 400
+    assert isinstance(response.json()["error"], str) and "control characters" in response.json()["error"]
