@@ -168,3 +168,10 @@ def test_oversized_headers_get_a_short_text_answer_not_an_html_page(stack: Embed
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 431") or head.startswith(b"HTTP/1.1 431")
     assert b"text/plain" in head and b"<html" not in body.lower()
+
+
+def test_a_method_sites_do_not_take_is_a_405_naming_get_and_head(stack: EmbeddedStack, publish: Publish) -> None:
+    label = publish({"index.html": b"<h1>home</h1>"})
+    response = requests.delete(f"{stack.sites_url}/{label}/", timeout=10)
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD")
+    assert response.headers["Content-Type"].startswith("text/plain") and "<html" not in response.text.lower()
