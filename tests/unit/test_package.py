@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,10 @@ from chalicelib.settings import Settings
 from tests.unit.chalice_sam import packaged_template
 
 STAGE = "prod"
+README = Path(__file__).resolve().parents[2] / "README.md"
+# CloudFormation takes a template inline (--template-body, what `aws cloudformation deploy` sends without
+# --s3-bucket) only up to this many bytes; a larger one must come from S3.
+INLINE_TEMPLATE_LIMIT = 51_200
 PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix", "AWS::StackName", "AWS::NoValue"}
 SQS_CONSUMERS = {"BuildWorker": BUILD_QUEUE, "ActivationWorker": ACTIVATION_QUEUE}
 
@@ -193,6 +199,27 @@ def test_cfn_lint_reports_nothing_on_the_packaged_template(sam: dict[str, Any]) 
     # As `make package` runs it (its default region, us-east-1), errors and warnings alike.
     found = lint(json.dumps(sam), config=ManualArgs(regions=["us-east-1"]))
     assert [f"{m.rule.id} {m.message} ({m.path})" for m in found if m.rule.id[0] in "EW"] == []
+
+
+def _documented_deploy_commands() -> list[list[str]]:
+    """Every `aws cloudformation deploy` and `sam deploy` in README's shell blocks and inline code."""
+    text = README.read_text()
+    snippets = [block.replace("\\\n", " ") for block in re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL)]
+    snippets += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.DOTALL))
+    lines = [line.strip() for snippet in snippets for line in snippet.splitlines()]
+    return [shlex.split(line) for line in lines if line.startswith(("aws cloudformation deploy ", "sam deploy "))]
+
+
+def test_the_documented_deploy_commands_upload_a_template_too_large_to_pass_inline(sam: dict[str, Any]) -> None:
+    # Given the template as `make package` writes it (chalice's serialisation: JSON, two-space indent)
+    size = len(json.dumps(sam, indent=2).encode())
+    # When the README's deploy commands are read
+    commands = _documented_deploy_commands()
+    assert [c[0] for c in commands] == ["aws", "sam"], commands  # the walkthrough's, and the SAM alternative
+    # Then a template over CloudFormation's inline limit is deployed from S3: every command names a bucket
+    if size > INLINE_TEMPLATE_LIMIT:
+        for command in commands:
+            assert "--s3-bucket" in command or (command[0] == "sam" and "--resolve-s3" in command), command
 
 
 # --- the merge template on its own ---
