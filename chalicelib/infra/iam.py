@@ -46,6 +46,7 @@ from chalicelib.infra.template import logical_id
 
 PIPELINE_LOGICAL_ID = "DeploymentPipeline"
 PIPELINE_ROLE_LOGICAL_ID = "DeploymentPipelineRole"
+ADMIN_TOKEN_SECRET_LOGICAL_ID = "AdminTokenSecret"
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ EXECUTIONS = Target(
 BUILD_PROJECT_TARGET = Target("build-project", {"Fn::GetAtt": [codebuild.project_id(BUILD_PROJECT), "Arn"]})
 BUILD_LOG_GROUP = Target("build-log-group", {"Fn::GetAtt": [codebuild.log_group_id(BUILD_PROJECT), "Arn"]})
 KEY_VALUE_STORE = Target("key-value-store", key_value_store_arn(SITES_CDN))
+ADMIN_TOKEN_SECRET = Target("secret/admin-token", {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID})  # Ref: the secret's ARN
 ANY = Target("*", "*")
 
 
@@ -209,6 +211,7 @@ KVS_WRITES = (
 
 OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     "api": (
+        Grant(("secretsmanager:GetSecretValue",), (ADMIN_TOKEN_SECRET,)),  # the admin token; no other function's
         Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),
         Grant(("states:StartExecution",), (STATE_MACHINE,)),
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),  # a cancel frees a build slot for the next deployment

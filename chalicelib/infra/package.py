@@ -20,10 +20,13 @@ settings, in .chalice/config.json.
 Parameters: SitesDomain, CertificateArn (ACM, us-east-1, for *.SitesDomain), AdminToken, AlarmEmail
 (optional), PublicApiUrl (optional: the API's public base URL, see `api_url_variable`).
 
+The AdminToken parameter (NoEcho) becomes a Secrets Manager secret; only the API function is told its ARN
+and may read it (chalicelib.aws.admin_token reads it on first use), and no function's environment holds the
+token itself.
+
 Not here: a custom domain for the API (PublicApiUrl only tells the functions one), DNS records (the wildcard
 CNAME to the distribution is the operator's, in whatever DNS holds SitesDomain), CloudFront access logs,
-customer-managed KMS keys (tables, queues and buckets use AWS-owned encryption), and the admin token in
-Secrets Manager (it is a NoEcho parameter passed to the functions' environment).
+customer-managed KMS keys (tables, queues, buckets and the secret use AWS-owned or AWS-managed keys).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any
 
 from chalicelib.infra import cdn, codebuild, iam, monitoring
 from chalicelib.infra.functions import Function, app_functions, consumed_queue
-from chalicelib.infra.iam import PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
+from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
 from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, PIPELINE, ROUTES, SITES_CDN, Catalogue
 from chalicelib.infra.template import data_plane, logical_id
 
@@ -99,9 +102,29 @@ def function_environment(catalogue: Catalogue) -> dict[str, Any]:
     variables["DEPLOYD_BUILD_LOG_GROUP"] = {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
     variables["DEPLOYD_SITES_KVS_ARN"] = cdn.key_value_store_arn(SITES_CDN)
     variables["DEPLOYD_SITES_URL_TEMPLATE"] = {"Fn::Sub": "https://{label}.${SitesDomain}/"}
-    variables["DEPLOYD_ADMIN_TOKEN"] = {"Ref": "AdminToken"}
     variables["DEPLOYD_ALLOW_LOCAL_REPOSITORIES"] = "false"
     return variables
+
+
+def function_variables(catalogue: Catalogue, function: Function) -> dict[str, Any]:
+    """The function's environment: the stack's resources, its API URL, and for the API the admin token's secret."""
+    variables = {**function_environment(catalogue), "DEPLOYD_API_URL": api_url_variable(function)}
+    if function.kind == "api":
+        variables["DEPLOYD_ADMIN_TOKEN_SECRET_ARN"] = {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID}
+    return variables
+
+
+def admin_token_secret() -> dict[str, Any]:
+    # No fixed name: a deleted secret keeps its name for its recovery window, which would block a new stack.
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "Description": "Bearer token of deployd's admin API (the AdminToken parameter); read by the API only",
+            "SecretString": {"Ref": "AdminToken"},
+        },
+    }
 
 
 def function_log_group(function: Function, prefix: str) -> dict[str, Any]:
@@ -139,9 +162,7 @@ def function_resources(catalogue: Catalogue, functions: Sequence[Function], pref
     for function in functions:
         log_group = iam.function_log_group_id(function)
         properties: dict[str, Any] = {
-            "Environment": {
-                "Variables": {**function_environment(catalogue), "DEPLOYD_API_URL": api_url_variable(function)}
-            },
+            "Environment": {"Variables": function_variables(catalogue, function)},
             "LoggingConfig": {"LogGroup": {"Ref": log_group}},
         }
         events = function_events(function)
@@ -172,7 +193,7 @@ def parameters() -> dict[str, Any]:
             "Type": "String",
             "NoEcho": True,
             "MinLength": 32,
-            "Description": "Bearer token of the admin API.",
+            "Description": "Bearer token of the admin API (kept in Secrets Manager; only the API function reads it).",
         },
         "AlarmEmail": {
             "Type": "String",
@@ -244,6 +265,7 @@ def merge_template(
     prefix = resource_prefix(stage)
     resources = data_plane(catalogue)
     resources[PIPELINE_ROLE_LOGICAL_ID] = iam.pipeline_role()
+    resources[ADMIN_TOKEN_SECRET_LOGICAL_ID] = admin_token_secret()
     # Chalice builds each SQS event source's queue ARN from the queue *name* app.py passes to on_sqs_message
     # (Settings.resource_name: "<DEPLOYD_RESOURCE_PREFIX>-<logical>" with the stage's variables). A deep merge
     # cannot replace that ARN (an Fn::GetAtt would land next to Chalice's Fn::Sub), so the queues those

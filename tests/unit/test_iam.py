@@ -119,6 +119,16 @@ def test_every_function_of_app_py_has_its_access_defined(app_functions: dict[str
         assert iam.function_grants(function)  # raises for a function nobody defined the access of
 
 
+def test_only_the_api_functions_role_may_read_the_admin_token_secret(sam: dict[str, Any]) -> None:
+    readers = {}
+    for name, role in _roles(sam).items():
+        for statement in _statements(role):
+            actions = _listed(statement["Action"])
+            if any(action.startswith("secretsmanager:") for action in actions):
+                readers[name] = (actions, statement["Resource"])
+    assert readers == {"ApiHandlerRole": (["secretsmanager:GetSecretValue"], {"Ref": "AdminTokenSecret"})}
+
+
 # --- the build ---
 
 

@@ -109,8 +109,24 @@ def test_every_function_gets_the_physical_name_of_every_resource_and_runs_the_co
         assert (REST_API in _references(variables)) == (name != "APIHandler")
 
 
+def test_the_admin_token_is_a_secret_only_the_api_function_is_told_of(sam: dict[str, Any]) -> None:
+    # The NoEcho parameter goes into a Secrets Manager secret and nowhere else
+    secret = sam["Resources"]["AdminTokenSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["SecretString"] == {"Ref": "AdminToken"}
+    assert [name for name, resource in sam["Resources"].items() if "AdminToken" in _references(resource)] == [
+        "AdminTokenSecret"
+    ]
+    # No function's environment holds the token; the API's names the secret, the others' do not
+    for name, function in _functions(sam).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert "DEPLOYD_ADMIN_TOKEN" not in variables, name
+        expected = {"Ref": "AdminTokenSecret"} if name == "APIHandler" else None
+        assert variables.get("DEPLOYD_ADMIN_TOKEN_SECRET_ARN") == expected, name
+
+
 def test_the_settings_fields_the_template_sets_exist() -> None:
-    for field in ("build_runner", "build_log_group", "sites_kvs_arn", "api_url"):
+    for field in ("build_runner", "build_log_group", "sites_kvs_arn", "api_url", "admin_token_secret_arn"):
         assert field in Settings.__dataclass_fields__
 
 
