@@ -2,8 +2,8 @@
 
 Least privilege: explicit actions only (never `service:*`), each on this stack's own resources (tables and
 the indexes a function queries, queues, bucket prefixes, the state machine and its executions, the build
-project and its log group, the KeyValueStore). The one `"*"` is X-Ray's PutTraceSegments and
-PutTelemetryRecords, which have no resource to scope to.
+project and its log group, the KeyValueStore, the admin token's secret). `"*"` is only for actions that have
+no resource to scope to: X-Ray's, and the CloudWatch Logs log-delivery actions Step Functions' logging needs.
 
 A function's grants follow from what its code calls (boto3 clients, PynamoDB operations) on the paths its
 handler reaches; a transaction needs the item action of each of its parts (Put: PutItem, Update:
@@ -115,6 +115,15 @@ ANY = Target("*", "*")
 
 def function_log_group_id(function: Function) -> str:
     return f"{function.logical_id}LogGroup"
+
+
+def failure_queue_id(function: Function) -> str:
+    """The queue an asynchronously invoked function's failed events go to (its on-failure destination)."""
+    return f"{function.logical_id}FailureQueue"
+
+
+def failure_queue(function: Function) -> Target:
+    return Target(f"queue/{function.logical_id}-failures", {"Fn::GetAtt": [failure_queue_id(function), "Arn"]})
 
 
 def function_log_group(function: Function) -> Target:
@@ -284,6 +293,8 @@ def function_grants(function: Function) -> tuple[Grant, ...]:
         grants.append(Grant((QUERY,), tuple(index(t, name) for t, name in indexes)))
     if key.startswith("sqs:"):
         grants.append(Grant(CONSUME_QUEUE, (queue(SQS_CONSUMERS[key.split(":", 1)[1]]),)))
+    if function.kind == "cloudwatch_event":  # invoked asynchronously by EventBridge: Lambda sends failures on
+        grants.append(Grant(("sqs:SendMessage",), (failure_queue(function),)))
     grants += OTHER_ACCESS.get(key, ())
     return tuple(grants)
 
@@ -312,11 +323,34 @@ def function_role_override(function: Function) -> dict[str, Any]:
 # ---- the state machine ----
 
 
+# What Step Functions needs to deliver an execution's logs to CloudWatch Logs (none takes a resource) ...
+LOG_DELIVERY = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+# ... and to send its traces to X-Ray.
+STATE_MACHINE_TRACING = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+
+
 def pipeline_grants() -> tuple[Grant, ...]:
-    """The state machine sends to the two queues and updates the two tables its definition names, nothing else."""
+    """The state machine sends to the two queues and updates the two tables its definition names; it logs and
+    traces its executions; nothing else."""
     return (
         Grant(("sqs:SendMessage",), (queue(resources.BUILD_QUEUE), queue(resources.ACTIVATION_QUEUE))),
         Grant((UPDATE,), (table(DEPLOYMENTS), table(ENVIRONMENTS))),
+        Grant(LOG_DELIVERY, (ANY,)),
+        Grant(STATE_MACHINE_TRACING, (ANY,)),
     )
 
 

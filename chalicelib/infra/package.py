@@ -15,7 +15,13 @@ resource comes from the catalogue (chalicelib.infra.resources):
 The merge is a deep merge: dicts are merged key by key and anything else (lists included) from this template
 wins. So the merge template may only extend resources Chalice generates, and names them as Chalice does
 (chalicelib.infra.functions reads them from app.py). Timeouts, memory and X-Ray tracing are Chalice's own
-settings, in .chalice/config.json.
+settings, in .chalice/config.json. The runtime is pinned here (LAMBDA_RUNTIME): Chalice would take the version
+of whichever Python runs it, and builds the dependencies for that version, so packaging refuses any other.
+
+Also here: the REST API is named after the stage prefix (its metrics are named by it; the alarms on them
+would otherwise mix the stages of one account), the state machine logs errors to its own log group and is
+traced, and `build_events` (invoked asynchronously by EventBridge) sends the events it failed to handle after
+Lambda's retries to a queue of its own, which has an alarm.
 
 Parameters: SitesDomain, CertificateArn (ACM, us-east-1, for *.SitesDomain), AdminToken, AlarmEmail
 (optional), PublicApiUrl (optional: the API's public base URL, see `api_url_variable`).
@@ -54,6 +60,13 @@ API_STAGE = "api"  # api_gateway_stage in .chalice/config.json
 
 HAS_PUBLIC_API_URL = "HasPublicApiUrl"
 FUNCTION_LOG_RETENTION_DAYS = 30
+# Every function's runtime, and the Python `make package` must run with (see main).
+LAMBDA_RUNTIME = "python3.11"
+# An asynchronously invoked function (EventBridge's build events): Lambda retries a failed event this often,
+# for at most this long, then sends it to the function's failure queue, kept as long as SQS keeps anything.
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
+FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 
 # The routes stream's consumer: records whose host cannot be mirrored are retried from the first failed one
 # (ReportBatchItemFailures), a failing batch is split to isolate the record, and after a few attempts or ten
@@ -155,23 +168,72 @@ def function_events(function: Function) -> dict[str, Any]:
     return {}
 
 
+def failure_queue() -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"MessageRetentionPeriod": FAILURE_QUEUE_RETENTION_SECONDS, "SqsManagedSseEnabled": True},
+    }
+
+
+def event_invoke_config(function: Function) -> dict[str, Any]:
+    """SAM's EventInvokeConfig: bounded retries, then the event goes to the function's failure queue."""
+    return {
+        "MaximumRetryAttempts": ASYNC_RETRY_ATTEMPTS,
+        "MaximumEventAgeInSeconds": ASYNC_MAX_EVENT_AGE_SECONDS,
+        "DestinationConfig": {
+            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [iam.failure_queue_id(function), "Arn"]}}
+        },
+    }
+
+
 def function_resources(catalogue: Catalogue, functions: Sequence[Function], prefix: str) -> dict[str, Any]:
     """Per function: a partial function resource and a partial role (deep-merged by Chalice into the ones it
-    generates), and the function's log group."""
+    generates), the function's log group, and for an asynchronously invoked one its failure queue."""
     resources: dict[str, Any] = {}
     for function in functions:
         log_group = iam.function_log_group_id(function)
         properties: dict[str, Any] = {
+            "Runtime": LAMBDA_RUNTIME,
             "Environment": {"Variables": function_variables(catalogue, function)},
             "LoggingConfig": {"LogGroup": {"Ref": log_group}},
         }
         events = function_events(function)
         if events:
             properties["Events"] = events
+        if function.kind == "cloudwatch_event":
+            properties["EventInvokeConfig"] = event_invoke_config(function)
+            resources[iam.failure_queue_id(function)] = failure_queue()
+            resources.update(monitoring.failure_destination_alarm(iam.failure_queue_id(function), function.logical_id))
         resources[function.logical_id] = {"Properties": properties}
         resources[function.role_id] = iam.function_role_override(function)
         resources[log_group] = function_log_group(function, prefix)
     return resources
+
+
+def pipeline_observability(prefix: str) -> dict[str, Any]:
+    """The state machine's log group, and what to merge into the state machine: logging and X-Ray tracing."""
+    log_group = {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        # /aws/vendedlogs/: CloudWatch Logs' resource policy for Step Functions need not list every group.
+        "Properties": {
+            "LogGroupName": f"/aws/vendedlogs/states/{prefix}-{PIPELINE.logical}",
+            "RetentionInDays": monitoring.PIPELINE_LOG_RETENTION_DAYS,
+        },
+    }
+    properties = {
+        # ERROR: failed and timed-out tasks and executions. No execution data: inputs carry task tokens.
+        "LoggingConfiguration": {
+            "Level": "ERROR",
+            "IncludeExecutionData": False,
+            "Destinations": [
+                {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [monitoring.PIPELINE_LOG_GROUP, "Arn"]}}}
+            ],
+        },
+        "TracingConfiguration": {"Enabled": True},
+    }
+    return {"log_group": log_group, "properties": properties}
 
 
 def parameters() -> dict[str, Any]:
@@ -217,6 +279,7 @@ def conditions() -> dict[str, Any]:
     return {
         monitoring.HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
         HAS_PUBLIC_API_URL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicApiUrl"}, ""]}]},
+        monitoring.IS_US_EAST_1: {"Fn::Equals": [{"Ref": "AWS::Region"}, monitoring.CLOUDFRONT_METRICS_REGION]},
     }
 
 
@@ -280,7 +343,18 @@ def merge_template(
         resources[codebuild.role_id(project)] = iam.build_role(prefix)
     for distribution in catalogue.distributions:
         resources.update(cdn.site_distribution_resources(distribution, prefix))
+        resources.update(
+            monitoring.cloudfront_alarms(cdn.distribution_id(distribution), cdn.router_name(distribution, prefix))
+        )
+    observed = pipeline_observability(prefix)
+    resources[monitoring.PIPELINE_LOG_GROUP] = observed["log_group"]
+    resources[PIPELINE_LOGICAL_ID]["Properties"].update(observed["properties"])
     resources.update(function_resources(catalogue, functions, prefix))
+    if any(f.kind == "api" for f in functions):
+        # The API's name is its OpenAPI title (Chalice's: the app's name, the same for every stage).
+        resources[REST_API] = {"Properties": {"DefinitionBody": {"info": {"title": prefix}}}}
+        resources.update(monitoring.api_alarms(prefix, API_STAGE))
+    resources.update(monitoring.platform_failures_alarm())
     function_ids = [f.logical_id for f in functions]
     stream_consumers = [f.logical_id for f in functions if f.handler == ROUTE_STREAM_CONSUMER]
     resources.update(monitoring.alarm_resources(catalogue, function_ids, next(iter(stream_consumers), None)))
@@ -299,6 +373,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m chalicelib.infra.package STAGE OUT_DIR", file=sys.stderr)
         return 2
     stage, out_dir = argv
+    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if running != LAMBDA_RUNTIME:
+        # chalice package builds the dependencies (pydantic-core, awscrt: compiled) for the Python it runs on.
+        print(f"package with {LAMBDA_RUNTIME}, the functions' runtime (this is {running})", file=sys.stderr)
+        return 2
     path = Path(out_dir) / "merge-template.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(merge_template(stage), indent=2, sort_keys=True) + "\n")

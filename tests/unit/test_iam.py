@@ -88,8 +88,8 @@ def test_every_resource_a_role_names_is_one_of_the_stacks_own(sam: dict[str, Any
     for name, role in _roles(sam).items():
         for statement in _statements(role):
             for resource in _listed(statement["Resource"]):
-                if resource == "*":  # X-Ray's two actions have no resource to name
-                    assert set(_listed(statement["Action"])) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                if resource == "*":  # X-Ray's and Step Functions' log-delivery actions have no resource to name
+                    assert set(_listed(statement["Action"])) <= {*iam.STATE_MACHINE_TRACING, *iam.LOG_DELIVERY}
                     continue
                 assert isinstance(resource, dict), (name, resource)
                 if "Ref" in resource or "Fn::GetAtt" in resource:
@@ -161,6 +161,8 @@ def test_the_state_machine_sends_to_its_queues_and_updates_its_two_tables_only(s
         ("sqs:SendMessage", "queue/activations"),
         ("dynamodb:UpdateItem", "table/deployments"),
         ("dynamodb:UpdateItem", "table/environments"),
+        # its logs and traces: actions that take no resource
+        *((action, "*") for action in (*iam.LOG_DELIVERY, *iam.STATE_MACHINE_TRACING)),
     }
 
 
@@ -220,7 +222,10 @@ def test_build_events_cannot_start_builds_or_executions(functions: dict) -> None
     assert ("states:SendTaskFailure", "state-machine") in allowed
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert ("states:StartExecution", "state-machine") not in allowed
-    assert not [t for _, t in allowed if t.startswith("table/routes") or t.startswith("queue/")]
+    # Its only queue is its own failure destination, and only to send to
+    assert [(a, t) for a, t in allowed if t.startswith("table/routes") or t.startswith("queue/")] == [
+        ("sqs:SendMessage", "queue/BuildEvents-failures")
+    ]
 
 
 def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_value_store(functions: dict) -> None:

@@ -6,14 +6,23 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from chalicelib.infra import codebuild, iam
+from chalicelib.infra import codebuild, iam, package
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.package import REST_API, ROUTE_STREAM_EVENT, env_name, merge_template, resource_prefix
+from chalicelib.infra.package import (
+    LAMBDA_RUNTIME,
+    REST_API,
+    ROUTE_STREAM_EVENT,
+    env_name,
+    merge_template,
+    resource_prefix,
+)
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
     BUILD_PROJECT,
@@ -23,6 +32,8 @@ from chalicelib.infra.resources import (
     ROUTES,
 )
 from chalicelib.infra.template import data_plane, logical_id
+from chalicelib.observability import DEPLOYMENT_EVENTS, METRICS_NAMESPACE
+from chalicelib.pipeline import executions
 from chalicelib.settings import Settings
 from tests.unit.chalice_sam import packaged_template
 
@@ -149,9 +160,11 @@ def test_sqs_consumers_report_partial_batch_failures_from_the_stacks_own_queues(
 
 def test_function_timeouts_fit_their_queues_and_the_preview_wait(sam: dict[str, Any]) -> None:
     functions = _functions(sam)
-    for name, queue in SQS_CONSUMERS.items():
-        # AWS: the queue's visibility timeout at least 6 times the function's timeout
-        assert queue.visibility_timeout_seconds >= 6 * functions[name]["Properties"]["Timeout"], name
+    # AWS: the queue's visibility timeout at least 6 times the function's timeout (its advice, for retries of a
+    # throttled function); the build queue's is bounded by its Build task's timeout (below), so twice
+    activations = functions["ActivationWorker"]["Properties"]["Timeout"]
+    assert ACTIVATION_QUEUE.visibility_timeout_seconds >= 6 * activations
+    assert BUILD_QUEUE.visibility_timeout_seconds >= 2 * functions["BuildWorker"]["Properties"]["Timeout"]
     # The build worker may wait for a superseded preview build: twice the default heartbeat, then it evicts.
     heartbeat_default = 60
     assert functions["BuildWorker"]["Properties"]["Timeout"] > 2 * heartbeat_default + 60
@@ -180,6 +193,106 @@ def test_the_routes_stream_feeds_route_sync_with_partial_failures_and_bounded_re
     assert properties["MaximumRecordAgeInSeconds"] <= 3600
     routes = sam["Resources"][logical_id(ROUTES.logical, "Table")]["Properties"]
     assert routes["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+
+
+def test_a_redelivered_build_message_comes_back_while_its_build_task_still_waits(
+    settings_env: Callable[..., None],
+) -> None:
+    # Given the shortest Build task the pipeline gives a CodeBuild build (a 1-second limit: CodeBuild's minimum)
+    settings_env(DEPLOYD_BUILD_RUNNER="codebuild")
+    shortest, _heartbeat = executions.build_task_limits(1)
+    # Then a build message whose worker died is delivered again before that task gives up, not after
+    assert BUILD_QUEUE.visibility_timeout_seconds <= shortest
+
+
+def test_every_function_runs_the_pinned_runtime_and_packaging_refuses_another_python(
+    sam: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert {f["Properties"]["Runtime"] for f in _functions(sam).values()} == {LAMBDA_RUNTIME}
+    # chalice package builds the compiled dependencies for the Python it runs on: any other is refused
+    monkeypatch.setattr(package.sys, "version_info", SimpleNamespace(major=3, minor=12))
+    assert package.main([STAGE, str(tmp_path)]) == 2
+    assert not (tmp_path / "merge-template.json").exists()
+
+
+def test_build_events_sends_what_it_failed_to_handle_to_its_failure_queue_after_bounded_retries(
+    sam: dict[str, Any],
+) -> None:
+    config = _functions(sam)["BuildEvents"]["Properties"]["EventInvokeConfig"]
+    assert 0 <= config["MaximumRetryAttempts"] <= 2
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["BuildEventsFailureQueue", "Arn"]},
+    }
+    assert sam["Resources"]["BuildEventsFailureQueue"]["Type"] == "AWS::SQS::Queue"
+    # The function's role may send there (SAM adds no policy to a role it did not make) ...
+    statements = sam["Resources"]["BuildEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": config["DestinationConfig"]["OnFailure"]["Destination"],
+    } in statements
+    # ... and a message there is an alarm
+    alarm = sam["Resources"]["BuildEventsFailureQueueAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["BuildEventsFailureQueue", "QueueName"]}}
+    ]
+    assert (alarm["MetricName"], alarm["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
+
+
+def test_the_state_machine_logs_errors_without_execution_data_and_is_traced(sam: dict[str, Any]) -> None:
+    machine = sam["Resources"]["DeploymentPipeline"]["Properties"]
+    logging = machine["LoggingConfiguration"]
+    assert logging["Level"] in ("ERROR", "ALL")
+    assert logging["IncludeExecutionData"] is False  # inputs carry task tokens
+    (destination,) = logging["Destinations"]
+    group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert sam["Resources"][group]["Type"] == "AWS::Logs::LogGroup"
+    assert sam["Resources"][group]["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+
+
+def _alarms(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in sam["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_the_apis_5xx_answers_and_p99_latency_have_alarms_on_this_stages_api(sam: dict[str, Any]) -> None:
+    alarms = _alarms(sam)
+    title = sam["Resources"][REST_API]["Properties"]["DefinitionBody"]["info"]["title"]
+    assert title == resource_prefix(STAGE)  # the API's name: each stage's metrics apart
+    dimensions = [{"Name": "ApiName", "Value": title}, {"Name": "Stage", "Value": "api"}]
+    errors = alarms["Api5XXErrorAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"], errors["Statistic"]) == ("AWS/ApiGateway", "5XXError", "Sum")
+    assert errors["Dimensions"] == dimensions and errors["Threshold"] == 0
+    latency = alarms["ApiLatencyAlarm"]["Properties"]
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
+    assert latency["Dimensions"] == dimensions and "Statistic" not in latency
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+
+
+def test_the_sites_5xx_rate_and_router_errors_have_alarms_where_cloudfront_publishes_them(sam: dict[str, Any]) -> None:
+    alarms = _alarms(sam)
+    rate = alarms["Sites5xxErrorRateAlarm"]
+    router = alarms["SiteRouterErrorsAlarm"]
+    assert rate["Properties"]["MetricName"] == "5xxErrorRate"
+    assert {"Name": "DistributionId", "Value": {"Ref": "SitesCdnDistribution"}} in rate["Properties"]["Dimensions"]
+    assert router["Properties"]["MetricName"] == "FunctionExecutionErrors"
+    function_name = sam["Resources"]["SitesCdnRouter"]["Properties"]["Name"]
+    assert {"Name": "FunctionName", "Value": function_name} in router["Properties"]["Dimensions"]
+    for alarm in (rate, router):
+        assert alarm["Properties"]["Namespace"] == "AWS/CloudFront"
+        assert {"Name": "Region", "Value": "Global"} in alarm["Properties"]["Dimensions"]
+        # CloudFront's metrics are in us-east-1 only: the alarms exist when the stack is there
+        assert sam["Conditions"][alarm["Condition"]] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+
+
+def test_only_the_platforms_failed_deployments_raise_an_alarm(sam: dict[str, Any]) -> None:
+    on_failures = [
+        a["Properties"] for a in _alarms(sam).values() if a["Properties"]["MetricName"] == DEPLOYMENT_EVENTS["failed"]
+    ]
+    assert [(a["Namespace"], a["Dimensions"]) for a in on_failures] == [
+        (METRICS_NAMESPACE, [{"Name": "service", "Value": "deployd"}, {"Name": "cause", "Value": "platform"}])
+    ]
 
 
 def test_the_build_events_rule_matches_the_stacks_build_project(sam: dict[str, Any]) -> None:
