@@ -187,7 +187,8 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
     ),
     # A CodeBuild build changed state: record its outcome and answer the state machine.
     "cloudwatch_event": _tables(_ENDING),
-    # Scheduled previews (trigger, supersede), retention (routes, artifacts), the KeyValueStore's reconcile.
+    # Scheduled previews (trigger, supersede), retention (routes, artifacts), the KeyValueStore's reconcile (its
+    # markers are the registry's route-mirror item).
     "schedule": _tables(
         _ENDING,
         {
@@ -198,8 +199,9 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             ROUTES: (GET, DELETE, SCAN),
         },
     ),
-    # The routes stream's mirror: reads the current rows of the hosts it was told about.
-    "lambda:route_sync": {ROUTES: (BATCH_GET,)},
+    # The routes stream's mirror: reads the current rows of the hosts it was told about, and counts the changes
+    # (an ADD to the registry's route-mirror item) so that the hourly reconcile knows there were some.
+    "lambda:route_sync": {ROUTES: (BATCH_GET,), REGISTRY: (UPDATE,)},
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {

@@ -70,8 +70,8 @@ FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 
 # The routes stream's consumer: records whose host cannot be mirrored are retried from the first failed one
 # (ReportBatchItemFailures), a failing batch is split to isolate the record, and after a few attempts or ten
-# minutes a record is dropped: the scheduled handler's reconcile rewrites the whole KeyValueStore from the
-# routes table every minute, so a dropped record is repaired there, and the shard is not held up meanwhile.
+# minutes a record is dropped: the consumer counted it before it failed, so the scheduled handler's hourly
+# check reconciles the whole KeyValueStore with the routes table, and the shard is not held up meanwhile.
 ROUTE_STREAM_RETRY = {
     "BatchSize": 50,
     "MaximumBatchingWindowInSeconds": 1,

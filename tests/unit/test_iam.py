@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.infra import iam
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.resources import CATALOGUE, ROUTES, SITES_BUCKET, Table
+from chalicelib.infra.resources import CATALOGUE, REGISTRY, ROUTES, SITES_BUCKET, Table
 from tests.unit.chalice_sam import packaged_template
 
 GUARDED = ("dynamodb", "s3", "sqs", "states")
@@ -235,7 +235,9 @@ def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_val
     assert ("cloudfront-keyvaluestore:UpdateKeys", "key-value-store") in allowed
     assert _table_actions(function, ROUTES) == {"dynamodb:BatchGetItem"}  # reads, never writes, the routes
     tables = {t for _, t in allowed if t.startswith("table/")}
-    assert tables <= {"table/routes", "table/routes/stream", "table/routes/stream/*"}
+    # and counts the changes it saw in the registry, for the hourly reconcile
+    assert tables <= {"table/routes", "table/routes/stream", "table/routes/stream/*", "table/registry"}
+    assert _table_actions(function, REGISTRY) == {"dynamodb:UpdateItem"}
     assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "sqs", "s3", "codebuild")]
 
 
