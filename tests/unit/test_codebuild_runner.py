@@ -545,6 +545,27 @@ def test_a_build_over_its_time_limit_fails_naming_the_limit(
     assert _failure_causes(capsys.readouterr().out) == ["build"]
 
 
+def test_a_build_codebuild_would_not_start_is_the_platforms_failure(
+    cloud: Cloud, site: Callable[..., Site], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given CodeBuild refusing to start builds (an account limit reached, say)
+    def refuse(**_: Any) -> None:
+        error = {"Error": {"Code": "AccountLimitExceededException", "Message": "Cannot have more than 1 builds"}}
+        raise ClientError(error, "StartBuild")
+
+    client("codebuild").meta.events.register("before-call.codebuild.StartBuild", refuse)
+
+    # When a deployment is triggered
+    project = site()
+    deployment_id = _deploy(project)
+
+    # Then it fails saying so, and the failure is counted as the platform's, not the user's build's
+    failed = cloud.wait_status(deployment_id, "failed")
+    assert "could not start the build on CodeBuild" in (failed.error_message or "")
+    assert cloud.wait_execution_end(deployment_id) == "FAILED"
+    assert _failure_causes(capsys.readouterr().out) == ["platform"]
+
+
 def test_the_pipeline_gives_a_codebuild_build_its_whole_time_limit_without_heartbeats(
     cloud: Cloud, site: Callable[..., Site]
 ) -> None:
