@@ -39,6 +39,7 @@ def gateway_responses() -> dict[str, Any]:
     }
 
 
-def rest_api_extension() -> dict[str, Any]:
-    """What the merge template adds to Chalice's REST API resource (a deep merge: nothing else changes)."""
-    return {"Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()}}}
+def definition_extension() -> dict[str, Any]:
+    """What the merge template adds to the OpenAPI definition of Chalice's REST API (a deep merge: the
+    routes Chalice generated stay as they are)."""
+    return {"x-amazon-apigateway-gateway-responses": gateway_responses()}
