@@ -47,12 +47,13 @@ _BUILD = [
     'echo "==> Running build command: $DEPLOYD_BUILD_COMMAND"; /bin/sh -c "$DEPLOYD_BUILD_COMMAND"; '
     'else echo "==> No build command: publishing the files as they are"; fi',
 ]
-# The upload script travels inside the buildspec (base64, one line): the project has no source to ship it in.
+# The upload script travels inside the buildspec as a variable (base64): the project has no source to ship it
+# in, and CodeBuild logs each command it runs, so the command only names the variable.
 UPLOAD_SCRIPT = Path(__file__).with_name("build_upload.py").read_text(encoding="utf-8")
+SCRIPT_VARIABLE = "DEPLOYD_UPLOAD_SCRIPT"
 UPLOAD_COMMAND = (
     'echo "==> Uploading $DEPLOYD_OUTPUT_DIR" && '
-    f"echo {base64.b64encode(UPLOAD_SCRIPT.encode()).decode()} | base64 -d | "
-    'python3 - "$DEPLOYD_OUTPUT_DIR"'
+    f'echo "${SCRIPT_VARIABLE}" | base64 -d | python3 - "$DEPLOYD_OUTPUT_DIR"'
 )
 _UPLOAD = [
     # post_build runs after a failed build too: upload only what a successful build produced.
@@ -64,7 +65,10 @@ _UPLOAD = [
 
 BUILDSPEC_DOCUMENT: dict[str, Any] = {
     "version": 0.2,
-    "env": {"shell": "bash"},
+    "env": {
+        "shell": "bash",
+        "variables": {SCRIPT_VARIABLE: base64.b64encode(UPLOAD_SCRIPT.encode()).decode()},
+    },
     "phases": {
         "pre_build": {"on-failure": "ABORT", "commands": _CHECKOUT},
         "build": {"on-failure": "ABORT", "commands": _BUILD},

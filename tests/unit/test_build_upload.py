@@ -81,6 +81,7 @@ def _post_build(workdir: Path, target: build_output.UploadTarget) -> subprocess.
     assert UPLOAD_COMMAND in command
     settings = get_settings()
     env = {
+        **BUILDSPEC_DOCUMENT["env"]["variables"],  # CodeBuild sets the buildspec's own variables too
         "PATH": os.environ["PATH"],
         "HOME": str(workdir),
         "DEPLOYD_OUTPUT_DIR": "dist",

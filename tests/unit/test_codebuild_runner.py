@@ -599,7 +599,8 @@ def test_a_failed_build_fails_the_deployment_saying_why(
     cloud.wait_build_started(deployment_id)
     cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
 
-    # When CodeBuild reports it failed
+    # When CodeBuild reports it failed (after its upload step staged part of an output)
+    cloud.stage(deployment_id, {"index.html": b"<h1>half</h1>"}, manifest=None)
     cloud.send(cloud.event(deployment_id, status, phases=phases(failed_phase, status, context, build_seconds=7)))
 
     # Then the deployment failed with a reason the user can act on, and its environment is free again
@@ -614,6 +615,9 @@ def test_a_failed_build_fails_the_deployment_saying_why(
     # And the logs endpoint says why
     view = deployments.logs(project.org, project.project_id, deployment_id)
     assert view.deployment.error_message == failed.error_message
+    # And nothing it staged was published or kept
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == {}
+    assert bucket_keys(STAGING_PREFIX) == {}
     # And the failure was counted once, though the state machine reported the end too
     assert _emitted_metrics(capsys.readouterr().out).count("DeploymentsFailed") == 1
 
@@ -729,6 +733,42 @@ def test_files_planted_under_another_staging_prefix_of_the_deployment_are_never_
     assert bucket_keys(sites.artifact_prefix(deployment_id)) == SITE_FILES
 
 
+def test_a_publication_cut_short_by_an_s3_error_completes_when_the_event_is_retried(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a deployment whose build staged its output, and S3 failing the first copy of it
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    cloud.stage(deployment_id, SITE_FILES)
+    failures = iter([ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, "CopyObject")])
+
+    def flaky(**_: Any) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+
+    client("s3").meta.events.register("before-call.s3.CopyObject", flaky)
+    succeeded = cloud.event(deployment_id, "SUCCEEDED")
+
+    # When the build-events invocation for its success fails on it
+    with pytest.raises(ClientError):
+        cloud.send(succeeded)
+
+    # Then the deployment waits in uploading, its output still staged
+    assert DeploymentRepository.get(deployment_id).status == "uploading"
+    assert len(bucket_keys(cloud.upload_target(deployment_id)[2])) == len(SITE_FILES) + 1
+
+    # When EventBridge retries the invocation
+    cloud.send(succeeded)
+
+    # Then the deployment goes live with its whole output, and the staging is gone
+    cloud.wait_status(deployment_id, "deployed")
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == SITE_FILES
+    assert bucket_keys(STAGING_PREFIX) == {}
+    assert cloud.wait_execution_end(deployment_id) == "SUCCEEDED"
+
+
 def test_a_build_over_its_time_limit_fails_naming_the_limit(cloud: Cloud, site: Callable[..., Site]) -> None:
     # Given a project whose builds may run 10 minutes, and a deployment whose build is running
     project = site(build_timeout_seconds=600)
@@ -782,11 +822,14 @@ def test_cancelling_a_running_build_stops_it_and_its_stopped_event_changes_nothi
     assert cloud.stop_requests == [build_id]
     cancelled = _attributes(deployment_id)
 
-    # When CodeBuild reports the build stopped
+    # When CodeBuild reports the build stopped, its upload step having staged what it had
+    cloud.stage(deployment_id, SITE_FILES)
     cloud.send(cloud.event(deployment_id, "STOPPED", phases=phases("BUILD", "STOPPED")))
 
-    # Then the deployment is still cancelled and nothing about it changed
+    # Then the deployment is still cancelled and nothing about it changed, and nothing it staged is published
     assert _attributes(deployment_id) == cancelled
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == {}
+    assert bucket_keys(STAGING_PREFIX) == {}
     assert cancelled["status"] == "cancelled" and "error_message" not in cancelled
     assert not EnvironmentRepository.find(project.project_id, PRODUCTION).in_flight
     # And its pipeline ended without deploying

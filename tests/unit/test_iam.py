@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from chalicelib.infra import build_upload, codebuild, iam
+from chalicelib.infra.buildspec import SCRIPT_VARIABLE
 from chalicelib.infra.functions import Function, functions_of
 from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, ROUTES, SITES_BUCKET, STAGING_PREFIX, Table
 from chalicelib.infra.template import logical_id
@@ -194,9 +195,8 @@ def test_the_buildspec_uploads_only_through_the_builds_presigned_post_never_with
         assert "AWS_CONTAINER_CREDENTIALS" not in command, command
     # The output is uploaded by the upload script, piped into python3, and by nothing else
     upload = spec["phases"]["post_build"]["commands"][-1]
-    found = re.search(r"echo ([A-Za-z0-9+/=]+) \| base64 -d \| python3 - ", upload)
-    assert found, upload
-    script = base64.b64decode(found.group(1)).decode()
+    assert upload.endswith(f'echo "${SCRIPT_VARIABLE}" | base64 -d | python3 - "$DEPLOYD_OUTPUT_DIR"'), upload
+    script = base64.b64decode(spec["env"]["variables"][SCRIPT_VARIABLE]).decode()
     assert script == Path(build_upload.__file__).read_text(encoding="utf-8")
     assert "boto" not in script and "AWS_" not in script and "169.254" not in script
     assert 'env["DEPLOYD_UPLOAD_URL"]' in script and 'env["DEPLOYD_UPLOAD_FIELDS"]' in script
