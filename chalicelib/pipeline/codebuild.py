@@ -101,7 +101,8 @@ def start_request(job: BuildJob, target: UploadTarget) -> dict[str, Any]:
         "timeoutInMinutesOverride": timeout_minutes(job.timeout_seconds),
         "logsConfigOverride": {"cloudWatchLogs": cloudwatch, "s3Logs": {"status": "DISABLED"}},
         # The same deployment always sends the same token: CodeBuild starts one build for it, however often
-        # the request is repeated (within its idempotency window).
+        # the request is repeated (within its idempotency window). The request is signed once per claim
+        # (the upload POST), so SDK retries repeat it exactly; a second claim never happens.
         "idempotencyToken": f"{settings.resource_prefix}-deployment-{job.deployment_id}",
     }
 
