@@ -639,19 +639,19 @@ def _sha_of_other_content(manifest: dict[str, Any]) -> dict[str, Any]:
             {"DEPLOYD_MAX_OUTPUT_FILES": "2"},
             SITE_FILES,
             "describe",
-            "the build's output has 3 files, more than the limit of 2 files",
+            "build output has more than 2 files; the limit is 2 files (DEPLOYD_MAX_OUTPUT_FILES)",
         ),
         (
             {"DEPLOYD_MAX_OUTPUT_FILES": "2"},
             {},
             _over_the_limits(describe(SITE_FILES)),
-            "the build's output has 3 files, more than the limit of 2 files",
+            "build output has more than 2 files; the limit is 2 files (DEPLOYD_MAX_OUTPUT_FILES)",
         ),
         (
             {"DEPLOYD_MAX_OUTPUT_BYTES": "39"},
             SITE_FILES,
             "describe",
-            "the build's output is 40 bytes, more than the limit of 39 bytes",
+            "build output is 40 bytes; the limit is 39 bytes (DEPLOYD_MAX_OUTPUT_BYTES)",
         ),
         ({}, SITE_FILES, None, "the build's output manifest is missing: its upload did not finish"),
         (
