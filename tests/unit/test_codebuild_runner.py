@@ -673,8 +673,24 @@ def _sha_of_other_content(manifest: dict[str, Any]) -> dict[str, Any]:
             "the uploaded output does not match the build's manifest: sha256 of index.html differs",
         ),
         ({}, SITE_FILES, {"files": "all of them"}, "the build's output manifest is not readable"),
+        (
+            {},
+            {"../1/index.html": b"<h1>defaced</h1>"},
+            "describe",
+            "the build's output manifest lists an invalid entry: '../1/index.html'",
+        ),
     ],
-    ids=["too-many-files", "too-many-files-declared", "too-large", "no-manifest", "missing", "extra", "sha", "bad"],
+    ids=[
+        "too-many-files",
+        "too-many-files-declared",
+        "too-large",
+        "no-manifest",
+        "missing",
+        "extra",
+        "sha",
+        "unreadable",
+        "dot-dot",
+    ],
 )
 def test_an_output_over_a_limit_or_not_matching_its_manifest_fails_the_deployment_and_publishes_nothing(
     limits: dict[str, str],
