@@ -111,6 +111,7 @@ class LocalBuildRunner:
         checkout = root / "src"
         home = root / "home"
         home.mkdir()
+        settings = get_settings()
         # The build's time limit starts before the clone: a slow or silent repository spends it too.
         deadline = time.monotonic() + job.timeout_seconds
         reporter.output(f"==> Cloning {git.display_url(job.repo_url)} at {job.commit_sha} ({job.branch})\n")
@@ -133,10 +134,17 @@ class LocalBuildRunner:
             return BuildResult(
                 "failed", f"output directory '{job.output_dir}' was not found after the build", build_seconds
             )
+        try:  # every limit is checked before the first file is uploaded
+            files = sites.collect_output(output, root, settings.max_output_bytes, settings.max_output_files)
+        except sites.OutputRefused as refused:
+            return BuildResult("failed", refused.message, build_seconds)
         if not reporter.stage("uploading"):
             return BuildResult("cancelled", build_time_seconds=build_seconds)
         reporter.output(f"==> Uploading {job.output_dir}\n")
-        count = sites.upload_directory(output, job.artifact_prefix)
+        try:
+            count = sites.upload_output(output, files, job.artifact_prefix)
+        except sites.OutputRefused as refused:
+            return BuildResult("failed", refused.message, build_seconds)
         reporter.output(f"==> Uploaded {count} files\n")
         return BuildResult("succeeded", None, build_seconds, count)
 
