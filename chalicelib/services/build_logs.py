@@ -145,8 +145,16 @@ class BuildLog:
             self._parts.append((text, len(data)))
             self._size += len(data)
             self._dirty = True
-            while self._size > self._limit and len(self._parts) > 1:
-                _, dropped = self._parts.pop(0)
+            while self._size > self._limit:
+                oldest, oldest_size = self._parts[0]
+                excess = self._size - self._limit
+                if oldest_size <= excess:
+                    self._parts.pop(0)
+                    dropped = oldest_size
+                else:  # only the head of the oldest chunk is over: keep the rest of it
+                    kept = _tail(oldest.encode("utf-8"), oldest_size - excess)
+                    self._parts[0] = (kept.decode("utf-8"), len(kept))
+                    dropped = oldest_size - len(kept)
                 self._size -= dropped
                 self._dropped += dropped
         if time.monotonic() - self._last_flush >= self._flush_interval:

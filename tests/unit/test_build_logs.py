@@ -224,3 +224,17 @@ def test_a_codebuild_log_stream_is_read_within_the_same_limit_keeping_its_tail(a
         "(limit DEPLOYD_MAX_BUILD_LOG_BYTES)]\n"
     )[2]
     assert kept.endswith("xxEND\n") and len(kept.encode()) <= small_log_limit
+
+
+def test_a_big_chunk_followed_by_more_output_keeps_the_newest_bytes_of_both(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a build that printed a lot at once (kept to its last 40 bytes), and then a short line
+    log = log_factory()
+    log.write("".join(f"line {n:02d}\n" for n in range(20)))
+
+    # When one more short line is written
+    log.write("done\n")
+
+    # Then the log still holds the newest 40 bytes across both: the big chunk's end is not lost whole
+    assert _kept(log) == "".join(f"line {n:02d}\n" for n in range(20))[-35:] + "done\n"
