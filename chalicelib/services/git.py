@@ -96,9 +96,16 @@ def display_url(repo_url: str) -> str:
 
 
 def _remote(
-    operation: str, repo_url: str, timeout: float, stop: Callable[[], bool] | None = None, **fields: str
+    operation: str,
+    repo_url: str,
+    timeout: float,
+    *,
+    deadline: float | None = None,
+    stop: Callable[[], bool] | None = None,
+    **fields: str,
 ) -> Any:
-    """Run one network step in a git_remote process, killed once `timeout` seconds pass or `stop()` is true."""
+    """Run one network step in a git_remote process, killed once `timeout` seconds pass (or the `deadline` of
+    a group of steps sharing that limit), or as soon as `stop()` is true."""
     shown = display_url(repo_url)
     allow_private = get_settings().allow_private_addresses
     try:
@@ -118,7 +125,7 @@ def _remote(
         text=True,
         start_new_session=True,  # a group of its own: killing it also ends an ssh it started
     )
-    deadline = time.monotonic() + timeout
+    deadline = min(time.monotonic() + timeout, deadline if deadline is not None else float("inf"))
     pending: str | None = request
     while True:
         try:
@@ -163,8 +170,8 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
     process.communicate()
 
 
-def _refs(repo_url: str) -> dict[bytes, bytes]:
-    answer = _remote("refs", repo_url, get_settings().git_timeout_seconds)  # DEPLOYD_GIT_TIMEOUT_SECONDS
+def _refs(repo_url: str, deadline: float | None = None) -> dict[bytes, bytes]:
+    answer = _remote("refs", repo_url, get_settings().git_timeout_seconds, deadline=deadline)
     return {name.encode("utf-8", "surrogateescape"): sha.encode() for name, sha in answer["refs"].items()}
 
 
@@ -175,8 +182,10 @@ def ref_exists(repo_url: str, ref: str) -> bool:
 
 
 def resolve(repo_url: str, ref: str) -> Commit:
-    """Resolve a branch, tag or full SHA to the commit it names right now, with its message and author."""
-    refs = _refs(repo_url)
+    """Resolve a branch, tag or full SHA to the commit it names right now, with its message and author.
+    Reading the refs and fetching the commit share one time limit (DEPLOYD_GIT_TIMEOUT_SECONDS)."""
+    deadline = time.monotonic() + get_settings().git_timeout_seconds
+    refs = _refs(repo_url, deadline)
     sha: bytes | None = None
     ref_type = "sha"
     for candidate, kind in ((f"refs/heads/{ref}", "branch"), (f"refs/tags/{ref}", "tag"), (ref, "branch")):
@@ -188,7 +197,7 @@ def resolve(repo_url: str, ref: str) -> Commit:
         sha = ref.encode()
     if sha is None:
         raise Unprocessable(f"branch or ref '{ref}' does not exist in {display_url(repo_url)}", field="branch")
-    commit = _fetch_commit(repo_url, sha)
+    commit = _fetch_commit(repo_url, sha, deadline)
     author = commit.author.decode("utf-8", "replace")
     name, _, email = author.partition(" <")
     authored = datetime.fromtimestamp(commit.author_time, timezone(timedelta(seconds=commit.author_timezone)))
@@ -202,11 +211,11 @@ def resolve(repo_url: str, ref: str) -> Commit:
     )
 
 
-def _fetch_commit(repo_url: str, sha: bytes) -> Any:
+def _fetch_commit(repo_url: str, sha: bytes, deadline: float) -> Any:
     from dulwich.objects import Commit as GitCommit
 
     try:
-        answer = _remote("commit", repo_url, get_settings().git_timeout_seconds, sha=sha.decode())
+        answer = _remote("commit", repo_url, get_settings().git_timeout_seconds, deadline=deadline, sha=sha.decode())
     except RepositoryUnavailable as exc:
         if exc.reason == "missing_commit":
             raise Unprocessable(f"commit {sha.decode()} was not found in {display_url(repo_url)}") from exc
@@ -222,7 +231,7 @@ def checkout(
     """Materialise exactly `sha` (not whatever its branch points at now) as a plain directory tree, within
     `timeout` seconds; `stop()` returning true ends it early (StepStopped)."""
     try:
-        _remote("checkout", repo_url, timeout, stop, sha=sha, destination=str(destination))
+        _remote("checkout", repo_url, timeout, stop=stop, sha=sha, destination=str(destination))
     except RepositoryUnavailable as exc:
         if exc.reason == "missing_commit":
             raise RepositoryUnavailable(
