@@ -230,3 +230,58 @@ def test_the_fetching_process_checks_the_address_a_name_resolves_to_when_it_conn
     # Then it refuses at connection time: no connection reaches the server
     assert json.loads(answer.stdout) == {"error": "non_public"}
     assert server.connections == 0
+
+
+@pytest.fixture
+def refs_then_silence(git_repo: Any) -> Iterator[tuple[str, Any]]:
+    """A smart-HTTP git server for a real repository that advertises its refs after 1.5 seconds, then never
+    answers a fetch."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    repo = git_repo({"index.html": "v1"})
+    advertisement = subprocess.run(
+        ["git", "upload-pack", "--stateless-rpc", "--advertise-refs", str(repo.path)], capture_output=True, check=True
+    ).stdout
+    released = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(1.5)  # a slow server: most of the time limit goes on the refs
+            body = b"001e# service=git-upload-pack\n0000" + advertisement
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            released.wait(60)  # the fetch: never answered while the test runs
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/site.git", repo
+    released.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_reading_the_refs_and_fetching_the_commit_share_one_time_limit(
+    refs_then_silence: tuple[str, Any], settings_env: Callable[..., None]
+) -> None:
+    # Given a server that takes 1.5 seconds to advertise main's commit, then hangs on the fetch; a 2-second limit
+    settings_env(DEPLOYD_ALLOW_PRIVATE_ADDRESSES="true", DEPLOYD_GIT_TIMEOUT_SECONDS="2")
+    url, repo = refs_then_silence
+    assert git.ref_exists(url, "main")
+
+    # When the branch is resolved (refs, then the commit)
+    started = time.monotonic()
+    with pytest.raises(Unprocessable) as raised:
+        git.resolve(url, "main")
+
+    # Then the whole resolution ends at about two seconds, not 1.5 plus two for the fetch
+    assert time.monotonic() - started < 3.0
+    assert raised.value.message == f"repository {url} did not answer within 2 seconds"
