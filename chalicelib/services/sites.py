@@ -175,9 +175,14 @@ def _refuse_links_leaving(files: list[OutputFile], workspace: Path) -> None:
 def _open_below(directory: Path, item: OutputFile) -> int:
     """Open the file without following a symbolic link anywhere on its path, and make sure it is still the
     file that was checked (a build's leftovers must not swap it for a link between the check and the upload)."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    changed = f"build output file {item.relative} changed while it was being published"
+    # O_NONBLOCK: a pipe put in the file's place must not hang the upload; it changes nothing for a file.
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     parts = item.relative.split("/")
-    fd = os.open(directory, flags | os.O_DIRECTORY)
+    try:
+        fd = os.open(directory, flags | os.O_DIRECTORY)
+    except OSError as exc:
+        raise OutputRefused(changed) from exc
     try:
         for part in parts[:-1]:
             inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
@@ -185,13 +190,15 @@ def _open_below(directory: Path, item: OutputFile) -> int:
             fd = inner
         file_fd = os.open(parts[-1], flags, dir_fd=fd)
     except OSError as exc:
-        raise OutputRefused(f"build output file {item.relative} changed while it was being published") from exc
+        raise OutputRefused(changed) from exc
     finally:
         os.close(fd)
     info = os.fstat(file_fd)
-    if (info.st_dev, info.st_ino) != (item.device, item.inode) or info.st_size != item.size:
+    still = (info.st_dev, info.st_ino, info.st_size) == (item.device, item.inode, item.size)
+    if not (stat.S_ISREG(info.st_mode) and still):
         os.close(file_fd)
-        raise OutputRefused(f"build output file {item.relative} changed while it was being published")
+        raise OutputRefused(changed)
+    os.set_blocking(file_fd, True)
     return file_fd
 
 

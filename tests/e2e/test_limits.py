@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build, start_stack, stop_stack
 
 GIT_TIMEOUT = 2
-CLONE_TIMEOUT = 10
+CLONE_TIMEOUT = 15
 
 
 @pytest.fixture(scope="module")
