@@ -77,6 +77,10 @@ def refusal_reason(address: IPAddress) -> str | None:
     return None
 
 
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
 def resolve(host: str) -> list[IPAddress]:
     """Every address `host` stands for, as connecting code would see it: getaddrinfo reads decimal, octal and
     hexadecimal IPv4 forms (2130706433, 0177.0.0.1) as well as names. Empty when the name does not resolve."""
@@ -109,7 +113,8 @@ def ensure_public_host(host: str, *, field: str, allow_private: bool | None = No
         if reason is not None:
             # The address itself is left out: what an internal name resolves to is not for the caller to learn.
             raise NonPublicAddress(
-                f"{field} must point at a public address; {host} is or resolves to a {reason} address", field=field
+                f"{field} must point at a public address; {host} is or resolves to {_article(reason)} {reason} address",
+                field=field,
             )
 
 
@@ -141,7 +146,7 @@ def public_only_getaddrinfo(getaddrinfo: Callable[..., list[Any]]) -> Callable[.
         for address in addresses:
             reason = refusal_reason(ipaddress.ip_address(address))
             if reason is not None:
-                raise NonPublicAddress(f"{host!s} is or resolves to a {reason} address")
+                raise NonPublicAddress(f"{host!s} is or resolves to {_article(reason)} {reason} address")
         return infos
 
     return checked
