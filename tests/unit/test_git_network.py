@@ -18,6 +18,7 @@ import pytest
 
 from chalicelib.errors import Unprocessable
 from chalicelib.services import git
+from chalicelib.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a message must never show: exception classes, errno texts, tracebacks.
@@ -233,9 +234,10 @@ def test_the_fetching_process_checks_the_address_a_name_resolves_to_when_it_conn
 
 
 @pytest.fixture
-def refs_then_silence(git_repo: Any) -> Iterator[tuple[str, Any]]:
-    """A smart-HTTP git server for a real repository that advertises its refs after 1.5 seconds, then never
-    answers a fetch."""
+def refs_then_silence(git_repo: Any) -> Iterator[tuple[str, threading.Event]]:
+    """A smart-HTTP git server for a real repository that advertises its refs after 2 seconds the first time
+    (at once after that: the fetch reads them again), then never answers a fetch; the event is set once a
+    fetch arrived."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     repo = git_repo({"index.html": "v1"})
@@ -243,10 +245,14 @@ def refs_then_silence(git_repo: Any) -> Iterator[tuple[str, Any]]:
         ["git", "upload-pack", "--stateless-rpc", "--advertise-refs", str(repo.path)], capture_output=True, check=True
     ).stdout
     released = threading.Event()
+    fetched = threading.Event()
+    advertised = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            time.sleep(1.5)  # a slow server: most of the time limit goes on the refs
+            if not advertised.is_set():  # slow the first time: most of the time limit goes on reading the refs
+                advertised.set()
+                time.sleep(2)
             body = b"001e# service=git-upload-pack\n0000" + advertisement
             self.send_response(200)
             self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
@@ -255,6 +261,7 @@ def refs_then_silence(git_repo: Any) -> Iterator[tuple[str, Any]]:
             self.wfile.write(body)
 
         def do_POST(self) -> None:
+            fetched.set()
             released.wait(60)  # the fetch: never answered while the test runs
 
         def log_message(self, *args: Any) -> None:
@@ -263,25 +270,37 @@ def refs_then_silence(git_repo: Any) -> Iterator[tuple[str, Any]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/site.git", repo
+    yield f"http://127.0.0.1:{server.server_address[1]}/site.git", fetched
     released.set()
     server.shutdown()
     server.server_close()
 
 
 def test_reading_the_refs_and_fetching_the_commit_share_one_time_limit(
-    refs_then_silence: tuple[str, Any], settings_env: Callable[..., None]
+    refs_then_silence: tuple[str, threading.Event], settings_env: Callable[..., None]
 ) -> None:
-    # Given a server that takes 1.5 seconds to advertise main's commit, then hangs on the fetch; a 2-second limit
-    settings_env(DEPLOYD_ALLOW_PRIVATE_ADDRESSES="true", DEPLOYD_GIT_TIMEOUT_SECONDS="2")
-    url, repo = refs_then_silence
-    assert git.ref_exists(url, "main")
+    # Given a server that takes 2 seconds to advertise main's commit, then hangs on the fetch; a 3-second limit
+    settings_env(DEPLOYD_ALLOW_PRIVATE_ADDRESSES="true", DEPLOYD_GIT_TIMEOUT_SECONDS="3")
+    url, fetched = refs_then_silence
 
     # When the branch is resolved (refs, then the commit)
     started = time.monotonic()
     with pytest.raises(Unprocessable) as raised:
         git.resolve(url, "main")
 
-    # Then the whole resolution ends at about two seconds, not 1.5 plus two for the fetch
-    assert time.monotonic() - started < 3.0
-    assert raised.value.message == f"repository {url} did not answer within 2 seconds"
+    # Then the refs were read and the fetch began, and the whole resolution ended at about three seconds, not
+    # two plus three for the fetch
+    elapsed = time.monotonic() - started
+    assert fetched.is_set()
+    assert elapsed < 4.5, elapsed
+    assert raised.value.message == f"repository {url} did not answer within 3 seconds"
+
+
+def test_by_default_a_trigger_gives_up_on_a_repository_before_api_gateway_gives_up_on_the_trigger(
+    settings_env: Callable[..., None],
+) -> None:
+    # Given the default settings, as on AWS
+    settings_env(DEPLOYD_GIT_TIMEOUT_SECONDS=None)
+
+    # Then even GitLab's trigger (the ref check, then the resolution: two limits) ends before API Gateway's 29 s
+    assert 2 * get_settings().git_timeout_seconds < 29
