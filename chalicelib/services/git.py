@@ -89,7 +89,10 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 def display_url(repo_url: str) -> str:
     """The URL without any user or password in it, for messages and logs."""
-    parts = urlsplit(repo_url)
+    try:
+        parts = urlsplit(repo_url)
+    except ValueError:  # malformed (an unclosed IPv6 bracket): nothing to strip that could be found
+        return repo_url
     if "://" not in repo_url or "@" not in parts.netloc:
         return repo_url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
