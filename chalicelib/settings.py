@@ -41,7 +41,8 @@ class Settings:
     max_output_files: int = 20_000
     max_build_log_bytes: int = 2 * 1024 * 1024
     # Time limits of the network steps: resolving a ref at trigger time, and the clone inside a build.
-    git_timeout_seconds: float = 30.0
+    # Ref resolution runs inside a trigger request: 10 s keeps even GitLab's two steps under API Gateway's 29 s.
+    git_timeout_seconds: float = 10.0
     clone_timeout_seconds: float = 300.0
     # Whether repository URLs (and later webhook URLs) may name loopback, private, link-local or metadata
     # addresses: true in the embedded stack, which builds from repositories on this machine; never on AWS.
@@ -93,7 +94,7 @@ def get_settings() -> Settings:
         max_output_bytes=int(env.get("DEPLOYD_MAX_OUTPUT_BYTES", str(250 * 1024 * 1024))),
         max_output_files=int(env.get("DEPLOYD_MAX_OUTPUT_FILES", "20000")),
         max_build_log_bytes=int(env.get("DEPLOYD_MAX_BUILD_LOG_BYTES", str(2 * 1024 * 1024))),
-        git_timeout_seconds=float(env.get("DEPLOYD_GIT_TIMEOUT_SECONDS", "30")),
+        git_timeout_seconds=float(env.get("DEPLOYD_GIT_TIMEOUT_SECONDS", "10")),
         clone_timeout_seconds=float(env.get("DEPLOYD_CLONE_TIMEOUT_SECONDS", "300")),
         allow_private_addresses=env.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "false").lower() == "true",
         admin_token_secret_arn=env.get("DEPLOYD_ADMIN_TOKEN_SECRET_ARN", ""),

@@ -123,6 +123,7 @@ class EmbeddedStack:
                 "DEPLOYD_ADMIN_TOKEN": self.admin_token,
                 "DEPLOYD_SITES_URL_TEMPLATE": f"{self.sites_url}/{{label}}/",
                 "DEPLOYD_API_URL": self.api_url,
+                "DEPLOYD_ALLOW_PRIVATE_ADDRESSES": os.environ.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "true"),
                 **self.config.extra_env,
             }
         )

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from chalicelib.observability import FailureCause
+from chalicelib.observability import FailureCause, logger
 from chalicelib.services import git, sites
+from chalicelib.settings import get_settings
 
 Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
 
@@ -110,17 +111,19 @@ class LocalBuildRunner:
         checkout = root / "src"
         home = root / "home"
         home.mkdir()
-        reporter.output(f"==> Cloning {job.repo_url} at {job.commit_sha} ({job.branch})\n")
-        try:
-            git.checkout(job.repo_url, job.commit_sha, checkout)
-        except Exception as exc:  # any clone failure ends the build with its reason
-            return BuildResult("failed", f"could not check out {job.commit_sha}: {exc}")
+        settings = get_settings()
+        # The build's time limit starts before the clone: a slow or silent repository spends it too.
+        deadline = time.monotonic() + job.timeout_seconds
+        reporter.output(f"==> Cloning {git.display_url(job.repo_url)} at {job.commit_sha} ({job.branch})\n")
+        failed_clone = self._clone(job, checkout, deadline, reporter)
+        if failed_clone is not None:
+            return failed_clone
         if not reporter.stage("building"):
             return BuildResult("cancelled")
         started = time.monotonic()
         if job.build_command:
             reporter.output(f"==> Running build command: {job.build_command}\n")
-            outcome, message = self._execute(job, checkout, home, reporter)
+            outcome, message = self._execute(job, checkout, home, reporter, deadline)
             if outcome != "succeeded":
                 return BuildResult(outcome, message, int(time.monotonic() - started))
         else:
@@ -131,14 +134,53 @@ class LocalBuildRunner:
             return BuildResult(
                 "failed", f"output directory '{job.output_dir}' was not found after the build", build_seconds
             )
+        try:  # every limit is checked before the first file is uploaded
+            files = sites.collect_output(output, root, settings.max_output_bytes, settings.max_output_files)
+        except sites.OutputRefused as refused:
+            return BuildResult("failed", refused.message, build_seconds)
         if not reporter.stage("uploading"):
             return BuildResult("cancelled", build_time_seconds=build_seconds)
         reporter.output(f"==> Uploading {job.output_dir}\n")
-        count = sites.upload_directory(output, job.artifact_prefix)
+        try:
+            count = sites.upload_output(output, files, job.artifact_prefix)
+        except sites.OutputRefused as refused:
+            return BuildResult("failed", refused.message, build_seconds)
         reporter.output(f"==> Uploaded {count} files\n")
         return BuildResult("succeeded", None, build_seconds, count)
 
-    def _execute(self, job: BuildJob, cwd: Path, home: Path, reporter: BuildReporter) -> tuple[Outcome, str | None]:
+    def _clone(self, job: BuildJob, checkout: Path, deadline: float, reporter: BuildReporter) -> BuildResult | None:
+        """Check the commit out within the clone's own time limit and what is left of the build's; None when done."""
+        clone_limit = get_settings().clone_timeout_seconds
+        build_left = max(0.0, deadline - time.monotonic())
+        try:
+            git.checkout(job.repo_url, job.commit_sha, checkout, min(clone_limit, build_left), reporter.should_stop)
+        except git.StepStopped:
+            return BuildResult("cancelled")
+        except git.RepositoryUnavailable as exc:
+            if exc.reason != "timed_out":
+                return BuildResult("failed", f"could not check out {job.commit_sha}: {exc.message}")
+            if build_left < clone_limit:
+                reporter.output(f"==> Build exceeded its time limit of {job.timeout_seconds}s while cloning\n")
+                return BuildResult(
+                    "timed_out", f"build exceeded its time limit of {job.timeout_seconds} seconds while cloning"
+                )
+            return BuildResult(
+                "failed",
+                f"cloning the repository exceeded its time limit of {clone_limit:g} seconds "
+                "(DEPLOYD_CLONE_TIMEOUT_SECONDS)",
+            )
+        except Exception:  # anything else is ours, not the repository's: logged, and worded without internals
+            logger.exception("clone failed")
+            return BuildResult(
+                "failed",
+                f"could not check out {job.commit_sha}: the clone failed unexpectedly",
+                failure_cause="platform",
+            )
+        return None
+
+    def _execute(
+        self, job: BuildJob, cwd: Path, home: Path, reporter: BuildReporter, deadline: float
+    ) -> tuple[Outcome, str | None]:
         process = subprocess.Popen(
             ["/bin/sh", "-c", job.build_command or "true"],
             cwd=cwd,
@@ -160,7 +202,6 @@ class LocalBuildRunner:
 
         reader = threading.Thread(target=pump, name=f"build-output-{job.deployment_id}", daemon=True)
         reader.start()
-        deadline = time.monotonic() + job.timeout_seconds
         outcome: Outcome | None = None
         while process.poll() is None:
             if time.monotonic() >= deadline:

@@ -18,9 +18,21 @@ from chalicelib.observability import logger
 from chalicelib.pipeline import codebuild
 from chalicelib.settings import get_settings
 
-MAX_LOG_BYTES = 2 * 1024 * 1024
-# GetLogEvents pages (up to 1 MB each) read for one log at most; the newest MAX_LOG_BYTES are kept.
+# GetLogEvents pages (up to 1 MB each) read for one log at most; the newest settings.max_build_log_bytes are kept.
 MAX_LOG_PAGES = 100
+
+
+def truncation_note(dropped: int, limit: int) -> str:
+    """The first line of a log that outgrew its limit: what happened, how much, and which setting decides."""
+    return (
+        f"[log truncated: its first {dropped} bytes were dropped; the last {limit} bytes follow "
+        "(limit DEPLOYD_MAX_BUILD_LOG_BYTES)]\n"
+    )
+
+
+def _tail(data: bytes, limit: int) -> bytes:
+    """The last `limit` bytes, not starting inside a UTF-8 character."""
+    return data[-limit:].decode("utf-8", "ignore").encode("utf-8") if len(data) > limit else data
 
 
 def _location(deployment_id: int) -> tuple[str, str]:
@@ -50,7 +62,9 @@ def _read_platform_lines(deployment_id: int) -> str:
 
 
 def read_build_output(group: str, stream: str) -> str:
-    """A CloudWatch Logs stream from its start, newest MAX_LOG_BYTES kept; empty until the build creates it."""
+    """A CloudWatch Logs stream from its start, newest settings.max_build_log_bytes kept; empty until the build
+    creates it."""
+    limit = get_settings().max_build_log_bytes
     logs = client("logs")
     kept: deque[str] = deque()
     size = dropped = 0
@@ -65,7 +79,7 @@ def read_build_output(group: str, stream: str) -> str:
             message = str(event.get("message", ""))
             kept.append(message if message.endswith("\n") else message + "\n")
             size += len(kept[-1].encode("utf-8"))
-            while size > MAX_LOG_BYTES and len(kept) > 1:
+            while size > limit and len(kept) > 1:
                 removed = len(kept.popleft().encode("utf-8"))
                 size -= removed
                 dropped += removed
@@ -73,8 +87,10 @@ def read_build_output(group: str, stream: str) -> str:
         if page.get("nextForwardToken") in (None, token):
             break
         token = page["nextForwardToken"]
-    head = f"[{dropped} earlier bytes of build output dropped]\n" if dropped else ""
-    return head + "".join(kept)
+    text = "".join(kept).encode("utf-8")
+    tail = _tail(text, limit)  # one event may be longer than the limit on its own
+    dropped += len(text) - len(tail)
+    return (truncation_note(dropped, limit) if dropped else "") + tail.decode("utf-8")
 
 
 class BuildLog:
@@ -82,11 +98,12 @@ class BuildLog:
 
     Used as a context manager, a background thread also flushes pending output every interval, so a
     build that prints once and then works quietly is visible in the log while it runs. Logs past
-    MAX_LOG_BYTES keep their newest part, with a line saying how much was dropped.
+    settings.max_build_log_bytes keep their newest part, after a line saying how much was dropped.
     """
 
     def __init__(self, deployment_id: int, flush_interval: float = 1.0) -> None:
         self._deployment_id = deployment_id
+        self._limit = get_settings().max_build_log_bytes
         self._flush_interval = flush_interval
         self._parts: list[tuple[str, int]] = []  # (text, its size in UTF-8 bytes)
         self._size = 0
@@ -121,15 +138,23 @@ class BuildLog:
     def write(self, text: str) -> None:
         data = text.encode("utf-8")
         with self._lock:
-            if len(data) > MAX_LOG_BYTES:  # one huge chunk: keep its tail
-                tail = data[-MAX_LOG_BYTES:].decode("utf-8", "ignore")
-                self._dropped += len(data) - len(tail.encode("utf-8"))
-                text, data = tail, tail.encode("utf-8")
+            if len(data) > self._limit:  # one huge chunk: keep its tail
+                tail = _tail(data, self._limit)
+                self._dropped += len(data) - len(tail)
+                text, data = tail.decode("utf-8"), tail
             self._parts.append((text, len(data)))
             self._size += len(data)
             self._dirty = True
-            while self._size > MAX_LOG_BYTES and len(self._parts) > 1:
-                _, dropped = self._parts.pop(0)
+            while self._size > self._limit:
+                oldest, oldest_size = self._parts[0]
+                excess = self._size - self._limit
+                if oldest_size <= excess:
+                    self._parts.pop(0)
+                    dropped = oldest_size
+                else:  # only the head of the oldest chunk is over: keep the rest of it
+                    kept = _tail(oldest.encode("utf-8"), oldest_size - excess)
+                    self._parts[0] = (kept.decode("utf-8"), len(kept))
+                    dropped = oldest_size - len(kept)
                 self._size -= dropped
                 self._dropped += dropped
         if time.monotonic() - self._last_flush >= self._flush_interval:
@@ -140,7 +165,7 @@ class BuildLog:
 
     def text(self) -> str:
         with self._lock:
-            head = f"[{self._dropped} earlier bytes of output dropped]\n" if self._dropped else ""
+            head = truncation_note(self._dropped, self._limit) if self._dropped else ""
             return head + "".join(text for text, _ in self._parts)
 
     def flush(self) -> None:

@@ -1,15 +1,30 @@
-"""Git plumbing through dulwich (no git binary needed, so it runs on Lambda as well as here)."""
+"""Git plumbing through dulwich (no git binary needed, so it runs on Lambda as well as here).
+
+Every step that reads a repository runs in a process of its own (services.git_remote) under a time limit:
+settings.git_timeout_seconds when a deployment is created, the clone's own limit inside a build. Only
+public addresses are used unless settings.allow_private_addresses (services.addresses).
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib.errors import InvalidInput, Unprocessable
+from chalicelib.observability import logger
+from chalicelib.services import addresses
 from chalicelib.settings import get_settings
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -26,6 +41,10 @@ class Commit:
     ref_type: str = "sha"  # branch, tag or sha: what the resolved name was
 
 
+def _is_remote(url: str) -> bool:
+    return url.startswith(_REMOTE_SCHEMES) or re.match(r"^[\w.-]+@[\w.-]+:", url) is not None
+
+
 def validate_repo_url(repo_url: str) -> str:
     """Accept remote URLs always; file:// URLs and absolute paths only where the platform allows them."""
     url = repo_url.strip()
@@ -33,8 +52,8 @@ def validate_repo_url(repo_url: str) -> str:
         raise InvalidInput("repo_url must not contain control characters", field="repo_url")
     if url in ("file://", "file:///") or url.rstrip("/") in ("", "file:"):
         raise InvalidInput("repo_url must name a repository", field="repo_url")
-    if url.startswith(_REMOTE_SCHEMES) or re.match(r"^[\w.-]+@[\w.-]+:", url):
-        return url
+    if _is_remote(url):
+        return addresses.ensure_public_url(url, field="repo_url")
     if url.startswith("file://") or url.startswith("/"):
         if not get_settings().allow_local_repositories:
             raise InvalidInput("local repositories are not allowed on this platform", field="repo_url")
@@ -44,19 +63,119 @@ def validate_repo_url(repo_url: str) -> str:
     )
 
 
-def _client(repo_url: str) -> tuple[Any, str]:
-    from dulwich.client import get_transport_and_path
+class RepositoryUnavailable(Unprocessable):
+    """A network step against the repository failed; `reason` is one of git_remote.REASONS or "timed_out"."""
 
-    return get_transport_and_path(repo_url)
+    def __init__(self, message: str, *, reason: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.reason = reason
 
 
-def _refs(repo_url: str) -> dict[bytes, bytes]:
+class StepStopped(Exception):
+    """The caller asked a running step to stop (the build was cancelled)."""
+
+
+# What a caller is told, per reason: plain words, never the exception (its detail is in the server's log).
+_REASON_TEXT = {
+    "unreachable": "cannot be reached",
+    "not_found": "was not found or is not a git repository",
+    "auth": "requires authentication (deployd clones public repositories only)",
+    "non_public": "points at a loopback, private, link-local or reserved address, which this platform does not use",
+    "unreadable": "cannot be read as a git repository",
+}
+_POLL_SECONDS = 0.05
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def display_url(repo_url: str) -> str:
+    """The URL without any user or password in it, for messages and logs."""
     try:
-        client, path = _client(repo_url)
-        result = client.get_refs(path)
-    except Exception as exc:  # dulwich raises many types: NotGitRepository, HangupException, OSError...
-        raise Unprocessable(f"repository {repo_url} cannot be read: {exc.__class__.__name__}: {exc}") from exc
-    return dict(getattr(result, "refs", result))
+        parts = urlsplit(repo_url)
+    except ValueError:  # malformed (an unclosed IPv6 bracket): nothing to strip that could be found
+        return repo_url
+    if "://" not in repo_url or "@" not in parts.netloc:
+        return repo_url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _remote(
+    operation: str,
+    repo_url: str,
+    timeout: float,
+    *,
+    deadline: float | None = None,
+    stop: Callable[[], bool] | None = None,
+    **fields: str,
+) -> Any:
+    """Run one network step in a git_remote process, killed once `timeout` seconds pass (or the `deadline` of
+    a group of steps sharing that limit), or as soon as `stop()` is true."""
+    shown = display_url(repo_url)
+    allow_private = get_settings().allow_private_addresses
+    try:
+        if _is_remote(repo_url):  # local repositories are governed by settings.allow_local_repositories
+            addresses.ensure_public_url(repo_url, field="repo_url", allow_private=allow_private)
+    except addresses.NonPublicAddress as exc:
+        raise RepositoryUnavailable(f"repository {shown} {_REASON_TEXT['non_public']}", reason="non_public") from exc
+    request = json.dumps({"operation": operation, "url": repo_url, "allow_private": allow_private, **fields})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.services.git_remote"],
+        cwd=_PACKAGE_ROOT,
+        # Only what Python needs to find dulwich: none of the platform's credentials or settings.
+        env={"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a group of its own: killing it also ends an ssh it started
+    )
+    deadline = min(time.monotonic() + timeout, deadline if deadline is not None else float("inf"))
+    pending: str | None = request
+    while True:
+        try:
+            out, err = process.communicate(pending, timeout=_POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pending = None  # communicate keeps writing what it was given first
+        timed_out = time.monotonic() >= deadline
+        if timed_out or (stop is not None and stop()):
+            _kill_group(process)
+            if timed_out:
+                logger.warning("git step timed out", extra={"operation": operation, "repo_url": shown})
+                raise RepositoryUnavailable(
+                    f"repository {shown} did not answer within {_seconds(timeout)}", reason="timed_out"
+                )
+            raise StepStopped(operation)
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        answer = {"error": "unreadable"}
+    if "error" in answer:
+        reason = str(answer["error"])
+        logger.warning(
+            "git step failed",
+            extra={"operation": operation, "repo_url": shown, "reason": reason, "detail": err[-4000:]},
+        )
+        raise RepositoryUnavailable(
+            f"repository {shown} {_REASON_TEXT.get(reason, _REASON_TEXT['unreadable'])}", reason=reason
+        )
+    return answer
+
+
+def _seconds(count: float) -> str:
+    return "1 second" if count == 1 else f"{count:g} seconds"
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate()
+
+
+def _refs(repo_url: str, deadline: float | None = None) -> dict[bytes, bytes]:
+    answer = _remote("refs", repo_url, get_settings().git_timeout_seconds, deadline=deadline)
+    return {name.encode("utf-8", "surrogateescape"): sha.encode() for name, sha in answer["refs"].items()}
 
 
 def ref_exists(repo_url: str, ref: str) -> bool:
@@ -66,8 +185,10 @@ def ref_exists(repo_url: str, ref: str) -> bool:
 
 
 def resolve(repo_url: str, ref: str) -> Commit:
-    """Resolve a branch, tag or full SHA to the commit it names right now, with its message and author."""
-    refs = _refs(repo_url)
+    """Resolve a branch, tag or full SHA to the commit it names right now, with its message and author.
+    Reading the refs and fetching the commit share one time limit (DEPLOYD_GIT_TIMEOUT_SECONDS)."""
+    deadline = time.monotonic() + get_settings().git_timeout_seconds
+    refs = _refs(repo_url, deadline)
     sha: bytes | None = None
     ref_type = "sha"
     for candidate, kind in ((f"refs/heads/{ref}", "branch"), (f"refs/tags/{ref}", "tag"), (ref, "branch")):
@@ -78,8 +199,8 @@ def resolve(repo_url: str, ref: str) -> Commit:
     if sha is None and _SHA.match(ref):
         sha = ref.encode()
     if sha is None:
-        raise Unprocessable(f"branch or ref '{ref}' does not exist in {repo_url}", field="branch")
-    commit = _fetch_commit(repo_url, sha)
+        raise Unprocessable(f"branch or ref '{ref}' does not exist in {display_url(repo_url)}", field="branch")
+    commit = _fetch_commit(repo_url, sha, deadline)
     author = commit.author.decode("utf-8", "replace")
     name, _, email = author.partition(" <")
     authored = datetime.fromtimestamp(commit.author_time, timezone(timedelta(seconds=commit.author_timezone)))
@@ -93,44 +214,31 @@ def resolve(repo_url: str, ref: str) -> Commit:
     )
 
 
-def _fetch_commit(repo_url: str, sha: bytes) -> Any:
+def _fetch_commit(repo_url: str, sha: bytes, deadline: float) -> Any:
     from dulwich.objects import Commit as GitCommit
-    from dulwich.objects import Tag
-    from dulwich.repo import MemoryRepo
 
-    repo = MemoryRepo()
     try:
-        client, path = _client(repo_url)
-        client.fetch(path, repo, determine_wants=lambda refs, depth=None: [sha], depth=1)
-        obj = repo[sha]
-    except Exception as exc:
-        raise Unprocessable(f"commit {sha.decode()} cannot be fetched from {repo_url}: {exc}") from exc
-    while isinstance(obj, Tag):
-        obj = repo[obj.object[1]]
-    if not isinstance(obj, GitCommit):
-        raise Unprocessable(f"{sha.decode()} in {repo_url} is not a commit", field="branch")
-    return obj
+        answer = _remote("commit", repo_url, get_settings().git_timeout_seconds, deadline=deadline, sha=sha.decode())
+    except RepositoryUnavailable as exc:
+        if exc.reason == "missing_commit":
+            raise Unprocessable(f"commit {sha.decode()} was not found in {display_url(repo_url)}") from exc
+        if exc.reason == "not_commit":
+            raise Unprocessable(f"{sha.decode()} in {display_url(repo_url)} is not a commit", field="branch") from exc
+        raise
+    return GitCommit.from_raw_string(GitCommit.type_num, base64.b64decode(answer["raw"]))
 
 
-def checkout(repo_url: str, sha: str, destination: Path) -> None:
-    """Materialise exactly `sha` (not whatever its branch points at now) as a plain directory tree."""
-    from dulwich.index import build_index_from_tree
-    from dulwich.repo import Repo
-
-    destination.mkdir(parents=True, exist_ok=True)
-    repo = Repo.init(str(destination))
+def checkout(
+    repo_url: str, sha: str, destination: Path, timeout: float, stop: Callable[[], bool] | None = None
+) -> None:
+    """Materialise exactly `sha` (not whatever its branch points at now) as a plain directory tree, within
+    `timeout` seconds; `stop()` returning true ends it early (StepStopped)."""
     try:
-        client, path = _client(repo_url)
-        want = sha.encode()
-        client.fetch(path, repo, determine_wants=lambda refs, depth=None: [want], depth=1)
-        if want not in repo:
-            raise Unprocessable(f"commit {sha} is no longer in {repo_url} (was the branch force-pushed?)")
-        commit: Any = repo[want]
-        build_index_from_tree(str(destination), repo.index_path(), repo.object_store, commit.tree)
-        # A branch at the commit, so tools that ask git (describe, rev-parse) work inside the build.
-        refs: Any = repo.refs
-        refs.set_symbolic_ref(b"HEAD", b"refs/heads/deployd")
-        refs[b"refs/heads/deployd"] = want
-    finally:
-        repo.close()
-    os.chmod(destination, 0o755)
+        _remote("checkout", repo_url, timeout, stop=stop, sha=sha, destination=str(destination))
+    except RepositoryUnavailable as exc:
+        if exc.reason == "missing_commit":
+            raise RepositoryUnavailable(
+                f"commit {sha} is no longer in {display_url(repo_url)} (was the branch force-pushed?)",
+                reason=exc.reason,
+            ) from exc
+        raise

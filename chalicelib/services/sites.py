@@ -9,7 +9,10 @@ Slugs never contain "--", so labels cannot collide. The URL shape comes from set
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,20 +95,126 @@ def content_type(path: str) -> str:
     return _CONTENT_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
 
 
-def upload_directory(directory: Path, prefix: str) -> int:
-    """Upload every file under `directory` (except .git) below `prefix`; returns the number of files."""
+class OutputRefused(Exception):
+    """The build's output breaks a publishing rule (too big, too many files, a hard link leaving the workspace)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One regular file of a build's output, as it was when the output was checked."""
+
+    relative: str  # POSIX path below the output directory
+    size: int
+    device: int
+    inode: int
+    links: int
+
+
+def _size(count: int) -> str:
+    if count < 1024 * 1024:
+        return f"{count} bytes"
+    return f"{count / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+def collect_output(directory: Path, workspace: Path, max_bytes: int, max_files: int) -> list[OutputFile]:
+    """The files a build publishes, checked before any is uploaded; raises OutputRefused naming the rule broken.
+
+    One walk with lstat only: symbolic links (to files or directories), devices, sockets and pipes are never
+    published, and neither is the checkout's .git. A regular file with more hard links than the workspace
+    holds is linked to something outside it (say /etc/passwd) and refuses the whole output.
+    """
+    files: list[OutputFile] = []
+    total = 0
+    for folder, subfolders, names in os.walk(directory):  # does not descend into symbolic links
+        subfolders[:] = sorted(name for name in subfolders if name != ".git")
+        for name in sorted(names):
+            if name == ".git":
+                continue
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            relative = Path(path).relative_to(directory).as_posix()
+            files.append(OutputFile(relative, info.st_size, info.st_dev, info.st_ino, info.st_nlink))
+            total += info.st_size
+            if len(files) > max_files:  # stop walking: the answer is known
+                raise OutputRefused(
+                    f"build output has more than {max_files} files; the limit is {max_files} files "
+                    "(DEPLOYD_MAX_OUTPUT_FILES)"
+                )
+    if total > max_bytes:
+        raise OutputRefused(
+            f"build output is {_size(total)}; the limit is {_size(max_bytes)} (DEPLOYD_MAX_OUTPUT_BYTES)"
+        )
+    _refuse_links_leaving(files, workspace)
+    return files
+
+
+def _refuse_links_leaving(files: list[OutputFile], workspace: Path) -> None:
+    shared = {(item.device, item.inode): item for item in files if item.links > 1}
+    if not shared:
+        return
+    found: Counter[tuple[int, int]] = Counter()
+    for folder, _subfolders, names in os.walk(workspace):
+        for name in names:
+            info = os.lstat(os.path.join(folder, name))
+            if (info.st_dev, info.st_ino) in shared:
+                found[(info.st_dev, info.st_ino)] += 1
+    for key, item in shared.items():
+        if found[key] < item.links:
+            raise OutputRefused(
+                f"build output file {item.relative} is a hard link to a file outside the build's workspace; "
+                "nothing was published"
+            )
+
+
+def _open_below(directory: Path, item: OutputFile) -> int:
+    """Open the file without following a symbolic link anywhere on its path, and make sure it is still the
+    file that was checked (a build's leftovers must not swap it for a link between the check and the upload)."""
+    changed = f"build output file {item.relative} changed while it was being published"
+    # O_NONBLOCK: a pipe put in the file's place must not hang the upload; it changes nothing for a file.
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    parts = item.relative.split("/")
+    try:
+        fd = os.open(directory, flags | os.O_DIRECTORY)
+    except OSError as exc:
+        raise OutputRefused(changed) from exc
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        file_fd = os.open(parts[-1], flags, dir_fd=fd)
+    except OSError as exc:
+        raise OutputRefused(changed) from exc
+    finally:
+        os.close(fd)
+    info = os.fstat(file_fd)
+    still = (info.st_dev, info.st_ino, info.st_size) == (item.device, item.inode, item.size)
+    if not (stat.S_ISREG(info.st_mode) and still):
+        os.close(file_fd)
+        raise OutputRefused(changed)
+    os.set_blocking(file_fd, True)
+    return file_fd
+
+
+def upload_output(directory: Path, files: list[OutputFile], prefix: str) -> int:
+    """Upload the files collect_output checked, below `prefix`, each streamed from disk; returns their number."""
+    from boto3.s3.transfer import TransferConfig  # here, not at import: the API functions never upload
+
     s3 = client("s3")
     bucket = get_settings().resource_name(SITES_BUCKET.logical)
-    count = 0
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() and not p.is_symlink()):
-        relative = path.relative_to(directory)
-        if ".git" in relative.parts:  # the checkout's repository metadata is never published
-            continue
-        key = prefix + relative.as_posix()
-        with path.open("rb") as body:
-            s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type(key))
-        count += 1
-    return count
+    # Streamed in parts (multipart above the threshold), never a whole file in memory; one file at a time.
+    transfer = TransferConfig(use_threads=False)
+    for item in files:
+        key = prefix + item.relative
+        with os.fdopen(_open_below(directory, item), "rb") as body:
+            s3.upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type(key)}, Config=transfer)
+    return len(files)
 
 
 STREAM_CHUNK_BYTES = 64 * 1024

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws import client as aws_client
 from chalicelib.services import build_logs
 from chalicelib.services.build_logs import BuildLog
 
@@ -16,9 +17,9 @@ _ids = itertools.count(1)
 
 
 @pytest.fixture
-def small_log_limit(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Caps logs at 40 bytes so a test can overflow them cheaply."""
-    monkeypatch.setattr(build_logs, "MAX_LOG_BYTES", 40)
+def small_log_limit(settings_env: Callable[..., None]) -> int:
+    """Caps logs at 40 bytes through their setting, so a test can overflow them cheaply."""
+    settings_env(DEPLOYD_MAX_BUILD_LOG_BYTES="40")
     return 40
 
 
@@ -34,7 +35,7 @@ def log_factory(aws: Any) -> Callable[..., BuildLog]:
 
 def _kept(log: BuildLog) -> str:
     """The log's text without the 'dropped' note."""
-    head, sep, rest = log.text().partition(" earlier bytes of output dropped]\n")
+    head, sep, rest = log.text().partition("(limit DEPLOYD_MAX_BUILD_LOG_BYTES)]\n")
     return rest if sep else head
 
 
@@ -66,9 +67,12 @@ def test_an_overflowing_log_keeps_its_newest_output_and_says_how_much_was_droppe
     assert kept.endswith("line 19\n")
     assert len(kept.encode()) <= small_log_limit
     assert kept == "".join(lines)[-len(kept) :]
-    # And a first line says exactly how much earlier output was dropped
+    # And a first line says the log was truncated, exactly how much was dropped, and which setting limits it
     dropped = len("".join(lines)) - len(kept)
-    assert log.text().startswith(f"[{dropped} earlier bytes of output dropped]\n")
+    assert log.text().startswith(
+        f"[log truncated: its first {dropped} bytes were dropped; the last 40 bytes follow "
+        "(limit DEPLOYD_MAX_BUILD_LOG_BYTES)]\n"
+    )
 
 
 def test_one_oversized_chunk_of_output_is_still_capped(
@@ -184,9 +188,53 @@ def test_an_overflowed_log_is_stored_with_its_dropped_note(
     # Then the stored log is what the log holds: the note, then the newest output
     stored = build_logs.read(log._deployment_id)
     assert stored == log.text()
-    assert stored.startswith("[") and "earlier bytes of output dropped]" in stored
+    assert stored.startswith("[log truncated: its first ")
     assert stored.endswith("line 19\n")
 
 
 def test_a_deployment_without_a_log_reads_as_empty(aws: Any) -> None:
     assert build_logs.read(987654) == ""
+
+
+def test_a_codebuild_log_stream_is_read_within_the_same_limit_keeping_its_tail(aws: Any, small_log_limit: int) -> None:
+    # Given a CodeBuild build whose CloudWatch stream holds 20 lines of 8 bytes, and one line over the limit alone
+    logs = aws_client("logs")
+    logs.create_log_group(logGroupName="builds")
+    logs.create_log_stream(logGroupName="builds", logStreamName="deployments/7/abc")
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now + n, "message": f"line {n:02d}"} for n in range(20)]
+    logs.put_log_events(logGroupName="builds", logStreamName="deployments/7/abc", logEvents=events)
+
+    # When the log is read
+    text = build_logs.read_build_output("builds", "deployments/7/abc")
+
+    # Then it is truncated by the same setting: the note first, then only the newest output
+    note, _, kept = text.partition("(limit DEPLOYD_MAX_BUILD_LOG_BYTES)]\n")
+    assert note.startswith("[log truncated: its first ")
+    assert kept.endswith("line 19\n")
+    assert len(kept.encode()) <= small_log_limit
+
+    # And an event longer than the limit on its own is cut to its tail
+    logs.put_log_events(
+        logGroupName="builds",
+        logStreamName="deployments/7/abc",
+        logEvents=[{"timestamp": now + 100, "message": "x" * 100 + "END"}],
+    )
+    kept = build_logs.read_build_output("builds", "deployments/7/abc").partition(
+        "(limit DEPLOYD_MAX_BUILD_LOG_BYTES)]\n"
+    )[2]
+    assert kept.endswith("xxEND\n") and len(kept.encode()) <= small_log_limit
+
+
+def test_a_big_chunk_followed_by_more_output_keeps_the_newest_bytes_of_both(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a build that printed a lot at once (kept to its last 40 bytes), and then a short line
+    log = log_factory()
+    log.write("".join(f"line {n:02d}\n" for n in range(20)))
+
+    # When one more short line is written
+    log.write("done\n")
+
+    # Then the log still holds the newest 40 bytes across both: the big chunk's end is not lost whole
+    assert _kept(log) == "".join(f"line {n:02d}\n" for n in range(20))[-35:] + "done\n"

@@ -95,7 +95,7 @@ def test_checkout_materialises_the_requested_commit_even_after_its_branch_moved_
 
     # When the recorded commit is checked out
     destination = tmp_path / "checkout"
-    git.checkout(str(repo.path), recorded, destination)
+    git.checkout(str(repo.path), recorded, destination, timeout=30)
 
     # Then the files are exactly those of the recorded commit
     files = {

@@ -277,3 +277,23 @@ def test_a_build_silent_past_its_heartbeat_fails_saying_how_long_it_was_waited_f
     # Then the deployment failed after one second of silence, and says so
     assert record["status"]["S"] == "failed"
     assert "no heartbeat for 1s" in record["error_message"]["S"]
+
+
+def test_no_path_reaches_the_build_and_its_clone_without_holding_a_build_slot(definition: dict[str, Any]) -> None:
+    # Given the pipeline without its AcquireSlot state
+    states = definition["States"]
+    reachable: set[str] = set()
+    pending = [definition["StartAt"]]
+
+    # When every state reachable from the start without passing AcquireSlot is collected
+    while pending:
+        name = pending.pop()
+        if name in reachable or name == "AcquireSlot":
+            continue
+        reachable.add(name)
+        pending.extend(_targets(states[name]))
+
+    # Then the Build state (where the clone runs) is not among them: one organization's hanging clones only
+    # ever occupy that organization's own slots
+    assert "Build" not in reachable
+    assert states["AcquireSlot"]["Next"] == "Build"
