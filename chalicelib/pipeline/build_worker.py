@@ -195,10 +195,11 @@ def _build(deployment: Deployment, project: Project, token: str) -> BuildResult 
                         outcome = runner_for(deployment).run(job, reporter)
                     if isinstance(outcome, BuildStarted):
                         outcome = _hand_over(deployment, outcome, place)
-            except Exception as exc:
+            except Exception:
                 logger.exception("build runner crashed")
+                # The detail (which may name internals) is in the platform's log, not in what the user reads.
                 outcome = BuildResult(
-                    "failed", f"the build runner crashed: {exc.__class__.__name__}: {exc}", failure_cause="platform"
+                    "failed", "the build failed inside deployd (a platform error); try again", failure_cause="platform"
                 )
         if isinstance(outcome, BuildResult) and outcome.outcome in ("failed", "timed_out"):
             log.line(f"Failed: {outcome.message}")
