@@ -89,22 +89,10 @@ def _staged(prefix: str, max_files: int) -> dict[str, int]:
     return found
 
 
-def _size(count: int) -> str:
-    if count < 1024 * 1024:
-        return f"{count} bytes"
-    return f"{count / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
-
-
 def _too_much(files: int, total: int) -> str | None:
     """The refusal of an output of this many files and bytes, in the words a local build's refusal uses."""
     settings = get_settings()
-    if files > settings.max_output_files:
-        limit = settings.max_output_files
-        return f"build output has more than {limit} files; the limit is {limit} files (DEPLOYD_MAX_OUTPUT_FILES)"
-    if total > settings.max_output_bytes:
-        limit_bytes = _size(settings.max_output_bytes)
-        return f"build output is {_size(total)}; the limit is {limit_bytes} (DEPLOYD_MAX_OUTPUT_BYTES)"
-    return None
+    return sites.output_over_limits(files, total, settings.max_output_files, settings.max_output_bytes)
 
 
 def _valid_path(path: Any) -> bool:

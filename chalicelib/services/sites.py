@@ -120,6 +120,16 @@ def _size(count: int) -> str:
     return f"{count / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
 
 
+def output_over_limits(files: int, total: int, max_files: int, max_bytes: int) -> str | None:
+    """Why an output of this many files and bytes is refused, in the same words on every runner; None if it is not."""
+    if files > max_files:
+        limit = f"the limit is {max_files} files (DEPLOYD_MAX_OUTPUT_FILES)"
+        return f"build output has more than {max_files} files; {limit}"
+    if total > max_bytes:
+        return f"build output is {_size(total)}; the limit is {_size(max_bytes)} (DEPLOYD_MAX_OUTPUT_BYTES)"
+    return None
+
+
 def collect_output(directory: Path, workspace: Path, max_bytes: int, max_files: int) -> list[OutputFile]:
     """The files a build publishes, checked before any is uploaded; raises OutputRefused naming the rule broken.
 
@@ -142,14 +152,10 @@ def collect_output(directory: Path, workspace: Path, max_bytes: int, max_files: 
             files.append(OutputFile(relative, info.st_size, info.st_dev, info.st_ino, info.st_nlink))
             total += info.st_size
             if len(files) > max_files:  # stop walking: the answer is known
-                raise OutputRefused(
-                    f"build output has more than {max_files} files; the limit is {max_files} files "
-                    "(DEPLOYD_MAX_OUTPUT_FILES)"
-                )
-    if total > max_bytes:
-        raise OutputRefused(
-            f"build output is {_size(total)}; the limit is {_size(max_bytes)} (DEPLOYD_MAX_OUTPUT_BYTES)"
-        )
+                raise OutputRefused(str(output_over_limits(len(files), total, max_files, max_bytes)))
+    refusal = output_over_limits(len(files), total, max_files, max_bytes)
+    if refusal:
+        raise OutputRefused(refusal)
     _refuse_links_leaving(files, workspace)
     return files
 
