@@ -46,6 +46,8 @@ class Settings:
     # Whether repository URLs (and later webhook URLs) may name loopback, private, link-local or metadata
     # addresses: true in the embedded stack, which builds from repositories on this machine; never on AWS.
     allow_private_addresses: bool = False
+    # Where local builds make their workspaces: the embedded stack's own directory (empty: the system's temp dir).
+    build_workspace_root: str = ""
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -93,4 +95,5 @@ def get_settings() -> Settings:
         git_timeout_seconds=float(env.get("DEPLOYD_GIT_TIMEOUT_SECONDS", "30")),
         clone_timeout_seconds=float(env.get("DEPLOYD_CLONE_TIMEOUT_SECONDS", "300")),
         allow_private_addresses=env.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "false").lower() == "true",
+        build_workspace_root=env.get("DEPLOYD_BUILD_WORKSPACE_ROOT", ""),
     )
