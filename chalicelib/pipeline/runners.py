@@ -203,10 +203,9 @@ class LocalBuildRunner:
         return "succeeded", None
 
     def _kill(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGTERM the build's process group, then SIGKILL it. The group leader is unshare: once it dies,
-        --kill-child SIGKILLs the namespace's init (which ignores SIGTERM) and with it every process inside."""
+        """SIGTERM every process of the build, give them a moment to clean up, then SIGKILL them all."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            self._signal_group(process.pid, sig)  # start_new_session made unshare the group leader
+            sandbox.signal_build(process, sig)
             try:
                 process.wait(timeout=self.kill_grace_seconds)
             except subprocess.TimeoutExpired:

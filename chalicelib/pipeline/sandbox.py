@@ -160,6 +160,56 @@ def build_uid() -> Iterator[BuildUid | None]:
     raise RuntimeError(f"all {len(BUILD_UIDS)} build uids are in use")
 
 
+def _namespace_of(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                status = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            if int(status.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def _namespace_members(unshare_pid: int) -> list[int]:
+    """Every process in the PID namespace unshare made (seen from here): its child, the namespace's init, and all
+    that init's descendants, including those that left the process group (setsid)."""
+    inits = _children_of(unshare_pid)
+    namespaces = {ns for ns in map(_namespace_of, inits) if ns and ns != _namespace_of(os.getpid())}
+    if not namespaces:
+        return []
+    return [
+        int(entry.name)
+        for entry in os.scandir("/proc")
+        if entry.name.isdigit() and _namespace_of(int(entry.name)) in namespaces
+    ]
+
+
+def signal_build(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Send `sig` to every process of a running build.
+
+    SIGKILL goes to unshare's process group: unshare dies and --kill-child ends the namespace. Any other signal
+    (SIGTERM: stop cleanly) goes to each process inside the namespace, not to unshare, which would die of it at
+    once and take the namespace with it before the build could clean up. The namespace's init receives it only
+    if it handles it (a shell with a `trap`), as a PID namespace's init does.
+    """
+    whole_group = sig == signal.SIGKILL or isolation().mode == "shared-user"
+    for pid in [process.pid] if whole_group else _namespace_members(process.pid):
+        try:
+            os.killpg(pid, sig) if whole_group else os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 # --- workspaces ---
 
 

@@ -4,9 +4,12 @@ spoken to over real HTTP, building real git repositories with real build command
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +45,16 @@ class RunningStack:
     moto_port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+
+    def aws_key(self) -> tuple[str, str]:
+        """The local AWS endpoint's key, which only the stack holds: read where an operator reads it, in the
+        walkthrough the stack prints once it is up."""
+
+        def printed() -> tuple[str, str] | None:
+            match = re.search(r"Local AWS .*key (\S+), secret (\S+)\)", self.log_path.read_text())
+            return (match.group(1), match.group(2)) if match else None
+
+        return tuple(wait_until(printed, timeout=30, what="the stack to print its AWS key"))  # type: ignore[return-value]
 
     def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
@@ -195,6 +208,23 @@ class GitRepo:
         self.git("add", "-A")
         self.git("commit", "-q", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="session")
+def build_shared_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_dir(build_shared_root: Path) -> Path:
+    """A directory the test and its builds both use (gates, marks): builds run as an unprivileged uid of their
+    own, which cannot enter tmp_path."""
+    directory = Path(tempfile.mkdtemp(dir=build_shared_root))
+    directory.chmod(0o1777)
+    return directory
 
 
 @pytest.fixture

@@ -315,9 +315,9 @@ def test_environments(github_project: Callable[..., GithubProject]) -> None:
 
 
 def test_environment_with_a_build_in_progress_cannot_be_deleted(
-    github_project: Callable[..., GithubProject], tmp_path: Any
+    github_project: Callable[..., GithubProject], shared_dir: Any
 ) -> None:
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     from tests.e2e.conftest import gated_build
 
     p = github_project(build_command=gated_build(gate), output_dir="dist")

@@ -28,6 +28,7 @@ from chalicelib.infra.resources import CATALOGUE, SITES_BUCKET
 from chalicelib.models import reset_connections
 from chalicelib.pipeline.runners import BuildJob
 from chalicelib.settings import get_settings
+from tests.processes import marked_sleep, processes_with
 
 _deployment_ids = itertools.count(1000)
 
@@ -207,26 +208,6 @@ def reporter_factory() -> Callable[..., RecordingReporter]:
     return make
 
 
-def processes_with(marker: str) -> list[int]:
-    """Pids (as this test sees them) of the live processes whose command line contains `marker`.
-
-    Builds run in a PID namespace of their own, so the pids a build command prints (`$$`, `$!`) mean nothing
-    here; a unique marker in the processes' arguments finds them from outside instead.
-    """
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if marker.encode() in cmdline and state not in ("Z", "X"):  # a zombie has exited already
-            found.append(int(entry.name))
-    return found
-
-
 @dataclass
 class Processes:
     """Markers for processes a build command starts, and checks on whether such processes still run."""
@@ -244,7 +225,7 @@ class Processes:
 
     def background_sleep(self, name: str, seconds: int = 30) -> str:
         """A shell command that runs `sleep` under a marked shell (the marker is that shell's $0)."""
-        return f"sh -c 'sleep {seconds}; true' {self.marker(name)}"
+        return marked_sleep(self.marker(name), seconds)
 
     @staticmethod
     def running(marker: str) -> bool:
