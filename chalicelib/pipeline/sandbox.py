@@ -2,7 +2,7 @@
 only that uid can enter; and the bookkeeping that lets the embedded stack end every build it started.
 
 When deployd runs as root, each build command runs as
-  setpriv --pdeathsig KILL  unshare --pid --fork --mount-proc --kill-child  setpriv --reuid U --regid U ...  sh -c
+  setpriv --pdeathsig KILL  unshare --pid --fork --mount-proc --kill-child  setpriv --reuid U ... --pdeathsig KILL  sh
 so it sees only its own processes (a fresh /proc), holds no capability, and is uid U, leased from BUILD_UIDS for
 this build alone. When its top process ends the kernel kills everything else in its PID namespace; when unshare is
 killed (cancel, time limit, stop) --kill-child kills the namespace's init; when the stack dies, PDEATHSIG kills
@@ -71,7 +71,8 @@ class Isolation:
             return [*die_with_the_stack, *namespaces, "--user", "--map-root-user", "--", *argv]
         assert uid is not None
         drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
-        drop += ["--inh-caps=-all", "--bounding-set=-all"]
+        # Changing uid clears the parent-death signal --kill-child set: it is set again, after the change.
+        drop += ["--inh-caps=-all", "--bounding-set=-all", "--pdeathsig", "KILL"]
         return [*die_with_the_stack, *namespaces, "--", *drop, "--", *argv]
 
 

@@ -45,6 +45,7 @@ class RunningStack:
     moto_port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    admin_token: str = ADMIN_TOKEN
 
     def aws_key(self) -> tuple[str, str]:
         """The local AWS endpoint's key, which only the stack holds: read where an operator reads it, in the
@@ -57,7 +58,7 @@ class RunningStack:
         return tuple(wait_until(printed, timeout=30, what="the stack to print its AWS key"))  # type: ignore[return-value]
 
     def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
+        headers = {"Authorization": f"Bearer {self.admin_token}", **kwargs.pop("headers", {})}
         return requests.request(method, f"{self.api}/api/v1/admin{path}", headers=headers, timeout=30, **kwargs)
 
 
@@ -78,7 +79,14 @@ def start_stack(tmp: Path, **env: str) -> RunningStack:
         process = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
         )
-    stack = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sites_port}", moto_port, process, log_path)
+    stack = RunningStack(
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{sites_port}",
+        moto_port,
+        process,
+        log_path,
+        child_env["DEPLOYD_ADMIN_TOKEN"],
+    )
 
     def healthy() -> bool:
         if process.poll() is not None:
@@ -168,17 +176,22 @@ class Api:
         return dict(wait_until(probe, timeout, what=f"deployment {deployment_id} to be {statuses}"))
 
 
+def create_org(stack: RunningStack, plan: str = "pro", scopes: list[str] | None = None) -> Api:
+    """A new organization on `stack` and an API key for it."""
+    slug = f"org-{uuid.uuid4().hex[:8]}"
+    assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": plan}).status_code == 201
+    body: dict[str, Any] = {"name": "e2e"}
+    if scopes is not None:
+        body["scopes"] = scopes
+    key = stack.admin("POST", f"/orgs/{slug}/keys", json=body)
+    assert key.status_code == 201, key.text
+    return Api(stack, slug, key.json()["data"]["token"])
+
+
 @pytest.fixture
 def org_api(stack: RunningStack) -> Callable[..., Api]:
     def make(plan: str = "pro", scopes: list[str] | None = None) -> Api:
-        slug = f"org-{uuid.uuid4().hex[:8]}"
-        assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": plan}).status_code == 201
-        body: dict[str, Any] = {"name": "e2e"}
-        if scopes is not None:
-            body["scopes"] = scopes
-        key = stack.admin("POST", f"/orgs/{slug}/keys", json=body)
-        assert key.status_code == 201, key.text
-        return Api(stack, slug, key.json()["data"]["token"])
+        return create_org(stack, plan, scopes)
 
     return make
 
