@@ -256,6 +256,7 @@ class EmbeddedStack:
         sandbox.running_builds.kill_all()
         if self._build_directory is not None:
             shutil.rmtree(self._build_directory, ignore_errors=True)
+            os.environ.pop("DEPLOYD_BUILD_WORKSPACE_ROOT", None)
         if self._api is not None:
             self._api.shutdown()
         if self._sites is not None:
