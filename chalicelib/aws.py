@@ -21,6 +21,21 @@ def client(service: str) -> Any:
 
 def reset_clients() -> None:
     client.cache_clear()
+    _secret_string.cache_clear()
+
+
+@functools.cache
+def _secret_string(arn: str) -> str:
+    return str(client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+
+
+def admin_token() -> str:
+    """The platform admin's token: on AWS the secret's value, read once per container (a rotated token reaches
+    a container when Lambda starts a new one, e.g. after any update of the function); else the setting."""
+    settings = get_settings()
+    if settings.admin_token_secret_arn:
+        return _secret_string(settings.admin_token_secret_arn)
+    return settings.admin_token
 
 
 def queue_url(logical: str) -> str:

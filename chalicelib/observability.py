@@ -15,7 +15,7 @@ import functools
 import itertools
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
@@ -117,20 +117,35 @@ DEPLOYMENT_EVENTS = {
 }
 
 
-def _emit(name: str, unit: str, value: float) -> None:
+# Whose failure a failed deployment is, the `cause` dimension of DeploymentsFailed. "build": the user's build
+# (its command exited non-zero, it passed its time limit or output limits, its commit could not be checked out,
+# its project was deleted); nobody but the user can act on it. "platform": deployd's or AWS's (no heartbeat, a
+# crashed runner, a CodeBuild FAULT, a pipeline that could not start or step that failed); the operator's.
+FailureCause = Literal["build", "platform"]
+FAILURE_CAUSES: tuple[FailureCause, ...] = ("build", "platform")
+
+
+def _emit(name: str, unit: str, value: float, **dimensions: str) -> None:
     # single_metric writes its line at once: no shared buffer to flush, safe from the embedded stack's threads.
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     try:
         with single_metric(name=name, unit=MetricUnit(unit), value=value, namespace=METRICS_NAMESPACE) as metric:
             metric.add_dimension(name="service", value="deployd")
+            for dimension, dimension_value in dimensions.items():
+                metric.add_dimension(name=dimension, value=dimension_value)
     except Exception:  # a metric is never worth failing the request or the build it describes
         logger.exception("could not emit metric", extra={"metric": name})
 
 
-def deployment_event(event: str) -> None:
-    """Count a deployment that started, succeeded, failed or was cancelled."""
-    _emit(DEPLOYMENT_EVENTS[event], "Count", 1)
+def deployment_event(event: str, cause: FailureCause | None = None) -> None:
+    """Count a deployment that started, succeeded, failed or was cancelled; a failure with its cause."""
+    if event == "failed":
+        if cause not in FAILURE_CAUSES:
+            raise ValueError(f"a failed deployment needs its cause, one of {FAILURE_CAUSES}")
+        _emit(DEPLOYMENT_EVENTS[event], "Count", 1, cause=str(cause))
+    else:
+        _emit(DEPLOYMENT_EVENTS[event], "Count", 1)
 
 
 def build_duration(seconds: float) -> None:

@@ -46,6 +46,9 @@ class Settings:
     # Whether repository URLs (and later webhook URLs) may name loopback, private, link-local or metadata
     # addresses: true in the embedded stack, which builds from repositories on this machine; never on AWS.
     allow_private_addresses: bool = False
+    # On AWS the admin token is a Secrets Manager secret, read by the API on first use (chalicelib.aws.admin_token);
+    # only the API function gets its ARN. Empty: the token is `admin_token` (the embedded stack, the tests).
+    admin_token_secret_arn: str = ""
     # Where local builds make their workspaces: the embedded stack's own directory (empty: the system's temp dir).
     build_workspace_root: str = ""
 
@@ -95,5 +98,6 @@ def get_settings() -> Settings:
         git_timeout_seconds=float(env.get("DEPLOYD_GIT_TIMEOUT_SECONDS", "30")),
         clone_timeout_seconds=float(env.get("DEPLOYD_CLONE_TIMEOUT_SECONDS", "300")),
         allow_private_addresses=env.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "false").lower() == "true",
+        admin_token_secret_arn=env.get("DEPLOYD_ADMIN_TOKEN_SECRET_ARN", ""),
         build_workspace_root=env.get("DEPLOYD_BUILD_WORKSPACE_ROOT", ""),
     )

@@ -40,6 +40,11 @@ def router_id(cdn: SiteDistribution) -> str:
     return logical_id(cdn.logical, "Router")
 
 
+def router_name(cdn: SiteDistribution, prefix: str) -> str:
+    """The router function's name (CloudFront's metrics name functions by it)."""
+    return f"{prefix}-site-router"
+
+
 def origin_access_control_id(cdn: SiteDistribution) -> str:
     return logical_id(cdn.logical, "OriginAccessControl")
 
@@ -115,7 +120,7 @@ def site_distribution_resources(cdn: SiteDistribution, prefix: str) -> dict[str,
         router_id(cdn): {
             "Type": "AWS::CloudFront::Function",
             "Properties": {
-                "Name": f"{prefix}-site-router",
+                "Name": router_name(cdn, prefix),
                 "AutoPublish": True,
                 "FunctionCode": SITE_ROUTER_CODE,
                 "FunctionConfig": {

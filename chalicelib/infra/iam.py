@@ -2,8 +2,8 @@
 
 Least privilege: explicit actions only (never `service:*`), each on this stack's own resources (tables and
 the indexes a function queries, queues, bucket prefixes, the state machine and its executions, the build
-project and its log group, the KeyValueStore). The one `"*"` is X-Ray's PutTraceSegments and
-PutTelemetryRecords, which have no resource to scope to.
+project and its log group, the KeyValueStore, the admin token's secret). `"*"` is only for actions that have
+no resource to scope to: X-Ray's, and the CloudWatch Logs log-delivery actions Step Functions' logging needs.
 
 A function's grants follow from what its code calls (boto3 clients, PynamoDB operations) on the paths its
 handler reaches; a transaction needs the item action of each of its parts (Put: PutItem, Update:
@@ -46,6 +46,7 @@ from chalicelib.infra.template import logical_id
 
 PIPELINE_LOGICAL_ID = "DeploymentPipeline"
 PIPELINE_ROLE_LOGICAL_ID = "DeploymentPipelineRole"
+ADMIN_TOKEN_SECRET_LOGICAL_ID = "AdminTokenSecret"
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,21 @@ EXECUTIONS = Target(
 BUILD_PROJECT_TARGET = Target("build-project", {"Fn::GetAtt": [codebuild.project_id(BUILD_PROJECT), "Arn"]})
 BUILD_LOG_GROUP = Target("build-log-group", {"Fn::GetAtt": [codebuild.log_group_id(BUILD_PROJECT), "Arn"]})
 KEY_VALUE_STORE = Target("key-value-store", key_value_store_arn(SITES_CDN))
+ADMIN_TOKEN_SECRET = Target("secret/admin-token", {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID})  # Ref: the secret's ARN
 ANY = Target("*", "*")
 
 
 def function_log_group_id(function: Function) -> str:
     return f"{function.logical_id}LogGroup"
+
+
+def failure_queue_id(function: Function) -> str:
+    """The queue an asynchronously invoked function's failed events go to (its on-failure destination)."""
+    return f"{function.logical_id}FailureQueue"
+
+
+def failure_queue(function: Function) -> Target:
+    return Target(f"queue/{function.logical_id}-failures", {"Fn::GetAtt": [failure_queue_id(function), "Arn"]})
 
 
 def function_log_group(function: Function) -> Target:
@@ -176,7 +187,8 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
     ),
     # A CodeBuild build changed state: record its outcome and answer the state machine.
     "cloudwatch_event": _tables(_ENDING),
-    # Scheduled previews (trigger, supersede), retention (routes, artifacts), the KeyValueStore's reconcile.
+    # Scheduled previews (trigger, supersede), retention (routes, artifacts), the KeyValueStore's reconcile (its
+    # markers are the registry's route-mirror item).
     "schedule": _tables(
         _ENDING,
         {
@@ -187,8 +199,9 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             ROUTES: (GET, DELETE, SCAN),
         },
     ),
-    # The routes stream's mirror: reads the current rows of the hosts it was told about.
-    "lambda:route_sync": {ROUTES: (BATCH_GET,)},
+    # The routes stream's mirror: reads the current rows of the hosts it was told about, and counts the changes
+    # (an ADD to the registry's route-mirror item) so that the hourly reconcile knows there were some.
+    "lambda:route_sync": {ROUTES: (BATCH_GET,), REGISTRY: (UPDATE,)},
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
@@ -209,6 +222,7 @@ KVS_WRITES = (
 
 OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     "api": (
+        Grant(("secretsmanager:GetSecretValue",), (ADMIN_TOKEN_SECRET,)),  # the admin token; no other function's
         Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),
         Grant(("states:StartExecution",), (STATE_MACHINE,)),
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),  # a cancel frees a build slot for the next deployment
@@ -281,6 +295,8 @@ def function_grants(function: Function) -> tuple[Grant, ...]:
         grants.append(Grant((QUERY,), tuple(index(t, name) for t, name in indexes)))
     if key.startswith("sqs:"):
         grants.append(Grant(CONSUME_QUEUE, (queue(SQS_CONSUMERS[key.split(":", 1)[1]]),)))
+    if function.kind == "cloudwatch_event":  # invoked asynchronously by EventBridge: Lambda sends failures on
+        grants.append(Grant(("sqs:SendMessage",), (failure_queue(function),)))
     grants += OTHER_ACCESS.get(key, ())
     return tuple(grants)
 
@@ -309,11 +325,34 @@ def function_role_override(function: Function) -> dict[str, Any]:
 # ---- the state machine ----
 
 
+# What Step Functions needs to deliver an execution's logs to CloudWatch Logs (none takes a resource) ...
+LOG_DELIVERY = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+# ... and to send its traces to X-Ray.
+STATE_MACHINE_TRACING = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+
+
 def pipeline_grants() -> tuple[Grant, ...]:
-    """The state machine sends to the two queues and updates the two tables its definition names, nothing else."""
+    """The state machine sends to the two queues and updates the two tables its definition names; it logs and
+    traces its executions; nothing else."""
     return (
         Grant(("sqs:SendMessage",), (queue(resources.BUILD_QUEUE), queue(resources.ACTIVATION_QUEUE))),
         Grant((UPDATE,), (table(DEPLOYMENTS), table(ENVIRONMENTS))),
+        Grant(LOG_DELIVERY, (ANY,)),
+        Grant(STATE_MACHINE_TRACING, (ANY,)),
     )
 
 

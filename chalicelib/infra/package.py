@@ -15,15 +15,24 @@ resource comes from the catalogue (chalicelib.infra.resources):
 The merge is a deep merge: dicts are merged key by key and anything else (lists included) from this template
 wins. So the merge template may only extend resources Chalice generates, and names them as Chalice does
 (chalicelib.infra.functions reads them from app.py). Timeouts, memory and X-Ray tracing are Chalice's own
-settings, in .chalice/config.json.
+settings, in .chalice/config.json. The runtime is pinned here (LAMBDA_RUNTIME): Chalice would take the version
+of whichever Python runs it, and builds the dependencies for that version, so packaging refuses any other.
+
+Also here: the REST API is named after the stage prefix (its metrics are named by it; the alarms on them
+would otherwise mix the stages of one account), the state machine logs errors to its own log group and is
+traced, and `build_events` (invoked asynchronously by EventBridge) sends the events it failed to handle after
+Lambda's retries to a queue of its own, which has an alarm.
 
 Parameters: SitesDomain, CertificateArn (ACM, us-east-1, for *.SitesDomain), AdminToken, AlarmEmail
 (optional), PublicApiUrl (optional: the API's public base URL, see `api_url_variable`).
 
+The AdminToken parameter (NoEcho) becomes a Secrets Manager secret; only the API function is told its ARN
+and may read it (chalicelib.aws.admin_token reads it on first use), and no function's environment holds the
+token itself.
+
 Not here: a custom domain for the API (PublicApiUrl only tells the functions one), DNS records (the wildcard
 CNAME to the distribution is the operator's, in whatever DNS holds SitesDomain), CloudFront access logs,
-customer-managed KMS keys (tables, queues and buckets use AWS-owned encryption), and the admin token in
-Secrets Manager (it is a NoEcho parameter passed to the functions' environment).
+customer-managed KMS keys (tables, queues, buckets and the secret use AWS-owned or AWS-managed keys).
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from typing import Any
 
 from chalicelib.infra import cdn, codebuild, iam, monitoring
 from chalicelib.infra.functions import Function, app_functions, consumed_queue
-from chalicelib.infra.iam import PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
+from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
 from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, PIPELINE, ROUTES, SITES_CDN, Catalogue
 from chalicelib.infra.template import data_plane, logical_id
 
@@ -51,11 +60,18 @@ API_STAGE = "api"  # api_gateway_stage in .chalice/config.json
 
 HAS_PUBLIC_API_URL = "HasPublicApiUrl"
 FUNCTION_LOG_RETENTION_DAYS = 30
+# Every function's runtime, and the Python `make package` must run with (see main).
+LAMBDA_RUNTIME = "python3.11"
+# An asynchronously invoked function (EventBridge's build events): Lambda retries a failed event this often,
+# for at most this long, then sends it to the function's failure queue, kept as long as SQS keeps anything.
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
+FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 
 # The routes stream's consumer: records whose host cannot be mirrored are retried from the first failed one
 # (ReportBatchItemFailures), a failing batch is split to isolate the record, and after a few attempts or ten
-# minutes a record is dropped: the scheduled handler's reconcile rewrites the whole KeyValueStore from the
-# routes table every minute, so a dropped record is repaired there, and the shard is not held up meanwhile.
+# minutes a record is dropped: the consumer counted it before it failed, so the scheduled handler's hourly
+# check reconciles the whole KeyValueStore with the routes table, and the shard is not held up meanwhile.
 ROUTE_STREAM_RETRY = {
     "BatchSize": 50,
     "MaximumBatchingWindowInSeconds": 1,
@@ -99,9 +115,29 @@ def function_environment(catalogue: Catalogue) -> dict[str, Any]:
     variables["DEPLOYD_BUILD_LOG_GROUP"] = {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
     variables["DEPLOYD_SITES_KVS_ARN"] = cdn.key_value_store_arn(SITES_CDN)
     variables["DEPLOYD_SITES_URL_TEMPLATE"] = {"Fn::Sub": "https://{label}.${SitesDomain}/"}
-    variables["DEPLOYD_ADMIN_TOKEN"] = {"Ref": "AdminToken"}
     variables["DEPLOYD_ALLOW_LOCAL_REPOSITORIES"] = "false"
     return variables
+
+
+def function_variables(catalogue: Catalogue, function: Function) -> dict[str, Any]:
+    """The function's environment: the stack's resources, its API URL, and for the API the admin token's secret."""
+    variables = {**function_environment(catalogue), "DEPLOYD_API_URL": api_url_variable(function)}
+    if function.kind == "api":
+        variables["DEPLOYD_ADMIN_TOKEN_SECRET_ARN"] = {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID}
+    return variables
+
+
+def admin_token_secret() -> dict[str, Any]:
+    # No fixed name: a deleted secret keeps its name for its recovery window, which would block a new stack.
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "Description": "Bearer token of deployd's admin API (the AdminToken parameter); read by the API only",
+            "SecretString": {"Ref": "AdminToken"},
+        },
+    }
 
 
 def function_log_group(function: Function, prefix: str) -> dict[str, Any]:
@@ -132,25 +168,72 @@ def function_events(function: Function) -> dict[str, Any]:
     return {}
 
 
+def failure_queue() -> dict[str, Any]:
+    return {
+        "Type": "AWS::SQS::Queue",
+        "Properties": {"MessageRetentionPeriod": FAILURE_QUEUE_RETENTION_SECONDS, "SqsManagedSseEnabled": True},
+    }
+
+
+def event_invoke_config(function: Function) -> dict[str, Any]:
+    """SAM's EventInvokeConfig: bounded retries, then the event goes to the function's failure queue."""
+    return {
+        "MaximumRetryAttempts": ASYNC_RETRY_ATTEMPTS,
+        "MaximumEventAgeInSeconds": ASYNC_MAX_EVENT_AGE_SECONDS,
+        "DestinationConfig": {
+            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [iam.failure_queue_id(function), "Arn"]}}
+        },
+    }
+
+
 def function_resources(catalogue: Catalogue, functions: Sequence[Function], prefix: str) -> dict[str, Any]:
     """Per function: a partial function resource and a partial role (deep-merged by Chalice into the ones it
-    generates), and the function's log group."""
+    generates), the function's log group, and for an asynchronously invoked one its failure queue."""
     resources: dict[str, Any] = {}
     for function in functions:
         log_group = iam.function_log_group_id(function)
         properties: dict[str, Any] = {
-            "Environment": {
-                "Variables": {**function_environment(catalogue), "DEPLOYD_API_URL": api_url_variable(function)}
-            },
+            "Runtime": LAMBDA_RUNTIME,
+            "Environment": {"Variables": function_variables(catalogue, function)},
             "LoggingConfig": {"LogGroup": {"Ref": log_group}},
         }
         events = function_events(function)
         if events:
             properties["Events"] = events
+        if function.kind == "cloudwatch_event":
+            properties["EventInvokeConfig"] = event_invoke_config(function)
+            resources[iam.failure_queue_id(function)] = failure_queue()
+            resources.update(monitoring.failure_destination_alarm(iam.failure_queue_id(function), function.logical_id))
         resources[function.logical_id] = {"Properties": properties}
         resources[function.role_id] = iam.function_role_override(function)
         resources[log_group] = function_log_group(function, prefix)
     return resources
+
+
+def pipeline_observability(prefix: str) -> dict[str, Any]:
+    """The state machine's log group, and what to merge into the state machine: logging and X-Ray tracing."""
+    log_group = {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        # /aws/vendedlogs/: CloudWatch Logs' resource policy for Step Functions need not list every group.
+        "Properties": {
+            "LogGroupName": f"/aws/vendedlogs/states/{prefix}-{PIPELINE.logical}",
+            "RetentionInDays": monitoring.PIPELINE_LOG_RETENTION_DAYS,
+        },
+    }
+    properties = {
+        # ERROR: failed and timed-out tasks and executions. No execution data: inputs carry task tokens.
+        "LoggingConfiguration": {
+            "Level": "ERROR",
+            "IncludeExecutionData": False,
+            "Destinations": [
+                {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [monitoring.PIPELINE_LOG_GROUP, "Arn"]}}}
+            ],
+        },
+        "TracingConfiguration": {"Enabled": True},
+    }
+    return {"log_group": log_group, "properties": properties}
 
 
 def parameters() -> dict[str, Any]:
@@ -172,7 +255,7 @@ def parameters() -> dict[str, Any]:
             "Type": "String",
             "NoEcho": True,
             "MinLength": 32,
-            "Description": "Bearer token of the admin API.",
+            "Description": "Bearer token of the admin API (kept in Secrets Manager; only the API function reads it).",
         },
         "AlarmEmail": {
             "Type": "String",
@@ -196,6 +279,7 @@ def conditions() -> dict[str, Any]:
     return {
         monitoring.HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
         HAS_PUBLIC_API_URL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicApiUrl"}, ""]}]},
+        monitoring.IS_US_EAST_1: {"Fn::Equals": [{"Ref": "AWS::Region"}, monitoring.CLOUDFRONT_METRICS_REGION]},
     }
 
 
@@ -244,6 +328,7 @@ def merge_template(
     prefix = resource_prefix(stage)
     resources = data_plane(catalogue)
     resources[PIPELINE_ROLE_LOGICAL_ID] = iam.pipeline_role()
+    resources[ADMIN_TOKEN_SECRET_LOGICAL_ID] = admin_token_secret()
     # Chalice builds each SQS event source's queue ARN from the queue *name* app.py passes to on_sqs_message
     # (Settings.resource_name: "<DEPLOYD_RESOURCE_PREFIX>-<logical>" with the stage's variables). A deep merge
     # cannot replace that ARN (an Fn::GetAtt would land next to Chalice's Fn::Sub), so the queues those
@@ -258,7 +343,18 @@ def merge_template(
         resources[codebuild.role_id(project)] = iam.build_role(prefix)
     for distribution in catalogue.distributions:
         resources.update(cdn.site_distribution_resources(distribution, prefix))
+        resources.update(
+            monitoring.cloudfront_alarms(cdn.distribution_id(distribution), cdn.router_name(distribution, prefix))
+        )
+    observed = pipeline_observability(prefix)
+    resources[monitoring.PIPELINE_LOG_GROUP] = observed["log_group"]
+    resources[PIPELINE_LOGICAL_ID]["Properties"].update(observed["properties"])
     resources.update(function_resources(catalogue, functions, prefix))
+    if any(f.kind == "api" for f in functions):
+        # The API's name is its OpenAPI title (Chalice's: the app's name, the same for every stage).
+        resources[REST_API] = {"Properties": {"DefinitionBody": {"info": {"title": prefix}}}}
+        resources.update(monitoring.api_alarms(prefix, API_STAGE))
+    resources.update(monitoring.platform_failures_alarm())
     function_ids = [f.logical_id for f in functions]
     stream_consumers = [f.logical_id for f in functions if f.handler == ROUTE_STREAM_CONSUMER]
     resources.update(monitoring.alarm_resources(catalogue, function_ids, next(iter(stream_consumers), None)))
@@ -277,6 +373,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m chalicelib.infra.package STAGE OUT_DIR", file=sys.stderr)
         return 2
     stage, out_dir = argv
+    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if running != LAMBDA_RUNTIME:
+        # chalice package builds the dependencies (pydantic-core, awscrt: compiled) for the Python it runs on.
+        print(f"package with {LAMBDA_RUNTIME}, the functions' runtime (this is {running})", file=sys.stderr)
+        return 2
     path = Path(out_dir) / "merge-template.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(merge_template(stage), indent=2, sort_keys=True) + "\n")

@@ -140,8 +140,13 @@ TABLES: tuple[Table, ...] = (
     ROUTES,
 )
 
-# Builds run for up to an hour in the worker; the message stays invisible for longer than that.
-BUILD_QUEUE = Queue("builds", visibility_timeout_seconds=3900)
+# A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or
+# timed out before the claim), it is only of use while that task still waits, so the message comes back no
+# later than the shortest Build task times out on AWS: CodeBuild's 5-minute minimum plus the pipeline margin
+# (tests/unit/test_package.py). That is still twice the worker function's timeout, which it must exceed. A
+# local build running longer than this in the embedded stack sees its message redelivered once; the claim
+# (queued -> cloning) makes that delivery a no-op that only deletes the message.
+BUILD_QUEUE = Queue("builds", visibility_timeout_seconds=600)
 ACTIVATION_QUEUE = Queue("activations", visibility_timeout_seconds=60)
 QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE)
 

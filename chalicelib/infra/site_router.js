@@ -4,7 +4,8 @@
 // the KeyValueStore, a mirror of the routes table, holds the artifact prefix it serves (`deployments/12/`).
 // The request's URI becomes that prefix in the sites bucket, with the embedded site server's index rules
 // (chalicelib/local/sites.py): `/` and `.../` serve index.html, an extensionless last segment serves
-// <path>/index.html. A host the store does not know is a 404 here, before the origin is asked.
+// <path>/index.html. A host the store does not know is a 404 here, before the origin is asked; a store that
+// cannot be read is a 503 (retry later), never a 404 that would tell visitors and crawlers the site is gone.
 // Switching production or rolling back is one write to the store: nothing here or in the bucket changes.
 import cf from 'cloudfront';
 
@@ -30,18 +31,29 @@ function objectPath(path) {
   return last.indexOf('.') === -1 ? path + '/index.html' : path;
 }
 
+// The label's prefix; '' for a label the store does not hold; null when the store could not be read.
+async function lookup(label) {
+  try {
+    return await kvs.get(label);
+  } catch (err) {
+    // get() throws for a missing key and for a failed read alike; exists() tells the two apart.
+    try {
+      return (await kvs.exists(label)) ? null : '';
+    } catch (existsErr) {
+      return null;
+    }
+  }
+}
+
 async function handler(event) {
   const request = event.request;
   const host = request.headers.host ? request.headers.host.value : '';
   const label = host.split('.')[0].toLowerCase();
-  let prefix = '';
-  if (label) {
-    try {
-      prefix = await kvs.get(label);
-    } catch (err) {
-      // get() throws for a key the store does not hold: no site is served at this label.
-      prefix = '';
-    }
+  const prefix = label ? await lookup(label) : '';
+  if (prefix === null) {
+    const unavailable = reply(503, 'Service Unavailable', 'the site at ' + label + ' cannot be looked up now; retry');
+    unavailable.headers['retry-after'] = { value: '5' };
+    return unavailable;
   }
   if (!prefix) {
     return reply(404, 'Not Found', 'no site is served at ' + label);

@@ -14,9 +14,21 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.project import Project
     from chalicelib.models.registry import RegistryEntry
     from chalicelib.models.route import Route
+    from chalicelib.models.route_mirror_marker import RouteMirrorMarker
     from chalicelib.models.slot_wait import SlotWait
 
-    return [ApiKey, Deployment, DeploymentStatus, Environment, Organization, Project, RegistryEntry, Route, SlotWait]
+    return [
+        ApiKey,
+        Deployment,
+        DeploymentStatus,
+        Environment,
+        Organization,
+        Project,
+        RegistryEntry,
+        Route,
+        RouteMirrorMarker,
+        SlotWait,
+    ]
 
 
 def reset_connections() -> None:

@@ -127,7 +127,7 @@ def handle_build(message: dict[str, Any]) -> None:
         try:
             project = ProjectRepository.get_by_id(int(deployment.project_id))
         except NotFound:
-            deployments.record_failure(deployment, "the project was deleted before the build started")
+            deployments.record_failure(deployment, "the project was deleted before the build started", cause="build")
             executions.fail(token, "ProjectDeleted")
             return
         claimed = DeploymentRepository.transition(
@@ -173,7 +173,9 @@ def _build(deployment: Deployment, project: Project, token: str) -> BuildResult 
                         outcome = _hand_over(deployment, outcome, place)
             except Exception as exc:
                 logger.exception("build runner crashed")
-                outcome = BuildResult("failed", f"the build runner crashed: {exc.__class__.__name__}: {exc}")
+                outcome = BuildResult(
+                    "failed", f"the build runner crashed: {exc.__class__.__name__}: {exc}", failure_cause="platform"
+                )
         if isinstance(outcome, BuildResult) and outcome.outcome in ("failed", "timed_out"):
             log.line(f"Failed: {outcome.message}")
     return outcome
@@ -300,7 +302,9 @@ def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> 
         executions.fail(token, "DeploymentCancelled", "cancelled during the build")
     else:
         message = result.message or "the build failed"
-        if deployments.record_failure(deployment, message, result.build_time_seconds or None):
+        if deployments.record_failure(
+            deployment, message, result.build_time_seconds or None, cause=result.failure_cause
+        ):
             logger.info("build failed", extra={"error_message": message})
             build_duration(_seconds_since(deployment.started_at))
         # Answered even if a cancel ended the deployment first: the worker owns its token.
@@ -386,7 +390,7 @@ def _finish_succeeded(deployment: Deployment, token: str, change: BuildStateChan
 
 def _finish_failed(deployment: Deployment, token: str, change: BuildStateChange) -> None:
     message = change.failure_message()
-    if not deployments.record_failure(deployment, message, change.build_seconds or None):
+    if not deployments.record_failure(deployment, message, change.build_seconds or None, cause=change.failure_cause()):
         logger.info("late or repeated build event ignored", extra={"status": deployment.status})
         return
     logger.info("build failed", extra={"error_message": message, "build_status": change.status})
@@ -409,7 +413,7 @@ def handle_activation(message: dict[str, Any]) -> None:
                 if published is not None and ended.status == "failed":
                     # Whoever ends a deployment publishes its end first: nobody did, so the state machine
                     # failed it itself (silence, time limit). Its CodeBuild build, if any, must not run on.
-                    deployment_event("failed")
+                    deployment_event("failed", "platform")
                     if ended.build_id:
                         codebuild.stop(ended.build_id)
                         release_builder_place(ended)

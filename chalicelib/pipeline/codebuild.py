@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from chalicelib.aws import client
 from chalicelib.infra.buildspec import BUILD_VARIABLES
 from chalicelib.infra.resources import BUILD_PROJECT, SITES_BUCKET
-from chalicelib.observability import logger
+from chalicelib.observability import FailureCause, logger
 from chalicelib.pipeline.runners import BuildJob, BuildReporter, BuildResult, BuildStarted
 from chalicelib.settings import get_settings
 
@@ -29,6 +29,8 @@ MAX_TIMEOUT_MINUTES = 2160
 EVENT_SOURCE = "aws.codebuild"
 EVENT_DETAIL_TYPE = "CodeBuild Build State Change"
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT")
+# The phases that run the buildspec (the user's checkout, command and output); the others are CodeBuild's own.
+USER_PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
 
 
 def project_name() -> str:
@@ -100,7 +102,7 @@ class CodeBuildRunner:
         try:
             response = client("codebuild").start_build(**start_request(job))
         except ClientError as exc:
-            return BuildResult("failed", f"could not start the build on CodeBuild: {exc}")
+            return BuildResult("failed", f"could not start the build on CodeBuild: {exc}", failure_cause="platform")
         build_id = str(response["build"]["id"])
         reporter.output(f"==> CodeBuild build {build_id} started\n")
         return BuildStarted(build_id)
@@ -177,6 +179,16 @@ class BuildStateChange:
                 context = "; ".join(str(c) for c in phase.get("phase-context") or [] if c)
                 return str(phase.get("phase-type", "")), context
         return "", ""
+
+    def failure_cause(self) -> FailureCause:
+        """The user's build (its checkout, command, output or time limit) or the platform (a CodeBuild FAULT, a
+        stop outside deployd, a phase of CodeBuild's own: provisioning, downloading, finalizing)."""
+        if self.status == "TIMED_OUT":
+            return "build"
+        if self.status in ("FAULT", "STOPPED"):
+            return "platform"
+        phase, _ = self._failed_phase()
+        return "build" if phase in USER_PHASES else "platform"
 
     def failure_message(self) -> str:
         """What the user reads as the deployment's error_message, in the words LocalBuildRunner uses."""

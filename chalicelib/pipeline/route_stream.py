@@ -9,7 +9,8 @@ the first of them).
 
 Without a KeyValueStore (`sites_kvs_arn` empty: the embedded stack, whose site server reads the routes table
 itself) there is nothing to mirror: every record succeeds and nothing is called. On AWS the template always
-sets the ARN; were it missing, the scheduled reconcile would fill the store once it is set.
+sets the ARN; were it missing, the daily reconcile would fill the store once it is set. Each batch is counted
+(route_mirror.count_changes), so that the hourly reconcile knows the routes table changed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         logger.info("no KeyValueStore to mirror routes into", extra={"records": len(records)})
         return {"batchItemFailures": []}
 
+    # Counted first: the hourly reconcile runs only after changes (route_mirror.reconcile_if_due).
+    route_mirror.count_changes(len(records))
     # A mirror reads after every write of this batch happened, so one successful mirror of a host in this
     # invocation answers all of the batch's records for it.
     mirrored: set[str] = set()

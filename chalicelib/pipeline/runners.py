@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from chalicelib.observability import FailureCause
 from chalicelib.pipeline import sandbox
 from chalicelib.services import git, sites
 
@@ -43,6 +44,8 @@ class BuildResult:
     message: str | None = None
     build_time_seconds: int = 0
     files_uploaded: int = 0
+    # A failed build is the user's (exit status, time limit, output limits, checkout) unless said otherwise.
+    failure_cause: FailureCause = "build"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Who is calling: the platform admin (one token from settings) or an organization's API key.
+"""Who is calling: the platform admin (one token: a setting, or on AWS a secret) or an organization's API key.
 
 Keys look like `dpl_<key_id>_<secret>`; the key id finds the record and only the token's SHA-256 is
 compared, in constant time. A revoked key's record is gone, so it stops working on the next request.
@@ -11,9 +11,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from chalicelib.aws import admin_token
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.models.api_key import ApiKey, ApiKeyRepository
-from chalicelib.settings import get_settings
 
 SCOPES = ("projects:read", "projects:write", "deployments:read", "deployments:write")
 TOKEN_PREFIX = "dpl_"
@@ -45,7 +45,7 @@ def bearer_token(authorization: str | None) -> str:
 
 def require_admin(authorization: str | None) -> None:
     token = bearer_token(authorization)
-    expected = get_settings().admin_token
+    expected = admin_token()
     if not expected or not hmac.compare_digest(token_digest(token), token_digest(expected)):
         raise Unauthenticated("invalid admin token")
 

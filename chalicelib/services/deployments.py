@@ -26,7 +26,7 @@ from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRe
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
-from chalicelib.observability import deployment_context, deployment_event, logger
+from chalicelib.observability import FailureCause, deployment_context, deployment_event, logger
 from chalicelib.pipeline import codebuild, executions
 from chalicelib.services import build_logs, build_slots, git, sites, statuses
 
@@ -233,7 +233,9 @@ def _start_pipeline(deployment: Deployment, project: Project) -> None:
         )
     except Exception as exc:  # the pipeline could not start: end the deployment rather than leave it queued
         logger.exception("could not start the deployment pipeline")
-        record_failure(deployment, f"could not start the deployment pipeline: {exc.__class__.__name__}")
+        record_failure(
+            deployment, f"could not start the deployment pipeline: {exc.__class__.__name__}", cause="platform"
+        )
         return
     deployment_event("started")
     Deployment(id=deployment.id).update(actions=[Deployment.execution_arn.set(arn)], condition=Deployment.id.exists())
@@ -248,7 +250,11 @@ def _release(tx: TransactWrite, deployment: Deployment) -> None:
 
 
 def _end(
-    deployment: Deployment, status: str, error_message: str | None = None, build_time_seconds: int | None = None
+    deployment: Deployment,
+    status: str,
+    error_message: str | None = None,
+    build_time_seconds: int | None = None,
+    cause: FailureCause | None = None,
 ) -> bool:
     """Move a non-terminal deployment to a terminal `status` and release its environment, in one
     transaction. False if it had already ended (whoever ended it first wins)."""
@@ -273,16 +279,19 @@ def _end(
         if condition_failed(exc):
             return False
         raise
-    deployment_event(status)  # once: only the writer that ended the deployment gets here
+    deployment_event(status, cause)  # once: only the writer that ended the deployment gets here
     deployment.refresh(consistent_read=True)
     statuses.report_pipeline_state(deployment)
     build_slots.release(deployment)
     return True
 
 
-def record_failure(deployment: Deployment, message: str, build_time_seconds: int | None = None) -> bool:
-    """Move a non-terminal deployment to failed with `message`. False if it had already ended."""
-    return _end(deployment, "failed", message, build_time_seconds)
+def record_failure(
+    deployment: Deployment, message: str, build_time_seconds: int | None = None, *, cause: FailureCause
+) -> bool:
+    """Move a non-terminal deployment to failed with `message`, the user's build's failure or the platform's
+    (`cause`, for the metric). False if it had already ended."""
+    return _end(deployment, "failed", message, build_time_seconds, cause)
 
 
 def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:

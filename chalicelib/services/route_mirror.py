@@ -19,8 +19,15 @@ Why mirroring the *current row* converges, whatever order and however often stre
 
 One gap remains: deleting a key that is already absent changes nothing, ETag included, so a stale put racing
 with it can land. Records of one key come in order on one shard, so that takes a retry of an old batch
-racing a newer one; `reconcile` (run by the scheduled handler) repairs it, and anything else that drifted,
-within one schedule period.
+racing a newer one; `reconcile` repairs it, and anything else that drifted.
+
+The stream is the primary path; `reconcile` is the backstop, and it is not free: every KeyValueStore API call
+is billed (DescribeKeyValueStore, ListKeys, ...), and it scans the routes table. So the scheduled handler calls
+`reconcile_if_due`, which checks once an hour and reconciles only if the routes table changed since the last
+reconcile, by a count the stream consumer keeps (`count_changes`, one DynamoDB ADD per batch: no KeyValueStore
+call needed to know), or once a day whatever the count says: that catches what no stream record announces (a
+write to the store from outside deployd, records the consumer never received). The store's ETag would also
+tell a change, but reading it is itself a billed call every time, which is what an idle stack must not pay.
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
 from chalicelib.aws import client
 from chalicelib.models.route import Route
+from chalicelib.models.route_mirror_marker import RouteMirrorMarkerRepository
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
 
@@ -47,6 +56,10 @@ LIST_PAGE_SIZE = 50  # ListKeys' largest page
 # A conflict means another writer (a mirror of another shard, reconcile) wrote in between; each attempt
 # starts over with a fresh ETag and a fresh read. Beyond this the caller fails and the record is retried.
 MAX_ATTEMPTS = 8
+
+# How often the scheduled handler looks at the count, and how often it reconciles even with no change counted.
+CHECK_INTERVAL = timedelta(hours=1)
+FULL_RECONCILE_INTERVAL = timedelta(days=1)
 
 _CONFLICT = "ConflictException"
 _NOT_FOUND = "ResourceNotFoundException"
@@ -238,3 +251,39 @@ def reconcile() -> ReconcileReport:
         )
         return report
     raise MirrorConflict(f"the KeyValueStore kept changing for {MAX_ATTEMPTS} attempts")
+
+
+def count_changes(records: int) -> None:
+    """The stream consumer's note that the routes table changed (`records` stream records), before it mirrors
+    them. Never raises: a lost count delays a repair until the daily reconcile, a raise would hold the shard."""
+    if records <= 0:
+        return
+    try:
+        RouteMirrorMarkerRepository.count_changes(records)
+    except Exception:
+        logger.exception("could not count the routes table's changes", extra={"records": records})
+
+
+def _parse(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
+def reconcile_if_due(now: datetime) -> ReconcileReport | None:
+    """The scheduled handler's reconcile: at most once per CHECK_INTERVAL (a conditional claim, so of concurrent
+    runs one checks), and then only if the stream consumer counted a change since the last reconcile, or the
+    last one is FULL_RECONCILE_INTERVAL old. None when it did not reconcile. An idle check costs one read and
+    one write of a DynamoDB item, and no KeyValueStore call."""
+    marker = RouteMirrorMarkerRepository.read()
+    checked = _parse(marker.checked_at)
+    if checked is not None and now - checked < CHECK_INTERVAL:
+        return None
+    if not RouteMirrorMarkerRepository.claim_check(marker, now):
+        return None  # another run claimed this check
+    reconciled = _parse(marker.reconciled_at)
+    if not marker.unreconciled and reconciled is not None and now - reconciled < FULL_RECONCILE_INTERVAL:
+        logger.info("routes unchanged since the last reconcile; not reconciling", extra={"changes": marker.changes})
+        return None
+    report = reconcile()
+    # The count as read before the reconcile: a change counted meanwhile makes the next check reconcile again.
+    RouteMirrorMarkerRepository.record_reconciled(int(marker.changes or 0), now)
+    return report

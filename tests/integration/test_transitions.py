@@ -59,7 +59,9 @@ def test_a_deployed_deployment_cannot_be_failed_or_cancelled(ended_deployments, 
     pid = int(project.id)
 
     # When a late failure report arrives for the live deployment, and someone tries to cancel it
-    failed = deployments.record_failure(pipeline.deployment(int(live.id)), "a late worker says the build failed")
+    failed = deployments.record_failure(
+        pipeline.deployment(int(live.id)), "a late worker says the build failed", cause="build"
+    )
     with pytest.raises(Conflict):
         deployments.cancel(org.slug, pid, int(live.id))
     rebuilt = DeploymentRepository.transition(pipeline.deployment(int(live.id)), NON_TERMINAL, "building")

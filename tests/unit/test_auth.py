@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from chalice.test import Client
 
+from chalicelib.aws import client
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.services import auth
 
@@ -119,3 +123,35 @@ def test_a_tampered_or_unknown_token_is_unauthenticated(issued_key: Callable[...
     ):
         with pytest.raises(Unauthenticated):
             auth.authenticate(f"Bearer {token}")
+
+
+# ---- on AWS: the admin token is a Secrets Manager secret the API reads ----
+
+
+@pytest.fixture
+def admin_secret(tables: None, settings_env: Callable[..., None]) -> Iterator[str]:
+    """The admin token as the template stores it (a secret in moto's Secrets Manager), and the API function's
+    environment as the template sets it: the secret's ARN, no token."""
+    secret = client("secretsmanager").create_secret(Name="deployd-admin-token", SecretString="adm_" + "s" * 40)
+    settings_env(DEPLOYD_ADMIN_TOKEN=None, DEPLOYD_ADMIN_TOKEN_SECRET_ARN=secret["ARN"])
+    yield secret["ARN"]
+
+
+def _create_org(api: Client, token: str, slug: str) -> Any:
+    body = json.dumps({"slug": slug, "plan": "pro"})
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    return api.http.post("/api/v1/admin/orgs", headers=headers, body=body)
+
+
+def test_the_admin_api_authenticates_with_the_token_read_from_secrets_manager(admin_secret: str) -> None:
+    from app import app
+
+    with Client(app) as api:
+        # When the admin API is called with the secret's value, then it answers
+        assert _create_org(api, "adm_" + "s" * 40, "acme").status_code == 201
+        # and refuses any other token, the old environment's included
+        assert _create_org(api, "test-admin-token", "globex").status_code == 401
+
+        # And the value is read once per container: with the secret gone, the token still works
+        client("secretsmanager").delete_secret(SecretId=admin_secret, ForceDeleteWithoutRecovery=True)
+        assert _create_org(api, "adm_" + "s" * 40, "initech").status_code == 201

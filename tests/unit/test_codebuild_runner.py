@@ -305,6 +305,17 @@ def _attributes(deployment_id: int) -> dict[str, Any]:
     return dict(DeploymentRepository.get(deployment_id).attribute_values)
 
 
+def _failure_causes(text: str) -> list[str]:
+    """The `cause` dimension of every DeploymentsFailed data point in the output (EMF lines)."""
+    causes = []
+    for line in text.splitlines():
+        if line.startswith("{") and '"DeploymentsFailed"' in line:
+            document = json.loads(line)
+            assert [["service", "cause"]] == document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+            causes.append(document["cause"])
+    return causes
+
+
 def _emitted_metrics(text: str) -> list[str]:
     names = []
     for line in text.splitlines():
@@ -456,29 +467,33 @@ def test_a_successful_build_goes_live_through_the_state_machine(
 
 
 @pytest.mark.parametrize(
-    ("status", "failed_phase", "context", "message"),
+    ("status", "failed_phase", "context", "message", "cause"),
     [
         (
             "FAILED",
             "BUILD",
             "COMMAND_EXECUTION_ERROR: Error while executing command: /bin/sh -c ... Reason: exit status 3",
             "build command exited with status 3",
+            "build",
         ),
         (
             "FAILED",
             "PRE_BUILD",
             "COMMAND_EXECUTION_ERROR: Error while executing command: git fetch. Reason: exit status 128",
             "could not check out {sha}: COMMAND_EXECUTION_ERROR",
+            "build",
         ),
-        ("FAULT", "PROVISIONING", "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE", "the build service failed"),
+        ("FAULT", "PROVISIONING", "BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE", "the build service failed", "platform"),
+        ("FAILED", "DOWNLOAD_SOURCE", "CLIENT_ERROR: RequestError", "DOWNLOAD_SOURCE phase", "platform"),
     ],
-    ids=["build-command", "checkout", "fault"],
+    ids=["build-command", "checkout", "fault", "codebuilds-own-phase"],
 )
 def test_a_failed_build_fails_the_deployment_saying_why(
     status: str,
     failed_phase: str,
     context: str,
     message: str,
+    cause: str,
     cloud: Cloud,
     site: Callable[..., Site],
     capsys: pytest.CaptureFixture[str],
@@ -504,11 +519,14 @@ def test_a_failed_build_fails_the_deployment_saying_why(
     # And the logs endpoint says why
     view = deployments.logs(project.org, project.project_id, deployment_id)
     assert view.deployment.error_message == failed.error_message
-    # And the failure was counted once, though the state machine reported the end too
-    assert _emitted_metrics(capsys.readouterr().out).count("DeploymentsFailed") == 1
+    # And the failure was counted once, though the state machine reported the end too, as the user's build's
+    # failure or the platform's (only the platform's pages the operator)
+    assert _failure_causes(capsys.readouterr().out) == [cause]
 
 
-def test_a_build_over_its_time_limit_fails_naming_the_limit(cloud: Cloud, site: Callable[..., Site]) -> None:
+def test_a_build_over_its_time_limit_fails_naming_the_limit(
+    cloud: Cloud, site: Callable[..., Site], capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a project whose builds may run 10 minutes, and a deployment whose build is running
     project = site(build_timeout_seconds=600)
     deployment_id = _deploy(project)
@@ -523,6 +541,29 @@ def test_a_build_over_its_time_limit_fails_naming_the_limit(cloud: Cloud, site: 
     assert failed.status == "failed"
     assert failed.error_message == "build exceeded its time limit of 600 seconds"
     assert cloud.wait_execution_end(deployment_id) == "FAILED"
+    # And that is the user's build's failure, not the platform's
+    assert _failure_causes(capsys.readouterr().out) == ["build"]
+
+
+def test_a_build_codebuild_would_not_start_is_the_platforms_failure(
+    cloud: Cloud, site: Callable[..., Site], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given CodeBuild refusing to start builds (an account limit reached, say)
+    def refuse(**_: Any) -> None:
+        error = {"Error": {"Code": "AccountLimitExceededException", "Message": "Cannot have more than 1 builds"}}
+        raise ClientError(error, "StartBuild")
+
+    client("codebuild").meta.events.register("before-call.codebuild.StartBuild", refuse)
+
+    # When a deployment is triggered
+    project = site()
+    deployment_id = _deploy(project)
+
+    # Then it fails saying so, and the failure is counted as the platform's, not the user's build's
+    failed = cloud.wait_status(deployment_id, "failed")
+    assert "could not start the build on CodeBuild" in (failed.error_message or "")
+    assert cloud.wait_execution_end(deployment_id) == "FAILED"
+    assert _failure_causes(capsys.readouterr().out) == ["platform"]
 
 
 def test_the_pipeline_gives_a_codebuild_build_its_whole_time_limit_without_heartbeats(
@@ -639,7 +680,7 @@ def test_a_superseded_preview_build_is_stopped_and_gives_the_preview_builder_pla
 
 
 def test_a_build_the_state_machine_gave_up_on_is_stopped(
-    cloud: Cloud, site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch
+    cloud: Cloud, site: Callable[..., Site], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a pipeline whose Build task gives up after 3 seconds (2 without news), and a deployment whose build runs
     monkeypatch.setattr(executions, "build_task_limits", lambda _build_timeout_seconds: (3, 2))
@@ -654,6 +695,8 @@ def test_a_build_the_state_machine_gave_up_on_is_stopped(
     assert "time limit of 3s" in (failed.error_message or "")
     cloud.pump(lambda: build_id in cloud.stop_requests, what="the build to be stopped")
     assert cloud.wait_execution_end(deployment_id) == "FAILED"
+    # And a pipeline that heard nothing of its build is the platform's failure
+    assert _failure_causes(capsys.readouterr().out) == ["platform"]
 
 
 # ---- repeated, late and foreign events ----

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.infra import iam
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.resources import CATALOGUE, ROUTES, SITES_BUCKET, Table
+from chalicelib.infra.resources import CATALOGUE, REGISTRY, ROUTES, SITES_BUCKET, Table
 from tests.unit.chalice_sam import packaged_template
 
 GUARDED = ("dynamodb", "s3", "sqs", "states")
@@ -88,8 +88,8 @@ def test_every_resource_a_role_names_is_one_of_the_stacks_own(sam: dict[str, Any
     for name, role in _roles(sam).items():
         for statement in _statements(role):
             for resource in _listed(statement["Resource"]):
-                if resource == "*":  # X-Ray's two actions have no resource to name
-                    assert set(_listed(statement["Action"])) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                if resource == "*":  # X-Ray's and Step Functions' log-delivery actions have no resource to name
+                    assert set(_listed(statement["Action"])) <= {*iam.STATE_MACHINE_TRACING, *iam.LOG_DELIVERY}
                     continue
                 assert isinstance(resource, dict), (name, resource)
                 if "Ref" in resource or "Fn::GetAtt" in resource:
@@ -117,6 +117,16 @@ def test_every_function_of_app_py_has_its_access_defined(app_functions: dict[str
     assert {"APIHandler", "BuildWorker", "ActivationWorker", "PreviewScheduler"} <= set(app_functions)
     for function in app_functions.values():
         assert iam.function_grants(function)  # raises for a function nobody defined the access of
+
+
+def test_only_the_api_functions_role_may_read_the_admin_token_secret(sam: dict[str, Any]) -> None:
+    readers = {}
+    for name, role in _roles(sam).items():
+        for statement in _statements(role):
+            actions = _listed(statement["Action"])
+            if any(action.startswith("secretsmanager:") for action in actions):
+                readers[name] = (actions, statement["Resource"])
+    assert readers == {"ApiHandlerRole": (["secretsmanager:GetSecretValue"], {"Ref": "AdminTokenSecret"})}
 
 
 # --- the build ---
@@ -151,6 +161,8 @@ def test_the_state_machine_sends_to_its_queues_and_updates_its_two_tables_only(s
         ("sqs:SendMessage", "queue/activations"),
         ("dynamodb:UpdateItem", "table/deployments"),
         ("dynamodb:UpdateItem", "table/environments"),
+        # its logs and traces: actions that take no resource
+        *((action, "*") for action in (*iam.LOG_DELIVERY, *iam.STATE_MACHINE_TRACING)),
     }
 
 
@@ -210,7 +222,10 @@ def test_build_events_cannot_start_builds_or_executions(functions: dict) -> None
     assert ("states:SendTaskFailure", "state-machine") in allowed
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert ("states:StartExecution", "state-machine") not in allowed
-    assert not [t for _, t in allowed if t.startswith("table/routes") or t.startswith("queue/")]
+    # Its only queue is its own failure destination, and only to send to
+    assert [(a, t) for a, t in allowed if t.startswith("table/routes") or t.startswith("queue/")] == [
+        ("sqs:SendMessage", "queue/BuildEvents-failures")
+    ]
 
 
 def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_value_store(functions: dict) -> None:
@@ -220,7 +235,9 @@ def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_val
     assert ("cloudfront-keyvaluestore:UpdateKeys", "key-value-store") in allowed
     assert _table_actions(function, ROUTES) == {"dynamodb:BatchGetItem"}  # reads, never writes, the routes
     tables = {t for _, t in allowed if t.startswith("table/")}
-    assert tables <= {"table/routes", "table/routes/stream", "table/routes/stream/*"}
+    # and counts the changes it saw in the registry, for the hourly reconcile
+    assert tables <= {"table/routes", "table/routes/stream", "table/routes/stream/*", "table/registry"}
+    assert _table_actions(function, REGISTRY) == {"dynamodb:UpdateItem"}
     assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "sqs", "s3", "codebuild")]
 
 

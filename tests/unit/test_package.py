@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from chalicelib.infra import codebuild, iam
+from chalicelib.infra import codebuild, iam, package
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.package import REST_API, ROUTE_STREAM_EVENT, env_name, merge_template, resource_prefix
+from chalicelib.infra.package import (
+    LAMBDA_RUNTIME,
+    REST_API,
+    ROUTE_STREAM_EVENT,
+    env_name,
+    merge_template,
+    resource_prefix,
+)
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
     BUILD_PROJECT,
@@ -21,10 +32,16 @@ from chalicelib.infra.resources import (
     ROUTES,
 )
 from chalicelib.infra.template import data_plane, logical_id
+from chalicelib.observability import DEPLOYMENT_EVENTS, METRICS_NAMESPACE
+from chalicelib.pipeline import executions
 from chalicelib.settings import Settings
 from tests.unit.chalice_sam import packaged_template
 
 STAGE = "prod"
+README = Path(__file__).resolve().parents[2] / "README.md"
+# CloudFormation takes a template inline (--template-body, what `aws cloudformation deploy` sends without
+# --s3-bucket) only up to this many bytes; a larger one must come from S3.
+INLINE_TEMPLATE_LIMIT = 51_200
 PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::URLSuffix", "AWS::StackName", "AWS::NoValue"}
 SQS_CONSUMERS = {"BuildWorker": BUILD_QUEUE, "ActivationWorker": ACTIVATION_QUEUE}
 
@@ -103,8 +120,24 @@ def test_every_function_gets_the_physical_name_of_every_resource_and_runs_the_co
         assert (REST_API in _references(variables)) == (name != "APIHandler")
 
 
+def test_the_admin_token_is_a_secret_only_the_api_function_is_told_of(sam: dict[str, Any]) -> None:
+    # The NoEcho parameter goes into a Secrets Manager secret and nowhere else
+    secret = sam["Resources"]["AdminTokenSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["SecretString"] == {"Ref": "AdminToken"}
+    assert [name for name, resource in sam["Resources"].items() if "AdminToken" in _references(resource)] == [
+        "AdminTokenSecret"
+    ]
+    # No function's environment holds the token; the API's names the secret, the others' do not
+    for name, function in _functions(sam).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert "DEPLOYD_ADMIN_TOKEN" not in variables, name
+        expected = {"Ref": "AdminTokenSecret"} if name == "APIHandler" else None
+        assert variables.get("DEPLOYD_ADMIN_TOKEN_SECRET_ARN") == expected, name
+
+
 def test_the_settings_fields_the_template_sets_exist() -> None:
-    for field in ("build_runner", "build_log_group", "sites_kvs_arn", "api_url"):
+    for field in ("build_runner", "build_log_group", "sites_kvs_arn", "api_url", "admin_token_secret_arn"):
         assert field in Settings.__dataclass_fields__
 
 
@@ -127,9 +160,11 @@ def test_sqs_consumers_report_partial_batch_failures_from_the_stacks_own_queues(
 
 def test_function_timeouts_fit_their_queues_and_the_preview_wait(sam: dict[str, Any]) -> None:
     functions = _functions(sam)
-    for name, queue in SQS_CONSUMERS.items():
-        # AWS: the queue's visibility timeout at least 6 times the function's timeout
-        assert queue.visibility_timeout_seconds >= 6 * functions[name]["Properties"]["Timeout"], name
+    # AWS: the queue's visibility timeout at least 6 times the function's timeout (its advice, for retries of a
+    # throttled function); the build queue's is bounded by its Build task's timeout (below), so twice
+    activations = functions["ActivationWorker"]["Properties"]["Timeout"]
+    assert ACTIVATION_QUEUE.visibility_timeout_seconds >= 6 * activations
+    assert BUILD_QUEUE.visibility_timeout_seconds >= 2 * functions["BuildWorker"]["Properties"]["Timeout"]
     # The build worker may wait for a superseded preview build: twice the default heartbeat, then it evicts.
     heartbeat_default = 60
     assert functions["BuildWorker"]["Properties"]["Timeout"] > 2 * heartbeat_default + 60
@@ -158,6 +193,106 @@ def test_the_routes_stream_feeds_route_sync_with_partial_failures_and_bounded_re
     assert properties["MaximumRecordAgeInSeconds"] <= 3600
     routes = sam["Resources"][logical_id(ROUTES.logical, "Table")]["Properties"]
     assert routes["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+
+
+def test_a_redelivered_build_message_comes_back_while_its_build_task_still_waits(
+    settings_env: Callable[..., None],
+) -> None:
+    # Given the shortest Build task the pipeline gives a CodeBuild build (a 1-second limit: CodeBuild's minimum)
+    settings_env(DEPLOYD_BUILD_RUNNER="codebuild")
+    shortest, _heartbeat = executions.build_task_limits(1)
+    # Then a build message whose worker died is delivered again before that task gives up, not after
+    assert BUILD_QUEUE.visibility_timeout_seconds <= shortest
+
+
+def test_every_function_runs_the_pinned_runtime_and_packaging_refuses_another_python(
+    sam: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert {f["Properties"]["Runtime"] for f in _functions(sam).values()} == {LAMBDA_RUNTIME}
+    # chalice package builds the compiled dependencies for the Python it runs on: any other is refused
+    monkeypatch.setattr(package.sys, "version_info", SimpleNamespace(major=3, minor=12))
+    assert package.main([STAGE, str(tmp_path)]) == 2
+    assert not (tmp_path / "merge-template.json").exists()
+
+
+def test_build_events_sends_what_it_failed_to_handle_to_its_failure_queue_after_bounded_retries(
+    sam: dict[str, Any],
+) -> None:
+    config = _functions(sam)["BuildEvents"]["Properties"]["EventInvokeConfig"]
+    assert 0 <= config["MaximumRetryAttempts"] <= 2
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["BuildEventsFailureQueue", "Arn"]},
+    }
+    assert sam["Resources"]["BuildEventsFailureQueue"]["Type"] == "AWS::SQS::Queue"
+    # The function's role may send there (SAM adds no policy to a role it did not make) ...
+    statements = sam["Resources"]["BuildEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {
+        "Effect": "Allow",
+        "Action": ["sqs:SendMessage"],
+        "Resource": config["DestinationConfig"]["OnFailure"]["Destination"],
+    } in statements
+    # ... and a message there is an alarm
+    alarm = sam["Resources"]["BuildEventsFailureQueueAlarm"]["Properties"]
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["BuildEventsFailureQueue", "QueueName"]}}
+    ]
+    assert (alarm["MetricName"], alarm["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 0)
+
+
+def test_the_state_machine_logs_errors_without_execution_data_and_is_traced(sam: dict[str, Any]) -> None:
+    machine = sam["Resources"]["DeploymentPipeline"]["Properties"]
+    logging = machine["LoggingConfiguration"]
+    assert logging["Level"] in ("ERROR", "ALL")
+    assert logging["IncludeExecutionData"] is False  # inputs carry task tokens
+    (destination,) = logging["Destinations"]
+    group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert sam["Resources"][group]["Type"] == "AWS::Logs::LogGroup"
+    assert sam["Resources"][group]["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/")
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+
+
+def _alarms(sam: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in sam["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_the_apis_5xx_answers_and_p99_latency_have_alarms_on_this_stages_api(sam: dict[str, Any]) -> None:
+    alarms = _alarms(sam)
+    title = sam["Resources"][REST_API]["Properties"]["DefinitionBody"]["info"]["title"]
+    assert title == resource_prefix(STAGE)  # the API's name: each stage's metrics apart
+    dimensions = [{"Name": "ApiName", "Value": title}, {"Name": "Stage", "Value": "api"}]
+    errors = alarms["Api5XXErrorAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"], errors["Statistic"]) == ("AWS/ApiGateway", "5XXError", "Sum")
+    assert errors["Dimensions"] == dimensions and errors["Threshold"] == 0
+    latency = alarms["ApiLatencyAlarm"]["Properties"]
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
+    assert latency["Dimensions"] == dimensions and "Statistic" not in latency
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+
+
+def test_the_sites_5xx_rate_and_router_errors_have_alarms_where_cloudfront_publishes_them(sam: dict[str, Any]) -> None:
+    alarms = _alarms(sam)
+    rate = alarms["Sites5xxErrorRateAlarm"]
+    router = alarms["SiteRouterErrorsAlarm"]
+    assert rate["Properties"]["MetricName"] == "5xxErrorRate"
+    assert {"Name": "DistributionId", "Value": {"Ref": "SitesCdnDistribution"}} in rate["Properties"]["Dimensions"]
+    assert router["Properties"]["MetricName"] == "FunctionExecutionErrors"
+    function_name = sam["Resources"]["SitesCdnRouter"]["Properties"]["Name"]
+    assert {"Name": "FunctionName", "Value": function_name} in router["Properties"]["Dimensions"]
+    for alarm in (rate, router):
+        assert alarm["Properties"]["Namespace"] == "AWS/CloudFront"
+        assert {"Name": "Region", "Value": "Global"} in alarm["Properties"]["Dimensions"]
+        # CloudFront's metrics are in us-east-1 only: the alarms exist when the stack is there
+        assert sam["Conditions"][alarm["Condition"]] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+
+
+def test_only_the_platforms_failed_deployments_raise_an_alarm(sam: dict[str, Any]) -> None:
+    on_failures = [
+        a["Properties"] for a in _alarms(sam).values() if a["Properties"]["MetricName"] == DEPLOYMENT_EVENTS["failed"]
+    ]
+    assert [(a["Namespace"], a["Dimensions"]) for a in on_failures] == [
+        (METRICS_NAMESPACE, [{"Name": "service", "Value": "deployd"}, {"Name": "cause", "Value": "platform"}])
+    ]
 
 
 def test_the_build_events_rule_matches_the_stacks_build_project(sam: dict[str, Any]) -> None:
@@ -193,6 +328,27 @@ def test_cfn_lint_reports_nothing_on_the_packaged_template(sam: dict[str, Any]) 
     # As `make package` runs it (its default region, us-east-1), errors and warnings alike.
     found = lint(json.dumps(sam), config=ManualArgs(regions=["us-east-1"]))
     assert [f"{m.rule.id} {m.message} ({m.path})" for m in found if m.rule.id[0] in "EW"] == []
+
+
+def _documented_deploy_commands() -> list[list[str]]:
+    """Every `aws cloudformation deploy` and `sam deploy` in README's shell blocks and inline code."""
+    text = README.read_text()
+    snippets = [block.replace("\\\n", " ") for block in re.findall(r"```sh\n(.*?)```", text, flags=re.DOTALL)]
+    snippets += re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.DOTALL))
+    lines = [line.strip() for snippet in snippets for line in snippet.splitlines()]
+    return [shlex.split(line) for line in lines if line.startswith(("aws cloudformation deploy ", "sam deploy "))]
+
+
+def test_the_documented_deploy_commands_upload_a_template_too_large_to_pass_inline(sam: dict[str, Any]) -> None:
+    # Given the template as `make package` writes it (chalice's serialisation: JSON, two-space indent)
+    size = len(json.dumps(sam, indent=2).encode())
+    # When the README's deploy commands are read
+    commands = _documented_deploy_commands()
+    assert [c[0] for c in commands] == ["aws", "sam"], commands  # the walkthrough's, and the SAM alternative
+    # Then a template over CloudFormation's inline limit is deployed from S3: every command names a bucket
+    if size > INLINE_TEMPLATE_LIMIT:
+        for command in commands:
+            assert "--s3-bucket" in command or (command[0] == "sam" and "--resolve-s3" in command), command
 
 
 # --- the merge template on its own ---

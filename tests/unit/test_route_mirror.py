@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import botocore.session
@@ -495,6 +496,78 @@ def test_a_failing_reconcile_does_not_fail_the_scheduled_run(kvs: FakeKeyValueSt
 
     # When the scheduled handler runs, then it completes and reports the failed reconcile as -1
     assert schedules.handle_event({"time": "2026-01-01T00:00:00Z"})["routes_repaired"] == -1
+
+
+# ---- the scheduled reconcile: hourly, and only after changes ----
+
+
+def _scheduled_run(minutes_after_midnight: int) -> dict[str, int]:
+    """The scheduled handler as EventBridge invokes it, `minutes_after_midnight` into 2026-01-01."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes_after_midnight)
+    return schedules.handle_event({"time": moment.strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the Scans of the routes table (the reconcile's full read)."""
+    counted: list[int] = []
+    real_scan = Route.scan
+
+    def counting_scan(*args: Any, **kwargs: Any) -> Any:
+        counted.append(1)
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(Route, "scan", counting_scan)
+    return counted
+
+
+def test_an_idle_stack_makes_no_key_value_store_call_and_no_scan_until_the_daily_reconcile(
+    kvs: FakeKeyValueStore, scans: list[int]
+) -> None:
+    # Given a store the first scheduled run reconciled with the routes table
+    route("site--acme", 3)
+    assert _scheduled_run(0)["routes_reconciled"] == 1
+    assert kvs.data == {"site--acme": "deployments/3/"}
+    kvs.calls.clear()
+    scans.clear()
+
+    # When the scheduled handler runs through the following day (every minute for two hours, then hourly) and
+    # nothing changes
+    minutes = [*range(1, 121), *range(180, 24 * 60, 60)]
+    summaries = [_scheduled_run(minute) for minute in minutes]
+
+    # Then no run called the KeyValueStore or scanned the routes table (hourly checks found no change counted)
+    assert [s["routes_reconciled"] for s in summaries] == [0] * len(minutes)
+    assert kvs.calls == [] and scans == []
+
+    # And a day after the last reconcile, one runs whatever the count says (drift no stream record announces)
+    kvs.foreign_write("planted--acme", "deployments/666/")
+    summary = _scheduled_run(24 * 60)
+    assert (summary["routes_reconciled"], summary["routes_repaired"]) == (1, 1)
+    assert kvs.data == {"site--acme": "deployments/3/"}
+
+
+def test_a_change_the_stream_saw_is_reconciled_at_the_next_hourly_check(kvs: FakeKeyValueStore) -> None:
+    # Given a reconciled store, and then a new route whose stream record the store refused to take
+    route("site--acme", 3)
+    assert _scheduled_run(0)["routes_reconciled"] == 1
+    route("d9--site--acme", 9)
+    kvs.failing_keys = {"d9--site--acme"}
+    with pytest.raises(BatchProcessingError):
+        consume(stream_record("d9--site--acme", "INSERT"))
+    kvs.failing_keys = set()
+    assert "d9--site--acme" not in kvs.data
+
+    # When the scheduled handler runs within the hour, then at the hour
+    within_the_hour = _scheduled_run(30)
+    at_the_hour = _scheduled_run(60)
+
+    # Then the check waits for the hour, and then reconciles, because the consumer counted a change
+    assert within_the_hour["routes_reconciled"] == 0
+    assert (at_the_hour["routes_reconciled"], at_the_hour["routes_repaired"]) == (1, 1)
+    assert kvs.data == table_contents()
+    # And a second run in the same minute (EventBridge delivers at least once) does not check again
+    assert _scheduled_run(60)["routes_reconciled"] == 0
 
 
 # ---- without a KeyValueStore (the embedded stack) ----

@@ -28,11 +28,20 @@ const importLine = /^import cf from 'cloudfront';$/m;
 const source = fs.readFileSync(input.source, 'utf8');
 if (!importLine.test(source)) throw new Error("the router must `import cf from 'cloudfront';`");
 const lookups = [];
-const cf = { kvs: () => ({ get: async (key) => {
-  lookups.push(key);
-  if (!Object.prototype.hasOwnProperty.call(input.store, key)) throw new Error('KeyNotFound: ' + key);
-  return input.store[key];
-} }) };
+// input.failing: the store cannot be read ("all": every call throws; "get": get() throws, exists() answers).
+const held = (key) => Object.prototype.hasOwnProperty.call(input.store, key);
+const cf = { kvs: () => ({
+  get: async (key) => {
+    lookups.push(key);
+    if (input.failing) throw new Error('KeyValueStore read failed');
+    if (!held(key)) throw new Error('KeyNotFound: ' + key);
+    return input.store[key];
+  },
+  exists: async (key) => {
+    if (input.failing === 'all') throw new Error('KeyValueStore read failed');
+    return held(key);
+  },
+}) };
 const handler = vm.runInNewContext(source.replace(importLine, '') + '\n;handler', { cf: cf });
 (async () => {
   const results = [];
@@ -58,8 +67,15 @@ def _event(host: str | None, uri: str) -> dict[str, Any]:
     }
 
 
-def _route(*requests: tuple[str | None, str], store: dict[str, str] = STORE) -> tuple[list[dict[str, Any]], list[str]]:
-    payload = {"source": str(SITE_ROUTER_SOURCE), "store": store, "events": [_event(h, u) for h, u in requests]}
+def _route(
+    *requests: tuple[str | None, str], store: dict[str, str] = STORE, failing: str | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    payload = {
+        "source": str(SITE_ROUTER_SOURCE),
+        "store": store,
+        "failing": failing,
+        "events": [_event(h, u) for h, u in requests],
+    }
     result = subprocess.run(
         ["node", "-e", HARNESS], input=json.dumps(payload), capture_output=True, text=True, timeout=30, check=False
     )
@@ -118,13 +134,25 @@ def test_a_rollback_is_one_store_write() -> None:
 
 
 def test_unknown_hosts_are_404_without_asking_the_origin() -> None:
-    # When a host the store does not hold, or no host at all, is requested
+    # When a host the store does not hold (get() throws, exists() says no such key), or no host, is requested
     results, _ = _route(("nothing--here.sites.example.com", "/"), (None, "/"))
     # Then CloudFront answers 404 itself (a response, not a request forwarded to S3)
     for result in results:
         assert result["statusCode"] == 404
         assert "uri" not in result
         assert result["body"]["data"].startswith("no site is served at")
+
+
+@pytest.mark.parametrize("failing", ["all", "get"], ids=["store-unreadable", "get-failed-for-a-held-key"])
+def test_a_store_that_cannot_be_read_is_503_not_404(failing: str) -> None:
+    # When the KeyValueStore lookup of a site the store holds fails (the store unreadable, or get() failing
+    # while exists() still answers that the key is there)
+    (result,), lookups = _route(("site--acme.sites.example.com", "/"), failing=failing)
+    # Then CloudFront answers 503 with a Retry-After, not 404: the site is not gone, and nothing reaches S3
+    assert lookups == ["site--acme"]
+    assert (result["statusCode"], result["statusDescription"]) == (503, "Service Unavailable")
+    assert result["headers"]["retry-after"] == {"value": "5"}
+    assert "uri" not in result
 
 
 def test_parent_segments_are_refused() -> None:

@@ -156,11 +156,20 @@ def test_the_dashboard_shows_the_deployment_metrics_queues_functions_and_executi
     ]["Fn::Sub"]
     text = body.replace("${AWS::Region}", "us-east-1")
     for name in re.findall(r"\$\{([^}]+)\}", text):  # every placeholder is a resource (attribute) of the stack
-        assert name.split(".")[0] in {"APIHandler", "BuildWorker", "DeploymentPipeline"} | {
+        assert name.split(".")[0] in {"APIHandler", "BuildWorker", "DeploymentPipeline", "SitesCdnDistribution"} | {
             logical_id(n, "Queue") for q in CATALOGUE.queues for n in (q.logical, q.dead_letter_logical)
         }
     widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))["widgets"]
     metrics = {m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] == METRICS_NAMESPACE}
     assert metrics == {*DEPLOYMENT_EVENTS.values(), "BuildDuration", "QueueWait"}
     namespaces = {m[0] for w in widgets for m in w["properties"]["metrics"]}
-    assert namespaces == {METRICS_NAMESPACE, "AWS/SQS", "AWS/Lambda", "AWS/States"}
+    assert namespaces == {METRICS_NAMESPACE, "AWS/SQS", "AWS/Lambda", "AWS/States", "AWS/ApiGateway", "AWS/CloudFront"}
+    # Failed deployments by cause: the users' builds apart from the platform's failures
+    failed = [m for w in widgets for m in w["properties"]["metrics"] if m[1] == DEPLOYMENT_EVENTS["failed"]]
+    assert [m[2:6] for m in failed] == [
+        ["service", "deployd", "cause", "build"],
+        ["service", "deployd", "cause", "platform"],
+    ]
+    # CloudFront's metrics exist in us-east-1 only, wherever the stack is
+    (sites,) = [w for w in widgets if any(m[0] == "AWS/CloudFront" for m in w["properties"]["metrics"])]
+    assert sites["properties"]["region"] == "us-east-1"
