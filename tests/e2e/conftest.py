@@ -57,6 +57,19 @@ class RunningStack:
 
         return tuple(wait_until(printed, timeout=30, what="the stack to print its AWS key"))  # type: ignore[return-value]
 
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client of the stack's local AWS endpoint, signing with the stack's key."""
+        import boto3
+
+        key_id, secret = self.aws_key()
+        return boto3.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
+
     def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.admin_token}", **kwargs.pop("headers", {})}
         return requests.request(method, f"{self.api}/api/v1/admin{path}", headers=headers, timeout=30, **kwargs)

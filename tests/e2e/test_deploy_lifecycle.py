@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from chalicelib.infra.resources import PIPELINE
 from chalicelib.settings import get_settings
 from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build, wait_until
@@ -18,14 +16,7 @@ STATIC_BUILD = "mkdir -p dist && cp index.html dist/ && echo built"
 
 
 def _execution_status(stack: RunningStack, deployment_id: int) -> str:
-    key_id, secret = stack.aws_key()
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=f"http://127.0.0.1:{stack.moto_port}",
-        region_name="us-east-1",
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-    )
+    sfn = stack.aws_client("stepfunctions")
     name = get_settings().resource_name(PIPELINE.logical)
     arn = f"arn:aws:states:us-east-1:123456789012:execution:{name}:deployment-{deployment_id}"
     return str(sfn.describe_execution(executionArn=arn)["status"])
