@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from chalicelib.settings import get_settings
 
@@ -38,59 +37,76 @@ SHARED_WRITABLE_DIRECTORIES = (tempfile.gettempdir(), "/var/tmp", "/dev/shm")
 STACK_DIRECTORY_PREFIX = "deployd-stack-"
 OWNER_FILE = "owner"
 
-Mode = Literal["separate-user", "user-namespace", "shared-user"]
-
 
 @dataclass(frozen=True)
 class Isolation:
-    """How builds are isolated on this machine, decided once per process."""
+    """How builds are isolated on this machine, decided once per process.
 
-    mode: Mode
+    `namespaces`: a PID and mount namespace of their own (as root; in a user namespace otherwise).
+    `own_uid`: a leased uid of their own (only root can switch).
+    """
+
+    namespaces: bool
+    own_uid: bool
 
     @property
     def warning(self) -> str | None:
-        if self.mode == "separate-user":
+        if self.own_uid and self.namespaces:
             return None
-        if self.mode == "user-namespace":
-            return (
-                "deployd is not running as root: builds run as the stack's own user (in their own user, PID and "
-                "mount namespaces), so a build can read and write every file this user can"
+        if not self.own_uid:
+            what = "builds run as the stack's own user, so a build can read and write every file this user can"
+        else:
+            what = "builds run as an unprivileged user of their own"
+        if not self.namespaces:
+            what += (
+                "; namespaces cannot be created here, so builds see the machine's processes and a process a build "
+                "starts in a new session can outlive it"
             )
-        return (
-            "deployd is not running as root and cannot create user namespaces here: builds run as the stack's own "
-            "user, with no namespace of their own, and can see and signal this user's processes"
-        )
+        return f"deployd's builds are not fully isolated: {what} (docs/build-sandbox.md)"
 
     def command(self, argv: list[str], uid: int | None) -> list[str]:
-        """`argv` wrapped so that it runs isolated; `uid` is the leased build uid (separate-user mode only)."""
-        if self.mode == "shared-user":
+        """`argv` wrapped so that it runs isolated; `uid` is the leased build uid (when `own_uid`)."""
+        wrapped = argv
+        if self.own_uid:
+            assert uid is not None
+            # A uid change clears the parent-death signal (the one --kill-child set): set it again after it.
+            wrapped = [
+                "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+                "--inh-caps=-all", "--bounding-set=-all", "--pdeathsig", "KILL", "--", *wrapped,
+            ]  # fmt: skip
+        if self.namespaces:
+            in_a_user_namespace = [] if self.own_uid else ["--user", "--map-root-user"]
+            wrapped = [
+                "unshare",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                *in_a_user_namespace,
+                "--",
+                *wrapped,
+            ]
+        if wrapped is argv:
             return argv
-        die_with_the_stack = ["setpriv", "--pdeathsig", "KILL"]
-        namespaces = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
-        if self.mode == "user-namespace":
-            return [*die_with_the_stack, *namespaces, "--user", "--map-root-user", "--", *argv]
-        assert uid is not None
-        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
-        # Changing uid clears the parent-death signal --kill-child set: it is set again, after the change.
-        drop += ["--inh-caps=-all", "--bounding-set=-all", "--pdeathsig", "KILL"]
-        return [*die_with_the_stack, *namespaces, "--", *drop, "--", *argv]
+        return ["setpriv", "--pdeathsig", "KILL", *wrapped] if self.namespaces else wrapped
 
 
-def _user_namespaces_work() -> bool:
+def _works(command: list[str]) -> bool:
     try:
-        probe = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "true"]
-        return subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+        return subprocess.run([*command, "true"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
 
 @functools.cache
 def isolation() -> Isolation:
-    if not (shutil.which("unshare") and shutil.which("setpriv")):
-        return Isolation("shared-user")
-    if os.geteuid() == 0:
-        return Isolation("separate-user")
-    return Isolation("user-namespace" if _user_namespaces_work() else "shared-user")
+    """The strongest isolation this machine allows, each part tried once for real (a container may run deployd
+    as root and still refuse namespaces)."""
+    root = os.geteuid() == 0
+    own_uid = root and _works(["setpriv", f"--reuid={BUILD_UIDS[0]}", f"--regid={BUILD_UIDS[0]}", "--clear-groups"])
+    user_namespace = [] if root else ["--user", "--map-root-user"]
+    namespaces = _works(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", *user_namespace, "--"])
+    return Isolation(namespaces=namespaces, own_uid=own_uid)
 
 
 class BuildUid:
@@ -141,7 +157,7 @@ def _lease_directory() -> Path:
 @contextmanager
 def build_uid() -> Iterator[BuildUid | None]:
     """A uid no other running build holds (None when builds cannot switch user: deployd is not root)."""
-    if isolation().mode != "separate-user":
+    if not isolation().own_uid:
         yield None
         return
     directory = _lease_directory()
@@ -203,7 +219,7 @@ def signal_build(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     once and take the namespace with it before the build could clean up. The namespace's init receives it only
     if it handles it (a shell with a `trap`), as a PID namespace's init does.
     """
-    whole_group = sig == signal.SIGKILL or isolation().mode == "shared-user"
+    whole_group = sig == signal.SIGKILL or not isolation().namespaces
     for pid in [process.pid] if whole_group else _namespace_members(process.pid):
         try:
             os.killpg(pid, sig) if whole_group else os.kill(pid, sig)

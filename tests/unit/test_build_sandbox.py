@@ -147,7 +147,7 @@ def test_a_build_still_gets_its_own_pid_namespace_when_deployd_is_not_root(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the fallback a deployd that is not root uses: a user namespace, no uid of its own
-    fallback = sandbox.Isolation("user-namespace")
+    fallback = sandbox.Isolation(namespaces=True, own_uid=False)
     monkeypatch.setattr(sandbox, "isolation", lambda: fallback)
     detached = f"setsid-{uuid.uuid4().hex}"
     command = (
@@ -192,3 +192,29 @@ def test_start_up_removes_only_the_build_directories_of_stacks_that_are_gone(tmp
     assert not dead.exists()
     assert (mine / "deployd-build-1-abc").is_dir()
     assert unknown.is_dir()
+
+
+def test_where_namespaces_are_refused_a_root_deployd_still_runs_builds_as_their_own_uid(
+    git_repo: Any,
+    job_factory: Any,
+    reporter_factory: Any,
+    aws: Any,
+    site_objects: Any,
+    secret_holder: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the fallback of a root deployd in a container that refuses namespaces: a leased uid, no namespaces
+    fallback = sandbox.Isolation(namespaces=False, own_uid=True)
+    monkeypatch.setattr(sandbox, "isolation", lambda: fallback)
+    command = "mkdir -p dist; id -u > dist/uid; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' > dist/environ"
+    job = job_factory(git_repo(), build_command=command, output_dir="dist")
+
+    # When the runner builds it
+    result = LocalBuildRunner().run(job, reporter_factory())
+
+    # Then it ran as a build uid, which may not read another user's process environment
+    assert result.outcome == "succeeded", result.message
+    assert int(_published(site_objects, job, "uid")) in sandbox.BUILD_UIDS
+    assert secret_holder not in _published(site_objects, job, "environ")
+    # And the stack says at start-up what is missing
+    assert fallback.warning and "namespaces cannot be created here" in fallback.warning
