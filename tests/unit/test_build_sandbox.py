@@ -218,3 +218,18 @@ def test_where_namespaces_are_refused_a_root_deployd_still_runs_builds_as_their_
     assert secret_holder not in _published(site_objects, job, "environ")
     # And the stack says at start-up what is missing
     assert fallback.warning and "namespaces cannot be created here" in fallback.warning
+
+
+def test_a_build_cannot_publish_a_file_of_the_machine_through_a_hard_link(
+    git_repo: Any, job_factory: Any, reporter_factory: Any, aws: Any, site_objects: Any
+) -> None:
+    # Given a build that hard-links the machine's account files into its output (fs.protected_hardlinks is on)
+    command = "mkdir -p dist; echo page > dist/index.html; ln /etc/passwd dist/passwd; ln /etc/shadow dist/shadow; true"
+    job = job_factory(git_repo(), build_command=command, output_dir="dist")
+
+    # When it is built and published
+    result = LocalBuildRunner().run(job, reporter_factory())
+
+    # Then only the build's own page is published: its uid may link neither file
+    assert result.outcome == "succeeded", result.message
+    assert set(site_objects(job.artifact_prefix)) == {f"{job.artifact_prefix}index.html"}
