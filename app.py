@@ -6,6 +6,7 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.api.admin import admin
+from chalicelib.api.edges import edges
 from chalicelib.api.github import github
 from chalicelib.api.gitlab import gitlab
 from chalicelib.api.health import health
@@ -20,6 +21,7 @@ from chalicelib.settings import get_settings
 app = Chalice(app_name="deployd")
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
 app.register_middleware(correlate, "http")  # every API request: a correlation id in its logs and response
+app.register_middleware(edges, "http")  # Chalice's own 405 in the dialect of the route
 app.register_blueprint(health)
 app.register_blueprint(admin, url_prefix="/api/v1/admin")
 app.register_blueprint(native, url_prefix="/api/v1/public")

@@ -19,8 +19,21 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, region_name=get_settings().region)
 
 
+@functools.cache
+def s3_signer() -> Any:
+    """An S3 client that presigns with SigV4 (botocore may otherwise sign a POST policy with SigV2, which newer
+    regions refuse)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3", region_name=get_settings().region, config=Config(signature_version="s3v4")
+    )
+
+
 def reset_clients() -> None:
     client.cache_clear()
+    s3_signer.cache_clear()
     _secret_string.cache_clear()
 
 

@@ -33,6 +33,7 @@ from chalicelib.services.gitlab import (
     DeploymentUpdate,
     GitLabDeployment,
     ListQuery,
+    Paging,
     Person,
     ProjectResource,
 )
@@ -302,6 +303,9 @@ def delete_deployment(meter: Meter, project_id: str, deployment_id: str) -> Resp
 @guarded
 def deployment_merge_requests(meter: Meter, project_id: str, deployment_id: str) -> Response:
     principal = _principal(meter, "deployments:read")
+    paging = Paging.parse(_query())
     found = service.merge_requests(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
-    headers = {"X-Total": str(len(found)), "X-Total-Pages": "1", "X-Page": "1", "X-Per-Page": "20"}
-    return json_response(200, found, {**headers, "X-Next-Page": "", "X-Prev-Page": ""})
+    headers = {"X-Total": str(len(found)), "X-Total-Pages": "1", "X-Page": str(paging.page)}
+    return json_response(
+        200, found, {**headers, "X-Per-Page": str(paging.per_page), "X-Next-Page": "", "X-Prev-Page": ""}
+    )

@@ -152,7 +152,7 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
         raise InvalidInput("; ".join(m for _, m in errors), field=errors[0][0] if errors else None) from exc
 
 
-_DECIMAL = re.compile(r"^-?[0-9]{1,18}$")
+_DECIMAL = re.compile(r"-?[0-9]{1,18}")
 
 
 def int_param(value: str | None, name: str, default: int | None = None) -> int:
@@ -160,13 +160,13 @@ def int_param(value: str | None, name: str, default: int | None = None) -> int:
         if default is None:
             raise InvalidInput(f"{name} is required", field=name)
         return default
-    if not _DECIMAL.match(value):  # ASCII digits only: int() would also take "１", "1_0" or " 1"
+    if not _DECIMAL.fullmatch(value):  # ASCII digits only: int() would also take "１", "1_0" or " 1"
         raise InvalidInput(f"{name} must be an integer", field=name)
     return int(value)
 
 
 def path_id(value: str, name: str) -> int:
     """Numeric ids in paths; anything else names nothing, so it is a 404 rather than a 400."""
-    if not _DECIMAL.match(value) or value.startswith("-"):
+    if not _DECIMAL.fullmatch(value) or value.startswith("-"):
         raise NotFound(f"{name} {value!r} not found")
     return int(value)

@@ -10,9 +10,11 @@ handler reaches; a transaction needs the item action of each of its parts (Put: 
 UpdateItem, Delete: DeleteItem, ConditionCheck: ConditionCheckItem). Grants are kept symbolic (`Grant`:
 actions on named targets) so tests can ask what a function may do, and rendered to policy documents here.
 
-The build (CodeBuild) runs users' build commands: it may write its own log group and upload under the sites
-bucket's `deployments/` prefix, nothing else. It needs no source permission: the buildspec fetches the
-repository itself with git over HTTPS.
+The build (CodeBuild) runs users' build commands, and anything in its container can fetch its role's
+credentials: the role may write its own log group and nothing else, no S3 at all. The build uploads its
+output through a presigned POST the build worker signs for its staging prefix (the worker may PutObject
+under `staging/` for that, and nothing else in the sites bucket); the build-events function promotes it into
+`deployments/`. It needs no source permission: the buildspec fetches the repository with git over HTTPS.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from chalicelib.infra.resources import (
     SITES_BUCKET,
     SITES_CDN,
     SLOT_WAITS,
+    STAGING_PREFIX,
     Bucket,
     Queue,
     Table,
@@ -232,6 +235,8 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     ),
     "sqs:builds": (
         Grant(("s3:PutObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # deployd's own log lines
+        # Signs each CodeBuild build's presigned POST: a POST is authorized by its signer's permission.
+        Grant(("s3:PutObject",), (objects(SITES_BUCKET, STAGING_PREFIX),)),
         Grant((*TASK_ANSWERS, "states:SendTaskHeartbeat"), (STATE_MACHINE,)),
         # starts the build; stops one it cannot hand over (the deployment was cancelled meanwhile)
         Grant(("codebuild:StartBuild", "codebuild:StopBuild"), (BUILD_PROJECT_TARGET,)),
@@ -244,6 +249,11 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     "cloudwatch_event": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
+        # Promotes a build's staged output: lists and reads it, copies it into the deployment's prefix
+        # (CopyObject: read the source, put the copy), deletes the staging and a refused promotion's copies.
+        Grant(("s3:ListBucket",), (bucket(SITES_BUCKET),)),
+        Grant(("s3:GetObject", "s3:DeleteObject"), (objects(SITES_BUCKET, STAGING_PREFIX),)),
+        Grant(("s3:PutObject", "s3:DeleteObject"), (objects(SITES_BUCKET, ARTIFACTS_PREFIX),)),
     ),
     "schedule": (
         Grant(("s3:ListBucket",), (bucket(SITES_BUCKET),)),  # retention lists a deployment's artifacts ...
@@ -382,11 +392,8 @@ def pipeline_role() -> dict[str, Any]:
 
 
 def build_grants() -> tuple[Grant, ...]:
-    """Its own log streams, and uploads of built files. No table, no queue, no state machine, no other prefix."""
-    return (
-        Grant(("logs:CreateLogStream", "logs:PutLogEvents"), (BUILD_LOG_GROUP,)),
-        Grant(("s3:PutObject",), (objects(SITES_BUCKET, ARTIFACTS_PREFIX),)),
-    )
+    """Its own log streams. No bucket, no table, no queue, no state machine: the output goes through a POST."""
+    return (Grant(("logs:CreateLogStream", "logs:PutLogEvents"), (BUILD_LOG_GROUP,)),)
 
 
 def build_role(prefix: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chalicelib.infra import cdn, codebuild, iam, monitoring
+from chalicelib.infra import cdn, codebuild, gateway_responses, iam, monitoring
 from chalicelib.infra.functions import Function, app_functions, consumed_queue
 from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
 from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, PIPELINE, ROUTES, SITES_CDN, Catalogue
@@ -351,8 +351,10 @@ def merge_template(
     resources[PIPELINE_LOGICAL_ID]["Properties"].update(observed["properties"])
     resources.update(function_resources(catalogue, functions, prefix))
     if any(f.kind == "api" for f in functions):
-        # The API's name is its OpenAPI title (Chalice's: the app's name, the same for every stage).
-        resources[REST_API] = {"Properties": {"DefinitionBody": {"info": {"title": prefix}}}}
+        # The API's name is its OpenAPI title (Chalice's: the app's name, the same for every stage); its
+        # gateway responses answer requests no route takes (chalicelib.infra.gateway_responses).
+        definition = {"info": {"title": prefix}, **gateway_responses.definition_extension()}
+        resources[REST_API] = {"Properties": {"DefinitionBody": definition}}
         resources.update(monitoring.api_alarms(prefix, API_STAGE))
     resources.update(monitoring.platform_failures_alarm())
     function_ids = [f.logical_id for f in functions]

@@ -60,8 +60,21 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Expiry:
+    """S3 deletes the objects under `prefix` `days` after they were written (a lifecycle rule)."""
+
+    prefix: str
+    days: int
+
+    @property
+    def rule_id(self) -> str:
+        return "expire-" + self.prefix.strip("/").replace("/", "-")
+
+
+@dataclass(frozen=True)
 class Bucket:
     logical: str
+    expiries: tuple[Expiry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,7 +163,11 @@ BUILD_QUEUE = Queue("builds", visibility_timeout_seconds=600)
 ACTIVATION_QUEUE = Queue("activations", visibility_timeout_seconds=60)
 QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE)
 
-SITES_BUCKET = Bucket("sites")
+# What a CodeBuild build uploads waits under the sites bucket's staging prefix until the build-events handler
+# promotes it into the deployment's artifact prefix (chalicelib.pipeline.build_output). CloudFront reads
+# only `deployments/`, so staged files are never served; what is left behind expires after a day.
+STAGING_PREFIX = "staging/"
+SITES_BUCKET = Bucket("sites", expiries=(Expiry(STAGING_PREFIX, days=1),))
 BUILD_LOGS_BUCKET = Bucket("build-logs")
 BUCKETS: tuple[Bucket, ...] = (SITES_BUCKET, BUILD_LOGS_BUCKET)
 

@@ -31,6 +31,10 @@ function objectPath(path) {
   return last.indexOf('.') === -1 ? path + '/index.html' : path;
 }
 
+// Host labels as deployd makes them: lowercase letters, digits and hyphens. Anything else names no site
+// and is never looked up.
+const LABEL = /^[a-z0-9-]{1,63}$/;
+
 // The label's prefix; '' for a label the store does not hold; null when the store could not be read.
 async function lookup(label) {
   try {
@@ -49,14 +53,15 @@ async function handler(event) {
   const request = event.request;
   const host = request.headers.host ? request.headers.host.value : '';
   const label = host.split('.')[0].toLowerCase();
-  const prefix = label ? await lookup(label) : '';
+  const prefix = LABEL.test(label) ? await lookup(label) : '';
   if (prefix === null) {
     const unavailable = reply(503, 'Service Unavailable', 'the site at ' + label + ' cannot be looked up now; retry');
     unavailable.headers['retry-after'] = { value: '5' };
     return unavailable;
   }
   if (!prefix) {
-    return reply(404, 'Not Found', 'no site is served at ' + label);
+    // Nothing from the request is echoed: the same answer for every host that names no site.
+    return reply(404, 'Not Found', 'no site is served at this address');
   }
   const path = request.uri.replace(/^\/+/, '');
   if (path.split('/').indexOf('..') !== -1) {

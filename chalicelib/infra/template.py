@@ -91,22 +91,30 @@ def queue_resources(queue: Queue) -> dict[str, Any]:
     }
 
 
-def bucket_resource(_bucket: Bucket) -> dict[str, Any]:
+def bucket_resource(bucket: Bucket) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        },
+    }
+    if bucket.expiries:
+        properties["LifecycleConfiguration"] = {
+            "Rules": [
+                {"Id": e.rule_id, "Prefix": e.prefix, "Status": "Enabled", "ExpirationInDays": e.days}
+                for e in bucket.expiries
+            ]
+        }
     return {
         "Type": "AWS::S3::Bucket",
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
-        "Properties": {
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            },
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": True,
-                "BlockPublicPolicy": True,
-                "IgnorePublicAcls": True,
-                "RestrictPublicBuckets": True,
-            },
-        },
+        "Properties": properties,
     }
 
 

@@ -11,6 +11,7 @@ from chalicelib.infra.resources import (
     CATALOGUE,
     DEPLOYMENTS,
     ENVIRONMENTS,
+    Bucket,
     Catalogue,
     Queue,
     Table,
@@ -37,6 +38,14 @@ def table_request(table: Table, settings: Settings) -> dict[str, Any]:
     if table.stream_view:
         request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream_view}
     return request
+
+
+def lifecycle_rules(bucket: Bucket) -> list[dict[str, Any]]:
+    """PutBucketLifecycleConfiguration's rules: the CloudFormation resource's (infra.template) in the S3 API's shape."""
+    return [
+        {"ID": e.rule_id, "Filter": {"Prefix": e.prefix}, "Status": "Enabled", "Expiration": {"Days": e.days}}
+        for e in bucket.expiries
+    ]
 
 
 def _create_queue(sqs: Any, queue: Queue, settings: Settings) -> str:
@@ -71,6 +80,10 @@ def provision(clients: dict[str, Any], settings: Settings, catalogue: Catalogue 
     queue_urls = {q.logical: _create_queue(clients["sqs"], q, settings) for q in catalogue.queues}
     for bucket in catalogue.buckets:
         clients["s3"].create_bucket(Bucket=settings.resource_name(bucket.logical))
+        if bucket.expiries:
+            clients["s3"].put_bucket_lifecycle_configuration(
+                Bucket=settings.resource_name(bucket.logical), LifecycleConfiguration={"Rules": lifecycle_rules(bucket)}
+            )
     definition = render(
         pipeline_definition(settings.heartbeat_seconds),
         {

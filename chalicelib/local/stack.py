@@ -236,12 +236,11 @@ class EmbeddedStack:
 
     def _start_api(self, chalice_app: Any) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
+
+        from chalicelib.local.api import create_api_server
 
         config = Config(chalice_stage="local", config_from_disk={"app_name": "deployd", "stages": {"local": {}}})
-        # create_local_server (not a bare LocalDevServer) makes app.current_request per thread: the server
-        # handles requests concurrently, and a shared one would hand a view another request's headers.
-        self._api = create_local_server(chalice_app, config, self.config.host, self.config.api_port)
+        self._api = create_api_server(chalice_app, config, self.config.host, self.config.api_port)
         self._api_thread = threading.Thread(target=self._api.server.serve_forever, name="api", daemon=True)
         self._api_thread.start()
 

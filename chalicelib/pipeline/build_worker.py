@@ -5,7 +5,8 @@ worker does nothing), runs the build through a BuildRunner while heartbeating th
 watching for a cancel, records the outcome, and answers the task token.
 
 A build that runs elsewhere (CodeBuild) ends differently: the worker records the build's id and returns
-without answering; `handle_build_state` finishes the deployment when the build's completion event arrives.
+without answering; `handle_build_state` finishes the deployment when the build's completion event arrives,
+publishing what the build staged (pipeline.build_output) before the pipeline moves on.
 """
 
 from __future__ import annotations
@@ -26,8 +27,16 @@ from chalicelib.models.base import utc_now
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.observability import build_duration, deployment_context, deployment_event, logger, queue_wait
-from chalicelib.pipeline import codebuild, executions
+from chalicelib.observability import (
+    FailureCause,
+    build_duration,
+    deployment_context,
+    deployment_event,
+    logger,
+    queue_wait,
+)
+from chalicelib.pipeline import build_output, codebuild, executions
+from chalicelib.pipeline.build_output import OutputRefused
 from chalicelib.pipeline.codebuild import BuildStateChange, CodeBuildRunner
 from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, BuildStarted, LocalBuildRunner
 from chalicelib.services import build_slots, deployments, sites, statuses
@@ -97,11 +106,21 @@ class DeploymentReporter:
         return self._cancelled.is_set()
 
 
-def runner_for(_deployment: Deployment) -> BuildRunner:
+def runner_for(deployment: Deployment) -> BuildRunner:
     """CodeBuild on AWS (settings.build_runner = "codebuild"); a local process otherwise (the embedded stack)."""
     if get_settings().build_runner == "codebuild":
-        return CodeBuildRunner()
+        prefix = _staging_prefix(deployment)
+        if prefix is None:
+            raise RuntimeError("the deployment was claimed without a staging nonce")
+        return CodeBuildRunner(prefix)
     return LocalBuildRunner()
+
+
+def _staging_prefix(deployment: Deployment) -> str | None:
+    """Where the deployment's CodeBuild build may upload: the nonce comes from the worker's claim only."""
+    if not deployment.staging_nonce:
+        return None
+    return build_output.staging_prefix(int(deployment.id), deployment.staging_nonce)
 
 
 def _seconds_since(timestamp: str | None) -> float:
@@ -131,7 +150,12 @@ def handle_build(message: dict[str, Any]) -> None:
             executions.fail(token, "ProjectDeleted")
             return
         claimed = DeploymentRepository.transition(
-            deployment, ("queued",), "cloning", started_at=utc_now(), task_token=token
+            deployment,
+            ("queued",),
+            "cloning",
+            started_at=utc_now(),
+            task_token=token,
+            staging_nonce=build_output.new_nonce(),
         )
         if not claimed:
             return
@@ -362,6 +386,7 @@ def handle_build_state(change: BuildStateChange) -> None:
             return
         if deployment.status == "cancelled":  # stopped by the cancel, or it ended before the stop reached it
             logger.info("build ended: deployment cancelled", extra={"build_status": change.status})
+            _discard_staging(deployment)
             executions.fail(token, "DeploymentCancelled", "cancelled during the build")
         elif change.status == "SUCCEEDED":
             _finish_succeeded(deployment, token, change)
@@ -373,9 +398,8 @@ def _finish_succeeded(deployment: Deployment, token: str, change: BuildStateChan
     moved = DeploymentRepository.transition(
         deployment,
         ("cloning", "building"),  # building unless its IN_PROGRESS event is late (or lost)
-        "uploading",  # what MarkDeploying expects: the buildspec uploaded before the build succeeded
+        "uploading",  # what MarkDeploying expects, once the staged output is published
         build_time_seconds=change.build_seconds,
-        artifact_prefix=sites.artifact_prefix(int(deployment.id)),
     )
     if moved:
         logger.info("build succeeded", extra={"build_time_seconds": change.build_seconds})
@@ -384,12 +408,57 @@ def _finish_succeeded(deployment: Deployment, token: str, change: BuildStateChan
         deployment.refresh(consistent_read=True)
         if deployment.status != "uploading":
             logger.info("late or repeated build event ignored", extra={"status": deployment.status})
+            _discard_staging(deployment)
             return
+    # A retried invocation finds the output published already (artifact_prefix is set only then).
+    if deployment.artifact_prefix is None and not _publish(deployment, token):
+        return
     executions.succeed(token, {"deployment_id": int(deployment.id)})
+
+
+def _publish(deployment: Deployment, token: str) -> bool:
+    """Promote what the build staged into the deployment's artifact prefix, and record that prefix.
+
+    False when the deployment failed for its output (over a limit, no or a wrong manifest) or was cancelled
+    meanwhile: its task has been answered then. S3 errors propagate, so the event's invocation is retried.
+    """
+    prefix = _staging_prefix(deployment)
+    try:
+        if prefix is None:
+            raise OutputRefused("the build's upload target was never recorded")
+        files = build_output.promote(int(deployment.id), prefix)
+    except OutputRefused as exc:
+        message = str(exc)
+        # What the build uploaded is the user's build's doing; a missing upload target is the platform's.
+        cause: FailureCause = "build" if prefix is not None else "platform"
+        if deployments.record_failure(deployment, message, cause=cause):
+            logger.info("build output refused", extra={"error_message": message})
+        _discard_staging(deployment)
+        executions.fail(token, "BuildFailed", message)
+        return False
+    if not DeploymentRepository.transition(
+        deployment, ("uploading",), "uploading", artifact_prefix=sites.artifact_prefix(int(deployment.id))
+    ):
+        deployment.refresh(consistent_read=True)
+        logger.info("deployment ended while its output was published", extra={"status": deployment.status})
+        _discard_staging(deployment)
+        if deployment.status == "cancelled":
+            executions.fail(token, "DeploymentCancelled", "cancelled during the upload")
+        return False
+    logger.info("build output published", extra={"files": files})
+    _discard_staging(deployment)
+    return True
+
+
+def _discard_staging(deployment: Deployment) -> None:
+    prefix = _staging_prefix(deployment)
+    if prefix is not None:
+        build_output.discard(prefix)
 
 
 def _finish_failed(deployment: Deployment, token: str, change: BuildStateChange) -> None:
     message = change.failure_message()
+    _discard_staging(deployment)
     if not deployments.record_failure(deployment, message, change.build_seconds or None, cause=change.failure_cause()):
         logger.info("late or repeated build event ignored", extra={"status": deployment.status})
         return

@@ -3,11 +3,13 @@
 A Lambda cannot wait an hour for a build, so the runner only starts it (`BuildStarted`); the build's
 outcome arrives as an EventBridge "CodeBuild Build State Change" event, which
 `build_worker.handle_build_state` turns into the deployment's next status. The project never changes per
-deployment: everything specific to one build goes in as environment variables (infra.buildspec).
+deployment: everything specific to one build goes in as environment variables (infra.buildspec), among them
+the build's only upload target, a presigned POST for its staging prefix (pipeline.build_output).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,8 +19,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib.aws import client
 from chalicelib.infra.buildspec import BUILD_VARIABLES
-from chalicelib.infra.resources import BUILD_PROJECT, SITES_BUCKET
+from chalicelib.infra.resources import BUILD_PROJECT
 from chalicelib.observability import FailureCause, logger
+from chalicelib.pipeline.build_output import UploadTarget, upload_target
 from chalicelib.pipeline.runners import BuildJob, BuildReporter, BuildResult, BuildStarted
 from chalicelib.settings import get_settings
 
@@ -56,8 +59,16 @@ def log_stream(deployment_id: int, build_id: str) -> str:
     return f"{log_stream_prefix(deployment_id)}/{build_id.rsplit(':', 1)[-1]}"
 
 
-def build_variables(job: BuildJob) -> dict[str, str]:
-    """What the buildspec reads; the build command sees the same DEPLOYD_* values it sees locally."""
+def upload_expiry_seconds(timeout_seconds: int) -> int:
+    """How long the build's upload target stays valid: until the pipeline stops waiting for the build (CodeBuild's
+    limit plus the pipeline's margin), so a build CodeBuild kept queued still has its whole limit to upload."""
+    return time_limit_seconds(timeout_seconds) + get_settings().pipeline_timeout_margin_seconds
+
+
+def build_variables(job: BuildJob, target: UploadTarget) -> dict[str, str]:
+    """What the buildspec reads; the build command sees the same DEPLOYD_* values it sees locally, and the
+    build's own upload target (no credential: a POST that can only put files under its staging prefix)."""
+    settings = get_settings()
     values = {
         "CI": "true",
         "DEPLOYD": "1",
@@ -67,15 +78,18 @@ def build_variables(job: BuildJob) -> dict[str, str]:
         "DEPLOYD_BRANCH": job.branch,
         "DEPLOYD_BUILD_COMMAND": job.build_command or "",
         "DEPLOYD_OUTPUT_DIR": job.output_dir,
-        "DEPLOYD_ARTIFACT_BUCKET": get_settings().resource_name(SITES_BUCKET.logical),
-        "DEPLOYD_ARTIFACT_PREFIX": job.artifact_prefix,
+        "DEPLOYD_UPLOAD_URL": target.url,
+        "DEPLOYD_UPLOAD_FIELDS": json.dumps(target.fields, sort_keys=True),
+        "DEPLOYD_UPLOAD_PREFIX": target.prefix,
+        "DEPLOYD_MAX_OUTPUT_FILES": str(settings.max_output_files),
+        "DEPLOYD_MAX_OUTPUT_BYTES": str(settings.max_output_bytes),
     }
     assert set(values) == set(BUILD_VARIABLES), "the buildspec and StartBuild must agree on the variables"
     # An empty value is left out: the buildspec treats an unset variable as empty.
     return {name: value for name, value in values.items() if value}
 
 
-def start_request(job: BuildJob) -> dict[str, Any]:
+def start_request(job: BuildJob, target: UploadTarget) -> dict[str, Any]:
     """StartBuild's parameters for one deployment."""
     settings = get_settings()
     cloudwatch: dict[str, str] = {"status": "ENABLED", "streamName": log_stream_prefix(job.deployment_id)}
@@ -84,23 +98,32 @@ def start_request(job: BuildJob) -> dict[str, Any]:
     return {
         "projectName": project_name(),
         "environmentVariablesOverride": [
-            {"name": name, "value": value, "type": "PLAINTEXT"} for name, value in build_variables(job).items()
+            {"name": name, "value": value, "type": "PLAINTEXT"} for name, value in build_variables(job, target).items()
         ],
         "timeoutInMinutesOverride": timeout_minutes(job.timeout_seconds),
         "logsConfigOverride": {"cloudWatchLogs": cloudwatch, "s3Logs": {"status": "DISABLED"}},
         # The same deployment always sends the same token: CodeBuild starts one build for it, however often
-        # the request is repeated (within its idempotency window).
+        # the request is repeated (within its idempotency window). The request is signed once per claim
+        # (the upload POST), so SDK retries repeat it exactly; a second claim never happens.
         "idempotencyToken": f"{settings.resource_prefix}-deployment-{job.deployment_id}",
     }
 
 
 class CodeBuildRunner:
-    """Starts the deployment's build in the CodeBuild project and returns at once."""
+    """Starts the deployment's build in the CodeBuild project and returns at once.
+
+    `staging_prefix` is where the build may upload its output: the worker drew its nonce when it claimed the
+    deployment, and signs the POST for it here.
+    """
+
+    def __init__(self, staging_prefix: str) -> None:
+        self.staging_prefix = staging_prefix
 
     def run(self, job: BuildJob, reporter: BuildReporter) -> BuildResult | BuildStarted:
         reporter.output(f"==> Starting the build on AWS CodeBuild (project {project_name()})\n")
         try:
-            response = client("codebuild").start_build(**start_request(job))
+            target = upload_target(self.staging_prefix, upload_expiry_seconds(job.timeout_seconds))
+            response = client("codebuild").start_build(**start_request(job, target))
         except ClientError as exc:
             return BuildResult("failed", f"could not start the build on CodeBuild: {exc}", failure_cause="platform")
         build_id = str(response["build"]["id"])

@@ -31,6 +31,7 @@ from chalicelib.pipeline import codebuild, executions
 from chalicelib.services import build_logs, build_slots, git, sites, statuses
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past any project's history
 DEFAULT_PER_PAGE = 20
 
 
@@ -79,8 +80,8 @@ def view(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
 
 
 def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> DeploymentPage:
-    if page < 1:
-        raise InvalidInput("page must be 1 or greater", field="page")
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page must be between 1 and {MAX_PAGE}", field="page")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
     project = ProjectRepository.get(org_slug, project_id)

@@ -24,7 +24,7 @@ from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
-from chalicelib.services import auth, deployments, rate_limits, sites, statuses
+from chalicelib.services import auth, deployments, rate_limits, sites, statuses, text
 from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.rate_limits import RateLimitState
 
@@ -374,7 +374,7 @@ def put_environment(project: Project, name: str, body: GithubEnvironmentUpdate) 
 
 
 def _check_environment_name(name: str) -> None:
-    if not name or len(name) > 255 or any(ord(c) < 32 for c in name):
+    if not name or len(name) > 255 or text.control_character(name):
         raise ValidationFailed("Environment", "name", "invalid", "name must be 1 to 255 printable characters")
 
 

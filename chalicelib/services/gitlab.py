@@ -22,7 +22,7 @@ from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
 from chalicelib.models.organization import Organization, OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.services import deployments, git, sites
+from chalicelib.services import deployments, git, sites, text
 from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.statuses import GITLAB_STATUS, NATIVE_FROM_GITLAB
 
@@ -33,6 +33,7 @@ ORDER_BY = ("id", "iid", "created_at", "updated_at", "ref")
 SORTS = ("asc", "desc")
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100  # GitLab clamps a larger per_page to this rather than refusing it
+MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past any project's history
 ACTIVE_STATUSES = ("created", "running")  # GitLab's `active?`: such a deployment cannot be destroyed
 NAME_LIMIT = 255
 
@@ -41,6 +42,7 @@ NATIVE_FOR_FILTER: dict[str, frozenset[str]] = {
     status: frozenset(native for native, shown in GITLAB_STATUS.items() if shown == status)
     for status in FILTER_STATUSES
 }
+_INTEGER = re.compile(r"^-?[0-9]+$")
 _TRUE = ("true", "1", "yes", "t", "y", "on")
 _FALSE = ("false", "0", "no", "f", "n", "off")
 
@@ -64,7 +66,7 @@ class _Params:
             if required:
                 self.fail(name, "is missing")
             return None
-        if not isinstance(value, str):
+        if not isinstance(value, str) or text.control_character(value):  # NUL, CR, LF, ESC, ... are no name
             self.fail(name, "is invalid")
             return None
         if required and not value.strip():
@@ -91,19 +93,45 @@ class _Params:
         self.fail(name, "is invalid")
         return None
 
-    def integer(self, name: str, default: int, minimum: int = 1) -> int:
+    def _whole(self, name: str) -> int | None:
+        """An integer as Grape coerces one: a JSON integer or decimal digits (a sign allowed); anything else,
+        a fraction or a boolean included, "is invalid". Past 18 digits it is out of any range deployd serves."""
         value = self.raw.get(name)
-        if value is None or value == "":
-            return default
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            self.fail(name, "is invalid")
-            return default
-        if number < minimum:
-            self.fail(name, "does not have a valid value")
-            return default
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INTEGER.match(value):
+            return int(value) if len(value.lstrip("-")) <= 18 else MAX_PAGE + 1
+        self.fail(name, "is invalid")
+        return None
+
+    def page(self) -> int:
+        """GitLab's `page`: 1 when absent, a 400 "page does not have a valid value" below 1 (and, here, above
+        MAX_PAGE, where no project has deployments)."""
+        if self.raw.get("page") in (None, ""):
+            return 1
+        number = self._whole("page")
+        if number is None:
+            return 1
+        if not 1 <= number <= MAX_PAGE:
+            self.fail("page", "does not have a valid value")
+            return 1
         return number
+
+    def per_page(self) -> int:
+        """GitLab's `per_page`: DEFAULT_PER_PAGE when absent; 0 "has a value not allowed", below 0 "does not
+        have a valid value"; above MAX_PER_PAGE clamped to it, as GitLab does."""
+        if self.raw.get("per_page") in (None, ""):
+            return DEFAULT_PER_PAGE
+        number = self._whole("per_page")
+        if number is None:
+            return DEFAULT_PER_PAGE
+        if number == 0:
+            self.fail("per_page", "has a value not allowed")
+            return DEFAULT_PER_PAGE
+        if number < 0:
+            self.fail("per_page", "does not have a valid value")
+            return DEFAULT_PER_PAGE
+        return min(number, MAX_PER_PAGE)
 
     def moment(self, name: str) -> datetime | None:
         value = self.raw.get(name)
@@ -142,8 +170,8 @@ class ListQuery:
             updated_before=params.moment("updated_before"),
             environment=params.text("environment"),
             status=params.text("status", values=FILTER_STATUSES),
-            page=params.integer("page", 1),
-            per_page=min(params.integer("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE),
+            page=params.page(),
+            per_page=params.per_page(),
         )
         params.check()
         return query
@@ -151,6 +179,21 @@ class ListQuery:
     @property
     def filtered(self) -> bool:
         return any(v is not None for v in (self.updated_after, self.updated_before, self.environment, self.status))
+
+
+@dataclass(frozen=True)
+class Paging:
+    """`page` and `per_page` alone, for lists that take no other parameter (a deployment's merge requests)."""
+
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Paging:
+        params = _Params(raw)
+        paging = cls(page=params.page(), per_page=params.per_page())
+        params.check()
+        return paging
 
 
 @dataclass(frozen=True)

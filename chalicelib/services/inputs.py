@@ -8,9 +8,11 @@ request with a body never pays for it.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from chalicelib.services import text
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG = re.compile(SLUG_PATTERN)
@@ -19,7 +21,42 @@ Slug = Annotated[str, Field(min_length=1, max_length=40, pattern=SLUG_PATTERN)]
 BranchName = Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class _Body(BaseModel):
+def _web_url(value: str | None) -> str | None:
+    """ "" stays "" (no link), as the GitHub dialect takes it; anything else is an http(s) URL with a host."""
+    if value and not text.is_web_url(value):
+        raise ValueError(text.NOT_A_WEB_URL)
+    return value
+
+
+WebUrl = Annotated[str, Field(max_length=2048), AfterValidator(_web_url)]
+
+
+def _check_text(value: Any, free_text: bool) -> None:
+    if isinstance(value, str):
+        found = text.control_character(value, free_text)
+        if found:
+            raise ValueError(f"{text.CONTROL_CHARACTERS} ({found} found)")
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, free_text)
+
+
+class _Checked(BaseModel):
+    """Every text field, and every string in a list field, is refused if it holds a control character;
+    FREE_TEXT fields may hold tab, LF and CR (chalicelib.services.text)."""
+
+    FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
+    OPAQUE: ClassVar[frozenset[str]] = frozenset()  # the caller's own data, handed back JSON-escaped
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name not in cls.OPAQUE:
+            _check_text(value, info.field_name in cls.FREE_TEXT)
+        return value
+
+
+class _Body(_Checked):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
@@ -41,6 +78,8 @@ class KeyCreate(_Body):
 
 
 class ProjectCreate(_Body):
+    FREE_TEXT = frozenset({"build_command"})
+
     name: Annotated[str, Field(min_length=1, max_length=100)]
     repo_url: Annotated[str, Field(min_length=1, max_length=2048)]
     default_branch: BranchName = "main"
@@ -60,6 +99,8 @@ class ProjectCreate(_Body):
 
 
 class ProjectUpdate(_Body):
+    FREE_TEXT = frozenset({"build_command"})
+
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     repo_url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
     default_branch: BranchName | None = None
@@ -91,11 +132,14 @@ def slugify(name: str) -> str:
 
 
 # GitHub dialect bodies. GitHub ignores fields it does not know, so these do too; types stay strict.
-class _GithubBody(BaseModel):
+class _GithubBody(_Checked):
     model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class GithubDeploymentCreate(_GithubBody):
+    FREE_TEXT = frozenset({"description"})
+    OPAQUE = frozenset({"payload"})
+
     ref: Annotated[str, Field(min_length=1, max_length=255)]
     task: Annotated[str, Field(min_length=1, max_length=255)] = "deploy"
     auto_merge: bool = True
@@ -108,18 +152,20 @@ class GithubDeploymentCreate(_GithubBody):
 
 
 class GithubStatusCreate(_GithubBody):
+    FREE_TEXT = frozenset({"description"})
+
     state: str
-    target_url: Annotated[str, Field(max_length=2048)] | None = None
-    log_url: Annotated[str, Field(max_length=2048)] | None = None
-    description: str | None = None
+    target_url: WebUrl | None = None
+    log_url: WebUrl | None = None
+    description: Annotated[str, Field(max_length=1024)] | None = None
     environment: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    environment_url: Annotated[str, Field(max_length=2048)] | None = None
+    environment_url: WebUrl | None = None
     auto_inactive: bool = True
 
 
 class GithubReviewer(_GithubBody):
     type: Literal["User", "Team"]
-    id: int
+    id: Annotated[int, Field(ge=1, le=2**53 - 1)]  # an id a JavaScript client reads back exactly
 
 
 class GithubBranchPolicy(_GithubBody):
@@ -134,7 +180,7 @@ class GithubEnvironmentUpdate(_GithubBody):
     deployment_branch_policy: GithubBranchPolicy | None = None
 
 
-class MintlifyPreviewRequest(BaseModel):
+class MintlifyPreviewRequest(_Checked):
     """Mintlify's body: `branch`, a non-empty string. Other fields are ignored, as Mintlify does."""
 
     model_config = ConfigDict(extra="ignore", strict=True)

@@ -72,7 +72,8 @@ def _summary(deployment: Deployment) -> str:
 
 def update_status(org_slug: str, status_id: str) -> UpdateStatus:
     """The status of a trigger; another organization's deployment is indistinguishable from none."""
-    deployment = DeploymentRepository.find(int(status_id)) if status_id.isdigit() and len(status_id) <= 18 else None
+    numeric = status_id.isascii() and status_id.isdigit() and len(status_id) <= 18  # "²".isdigit() is True
+    deployment = DeploymentRepository.find(int(status_id)) if numeric else None
     if deployment is None or deployment.org_slug != org_slug:
         raise NotFound(f"status {status_id} not found")
     return UpdateStatus(

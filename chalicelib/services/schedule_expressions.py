@@ -13,9 +13,12 @@ from chalicelib.errors import InvalidInput
 
 FIELD = "preview_rebuild_schedule"
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_RATE = re.compile(r"^rate\(\s*([0-9]+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\((.*)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# A rate is at most a year: a schedule that fires less often is no schedule a preview needs, and the bound
+# keeps every rate a number the clock arithmetic can take (rate(99999999999999999999 days) overflowed).
+_RATE_LIMIT = {"minute": 365 * 24 * 60, "hour": 365 * 24, "day": 365}
 _MONTHS = {name: i + 1 for i, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split())}
 _DAYS = {name: i + 1 for i, name in enumerate("SUN MON TUE WED THU FRI SAT".split())}
 _YEARS = (1970, 2199)
@@ -79,7 +82,7 @@ def _values(expression: str, text: str, low: int, high: int, names: dict[str, in
     def number(token: str) -> int:
         if names and token.upper() in names:
             return names[token.upper()]
-        if not token.isdigit():
+        if not (token.isascii() and token.isdigit()) or len(token) > 4:
             raise _invalid(expression, f"'{token}' is not a value between {low} and {high}")
         value = int(token)
         if not low <= value <= high:
@@ -91,7 +94,7 @@ def _values(expression: str, text: str, low: int, high: int, names: dict[str, in
         base, _, step_text = item.partition("/")
         step = 1
         if step_text:
-            if not step_text.isdigit() or int(step_text) < 1:
+            if not (step_text.isascii() and step_text.isdigit()) or len(step_text) > 4 or int(step_text) < 1:
                 raise _invalid(expression, f"'{item}' has an invalid increment")
             step = int(step_text)
         if base == "*":
@@ -114,9 +117,10 @@ def parse(expression: str) -> Schedule:
     text = expression.strip()
     rate = _RATE.match(text)
     if rate:
-        value, unit = int(rate.group(1)), rate.group(2).rstrip("s")
-        if value < 1:
-            raise _invalid(expression, "the rate must be a positive whole number")
+        digits, unit = rate.group(1), rate.group(2).rstrip("s")
+        value = int(digits) if len(digits) <= 9 else _RATE_LIMIT[unit] + 1
+        if not 1 <= value <= _RATE_LIMIT[unit]:
+            raise _invalid(expression, f"the rate must be a whole number of {unit}s from 1 to {_RATE_LIMIT[unit]}")
         return Rate(timedelta(seconds=value * _UNIT_SECONDS[unit]))
     cron = _CRON.match(text)
     if not cron:

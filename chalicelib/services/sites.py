@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from botocore.exceptions import ClientError
 
 from chalicelib.aws import client
 from chalicelib.infra.resources import SITES_BUCKET
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from botocore.response import StreamingBody
 
 
 def production_label(project_slug: str, org_slug: str) -> str:
@@ -100,14 +108,38 @@ def upload_directory(directory: Path, prefix: str) -> int:
     return count
 
 
-def read_object(key: str) -> tuple[bytes, str] | None:
+STREAM_CHUNK_BYTES = 64 * 1024
+
+
+@dataclass
+class StoredObject:
+    """An object of the sites bucket opened for reading. Its body comes from S3 chunk by chunk, so serving a
+    large file holds one chunk in memory, not the file."""
+
+    content_type: str
+    content_length: int
+    body: StreamingBody
+
+    def chunks(self) -> Iterator[bytes]:
+        return cast(Iterator[bytes], self.body.iter_chunks(STREAM_CHUNK_BYTES))
+
+    def close(self) -> None:
+        self.body.close()
+
+
+def open_object(key: str) -> StoredObject | None:
+    """The object at `key`, opened (the caller closes it), or None when there is none."""
     s3 = client("s3")
     bucket = get_settings().resource_name(SITES_BUCKET.logical)
     try:
         obj = s3.get_object(Bucket=bucket, Key=key)
     except s3.exceptions.NoSuchKey:
         return None
-    return obj["Body"].read(), obj.get("ContentType") or content_type(key)
+    except ClientError as exc:  # a key S3 cannot even look up answers a bare 404
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+    return StoredObject(obj.get("ContentType") or content_type(key), int(obj["ContentLength"]), obj["Body"])
 
 
 def delete_artifacts(prefix: str) -> int:

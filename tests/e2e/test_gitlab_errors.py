@@ -64,7 +64,8 @@ def setting(stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable
         ({"updated_after": "yesterday"}, "updated_after is invalid"),
         ({"updated_before": "2024-13-45"}, "updated_before is invalid"),
         ({"per_page": "many"}, "per_page is invalid"),
-        ({"per_page": "0"}, "per_page does not have a valid value"),
+        ({"per_page": "0"}, "per_page has a value not allowed"),  # GitLab: except_values [0]
+        ({"per_page": "-1"}, "per_page does not have a valid value"),
         ({"page": "-1"}, "page does not have a valid value"),
         ({"sort": "up", "order_by": "color"}, "order_by does not have a valid value, sort does not have a valid value"),
     ],

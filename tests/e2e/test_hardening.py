@@ -47,6 +47,15 @@ def test_hostile_bodies_and_numbers_get_each_dialects_error(
     # A repository URL with a NUL byte, or naming nothing
     assert api.post("/projects", json={"name": "nul", "repo_url": f"{repo.path}\u0000"}).status_code == 400
     assert api.post("/projects", json={"name": "empty", "repo_url": "file://"}).status_code == 400
+    # The overflow of issue 9: a rate no clock can count is the native 400 naming the field, not a 500
+    overflow = api.request(
+        "PATCH", f"/projects/{project['id']}", json={"preview_rebuild_schedule": "rate(99999999999999999999 days)"}
+    )
+    assert overflow.status_code == 400 and overflow.json()["error"]["field"] == "preview_rebuild_schedule"
+    # A NUL in a name or an output directory is refused
+    assert api.post("/projects", json={"name": "n\u0000", "repo_url": str(repo.path)}).status_code == 400
+    nul_dir = api.request("PATCH", f"/projects/{project['id']}", json={"output_dir": "dist\u0000"})
+    assert nul_dir.status_code == 400 and nul_dir.json()["error"]["field"] == "output_dir"
 
 
 def test_native_listing_shows_every_deployment_once_after_deletes(

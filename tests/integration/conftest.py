@@ -7,9 +7,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -281,3 +283,25 @@ def ledger(stack: EmbeddedStack) -> Callable[..., Any]:
         return deployment
 
     return record
+
+
+def burst(url: str, clients: int = 50) -> list[int | str]:
+    """`clients` GETs of `url` started at the same instant, each on its own connection; their statuses (or the
+    exception a client got). The connect timeout is under Linux's first SYN retransmission (1 s), so a
+    connection the server's listen queue had no room for fails it instead of quietly arriving late."""
+    ready = threading.Barrier(clients)
+
+    def fetch(_: int) -> int | str:
+        ready.wait()
+        try:
+            return requests.get(url, timeout=(0.9, 30)).status_code
+        except requests.RequestException as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        return list(pool.map(fetch, range(clients)))
+
+
+@pytest.fixture(name="burst")
+def burst_fixture() -> Callable[..., list[int | str]]:
+    return burst

@@ -137,13 +137,24 @@ def _table_ttl(table: Any, properties: dict[str, Any], account_id: str, region_n
         )
 
 
-def _bucket_public_access_block(bucket: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
+def _bucket_properties(bucket: Any, properties: dict[str, Any], account_id: str, region_name: str) -> None:
     from moto.s3.models import s3_backends
     from moto.utilities.utils import get_partition
 
+    backend = s3_backends[account_id][get_partition(region_name)]
     if "PublicAccessBlockConfiguration" in properties:
-        backend = s3_backends[account_id][get_partition(region_name)]
         backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
+    if "LifecycleConfiguration" in properties:  # the rules in the S3 API's shape, as CloudFormation sends them
+        rules = [
+            {
+                "ID": rule["Id"],
+                "Filter": {"Prefix": rule["Prefix"]},
+                "Status": rule["Status"],
+                "Expiration": {"Days": rule["ExpirationInDays"]},
+            }
+            for rule in properties["LifecycleConfiguration"]["Rules"]
+        ]
+        backend.put_bucket_lifecycle_configuration(bucket.name, rules)
 
 
 @contextmanager
@@ -151,7 +162,8 @@ def moto_honours_properties() -> Iterator[None]:
     """While open, moto's CloudFormation applies the properties below instead of ignoring them (moto 5.2):
 
     - AWS::DynamoDB::Table TimeToLiveSpecification (UpdateTimeToLive),
-    - AWS::S3::Bucket PublicAccessBlockConfiguration (PutPublicAccessBlock),
+    - AWS::S3::Bucket PublicAccessBlockConfiguration (PutPublicAccessBlock) and LifecycleConfiguration's
+      prefix expirations (PutBucketLifecycleConfiguration),
     - AWS::StepFunctions::StateMachine DefinitionSubstitutions (filled into DefinitionString before creation).
     """
     from moto.dynamodb.models.table import Table
@@ -176,6 +188,6 @@ def moto_honours_properties() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Table, "create_from_cloudformation_json", then(Table, _table_ttl))
-        patch.setattr(FakeBucket, "create_from_cloudformation_json", then(FakeBucket, _bucket_public_access_block))
+        patch.setattr(FakeBucket, "create_from_cloudformation_json", then(FakeBucket, _bucket_properties))
         patch.setattr(StateMachine, "create_from_cloudformation_json", classmethod(create_machine))
         yield

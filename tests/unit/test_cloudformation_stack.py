@@ -49,6 +49,8 @@ from chalicelib.infra.resources import (
     DEPLOYMENTS,
     ENVIRONMENTS,
     PIPELINE,
+    SITES_BUCKET,
+    STAGING_PREFIX,
     Bucket,
     Queue,
     Table,
@@ -408,6 +410,28 @@ def test_every_queue_is_the_same_in_the_stack_and_in_the_embedded_stack(deployme
     stack_dead_letter = queue_settings(deployment.queue_url(queue.dead_letter_logical))
     embedded_dead_letter = queue_settings(deployment.embedded_queue_url(queue.dead_letter_logical))
     assert stack_dead_letter == embedded_dead_letter
+
+
+def _expiries(bucket_name: str) -> set[tuple[str, str, str, int]]:
+    """(rule id, prefix, status, days) of each lifecycle rule of a bucket; none when it has no configuration."""
+    s3 = client("s3")
+    try:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket_name)["Rules"]
+    except s3.exceptions.ClientError as exc:
+        assert exc.response["Error"]["Code"] == "NoSuchLifecycleConfiguration", exc
+        return set()
+    return {(r["ID"], r["Filter"]["Prefix"], r["Status"], r["Expiration"]["Days"]) for r in rules}
+
+
+@pytest.mark.parametrize("bucket", CATALOGUE.buckets, ids=lambda b: b.logical)
+def test_every_bucket_expires_what_the_catalogue_says_in_both_stacks(deployment: Deployment, bucket: Bucket) -> None:
+    expected = {(e.rule_id, e.prefix, "Enabled", e.days) for e in bucket.expiries}
+    assert _expiries(deployment.bucket(bucket)) == expected
+    assert _expiries(deployment.embedded.resource_name(bucket.logical)) == expected
+
+
+def test_what_a_build_stages_in_the_sites_bucket_expires_after_a_day() -> None:
+    assert [(e.prefix, e.days) for e in SITES_BUCKET.expiries] == [(STAGING_PREFIX, 1)]
 
 
 def test_every_bucket_of_the_stack_exists_in_the_embedded_stack(deployment: Deployment) -> None:

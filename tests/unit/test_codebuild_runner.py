@@ -3,25 +3,31 @@ Lambda feeds them, CodeBuild's StartBuild and StopBuild, and completion through 
 Change" events of the documented shape (moto's CodeBuild runs nothing, so the test plays the build).
 
 moto ignores most StartBuild parameters, so the requests are captured with a botocore hook on the very
-client the runner uses.
+client the runner uses. The build's uploads are played through the presigned POST the build was given, as
+the buildspec's upload script sends them (that script itself runs in tests/unit/test_build_upload.py).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from app import app
 from chalicelib.aws import client, reset_clients
+from chalicelib.infra.build_upload import FILES, MANIFEST
 from chalicelib.infra.buildspec import BUILD_VARIABLES, BUILDSPEC
-from chalicelib.infra.resources import BUILD_PROJECT, PIPELINE, SITES_BUCKET
+from chalicelib.infra.resources import BUILD_PROJECT, PIPELINE, SITES_BUCKET, STAGING_PREFIX
 from chalicelib.local.moto_compat import serialize_dynamodb
 from chalicelib.local.provision import provision, state_machine_arn
 from chalicelib.models import reset_connections
@@ -79,6 +85,36 @@ def phases(failed: str | None = None, status: str = "FAILED", context: str = "",
             listed.append({**listed[-1], "phase-type": name, "duration-in-seconds": 1})
     listed.append({"start-time": "Sep 1, 2017 4:14:26 PM", "phase-type": "COMPLETED"})
     return listed
+
+
+def post_file(url: str, fields: dict[str, str], key: str, body: bytes) -> None:
+    response = requests.post(url, data={**fields, "key": key}, files={"file": ("upload", body)}, timeout=10)
+    assert response.status_code == 204, response.text
+
+
+def describe(files: dict[str, bytes]) -> dict[str, Any]:
+    """The manifest the upload script writes for these files."""
+    entries = [{"path": p, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for p, b in files.items()]
+    return {
+        "version": 1,
+        "file_count": len(entries),
+        "total_bytes": sum(len(b) for b in files.values()),
+        "files": entries,
+    }
+
+
+def bucket_keys(prefix: str) -> dict[str, bytes]:
+    s3 = client("s3")
+    bucket = get_settings().resource_name(SITES_BUCKET.logical)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return {o["Key"][len(prefix) :]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+
+
+SITE_FILES = {
+    "index.html": b"<h1>hello</h1>\n",
+    "assets/app.js": b"console.log('hi')\n",
+    "docs/a file with spaces & ümlauts.txt": b"spaces\n",
+}
 
 
 @dataclass
@@ -166,6 +202,23 @@ class Cloud:
 
     def send(self, event: dict[str, Any]) -> None:
         consumers.consume_build_event(event)
+
+    # ---- what the build uploads, through the presigned POST it was given ----
+
+    def upload_target(self, deployment_id: int) -> tuple[str, dict[str, str], str]:
+        variables = self.request_for(deployment_id)["variables"]
+        fields = json.loads(variables["DEPLOYD_UPLOAD_FIELDS"])
+        return variables["DEPLOYD_UPLOAD_URL"], fields, variables["DEPLOYD_UPLOAD_PREFIX"]
+
+    def stage(self, deployment_id: int, files: dict[str, bytes], manifest: Any = "describe") -> None:
+        """Upload as the buildspec's script does: each file through the build's POST, then the manifest."""
+        url, fields, prefix = self.upload_target(deployment_id)
+        for path, body in files.items():
+            post_file(url, fields, prefix + FILES + path, body)
+        if manifest == "describe":
+            manifest = describe(files)
+        if manifest is not None:
+            post_file(url, fields, prefix + MANIFEST, json.dumps(manifest).encode())
 
     # ---- what the runner asked CodeBuild for ----
 
@@ -342,8 +395,10 @@ def test_a_deployment_starts_one_build_of_its_exact_commit_with_the_projects_com
     assert len(cloud.start_requests) == 1
     request = cloud.request_for(deployment_id)
     assert request["projectName"] == get_settings().resource_name(BUILD_PROJECT.logical)
-    # And it builds the exact commit with the project's command, and uploads where the site will be served from
-    assert request["variables"] == {
+    # And it builds the exact commit with the project's command, and may upload only to its own staging prefix
+    variables = dict(request["variables"])
+    upload = {name: variables.pop(name) for name in list(variables) if name.startswith("DEPLOYD_UPLOAD_")}
+    assert variables == {
         "CI": "true",
         "DEPLOYD": "1",
         "DEPLOYD_DEPLOYMENT_ID": str(deployment_id),
@@ -352,9 +407,11 @@ def test_a_deployment_starts_one_build_of_its_exact_commit_with_the_projects_com
         "DEPLOYD_BRANCH": "main",
         "DEPLOYD_BUILD_COMMAND": "npm ci && npm run build",
         "DEPLOYD_OUTPUT_DIR": "dist",
-        "DEPLOYD_ARTIFACT_BUCKET": get_settings().resource_name(SITES_BUCKET.logical),
-        "DEPLOYD_ARTIFACT_PREFIX": sites.artifact_prefix(deployment_id),
+        "DEPLOYD_MAX_OUTPUT_FILES": str(get_settings().max_output_files),
+        "DEPLOYD_MAX_OUTPUT_BYTES": str(get_settings().max_output_bytes),
     }
+    nonce = DeploymentRepository.get(deployment_id).staging_nonce
+    assert upload["DEPLOYD_UPLOAD_PREFIX"] == f"staging/{deployment_id}/{nonce}/"
     assert set(request["variables"]) <= set(BUILD_VARIABLES)
     assert {v["type"] for v in request["environmentVariablesOverride"]} == {"PLAINTEXT"}
     # And CodeBuild's limit is the project's, rounded up to whole minutes
@@ -373,6 +430,44 @@ def test_a_deployment_starts_one_build_of_its_exact_commit_with_the_projects_com
     # And its log says which build runs it
     log = deployments.logs(project.org, project.project_id, deployment_id).text
     assert f"CodeBuild build {deployment.build_id} started" in log
+
+
+def test_the_build_may_upload_only_under_its_own_staging_prefix_until_the_pipeline_stops_waiting(
+    cloud: Cloud, site: Callable[..., Site], settings_env: Callable[..., None]
+) -> None:
+    # Given outputs limited to 5 MB, and two deployments whose builds run for at most 10 minutes
+    settings_env(DEPLOYD_MAX_OUTPUT_BYTES=str(5 * 1024 * 1024))
+    project = site(build_timeout_seconds=600)
+    first, second = _deploy(project), _deploy(project)
+
+    # When their builds start
+    cloud.wait_build_started(first)
+    signed_at = datetime.now(UTC)
+    cloud.wait_build_started(second)
+
+    # Then each build's upload target is a POST signed for its own fresh staging prefix, and nothing else
+    prefixes = []
+    for deployment_id in (first, second):
+        url, fields, prefix = cloud.upload_target(deployment_id)
+        nonce = DeploymentRepository.get(deployment_id).staging_nonce
+        assert nonce and len(nonce) >= 32
+        assert prefix == f"{STAGING_PREFIX}{deployment_id}/{nonce}/"
+        prefixes.append(prefix)
+        assert get_settings().resource_name(SITES_BUCKET.logical) in url
+        assert "key" not in fields  # the build names each file's key, within the signed prefix
+        policy = json.loads(base64.b64decode(fields["policy"]))
+        conditions = policy["conditions"]
+        assert ["starts-with", "$key", prefix] in conditions
+        assert not [c for c in conditions if isinstance(c, dict) and "key" in c]
+        # each file at most the output limit
+        assert ["content-length-range", 0, 5 * 1024 * 1024] in conditions
+        assert {"bucket": get_settings().resource_name(SITES_BUCKET.logical)} in conditions
+        # valid while the pipeline waits for the build: CodeBuild's 10 minutes plus the pipeline's margin
+        expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        wanted = 600 + get_settings().pipeline_timeout_margin_seconds
+        assert abs((expires - signed_at).total_seconds() - wanted) < 30
+    # And the two deployments' prefixes differ beyond their ids: neither can be guessed from the other
+    assert prefixes[0].split("/")[2] != prefixes[1].split("/")[2]
 
 
 @pytest.mark.parametrize(
@@ -443,9 +538,11 @@ def test_a_successful_build_goes_live_through_the_state_machine(
     deployment_id = _deploy(project)
     cloud.wait_build_started(deployment_id)
 
-    # When CodeBuild reports the build running, then succeeded after a 42 second build command
+    # When CodeBuild reports the build running, the build uploads its output through its POST, and CodeBuild
+    # reports it succeeded after a 42 second build command
     cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
     assert DeploymentRepository.get(deployment_id).status == "building"
+    cloud.stage(deployment_id, SITE_FILES)
     cloud.send(cloud.event(deployment_id, "SUCCEEDED", phases=phases(build_seconds=42)))
 
     # Then the deployment goes live: served at its own URL and as production, from what the build uploaded
@@ -459,6 +556,19 @@ def test_a_successful_build_goes_live_through_the_state_machine(
     assert environment is not None and environment.active_deployment_id == deployment_id
     assert not environment.in_flight
     assert cloud.wait_execution_end(deployment_id) == "SUCCEEDED"
+    # And the uploaded files were published under the deployment's prefix, each with its content type,
+    # and nothing is left in staging
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == SITE_FILES
+    s3, bucket = client("s3"), get_settings().resource_name(SITES_BUCKET.logical)
+    types = {
+        p: s3.head_object(Bucket=bucket, Key=f"deployments/{deployment_id}/{p}")["ContentType"] for p in SITE_FILES
+    }
+    assert types == {
+        "index.html": "text/html; charset=utf-8",
+        "assets/app.js": "text/javascript; charset=utf-8",
+        "docs/a file with spaces & ümlauts.txt": "text/plain; charset=utf-8",
+    }
+    assert bucket_keys(STAGING_PREFIX) == {}
     # And each metric of the flow was emitted once
     metrics = _emitted_metrics(capsys.readouterr().out)
     for name in ("DeploymentsStarted", "QueueWait", "BuildDuration", "DeploymentsSucceeded"):
@@ -504,7 +614,8 @@ def test_a_failed_build_fails_the_deployment_saying_why(
     cloud.wait_build_started(deployment_id)
     cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
 
-    # When CodeBuild reports it failed
+    # When CodeBuild reports it failed (after its upload step staged part of an output)
+    cloud.stage(deployment_id, {"index.html": b"<h1>half</h1>"}, manifest=None)
     cloud.send(cloud.event(deployment_id, status, phases=phases(failed_phase, status, context, build_seconds=7)))
 
     # Then the deployment failed with a reason the user can act on, and its environment is free again
@@ -519,9 +630,178 @@ def test_a_failed_build_fails_the_deployment_saying_why(
     # And the logs endpoint says why
     view = deployments.logs(project.org, project.project_id, deployment_id)
     assert view.deployment.error_message == failed.error_message
+    # And nothing it staged was published or kept
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == {}
+    assert bucket_keys(STAGING_PREFIX) == {}
     # And the failure was counted once, though the state machine reported the end too, as the user's build's
     # failure or the platform's (only the platform's pages the operator)
     assert _failure_causes(capsys.readouterr().out) == [cause]
+
+
+def _over_the_limits(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the upload script writes for an output over the limits: the counts, and no file."""
+    return {**manifest, "files": []}
+
+
+def _sha_of_other_content(manifest: dict[str, Any]) -> dict[str, Any]:
+    files = [{**manifest["files"][0], "sha256": hashlib.sha256(b"<h1>HELLO</h1>\n").hexdigest()}]
+    return {**manifest, "files": files + manifest["files"][1:]}
+
+
+@pytest.mark.parametrize(
+    ("limits", "staged", "manifest", "message"),
+    [
+        (
+            {"DEPLOYD_MAX_OUTPUT_FILES": "2"},
+            SITE_FILES,
+            "describe",
+            "build output has more than 2 files; the limit is 2 files (DEPLOYD_MAX_OUTPUT_FILES)",
+        ),
+        (
+            {"DEPLOYD_MAX_OUTPUT_FILES": "2"},
+            {},
+            _over_the_limits(describe(SITE_FILES)),
+            "build output has more than 2 files; the limit is 2 files (DEPLOYD_MAX_OUTPUT_FILES)",
+        ),
+        (
+            {"DEPLOYD_MAX_OUTPUT_BYTES": "39"},
+            SITE_FILES,
+            "describe",
+            "build output is 40 bytes; the limit is 39 bytes (DEPLOYD_MAX_OUTPUT_BYTES)",
+        ),
+        ({}, SITE_FILES, None, "the build's output manifest is missing: its upload did not finish"),
+        (
+            {},
+            {p: b for p, b in SITE_FILES.items() if p != "assets/app.js"},
+            describe(SITE_FILES),
+            "the uploaded output does not match the build's manifest: missing: assets/app.js",
+        ),
+        (
+            {},
+            {**SITE_FILES, "extra.html": b"<p>"},
+            describe(SITE_FILES),
+            "the uploaded output does not match the build's manifest: not in the manifest: extra.html",
+        ),
+        (
+            {},
+            SITE_FILES,
+            _sha_of_other_content(describe(SITE_FILES)),
+            "the uploaded output does not match the build's manifest: sha256 of index.html differs",
+        ),
+        ({}, SITE_FILES, {"files": "all of them"}, "the build's output manifest is not readable"),
+        (
+            {},
+            {"../1/index.html": b"<h1>defaced</h1>"},
+            "describe",
+            "the build's output manifest lists an invalid entry: '../1/index.html'",
+        ),
+    ],
+    ids=[
+        "too-many-files",
+        "too-many-files-declared",
+        "too-large",
+        "no-manifest",
+        "missing",
+        "extra",
+        "sha",
+        "unreadable",
+        "dot-dot",
+    ],
+)
+def test_an_output_over_a_limit_or_not_matching_its_manifest_fails_the_deployment_and_publishes_nothing(
+    limits: dict[str, str],
+    staged: dict[str, bytes],
+    manifest: Any,
+    message: str,
+    cloud: Cloud,
+    site: Callable[..., Site],
+    settings_env: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given deployd's output limits, and a deployment whose build is running
+    settings_env(**limits)
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+
+    # When the build uploads its output (and its manifest, if it gets that far) and CodeBuild says it succeeded
+    cloud.stage(deployment_id, staged, manifest)
+    cloud.send(cloud.event(deployment_id, "SUCCEEDED"))
+
+    # Then the deployment failed, saying why
+    failed = DeploymentRepository.get(deployment_id)
+    assert failed.status == "failed"
+    assert failed.error_message == message
+    assert failed.artifact_prefix is None and failed.deployment_url is None
+    assert cloud.wait_execution_end(deployment_id) == "FAILED"
+    assert deployments.logs(project.org, project.project_id, deployment_id).text.endswith(f"==> Failed: {message}\n")
+    # And nothing was published, nothing routes to it, and the staged files are gone
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == {}
+    assert not EnvironmentRepository.find(project.project_id, PRODUCTION).active_deployment_id
+    assert bucket_keys(STAGING_PREFIX) == {}
+    # And it was counted once, as the user's build's failure (not the platform's: nobody is paged for it)
+    assert _failure_causes(capsys.readouterr().out) == ["build"]
+
+
+def test_files_planted_under_another_staging_prefix_of_the_deployment_are_never_published(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a deployment whose build is running, and files planted beside its own staging prefix: under the
+    # deployment's id with another nonce, under its id alone, and a manifest that lists them
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    s3, bucket = client("s3"), get_settings().resource_name(SITES_BUCKET.logical)
+    planted = {"index.html": b"<h1>defaced</h1>", "evil.js": b"steal()"}
+    for prefix in (f"{STAGING_PREFIX}{deployment_id}/{'0' * 32}/", f"{STAGING_PREFIX}{deployment_id}/"):
+        for path, body in planted.items():
+            s3.put_object(Bucket=bucket, Key=prefix + FILES + path, Body=body)
+        s3.put_object(Bucket=bucket, Key=prefix + MANIFEST, Body=json.dumps(describe(planted)).encode())
+
+    # When its own build uploads its output and succeeds
+    cloud.stage(deployment_id, SITE_FILES)
+    cloud.send(cloud.event(deployment_id, "SUCCEEDED"))
+
+    # Then exactly its own build's files are published
+    cloud.wait_status(deployment_id, "deployed")
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == SITE_FILES
+
+
+def test_a_publication_cut_short_by_an_s3_error_completes_when_the_event_is_retried(
+    cloud: Cloud, site: Callable[..., Site]
+) -> None:
+    # Given a deployment whose build staged its output, and S3 failing the first copy of it
+    project = site()
+    deployment_id = _deploy(project)
+    cloud.wait_build_started(deployment_id)
+    cloud.stage(deployment_id, SITE_FILES)
+    failures = iter([ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, "CopyObject")])
+
+    def flaky(**_: Any) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+
+    client("s3").meta.events.register("before-call.s3.CopyObject", flaky)
+    succeeded = cloud.event(deployment_id, "SUCCEEDED")
+
+    # When the build-events invocation for its success fails on it
+    with pytest.raises(ClientError):
+        cloud.send(succeeded)
+
+    # Then the deployment waits in uploading, its output still staged
+    assert DeploymentRepository.get(deployment_id).status == "uploading"
+    assert len(bucket_keys(cloud.upload_target(deployment_id)[2])) == len(SITE_FILES) + 1
+
+    # When EventBridge retries the invocation
+    cloud.send(succeeded)
+
+    # Then the deployment goes live with its whole output, and the staging is gone
+    cloud.wait_status(deployment_id, "deployed")
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == SITE_FILES
+    assert bucket_keys(STAGING_PREFIX) == {}
+    assert cloud.wait_execution_end(deployment_id) == "SUCCEEDED"
 
 
 def test_a_build_over_its_time_limit_fails_naming_the_limit(
@@ -602,11 +882,14 @@ def test_cancelling_a_running_build_stops_it_and_its_stopped_event_changes_nothi
     assert cloud.stop_requests == [build_id]
     cancelled = _attributes(deployment_id)
 
-    # When CodeBuild reports the build stopped
+    # When CodeBuild reports the build stopped, its upload step having staged what it had
+    cloud.stage(deployment_id, SITE_FILES)
     cloud.send(cloud.event(deployment_id, "STOPPED", phases=phases("BUILD", "STOPPED")))
 
-    # Then the deployment is still cancelled and nothing about it changed
+    # Then the deployment is still cancelled and nothing about it changed, and nothing it staged is published
     assert _attributes(deployment_id) == cancelled
+    assert bucket_keys(sites.artifact_prefix(deployment_id)) == {}
+    assert bucket_keys(STAGING_PREFIX) == {}
     assert cancelled["status"] == "cancelled" and "error_message" not in cancelled
     assert not EnvironmentRepository.find(project.project_id, PRODUCTION).in_flight
     # And its pipeline ended without deploying
@@ -710,6 +993,7 @@ def test_repeated_and_late_events_change_nothing(
     deployment_id = _deploy(project)
     cloud.wait_build_started(deployment_id)
     cloud.send(cloud.event(deployment_id, "IN_PROGRESS"))
+    cloud.stage(deployment_id, SITE_FILES)
     cloud.send(cloud.event(deployment_id, "SUCCEEDED"))
     cloud.wait_status(deployment_id, "deployed")
     assert cloud.wait_execution_end(deployment_id) == "SUCCEEDED"

@@ -7,16 +7,23 @@ function states something it must not be able to do.
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chalicelib.infra import iam
+from chalicelib.infra import build_upload, codebuild, iam
+from chalicelib.infra.buildspec import SCRIPT_VARIABLE
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.resources import CATALOGUE, REGISTRY, ROUTES, SITES_BUCKET, Table
+from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, REGISTRY, ROUTES, SITES_BUCKET, STAGING_PREFIX, Table
+from chalicelib.infra.template import logical_id
 from tests.unit.chalice_sam import packaged_template
 
 GUARDED = ("dynamodb", "s3", "sqs", "states")
+S3_WRITE_VERBS = ("Put", "Delete", "Copy", "Restore", "Replicate", "Create", "Abort", "Bypass")
 
 
 @pytest.fixture(scope="module")
@@ -132,23 +139,80 @@ def test_only_the_api_functions_role_may_read_the_admin_token_secret(sam: dict[s
 # --- the build ---
 
 
-def test_the_build_writes_its_own_logs_and_artifacts_and_touches_nothing_of_the_platform(sam: dict[str, Any]) -> None:
+def test_the_build_writes_its_own_logs_and_touches_nothing_of_the_platform(sam: dict[str, Any]) -> None:
     role = sam["Resources"]["BuildProjectRole"]
     statements = _statements(role)
     granted = {(a, str(r)) for s in statements for a in _listed(s["Action"]) for r in _listed(s["Resource"])}
     log_group = str({"Fn::GetAtt": ["BuildProjectLogGroup", "Arn"]})
-    artifacts = str({"Fn::Sub": "${SitesBucket.Arn}/deployments/*"})
-    assert granted == {
-        ("logs:CreateLogStream", log_group),
-        ("logs:PutLogEvents", log_group),
-        ("s3:PutObject", artifacts),
-    }
+    assert granted == {("logs:CreateLogStream", log_group), ("logs:PutLogEvents", log_group)}
     text = str(statements)
     assert not any(logical in text for logical in (f"{t.logical.title()}" for t in CATALOGUE.tables))
-    assert "Table" not in text and "Queue" not in text and "DeploymentPipeline" not in text
+    assert "Table" not in text and "Queue" not in text and "DeploymentPipeline" not in text and "Bucket" not in text
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "codebuild.amazonaws.com"}
     assert trust["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"].endswith(":project/deployd-prod-build-project")
+
+
+def _writes_s3(action: str) -> bool:
+    """Whether an action could write S3 objects or the bucket: a wildcard, or any s3 write verb."""
+    if action in ("*", "s3:*"):
+        return True
+    service, _, name = action.partition(":")
+    return service == "s3" and ("*" in name or name.startswith(S3_WRITE_VERBS))
+
+
+def _names_the_sites_bucket(resource: Any) -> bool:
+    bucket_id = logical_id(SITES_BUCKET.logical, "Bucket")
+    return resource == "*" or bucket_id in json.dumps(resource)
+
+
+def test_no_credential_a_build_can_reach_allows_writing_the_sites_bucket(sam: dict[str, Any]) -> None:
+    # The credentials a build's commands can fetch are those of the role of the project they run in
+    projects = {k: v for k, v in sam["Resources"].items() if v["Type"] == "AWS::CodeBuild::Project"}
+    assert projects, "the template has no CodeBuild project"
+    reachable = {project["Properties"]["ServiceRole"]["Fn::GetAtt"][0] for project in projects.values()}
+    # (and no other role lets CodeBuild assume it)
+    trusting = {
+        name
+        for name, role in _roles(sam).items()
+        if "codebuild.amazonaws.com" in json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+    }
+    assert trusting == reachable
+    for name in reachable:
+        role = sam["Resources"][name]
+        assert "ManagedPolicyArns" not in role["Properties"] and "PermissionsBoundary" not in role["Properties"]
+        for statement in _statements(role):
+            writes = [a for a in _listed(statement["Action"]) if _writes_s3(a)]
+            assert not (writes and any(_names_the_sites_bucket(r) for r in _listed(statement["Resource"]))), (
+                name,
+                statement,
+            )
+            assert not [a for a in _listed(statement["Action"]) if a.startswith("s3:")], (name, statement)
+    # Nor does any role that the build could be handed grant more: the role is the build's only credential
+    assert not [
+        r for r in sam["Resources"].values() if r["Type"] == "AWS::IAM::Policy" and "BuildProjectRole" in json.dumps(r)
+    ]
+
+
+def test_the_buildspec_uploads_only_through_the_builds_presigned_post_never_with_the_role(sam: dict) -> None:
+    project = sam["Resources"][codebuild.project_id(BUILD_PROJECT)]
+    spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    commands = [c for phase in spec["phases"].values() for c in phase["commands"]]
+    # No AWS CLI, no SDK, no credentials endpoint: nothing in the buildspec uses the role's credentials
+    for command in commands:
+        assert not re.search(r"(^|[\s;&|(])aws\s", command), command
+        assert "s3://" not in command and "169.254.170.2" not in command, command
+        assert "AWS_CONTAINER_CREDENTIALS" not in command, command
+    # The output is uploaded by the upload script, piped into python3, and by nothing else
+    upload = spec["phases"]["post_build"]["commands"][-1]
+    assert upload.endswith(f'echo "${SCRIPT_VARIABLE}" | base64 -d | python3 - "$DEPLOYD_OUTPUT_DIR"'), upload
+    script = base64.b64decode(spec["env"]["variables"][SCRIPT_VARIABLE]).decode()
+    assert script == Path(build_upload.__file__).read_text(encoding="utf-8")
+    assert "boto" not in script and "AWS_" not in script and "169.254" not in script
+    assert 'env["DEPLOYD_UPLOAD_URL"]' in script and 'env["DEPLOYD_UPLOAD_FIELDS"]' in script
+    # And the project hands the build no other secret: no variables of its own, no privileged mode
+    environment = project["Properties"]["Environment"]
+    assert "EnvironmentVariables" not in environment and environment["PrivilegedMode"] is False
 
 
 def test_the_state_machine_sends_to_its_queues_and_updates_its_two_tables_only(sam: dict[str, Any]) -> None:
@@ -190,7 +254,10 @@ def test_the_build_worker_cannot_read_keys_or_organizations_routes_or_upload_sit
     assert ("sqs:ReceiveMessage", "queue/activations") not in allowed
     assert _table_actions(function, CATALOGUE.tables[1]) == set()  # api-keys
     assert not [t for _, t in allowed if t.startswith("table/routes")]
-    assert not [t for _, t in allowed if t.startswith(f"bucket/{SITES_BUCKET.logical}")]  # CodeBuild uploads
+    # In the sites bucket it may only sign builds' uploads: PutObject under staging/, never under deployments/
+    assert {(a, t) for a, t in allowed if t.startswith(f"bucket/{SITES_BUCKET.logical}")} == {
+        ("s3:PutObject", f"bucket/{SITES_BUCKET.logical}/{STAGING_PREFIX}*")
+    }
     assert ("states:StartExecution", "state-machine") not in allowed
 
 
@@ -220,6 +287,15 @@ def test_the_preview_scheduler_cannot_start_builds_or_read_logs(functions: dict)
 def test_build_events_cannot_start_builds_or_executions(functions: dict) -> None:
     allowed = _allowed(functions["BuildEvents"])
     assert ("states:SendTaskFailure", "state-machine") in allowed
+    # It promotes a build's staged output: reads and deletes staging, copies into the deployments' prefix
+    sites_bucket = f"bucket/{SITES_BUCKET.logical}"
+    assert {(a, t) for a, t in allowed if t.startswith(sites_bucket)} == {
+        ("s3:ListBucket", sites_bucket),
+        ("s3:GetObject", f"{sites_bucket}/{STAGING_PREFIX}*"),
+        ("s3:DeleteObject", f"{sites_bucket}/{STAGING_PREFIX}*"),
+        ("s3:PutObject", f"{sites_bucket}/deployments/*"),
+        ("s3:DeleteObject", f"{sites_bucket}/deployments/*"),
+    }
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert ("states:StartExecution", "state-machine") not in allowed
     # Its only queue is its own failure destination, and only to send to

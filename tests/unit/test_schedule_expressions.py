@@ -49,12 +49,36 @@ def test_cron_fires_strictly_after_the_given_moment() -> None:
         "cron(0 3 * * MON *)",  # day-of-month and day-of-week both given
         "cron(61 3 ? * MON *)",
         "cron(0 0 30 2 ? *)",  # the 30th of February: never fires
+        # numbers out of any bound: the overflow of issue 9, a rate over a year, negative, fractional, non-ASCII
+        "rate(99999999999999999999 days)",
+        "rate(366 days)",
+        "rate(8761 hours)",
+        "rate(525601 minutes)",
+        "rate(-1 minutes)",
+        "rate(1.5 hours)",
+        "rate(\u0663 days)",  # an Arabic-Indic three
+        "cron(\u00b2 * * * ? *)",  # a superscript two: str.isdigit() says yes, int() says no
+        "cron(0 3 ? * MON 99999999999999999999)",
+        "cron(0/99999999999999999999 * * * ? *)",
+        "cron(0/\u00b2 * * * ? *)",
     ],
 )
 def test_invalid_expressions_are_refused_naming_the_field(expression: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         validate(expression)
     assert refused.value.field == "preview_rebuild_schedule"
+
+
+@pytest.mark.parametrize(
+    ("expression", "every"),
+    [
+        ("rate(365 days)", timedelta(days=365)),
+        ("rate(8760 hours)", timedelta(days=365)),
+        ("rate(525600 minutes)", timedelta(days=365)),
+    ],
+)
+def test_a_rate_of_up_to_a_year_is_accepted(expression: str, every: timedelta) -> None:
+    assert parse(expression).next_after(FRIDAY_NOON) == FRIDAY_NOON + every
 
 
 def test_no_schedule_is_valid() -> None:

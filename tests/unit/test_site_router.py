@@ -143,6 +143,19 @@ def test_unknown_hosts_are_404_without_asking_the_origin() -> None:
         assert result["body"]["data"].startswith("no site is served at")
 
 
+def test_malformed_hosts_are_404_without_a_lookup_and_nothing_of_the_host_is_echoed() -> None:
+    # Given hosts whose first label is no label deployd makes (a store key that only matches case-folded
+    # would be served otherwise), one of them carrying markup
+    hosts = ["<script>alert(1)</script>.sites.example.com", "site_acme.sites.example.com", "a%0d%0ab.sites.example.com"]
+    # When each is requested
+    results, lookups = _route(*[(host, "/") for host in hosts], store={**STORE, "site_acme": "deployments/7/"})
+    # Then each is a 404 that says nothing of the host, and the store is never asked
+    assert lookups == []
+    for result in results:
+        assert result["statusCode"] == 404
+        assert result["body"]["data"] == "no site is served at this address\n"
+
+
 @pytest.mark.parametrize("failing", ["all", "get"], ids=["store-unreadable", "get-failed-for-a-held-key"])
 def test_a_store_that_cannot_be_read_is_503_not_404(failing: str) -> None:
     # When the KeyValueStore lookup of a site the store holds fails (the store unreadable, or get() failing

@@ -1,0 +1,95 @@
+"""Answers for requests no view handles: a path no route names (404), a method its route does not take (405,
+with Allow), a request line or headers too long (414, 431), a malformed request (400).
+
+Each is rendered in the dialect the path's prefix names, as that dialect's own errors are: GitHub under
+/api/v3, GitLab under /api/v4, Mintlify under /v1, the native format under /api/v1 and anywhere else. The
+`edges` middleware (app.py) rewrites Chalice's own 405; the embedded stack's API server (chalicelib.local.api)
+answers the rest; on AWS, API Gateway's gateway responses do (chalicelib.infra.gateway_responses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.api.http import json_response
+
+GITHUB_DOCS = "https://docs.github.com/rest"
+
+REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+}
+NATIVE_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    414: "uri_too_long",
+    431: "request_header_fields_too_large",
+}
+
+
+def _github(status: int, reason: str) -> dict[str, Any]:
+    return {"message": reason, "documentation_url": GITHUB_DOCS}
+
+
+def _gitlab(status: int, reason: str) -> dict[str, Any]:
+    return {"message": f"{status} {reason}"}
+
+
+def _mintlify(status: int, reason: str) -> dict[str, Any]:
+    return {"error": reason}
+
+
+def _native(status: int, reason: str) -> dict[str, Any]:
+    return {"error": {"code": NATIVE_CODES.get(status, "error"), "message": reason}}
+
+
+# Longest prefix first: /api/v1/... is native, /v1/... Mintlify.
+DIALECTS: list[tuple[str, Callable[[int, str], dict[str, Any]]]] = [
+    ("/api/v3", _github),
+    ("/api/v4", _gitlab),
+    ("/api/v1", _native),
+    ("/v1", _mintlify),
+]
+
+
+def body_for(path: str | None, status: int) -> dict[str, Any]:
+    """The error body a client of the dialect `path` belongs to expects for `status`."""
+    reason = REASONS.get(status, "Error")
+    for prefix, render in DIALECTS:
+        if path is not None and (path == prefix or path.startswith(prefix + "/")):
+            return render(status, reason)
+    return _native(status, reason)
+
+
+def error_response(path: str | None, status: int, headers: dict[str, str] | None = None) -> Response:
+    return json_response(status, body_for(path, status), headers)
+
+
+def route_not_found(path: str | None) -> Response:
+    return error_response(path, 404)
+
+
+def method_not_allowed(path: str | None, allowed: list[str]) -> Response:
+    return error_response(path, 405, {"Allow": ", ".join(sorted(allowed))})
+
+
+def _is_chalice_405(response: Response) -> bool:
+    body = response.body
+    return response.status_code == 405 and isinstance(body, dict) and body.get("Code") == "MethodNotAllowedError"
+
+
+def edges(request: Request | None, get_response: Callable[[Request | None], Response]) -> Response:
+    """http middleware: Chalice's own 405 for a method a route does not take, in the route's dialect."""
+    response = get_response(request)
+    if request is not None and _is_chalice_405(response):
+        allowed = [m.strip() for m in str(response.headers.get("Allow", "")).split(",") if m.strip()]
+        return method_not_allowed(request.path, allowed)
+    return response
