@@ -132,7 +132,7 @@ def test_stopping_every_running_build_ends_their_processes(
 
     # Then the build returned and none of its processes runs
     build.join(timeout=10)
-    assert stopped == 1
+    assert stopped >= 1  # this one, and any other build this process runs (the integration suite's stack)
     assert results and results[0].outcome == "failed"
     assert processes_with(detached) == [] and processes_with(orphan) == []
 
