@@ -11,6 +11,7 @@ deployd is designed for resolve the way they would on AWS.
 from __future__ import annotations
 
 import functools
+import posixpath
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -145,6 +146,14 @@ def require_authentication() -> None:
         _authentication_patched = True
 
 
+def _names_control_api(path: str) -> bool:
+    """Whether `path` leads to moto's /moto-api/, however spelled: moto routes only paths that start with it,
+    but `//moto-api`, `/./moto-api` or `/x/../moto-api` must not slip through a normalisation down the line.
+    (An S3 key with a moto-api folder, /bucket/.../moto-api/..., is a bucket's path, not this.)"""
+    first = posixpath.normpath("/" + path.lstrip("/")).lstrip("/").split("/")[0]
+    return first.lower() == "moto-api"
+
+
 class LocalAwsServer:
     """moto's server (as ThreadedMotoServer runs it) behind a guard: every AWS request must be signed with an IAM
     user's key (the stack's: see EmbeddedStack), and moto's unauthenticated control API (/moto-api/: reset,
@@ -159,7 +168,7 @@ class LocalAwsServer:
 
     def _guarded(self, app: Callable[..., Any]) -> Callable[..., Any]:
         def guard(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            if _names_control_api(str(environ.get("PATH_INFO", ""))):
                 body = b'{"message": "moto\'s control API is not available on the embedded stack"}'
                 start_response(
                     "403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
