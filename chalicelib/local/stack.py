@@ -256,6 +256,9 @@ class EmbeddedStack:
         if self._build_directory is not None:
             shutil.rmtree(self._build_directory, ignore_errors=True)
             os.environ.pop("DEPLOYD_BUILD_WORKSPACE_ROOT", None)
+            from chalicelib.settings import get_settings
+
+            get_settings.cache_clear()
         if self._api is not None:
             self._api.shutdown()
         if self._sites is not None:
