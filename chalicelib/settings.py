@@ -50,6 +50,8 @@ class Settings:
     # On AWS the admin token is a Secrets Manager secret, read by the API on first use (chalicelib.aws.admin_token);
     # only the API function gets its ARN. Empty: the token is `admin_token` (the embedded stack, the tests).
     admin_token_secret_arn: str = ""
+    # Where local builds make their workspaces: the embedded stack's own directory (empty: the system's temp dir).
+    build_workspace_root: str = ""
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -98,4 +100,5 @@ def get_settings() -> Settings:
         clone_timeout_seconds=float(env.get("DEPLOYD_CLONE_TIMEOUT_SECONDS", "300")),
         allow_private_addresses=env.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "false").lower() == "true",
         admin_token_secret_arn=env.get("DEPLOYD_ADMIN_TOKEN_SECRET_ARN", ""),
+        build_workspace_root=env.get("DEPLOYD_BUILD_WORKSPACE_ROOT", ""),
     )

@@ -14,6 +14,7 @@ deployd is running on this machine (embedded stack: moto as the local AWS).
   API          {api}
   Sites        {sites}/<site>/
   Admin token  {token}
+  Local AWS    {aws} (moto; key {key_id}, secret {secret})
 
 Try it (a full walkthrough is in README.md):
 
@@ -26,14 +27,22 @@ Try it (a full walkthrough is in README.md):
        -d '{{"name": "site", "repo_url": "/path/to/a/git/repo", "build_command": "make", "output_dir": "dist"}}'
   curl -s -X POST $API/api/v1/public/projects/1/deployments -H "Authorization: Bearer $KEY" -d '{{}}'
 
-Everything lives in memory: stopping this process forgets all of it. Ctrl-C to stop.
+Everything lives in memory: stopping this process forgets all of it and ends every running build. Ctrl-C to stop.
 """
 
 
 def main() -> int:
     stack = EmbeddedStack(StackConfig.from_environment())
     stack.start()
-    print(WALKTHROUGH.format(api=stack.api_url, sites=stack.sites_url, token=stack.admin_token), flush=True)
+    walkthrough = WALKTHROUGH.format(
+        api=stack.api_url,
+        sites=stack.sites_url,
+        token=stack.admin_token,
+        aws=f"http://127.0.0.1:{stack.moto_port}",
+        key_id=stack.aws_access_key_id,
+        secret=stack.aws_secret_access_key,
+    )
+    print(walkthrough, flush=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

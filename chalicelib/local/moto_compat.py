@@ -1,4 +1,5 @@
-"""Make moto's DynamoDB as atomic per request as DynamoDB itself, for the embedded stack.
+"""moto as the embedded stack needs it: DynamoDB as atomic per request as DynamoDB itself, and an endpoint
+that answers only the stack.
 
 moto's server handles requests on many threads without a lock: a conditional write checks and applies
 in two steps, and a failed TransactWriteItems restores whole tables from a snapshot taken before it
@@ -10,9 +11,11 @@ deployd is designed for resolve the way they would on AWS.
 from __future__ import annotations
 
 import functools
+import posixpath
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
 _ITEM_OPERATIONS = (
     "get_item",
@@ -50,3 +53,147 @@ def serialize_dynamodb() -> None:
         for name in _ITEM_OPERATIONS:
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
         _applied = True
+
+
+# --- the local AWS endpoint answers only the stack ---
+#
+# moto enforces IAM (SigV4 signatures checked against IAM users' keys, their policies evaluated) only after
+# settings.INITIAL_NO_AUTH_ACTION_COUNT requests, a process-wide count that would also switch it on for every
+# in-process moto mock (the unit tests share the integration stack's process). So enforcement is decided per
+# request instead: on for every request the stack's server handles, off for in-process mocks.
+_server_request = threading.local()
+_authentication_patched = False
+
+
+def _enforce_iam(original: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(original)
+    def authenticate(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        if not getattr(_server_request, "authenticate", False):
+            original(self, iam_request_cls, resource)
+            return
+        from moto.core.exceptions import AuthFailureError
+
+        if "Authorization" not in self.headers:
+            raise AuthFailureError()  # unsigned (or presigned): the stack never sends those
+        parsed_url = urlparse(self.uri)
+        path = self.raw_path + (f"?{parsed_url.query}" if parsed_url.query else "")
+        iam_request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=path,
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=self._get_action(),
+        )
+        iam_request.check_signature()
+        iam_request.check_action_permitted(resource)
+
+    return authenticate
+
+
+def _step_functions_client_with_the_stacks_credentials(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's Step Functions executor calls services back over HTTP with fixed credentials ("ak"), which the
+    guarded endpoint refuses: in server mode it uses the credentials in the environment, the stack's."""
+
+    @functools.wraps(original)
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.core.models import botocore_stubber
+
+        if botocore_stubber.enabled:  # an in-process mock: no HTTP, no authentication
+            return original(region, service, state_credentials)
+        import boto3
+        from botocore.config import Config
+        from moto.settings import moto_server_port
+
+        timeout = 60
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            endpoint_url=f"http://localhost:{moto_server_port()}",
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=timeout,
+                read_timeout=timeout,
+            ),
+        )
+
+    return boto_client_for
+
+
+def require_authentication() -> None:
+    """Idempotent: make moto check signatures and IAM policies on the requests a `LocalAwsServer` serves."""
+    global _authentication_patched
+    with _lock:
+        if _authentication_patched:
+            return
+        import sys
+
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.stepfunctions.parser.asl.utils import boto_client
+
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = _enforce_iam(  # type: ignore[method-assign]
+            ActionAuthenticatorMixin._authenticate_and_authorize_action
+        )
+        original = boto_client.boto_client_for
+        patched = _step_functions_client_with_the_stacks_credentials(original)
+        # Modules imported later take the patched function from boto_client; those already imported hold the
+        # original under their own name.
+        for module in list(sys.modules.values()):
+            if getattr(module, "boto_client_for", None) is original:
+                module.boto_client_for = patched  # type: ignore[attr-defined]
+        _authentication_patched = True
+
+
+def _names_control_api(path: str) -> bool:
+    """Whether `path` leads to moto's /moto-api/, however spelled: moto routes only paths that start with it,
+    but `//moto-api`, `/./moto-api` or `/x/../moto-api` must not slip through a normalisation down the line.
+    (An S3 key with a moto-api folder, /bucket/.../moto-api/..., is a bucket's path, not this.)"""
+    first = posixpath.normpath("/" + path.lstrip("/")).lstrip("/").split("/")[0]
+    return first.lower() == "moto-api"
+
+
+class LocalAwsServer:
+    """moto's server (as ThreadedMotoServer runs it) behind a guard: every AWS request must be signed with an IAM
+    user's key (the stack's: see EmbeddedStack), and moto's unauthenticated control API (/moto-api/: reset,
+    config, the no-auth count) answers 403 to everyone; the stack configures moto in-process instead."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.authenticate = False  # off only while the stack creates its own IAM user
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def _guarded(self, app: Callable[..., Any]) -> Callable[..., Any]:
+        def guard(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            if _names_control_api(str(environ.get("PATH_INFO", ""))):
+                body = b'{"message": "moto\'s control API is not available on the embedded stack"}'
+                start_response(
+                    "403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+                )
+                return [body]
+            _server_request.authenticate = self.authenticate
+            try:
+                return app(environ, start_response)
+            finally:
+                _server_request.authenticate = False
+
+        return guard
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        require_authentication()
+        app = self._guarded(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join()

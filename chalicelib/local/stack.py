@@ -3,22 +3,24 @@
 moto's server runs in-process as the local AWS (DynamoDB, SQS, S3, Step Functions, with state machine
 execution switched on); every resource is provisioned from the catalogue; worker threads feed the SQS
 handlers Lambda would run; Chalice's local server serves the API; a small server plays CloudFront.
-Only endpoints differ from AWS: AWS_ENDPOINT_URL points every SDK client at moto.
+Only endpoints differ from AWS: AWS_ENDPOINT_URL points every SDK client at moto, which accepts only
+requests signed with a key the stack makes for itself at start-up (docs/build-sandbox.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
-
-import requests
 
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PIPELINE, PREVIEW_SCHEDULE
 
@@ -101,6 +103,10 @@ class EmbeddedStack:
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
         self._timer: ScheduleTimer | None = None
+        self._build_directory: Path | None = None
+        # The local AWS endpoint's only key, made at start-up: builds never see it.
+        self.aws_access_key_id = ""
+        self.aws_secret_access_key = ""
 
     @property
     def api_url(self) -> str:
@@ -138,20 +144,25 @@ class EmbeddedStack:
         get_settings.cache_clear()
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        from chalicelib.local.moto_compat import serialize_dynamodb
+        from chalicelib.local.moto_compat import LocalAwsServer, serialize_dynamodb
+        from chalicelib.pipeline import sandbox
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
+        warning = sandbox.isolation().warning
+        if warning:
+            logging.getLogger(__name__).warning(warning)
+        sandbox.remove_stale_stack_directories()
+        self._build_directory = sandbox.claim_stack_directory()
+        os.environ["DEPLOYD_BUILD_WORKSPACE_ROOT"] = str(self._build_directory)
 
         self._configure_environment()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto = LocalAwsServer("127.0.0.1", self.moto_port)
         self._moto.start()
-        endpoint = os.environ["AWS_ENDPOINT_URL"]
-        requests.post(
-            f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
-        )
+        self._use_own_aws_key()
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.set_config({"stepfunctions": {"execute_state_machine": True}})
 
         from chalicelib.aws import client, reset_clients
         from chalicelib.local.provision import provision
@@ -174,6 +185,31 @@ class EmbeddedStack:
             self._timer.start()
         self._start_sites()
         self._start_api(app_module.app)
+
+    def _use_own_aws_key(self) -> None:
+        """Make an IAM user allowed everything and a key for it (the last unauthenticated calls the endpoint
+        answers), point the stack's own clients at that key, then demand it on every request."""
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+            region_name=os.environ["AWS_DEFAULT_REGION"],
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+        )
+        user = f"deployd-stack-{uuid.uuid4().hex[:12]}"
+        iam.create_user(UserName=user)
+        everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName=user, PolicyName="stack", PolicyDocument=json.dumps(everything))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        self.aws_access_key_id, self.aws_secret_access_key = key["AccessKeyId"], key["SecretAccessKey"]
+        # moto's Step Functions executor, too, signs its calls with these (chalicelib.local.moto_compat).
+        os.environ["AWS_ACCESS_KEY_ID"] = self.aws_access_key_id
+        os.environ["AWS_SECRET_ACCESS_KEY"] = self.aws_secret_access_key
+        for stray in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):  # would make the key look like a role's
+            os.environ.pop(stray, None)
+        self._moto.authenticate = True
 
     def _start_workers(self, app_module: Any, sqs: Any, queue_urls: dict[str, str], region: str) -> None:
         from chalicelib.local.workers import QueueWorker
@@ -210,10 +246,20 @@ class EmbeddedStack:
         self._api_thread.start()
 
     def stop(self) -> None:
+        from chalicelib.pipeline import sandbox
+
         if self._timer is not None:
             self._timer.stop()
         for worker in self._workers:
             worker.stop()
+        # Every build this stack started ends now, with every process in it; then their workspaces go.
+        sandbox.running_builds.kill_all()
+        if self._build_directory is not None:
+            shutil.rmtree(self._build_directory, ignore_errors=True)
+            os.environ.pop("DEPLOYD_BUILD_WORKSPACE_ROOT", None)
+            from chalicelib.settings import get_settings
+
+            get_settings.cache_clear()
         if self._api is not None:
             self._api.shutdown()
         if self._sites is not None:

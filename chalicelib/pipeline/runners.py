@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from chalicelib.observability import FailureCause, logger
+from chalicelib.pipeline import sandbox
 from chalicelib.services import git, sites
 from chalicelib.settings import get_settings
 
@@ -95,13 +95,14 @@ def _resolve_output(checkout: Path, output_dir: str) -> Path | None:
 
 
 class LocalBuildRunner:
-    """Runs the build command with /bin/sh in a fresh temporary directory, in its own process group."""
+    """Runs the build command with /bin/sh in a fresh workspace, sandboxed (chalicelib.pipeline.sandbox): its own
+    PID and mount namespaces and, when deployd runs as root, an unprivileged uid of its own."""
 
     poll_seconds = 0.1
     kill_grace_seconds = 3.0
 
     def run(self, job: BuildJob, reporter: BuildReporter) -> BuildResult:
-        root = Path(tempfile.mkdtemp(prefix=f"deployd-build-{job.deployment_id}-"))
+        root = sandbox.create_workspace(job.deployment_id)
         try:
             return self._run_in(root, job, reporter)
         finally:
@@ -181,15 +182,32 @@ class LocalBuildRunner:
     def _execute(
         self, job: BuildJob, cwd: Path, home: Path, reporter: BuildReporter, deadline: float
     ) -> tuple[Outcome, str | None]:
-        process = subprocess.Popen(
-            ["/bin/sh", "-c", job.build_command or "true"],
-            cwd=cwd,
-            env=build_environment(job, home),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so cancel and time limit kill the whole tree
-        )
+        with sandbox.build_uid() as uid:
+            if uid is not None:
+                uid.take_over(home.parent)  # the whole workspace: checkout and home
+            isolation = sandbox.isolation()
+            process = subprocess.Popen(
+                isolation.command(["/bin/sh", "-c", job.build_command or "true"], uid.uid if uid else None),
+                cwd=cwd,
+                env=build_environment(job, home),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so cancel and time limit reach the whole tree
+            )
+            sandbox.running_builds.add(process)
+            try:
+                return self._supervise(job, process, reporter, deadline)
+            finally:
+                # Whatever happened (even an error while supervising), nothing the build started outlives it,
+                # and its uid is released only once none of its processes runs.
+                if process.poll() is None:
+                    self._kill(process)
+                sandbox.running_builds.discard(process)
+
+    def _supervise(
+        self, job: BuildJob, process: subprocess.Popen[bytes], reporter: BuildReporter, deadline: float
+    ) -> tuple[Outcome, str | None]:
         assert process.stdout is not None
         stream: Any = process.stdout  # a BufferedReader: read1 returns what is there, up to the size
 
@@ -213,7 +231,8 @@ class LocalBuildRunner:
                 break
             time.sleep(self.poll_seconds)
         # The shell may be gone while processes it started in the background live on, holding the
-        # output pipe open: the build is over, so they are stopped too.
+        # output pipe open: the build is over, so they are stopped too (in a PID namespace the kernel
+        # has already killed them with the shell, its init).
         self._signal_group(process.pid, signal.SIGKILL)
         reader.join(timeout=10)
         stream.close()
@@ -228,9 +247,9 @@ class LocalBuildRunner:
         return "succeeded", None
 
     def _kill(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGTERM the build's process group, then SIGKILL it: members may outlive the group leader."""
+        """SIGTERM every process of the build, give them a moment to clean up, then SIGKILL them all."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            self._signal_group(process.pid, sig)  # start_new_session made the shell the group leader
+            sandbox.signal_build(process, sig)
             try:
                 process.wait(timeout=self.kill_grace_seconds)
             except subprocess.TimeoutExpired:

@@ -4,9 +4,12 @@ spoken to over real HTTP, building real git repositories with real build command
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,9 +45,33 @@ class RunningStack:
     moto_port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    admin_token: str = ADMIN_TOKEN
+
+    def aws_key(self) -> tuple[str, str]:
+        """The local AWS endpoint's key, which only the stack holds: read where an operator reads it, in the
+        walkthrough the stack prints once it is up."""
+
+        def printed() -> tuple[str, str] | None:
+            match = re.search(r"Local AWS .*key (\S+), secret (\S+)\)", self.log_path.read_text())
+            return (match.group(1), match.group(2)) if match else None
+
+        return tuple(wait_until(printed, timeout=30, what="the stack to print its AWS key"))  # type: ignore[return-value]
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client of the stack's local AWS endpoint, signing with the stack's key."""
+        import boto3
+
+        key_id, secret = self.aws_key()
+        return boto3.client(
+            service,
+            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
 
     def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", **kwargs.pop("headers", {})}
+        headers = {"Authorization": f"Bearer {self.admin_token}", **kwargs.pop("headers", {})}
         return requests.request(method, f"{self.api}/api/v1/admin{path}", headers=headers, timeout=30, **kwargs)
 
 
@@ -65,7 +92,14 @@ def start_stack(tmp: Path, **env: str) -> RunningStack:
         process = subprocess.Popen(
             [sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
         )
-    stack = RunningStack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sites_port}", moto_port, process, log_path)
+    stack = RunningStack(
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{sites_port}",
+        moto_port,
+        process,
+        log_path,
+        child_env["DEPLOYD_ADMIN_TOKEN"],
+    )
 
     def healthy() -> bool:
         if process.poll() is not None:
@@ -155,17 +189,22 @@ class Api:
         return dict(wait_until(probe, timeout, what=f"deployment {deployment_id} to be {statuses}"))
 
 
+def create_org(stack: RunningStack, plan: str = "pro", scopes: list[str] | None = None) -> Api:
+    """A new organization on `stack` and an API key for it."""
+    slug = f"org-{uuid.uuid4().hex[:8]}"
+    assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": plan}).status_code == 201
+    body: dict[str, Any] = {"name": "e2e"}
+    if scopes is not None:
+        body["scopes"] = scopes
+    key = stack.admin("POST", f"/orgs/{slug}/keys", json=body)
+    assert key.status_code == 201, key.text
+    return Api(stack, slug, key.json()["data"]["token"])
+
+
 @pytest.fixture
 def org_api(stack: RunningStack) -> Callable[..., Api]:
     def make(plan: str = "pro", scopes: list[str] | None = None) -> Api:
-        slug = f"org-{uuid.uuid4().hex[:8]}"
-        assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": plan}).status_code == 201
-        body: dict[str, Any] = {"name": "e2e"}
-        if scopes is not None:
-            body["scopes"] = scopes
-        key = stack.admin("POST", f"/orgs/{slug}/keys", json=body)
-        assert key.status_code == 201, key.text
-        return Api(stack, slug, key.json()["data"]["token"])
+        return create_org(stack, plan, scopes)
 
     return make
 
@@ -195,6 +234,23 @@ class GitRepo:
         self.git("add", "-A")
         self.git("commit", "-q", "-m", message)
         return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="session")
+def build_shared_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_dir(build_shared_root: Path) -> Path:
+    """A directory the test and its builds both use (gates, marks): builds run as an unprivileged uid of their
+    own, which cannot enter tmp_path."""
+    directory = Path(tempfile.mkdtemp(dir=build_shared_root))
+    directory.chmod(0o1777)
+    return directory
 
 
 @pytest.fixture

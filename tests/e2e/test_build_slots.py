@@ -18,14 +18,13 @@ def _gated_per_deployment(gates: Path) -> str:
 
 
 def test_pro_plan_runs_three_builds_at_once_and_starts_the_rest_in_order(
-    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], shared_dir: Path
 ) -> None:
     # Given a pro organization (3 build slots) and five deployments triggered at once
     api = org_api(plan="pro")
     repo = git_repo()
     repo.commit("v1", {"index.html": "slots"})
-    gates = tmp_path / "gates"
-    gates.mkdir()
+    gates = shared_dir  # builds write here too
     project = api.create_project(repo.path, build_command=_gated_per_deployment(gates), output_dir="dist")
     ids = [api.trigger(project["id"])["id"] for _ in range(5)]
     most_running = 0
@@ -59,14 +58,13 @@ def test_pro_plan_runs_three_builds_at_once_and_starts_the_rest_in_order(
 
 
 def test_one_organization_cannot_starve_another(
-    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], shared_dir: Path
 ) -> None:
     # Given a free organization (1 slot) whose build holds its slot
     busy = org_api(plan="free")
     repo = git_repo("busy")
     repo.commit("v1", {"index.html": "busy"})
-    gates = tmp_path / "gates"
-    gates.mkdir()
+    gates = shared_dir  # builds write here too
     busy_project = busy.create_project(repo.path, build_command=_gated_per_deployment(gates), output_dir="dist")
     first, second = (busy.trigger(busy_project["id"])["id"] for _ in range(2))
     busy.wait_for_status(busy_project["id"], first, "building")

@@ -2,51 +2,34 @@
 
 from __future__ import annotations
 
-import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from chalicelib.infra.resources import PIPELINE
 from chalicelib.settings import get_settings
 from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build, wait_until
+from tests.processes import marked_sleep, processes_with
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/ && echo built"
 
 
 def _execution_status(stack: RunningStack, deployment_id: int) -> str:
-    sfn = boto3.client(
-        "stepfunctions",
-        endpoint_url=f"http://127.0.0.1:{stack.moto_port}",
-        region_name="us-east-1",
-        aws_access_key_id="embedded",
-        aws_secret_access_key="embedded",
-    )
+    sfn = stack.aws_client("stepfunctions")
     name = get_settings().resource_name(PIPELINE.logical)
     arn = f"arn:aws:states:us-east-1:123456789012:execution:{name}:deployment-{deployment_id}"
     return str(sfn.describe_execution(executionArn=arn)["status"])
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # A zombie has exited; only its parent has not reaped it yet.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z"
-
-
 def test_deployment_moves_through_every_status_and_serves_the_build(
-    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], shared_dir: Path
 ) -> None:
     # Given a repository and a project whose build waits for the test's signal
     api = org_api()
     repo = git_repo()
     sha = repo.commit("Homepage v1", {"index.html": "<h1>hello v1</h1>"})
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     project = api.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     assert isinstance(project["id"], int)
     assert project["production_url"].startswith("http://127.0.0.1:")
@@ -145,37 +128,34 @@ def test_failing_build_ends_failed_with_reason_and_keeps_its_log(
 
 
 def test_build_over_its_time_limit_is_stopped_and_fails(
-    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo]
 ) -> None:
     api = org_api()
     repo = git_repo()
     repo.commit("slow", {"index.html": "x"})
-    pid_file = tmp_path / "build.pid"
-    project = api.create_project(repo.path, build_command=f"echo $$ > {pid_file}; sleep 120", build_timeout_seconds=2)
+    marker = f"slow-build-{uuid.uuid4().hex}"
+    project = api.create_project(repo.path, build_command=marked_sleep(marker, 120), build_timeout_seconds=2)
 
     deployment = api.trigger(project["id"])
     failed = api.wait_for_status(project["id"], deployment["id"], "failed", "deployed", timeout=60)
 
     assert failed["status"] == "failed"
     assert "time limit of 2 seconds" in failed["error_message"]
-    wait_until(lambda: _pid_gone(int(pid_file.read_text())), timeout=10, what="the build process to be gone")
+    wait_until(lambda: not processes_with(marker), timeout=10, what="the build process to be gone")
 
 
 def test_cancel_stops_the_running_build_and_its_state_machine(
-    stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable[..., GitRepo]
 ) -> None:
     # Given a build that is running (its shell and a child process are alive)
     api = org_api()
     repo = git_repo()
     repo.commit("v1", {"index.html": "never served"})
-    pid_file, child_file = tmp_path / "build.pid", tmp_path / "child.pid"
-    project = api.create_project(
-        repo.path, build_command=f"echo $$ > {pid_file}; sleep 300 & echo $! > {child_file}; wait"
-    )
+    shell, child = f"build-shell-{uuid.uuid4().hex}", f"build-child-{uuid.uuid4().hex}"
+    project = api.create_project(repo.path, build_command=f": {shell}; {marked_sleep(child)} & wait")
     deployment = api.trigger(project["id"])
     api.wait_for_status(project["id"], deployment["id"], "building")
-    wait_until(lambda: child_file.exists() and child_file.read_text().strip(), what="the build to start its child")
-    pids = [int(pid_file.read_text()), int(child_file.read_text())]
+    wait_until(lambda: processes_with(child), what="the build to start its child")
 
     # When it is cancelled
     response = api.post(f"/projects/{project['id']}/deployments/{deployment['id']}/cancel")
@@ -183,8 +163,8 @@ def test_cancel_stops_the_running_build_and_its_state_machine(
     # Then it is cancelled, the build's processes are gone and the execution is no longer running
     assert response.status_code == 200, response.text
     assert response.json()["data"]["status"] == "cancelled"
-    for pid in pids:
-        wait_until(lambda pid=pid: _pid_gone(pid), timeout=15, what=f"build process {pid} to be gone")
+    for marker in (shell, child):
+        wait_until(lambda m=marker: not processes_with(m), timeout=15, what=f"the build's {marker} to be gone")
     wait_until(lambda: _execution_status(stack, deployment["id"]) != "RUNNING", timeout=30, what="execution stopped")
     # And no late result can revive it
     final = api.deployment(project["id"], deployment["id"])
@@ -208,13 +188,13 @@ def test_queued_deployment_can_be_cancelled(org_api: Callable[..., Api], git_rep
 
 
 def test_build_checks_out_the_commit_recorded_at_trigger_not_the_later_branch_head(
-    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], shared_dir: Path
 ) -> None:
     # Given a deployment triggered at v1 whose build is held before it reads the files
     api = org_api()
     repo = git_repo()
     repo.commit("v1", {"index.html": "content v1"})
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     project = api.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     deployment = api.trigger(project["id"])
     api.wait_for_status(project["id"], deployment["id"], "building")

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import github
 import pytest
 import requests
@@ -315,9 +314,9 @@ def test_environments(github_project: Callable[..., GithubProject]) -> None:
 
 
 def test_environment_with_a_build_in_progress_cannot_be_deleted(
-    github_project: Callable[..., GithubProject], tmp_path: Any
+    github_project: Callable[..., GithubProject], shared_dir: Any
 ) -> None:
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     from tests.e2e.conftest import gated_build
 
     p = github_project(build_command=gated_build(gate), output_dir="dist")
@@ -354,13 +353,7 @@ def test_rate_limit_headers_and_exhaustion(stack: RunningStack, github_project: 
 
     # When the window's counter is nearly spent (one atomic ADD on the counter item, as the API does)
     reset = int(second.headers["x-ratelimit-reset"])
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=f"http://127.0.0.1:{stack.moto_port}",
-        region_name="us-east-1",
-        aws_access_key_id="embedded",
-        aws_secret_access_key="embedded",
-    )
+    dynamodb = stack.aws_client("dynamodb")
     table = next(t for t in dynamodb.list_tables()["TableNames"] if t.endswith("-registry"))
     dynamodb.update_item(
         TableName=table,

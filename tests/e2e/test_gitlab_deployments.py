@@ -88,13 +88,13 @@ def test_an_external_deployer_records_and_moves_its_deployments(
 
 
 def test_a_built_project_runs_the_pipeline_and_reads_created_running_success(
-    stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], shared_dir: Path
 ) -> None:
     # Given a project deployd builds, whose build waits for the test's signal
     api = org_api()
     repo = git_repo()
     sha = repo.commit("Homepage\n\nbody", {"index.html": "<h1>gitlab v1</h1>"})
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     created = api.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     project = gitlab_client(stack, api).projects.get(f"{api.org}/{created['slug']}")
 

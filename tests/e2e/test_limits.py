@@ -102,13 +102,16 @@ def test_a_trigger_against_a_server_that_never_answers_fails_in_every_dialect_wi
 
 
 def test_a_clone_that_hangs_fails_its_build_while_another_organization_deploys(
-    limited_stack: RunningStack, silent_server: Callable[[str], str], git_repo: Callable[..., GitRepo], tmp_path: Path
+    limited_stack: RunningStack,
+    silent_server: Callable[[str], str],
+    git_repo: Callable[..., GitRepo],
+    shared_dir: Path,
 ) -> None:
     # Given a free organization (one build slot) whose first build holds the slot, and a second one queued
     stuck = _org(limited_stack, plan="free")
     repo = git_repo("stuck")
     repo.commit("v1", {"index.html": "stuck"})
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     project = stuck.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     first = stuck.trigger(project["id"])["id"]
     stuck.wait_for_status(project["id"], first, "building")

@@ -10,15 +10,14 @@ from tests.e2e.conftest import Api, GitRepo, fetch, wait_until
 
 
 def test_a_redeploy_starts_building_only_after_the_superseded_build_stopped(
-    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], shared_dir: Path
 ) -> None:
     # Given a preview whose builds note how many other builds of it are running when they start
     api = org_api(plan="pro")
     repo = git_repo()
     repo.commit("v1", {"index.html": "v1"})
     repo.git("checkout", "-q", "-b", "feature")
-    marks = tmp_path / "marks"
-    marks.mkdir()
+    marks = shared_dir  # builds write here too
     build = (
         # A build stopping takes a moment (here: a second to clean up after SIGTERM)
         f'trap "sleep 1; rm -f {marks}/running-$DEPLOYD_DEPLOYMENT_ID; exit 1" TERM; '

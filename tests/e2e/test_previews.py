@@ -77,12 +77,12 @@ def test_preview_errors(org_api: Callable[..., Api], git_repo: Callable[..., Git
 
 
 def test_redeploy_while_building_supersedes_the_older_build(
-    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], tmp_path: Path
+    org_api: Callable[..., Api], git_repo: Callable[..., GitRepo], shared_dir: Path
 ) -> None:
     # Given a preview build that is still running
     api = org_api(plan="pro")
     repo = _repo_with_branch(git_repo, "feature", "<h1>older</h1>")
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     project = api.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     older = api.post(f"/projects/{project['id']}/previews", json={"branch": "feature"}).json()["data"]
     api.wait_for_status(project["id"], older["deployment"]["id"], "building")

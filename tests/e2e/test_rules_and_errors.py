@@ -64,7 +64,7 @@ def test_cancel_of_a_failed_or_cancelled_deployment_is_refused(deployed_project:
     _assert_error(api.post(f"/projects/{broken['id']}/deployments/{queued['id']}/cancel"), 409, "is cancelled")
 
 
-def test_rollback_rules(deployed_project: Any, tmp_path: Path) -> None:
+def test_rollback_rules(deployed_project: Any, shared_dir: Path) -> None:
     api, project, repo = deployed_project
     first = _deploy(api, project)
     repo.commit("v2", {"index.html": "two"})
@@ -81,7 +81,7 @@ def test_rollback_rules(deployed_project: Any, tmp_path: Path) -> None:
     _assert_error(api.post(f"{base}/{failed['id']}/rollback"), 409, "is failed", "only deployed")
 
     # Rolling back while another deployment is in progress is refused
-    gate = tmp_path / "gate"
+    gate = shared_dir / "gate"
     api.request("PATCH", f"/projects/{project['id']}", json={"build_command": gated_build(gate)})
     running = api.trigger(project["id"])
     api.wait_for_status(project["id"], running["id"], "building")

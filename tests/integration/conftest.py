@@ -4,7 +4,9 @@ Tests call services directly or speak HTTP to it."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -137,10 +139,19 @@ class Gates:
         (self.directory / "all").touch()
 
 
+@pytest.fixture(scope="session")
+def build_shared_root() -> Iterator[Path]:
+    """Where tests and builds meet: builds run as an unprivileged uid of their own, which cannot enter tmp_path."""
+    root = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
-def gates(tmp_path: Path) -> Iterator[Gates]:
-    directory = tmp_path / "gates"
-    directory.mkdir()
+def gates(build_shared_root: Path) -> Iterator[Gates]:
+    directory = Path(tempfile.mkdtemp(dir=build_shared_root))
+    directory.chmod(0o1777)  # builds create their started-<id> files here
     g = Gates(directory)
     yield g
     g.open_all()  # a failed test must not leave builds holding the stack's two build workers

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +28,7 @@ from chalicelib.infra.resources import CATALOGUE, SITES_BUCKET
 from chalicelib.models import reset_connections
 from chalicelib.pipeline.runners import BuildJob
 from chalicelib.settings import get_settings
+from tests.processes import marked_sleep, processes_with
 
 _deployment_ids = itertools.count(1000)
 
@@ -206,64 +210,65 @@ def reporter_factory() -> Callable[..., RecordingReporter]:
 
 @dataclass
 class Processes:
-    """Pid files for processes a build command starts, and checks on whether those processes still run."""
+    """Markers for processes a build command starts, and checks on whether such processes still run."""
 
-    directory: Path
-    pid_files: list[Path] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
 
-    def pid_file(self, name: str) -> Path:
-        path = self.directory / f"{name}.pid"
-        self.pid_files.append(path)
-        return path
+    def marker(self, name: str) -> str:
+        marker = f"deployd-test-{uuid.uuid4().hex[:12]}-{name}"
+        self.markers.append(marker)
+        return marker
+
+    def shell(self, name: str) -> str:
+        """A build command prefix that puts a marker in the build shell's own arguments (its `-c` string)."""
+        return f": {self.marker(name)}; "
+
+    def background_sleep(self, name: str, seconds: int = 30) -> str:
+        """A shell command that runs `sleep` under a marked shell (the marker is that shell's $0)."""
+        return marked_sleep(self.marker(name), seconds)
 
     @staticmethod
-    def is_gone(pid: int) -> bool:
-        """True when `pid` has exited: no such process, or a zombie nobody reaped yet (it runs nothing)."""
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except FileNotFoundError:
-            return True
-        return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    def running(marker: str) -> bool:
+        return bool(processes_with(marker))
 
-    def wait_until_gone(self, pid: int, within_seconds: float = 5.0) -> bool:
+    def wait_until_gone(self, marker: str, within_seconds: float = 5.0) -> bool:
         deadline = time.monotonic() + within_seconds
         while time.monotonic() < deadline:
-            if self.is_gone(pid):
+            if not self.running(marker):
                 return True
             time.sleep(0.05)
-        return self.is_gone(pid)
+        return not self.running(marker)
 
-    @staticmethod
-    def has_pid(path: Path) -> bool:
-        return path.exists() and path.read_text().strip().isdigit()
-
-    @staticmethod
-    def read_pid(path: Path, within_seconds: float = 5.0) -> int:
-        """The pid a build command wrote to `path`, waiting for the write to land."""
+    def wait_until_running(self, marker: str, within_seconds: float = 5.0) -> bool:
         deadline = time.monotonic() + within_seconds
         while time.monotonic() < deadline:
-            text = path.read_text().strip() if path.exists() else ""
-            if text.isdigit():
-                return int(text)
+            if self.running(marker):
+                return True
             time.sleep(0.05)
-        raise AssertionError(f"the build never wrote a pid to {path}")
+        return False
 
     def kill_survivors(self) -> None:
-        for path in self.pid_files:
-            text = path.read_text().strip() if path.exists() else ""
-            if text.isdigit() and not self.is_gone(int(text)):
-                os.kill(int(text), signal.SIGKILL)
+        for marker in self.markers:
+            for pid in processes_with(marker):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    """Pid files in a fresh directory; whatever still runs at teardown is SIGKILLed so no test leaks a process."""
-    directory = tmp_path / "pids"
-    directory.mkdir()
-    watcher = Processes(directory)
+def processes() -> Iterator[Processes]:
+    """Process markers; whatever still runs with one at teardown is SIGKILLed so no test leaks a process."""
+    watcher = Processes()
     yield watcher
     watcher.kill_survivors()
+
+
+@pytest.fixture
+def build_writable_dir() -> Iterator[Path]:
+    """A directory the build may write to: builds run as an unprivileged uid of their own (when the tests run as
+    root), which cannot enter the test's tmp_path."""
+    directory = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
+    directory.chmod(0o1777)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,13 +90,10 @@ def test_a_commit_that_cannot_be_checked_out_fails_the_build(
 def test_a_build_over_its_time_limit_is_stopped_with_every_process_it_started(
     git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, processes: Any
 ) -> None:
-    # Given a one-second limit and a build that records its shell and a 30 s background child, then waits for it
-    shell_pid, child_pid = processes.pid_file("shell"), processes.pid_file("child")
-    job = job_factory(
-        git_repo(),
-        build_command=f"echo $$ > {shell_pid}; sleep 30 & echo $! > {child_pid}; wait",
-        timeout_seconds=1,
-    )
+    # Given a one-second limit and a build whose shell starts a 30 s background child, then waits for it
+    shell = processes.shell("shell")
+    child = processes.background_sleep("child")
+    job = job_factory(git_repo(), build_command=f"{shell}{child} & wait", timeout_seconds=1)
     reporter = reporter_factory()
 
     # When the runner builds it
@@ -109,21 +107,19 @@ def test_a_build_over_its_time_limit_is_stopped_with_every_process_it_started(
     assert result.message is not None and "time limit" in result.message
     assert "time limit" in reporter.text
     # And neither the shell nor its background child is still running
-    assert processes.wait_until_gone(processes.read_pid(shell_pid))
-    assert processes.wait_until_gone(processes.read_pid(child_pid))
+    assert processes.wait_until_gone(processes.markers[0])
+    assert processes.wait_until_gone(processes.markers[1])
 
 
 def test_cancelling_a_running_build_stops_it_and_every_process_it_started(
     git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, processes: Any, site_objects: Any
 ) -> None:
-    # Given a long build that the user cancels as soon as it has started
-    shell_pid, child_pid = processes.pid_file("shell"), processes.pid_file("child")
-    job = job_factory(
-        git_repo(),
-        build_command=f"echo $$ > {shell_pid}; sleep 30 & echo $! > {child_pid}; wait",
-        timeout_seconds=60,
-    )
-    reporter = reporter_factory(stop_when=lambda r: processes.has_pid(child_pid))
+    # Given a long build that the user cancels as soon as its background child runs
+    shell = processes.shell("shell")
+    child = processes.background_sleep("child")
+    job = job_factory(git_repo(), build_command=f"{shell}{child} & wait", timeout_seconds=60)
+    shell_marker, child_marker = processes.markers
+    reporter = reporter_factory(stop_when=lambda r: processes.running(child_marker))
 
     # When the runner builds it
     started = time.monotonic()
@@ -134,15 +130,15 @@ def test_cancelling_a_running_build_stops_it_and_every_process_it_started(
     assert time.monotonic() - started < 8
     assert "uploading" not in reporter.stages
     assert site_objects(job.artifact_prefix) == {}
-    assert processes.wait_until_gone(processes.read_pid(shell_pid))
-    assert processes.wait_until_gone(processes.read_pid(child_pid))
+    assert processes.wait_until_gone(shell_marker)
+    assert processes.wait_until_gone(child_marker)
 
 
 def test_a_deployment_cancelled_before_its_build_never_runs_the_build_command(
-    git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, processes: Any
+    git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, build_writable_dir: Path
 ) -> None:
     # Given a deployment that was cancelled while it was being cloned
-    marker = processes.pid_file("ran")
+    marker = build_writable_dir / "ran"
     job = job_factory(git_repo(), build_command=f"echo $$ > {marker}")
     reporter = reporter_factory(refuse_stage="building")
 
@@ -290,12 +286,8 @@ def test_a_background_process_left_by_a_finished_build_is_stopped_with_it(
     git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, processes: Any
 ) -> None:
     # Given a build that exits successfully but leaves a background process running (a dev server, a watcher)
-    child_pid = processes.pid_file("child")
-    job = job_factory(
-        git_repo({"index.html": "<h1>x</h1>"}),
-        build_command=f"sleep 30 & echo $! > {child_pid}; echo built",
-        timeout_seconds=2,
-    )
+    child = processes.background_sleep("child")
+    job = job_factory(git_repo({"index.html": "<h1>x</h1>"}), build_command=f"{child} & echo built", timeout_seconds=2)
     results: list[BuildResult] = []
     runner = threading.Thread(target=lambda: results.append(run_build(job, reporter_factory())), daemon=True)
 
@@ -303,7 +295,7 @@ def test_a_background_process_left_by_a_finished_build_is_stopped_with_it(
     runner.start()
     runner.join(timeout=6)
     finished_in_time = not runner.is_alive()
-    child_gone = processes.wait_until_gone(processes.read_pid(child_pid), within_seconds=1)
+    child_gone = processes.wait_until_gone(processes.markers[0], within_seconds=1)
     processes.kill_survivors()  # lets a stuck runner return, whatever the outcome
     runner.join(timeout=10)
 
