@@ -120,6 +120,7 @@ class LocalBuildRunner:
         if failed_clone is not None:
             return failed_clone
         if not reporter.stage("building"):
+            reporter.output("==> Build cancelled before its command ran\n")
             return BuildResult("cancelled")
         started = time.monotonic()
         if job.build_command:
@@ -140,6 +141,7 @@ class LocalBuildRunner:
         except sites.OutputRefused as refused:
             return BuildResult("failed", refused.message, build_seconds)
         if not reporter.stage("uploading"):
+            reporter.output("==> Build cancelled before its output was published\n")
             return BuildResult("cancelled", build_time_seconds=build_seconds)
         reporter.output(f"==> Uploading {job.output_dir}\n")
         try:
@@ -156,6 +158,7 @@ class LocalBuildRunner:
         try:
             git.checkout(job.repo_url, job.commit_sha, checkout, min(clone_limit, build_left), reporter.should_stop)
         except git.StepStopped:
+            reporter.output("==> Build cancelled while cloning; the clone was stopped\n")
             return BuildResult("cancelled")
         except git.RepositoryUnavailable as exc:
             if exc.reason != "timed_out":

@@ -154,6 +154,7 @@ def test_canceling_a_built_deployment_stops_its_build(
     project = gitlab_client(stack, api).projects.get(created["id"])
     deployment = project.deployments.create(deploy_spec(sha, "created", environment="staging"))
     wait_until(lambda: project.deployments.get(deployment.id).status == "running", timeout=30, what="running")
+    api.wait_for_status(created["id"], deployment.id, "building")  # past the clone: its command runs
 
     # When the client sets its status to canceled
     deployment.status = "canceled"
