@@ -5,6 +5,9 @@ is a moto server on loopback (integration, e2e) or moto's in-process mock (unit)
 """
 
 import os
+from pathlib import Path
+
+import pytest
 
 os.environ.update(
     {
@@ -22,3 +25,19 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 # Fixtures every suite may use (log_lines: the Powertools Logger's lines as dicts).
 pytest_plugins = ["tests.log_capture"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for `make test`'s parallel run (pytest-xdist, --dist loadgroup).
+
+    The unit tests' moto mocks and the integration suite's in-process stack share moto's backends within
+    one process, and a mock resets them: each of the two suites runs whole on one worker, so no unit test
+    ever runs beside the in-process stack. The end-to-end tests talk to stacks in subprocesses and go out
+    file by file, so a module's own stack stays on one worker.
+    """
+    tests = Path(__file__).parent
+    for item in items:
+        relative = Path(str(item.path)).relative_to(tests)
+        suite = relative.parts[0]
+        group = suite if suite in ("unit", "integration") else relative.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
