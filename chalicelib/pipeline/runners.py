@@ -73,11 +73,17 @@ class BuildRunner(Protocol):
 _SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+BUILD_USER = "deployd-build"
+
+
 def build_environment(job: BuildJob, home: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("DEPLOYD_BUILD_PATH", _SAFE_PATH),
         "HOME": str(home),
         "TMPDIR": str(home),
+        # The build's uid has no account on the machine: tools that ask who they are (getpass, npm, ssh) read these.
+        "USER": BUILD_USER,
+        "LOGNAME": BUILD_USER,
         "LANG": "C.UTF-8",
         "CI": "true",
         "DEPLOYD": "1",

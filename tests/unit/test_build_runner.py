@@ -196,6 +196,24 @@ def test_the_build_environment_holds_no_platform_credentials(
     assert f"DEPLOYD_COMMIT_SHA={job.commit_sha}" in env_text.splitlines()
 
 
+def test_a_build_can_ask_who_it_is_and_write_its_home(
+    git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, site_objects: Any
+) -> None:
+    # Given a build that asks for its user name, as pip, npm and ssh do, and writes below its home
+    build = (
+        "mkdir -p dist ~/.cache && python3 -c 'import getpass; print(getpass.getuser())' > ~/.cache/who "
+        "&& cp ~/.cache/who dist/who.txt"
+    )
+    job = job_factory(git_repo(), build_command=build, output_dir="dist")
+
+    # When the runner builds it (as a uid of its own, which has no account on the machine)
+    result = run_build(job, reporter_factory())
+
+    # Then it succeeds and knows itself by the build user's name
+    assert result.outcome == "succeeded", result.message
+    assert site_objects(job.artifact_prefix)[f"{job.artifact_prefix}who.txt"].decode().strip() == "deployd-build"
+
+
 def test_a_missing_output_directory_fails_the_build_naming_the_directory(
     git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, site_objects: Any
 ) -> None:
