@@ -29,6 +29,7 @@ from chalicelib.models.project import Project
 from chalicelib.services import auth, rate_limits
 from chalicelib.services import github as rules
 from chalicelib.services.github import DeploymentFilters, Page, StatusView, ValidationFailed
+from chalicelib.services.integers import ascii_integer
 from chalicelib.services.rate_limits import RateLimitState
 
 if TYPE_CHECKING:
@@ -158,10 +159,11 @@ def _paging(query: Mapping[str, str], resource: str) -> tuple[int, int]:
         raw = query.get(name)
         if raw is None or raw == "":
             return default
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= (highest or 10**9):
+        number = ascii_integer(raw, digits=10)
+        if number is None or not 1 <= number <= (highest or 10**9):
             limit = f" between 1 and {highest}" if highest else " of 1 or more"
             raise ValidationFailed(resource, name, "invalid", f"{name} must be an integer{limit}")
-        return int(raw)
+        return number
 
     return number("page", 1, None), number("per_page", rules.DEFAULT_PER_PAGE, rules.MAX_PER_PAGE)
 

@@ -7,7 +7,6 @@ ledger for an external deployer, whose status reports move the deployment. See d
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from chalicelib.models.organization import Organization, OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.services import deployments, git, sites, text
 from chalicelib.services.deployments import DeploymentSpec
+from chalicelib.services.integers import ascii_integer
 from chalicelib.services.statuses import GITLAB_STATUS, NATIVE_FROM_GITLAB
 
 FILTER_STATUSES = ("created", "running", "success", "failed", "canceled", "blocked")
@@ -42,7 +42,6 @@ NATIVE_FOR_FILTER: dict[str, frozenset[str]] = {
     status: frozenset(native for native, shown in GITLAB_STATUS.items() if shown == status)
     for status in FILTER_STATUSES
 }
-_INTEGER = re.compile(r"^-?[0-9]+$")
 _TRUE = ("true", "1", "yes", "t", "y", "on")
 _FALSE = ("false", "0", "no", "f", "n", "off")
 
@@ -94,15 +93,16 @@ class _Params:
         return None
 
     def _whole(self, name: str) -> int | None:
-        """An integer as Grape coerces one: a JSON integer or decimal digits (a sign allowed); anything else,
-        a fraction or a boolean included, "is invalid". Past 18 digits it is out of any range deployd serves."""
+        """An integer as Grape coerces one: a JSON integer or ASCII decimal digits (a sign allowed); anything
+        else, a fraction or a boolean included, "is invalid". Past 18 digits it is out of any range deployd
+        serves, and refused as such."""
         value = self.raw.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and _INTEGER.match(value):
-            return int(value) if len(value.lstrip("-")) <= 18 else MAX_PAGE + 1
-        self.fail(name, "is invalid")
-        return None
+        number = ascii_integer(value, signed=True, saturate=True) if isinstance(value, str) else None
+        if number is None:
+            self.fail(name, "is invalid")
+        return number
 
     def page(self) -> int:
         """GitLab's `page`: 1 when absent, a 400 "page does not have a valid value" below 1 (and, here, above
@@ -352,8 +352,6 @@ def _one(org_slug: str, project: Project, deployment: Deployment) -> GitLabDeplo
 
 # ---- projects ----
 
-_NUMERIC = re.compile(r"^[0-9]{1,18}$")
-
 
 def resolve_project(org_slug: str, raw_id: str) -> Project:
     """:id as GitLab takes it: the numeric id or the URL-encoded "namespace/path".
@@ -362,9 +360,10 @@ def resolve_project(org_slug: str, raw_id: str) -> Project:
     unquoting covers both. Anything the organization cannot see is "404 Project Not Found".
     """
     reference = unquote(raw_id).strip()
+    number = ascii_integer(reference)
     try:
-        if _NUMERIC.match(reference):
-            return ProjectRepository.get(org_slug, int(reference))
+        if number is not None:
+            return ProjectRepository.get(org_slug, number)
         namespace, _, path = reference.rpartition("/")
         if namespace.lower() == org_slug.lower() and path:
             return ProjectRepository.find_by_slug(org_slug, path)
