@@ -12,7 +12,6 @@ import base64
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,8 +27,9 @@ from chalicelib.models.environment import Environment
 from chalicelib.models.project import Project
 from chalicelib.services import auth, rate_limits
 from chalicelib.services import github as rules
-from chalicelib.services.github import DeploymentFilters, Page, StatusView, ValidationFailed
+from chalicelib.services.github import DeploymentFilters, StatusView, ValidationFailed
 from chalicelib.services.integers import ascii_integer
+from chalicelib.services.listing import Page
 from chalicelib.services.rate_limits import RateLimitState
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def _paging(query: Mapping[str, str], resource: str) -> tuple[int, int]:
 
 def _link_header(url: str, query: Mapping[str, str], page: Page[Any]) -> dict[str, str]:
     """GitHub's Link header (next, last, first, prev); none when one page holds everything."""
-    last = max(1, math.ceil(page.total / page.per_page))
+    last = page.last_page
 
     def link(number: int, rel: str) -> str:
         params = {**query, "per_page": str(page.per_page), "page": str(number)}
