@@ -12,7 +12,6 @@ import base64
 import functools
 import hashlib
 import json
-import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +27,9 @@ from chalicelib.models.environment import Environment
 from chalicelib.models.project import Project
 from chalicelib.services import auth, rate_limits
 from chalicelib.services import github as rules
-from chalicelib.services.github import DeploymentFilters, Page, StatusView, ValidationFailed
+from chalicelib.services.github import DeploymentFilters, StatusView, ValidationFailed
+from chalicelib.services.integers import ascii_integer
+from chalicelib.services.listing import Page
 from chalicelib.services.rate_limits import RateLimitState
 
 if TYPE_CHECKING:
@@ -158,17 +159,18 @@ def _paging(query: Mapping[str, str], resource: str) -> tuple[int, int]:
         raw = query.get(name)
         if raw is None or raw == "":
             return default
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= (highest or 10**9):
+        number = ascii_integer(raw, digits=10)
+        if number is None or not 1 <= number <= (highest or 10**9):
             limit = f" between 1 and {highest}" if highest else " of 1 or more"
             raise ValidationFailed(resource, name, "invalid", f"{name} must be an integer{limit}")
-        return int(raw)
+        return number
 
     return number("page", 1, None), number("per_page", rules.DEFAULT_PER_PAGE, rules.MAX_PER_PAGE)
 
 
 def _link_header(url: str, query: Mapping[str, str], page: Page[Any]) -> dict[str, str]:
     """GitHub's Link header (next, last, first, prev); none when one page holds everything."""
-    last = max(1, math.ceil(page.total / page.per_page))
+    last = page.last_page
 
     def link(number: int, rel: str) -> str:
         params = {**query, "per_page": str(page.per_page), "page": str(number)}

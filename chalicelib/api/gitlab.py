@@ -29,7 +29,6 @@ from chalicelib.services import auth, statuses
 from chalicelib.services import gitlab as service
 from chalicelib.services.gitlab import (
     DeploymentCreate,
-    DeploymentListing,
     DeploymentUpdate,
     GitLabDeployment,
     ListQuery,
@@ -37,6 +36,7 @@ from chalicelib.services.gitlab import (
     Person,
     ProjectResource,
 )
+from chalicelib.services.listing import Page
 
 gitlab = Blueprint(__name__)
 
@@ -220,7 +220,7 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
     }
 
 
-def _pagination_headers(listing: DeploymentListing, project_id: int) -> dict[str, str]:
+def _pagination_headers(listing: Page[GitLabDeployment], project_id: int) -> dict[str, str]:
     base = public_api_url(gitlab.current_request)
     query = {k: v for k, v in _query().items() if k not in ("page", "per_page")}
 
@@ -228,7 +228,7 @@ def _pagination_headers(listing: DeploymentListing, project_id: int) -> dict[str
         params = urlencode({**query, "page": page, "per_page": listing.per_page})
         return f"{base}/api/v4/projects/{project_id}/deployments?{params}"
 
-    last = listing.total_pages
+    last = listing.last_page
     following = listing.page + 1 if listing.page < last else None
     previous = listing.page - 1 if 1 < listing.page <= last + 1 else None
     links = [(following, "next"), (previous, "prev"), (1, "first"), (last, "last")]
@@ -259,8 +259,8 @@ def list_deployments(meter: Meter, project_id: str) -> Response:
     principal = _principal(meter, "deployments:read")
     query = ListQuery.parse(_query())
     listing = service.list_deployments(principal.org_slug, project_id, query)
-    headers = _pagination_headers(listing, int(listing.project.id))
-    return json_response(200, [deployment_json(item) for item in listing.items], headers)
+    headers = _pagination_headers(listing.page, int(listing.project.id))
+    return json_response(200, [deployment_json(item) for item in listing.page.items], headers)
 
 
 @gitlab.route("/projects/{project_id}/deployments", methods=["POST"], content_types=CONTENT_TYPES)

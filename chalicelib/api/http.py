@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +25,7 @@ from chalicelib.errors import (
     Unprocessable,
 )
 from chalicelib.observability import logger
+from chalicelib.services.integers import ascii_integer
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -152,21 +152,20 @@ def parse(model: type[M], body: dict[str, Any]) -> M:
         raise InvalidInput("; ".join(m for _, m in errors), field=errors[0][0] if errors else None) from exc
 
 
-_DECIMAL = re.compile(r"-?[0-9]{1,18}")
-
-
 def int_param(value: str | None, name: str, default: int | None = None) -> int:
     if value is None or value == "":
         if default is None:
             raise InvalidInput(f"{name} is required", field=name)
         return default
-    if not _DECIMAL.fullmatch(value):  # ASCII digits only: int() would also take "１", "1_0" or " 1"
+    number = ascii_integer(value, signed=True)
+    if number is None:
         raise InvalidInput(f"{name} must be an integer", field=name)
-    return int(value)
+    return number
 
 
 def path_id(value: str, name: str) -> int:
     """Numeric ids in paths; anything else names nothing, so it is a 404 rather than a 400."""
-    if not _DECIMAL.fullmatch(value) or value.startswith("-"):
+    number = ascii_integer(value)
+    if number is None:
         raise NotFound(f"{name} {value!r} not found")
-    return int(value)
+    return number

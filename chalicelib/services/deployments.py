@@ -8,8 +8,6 @@ produce an illegal transition: whoever leaves a state first wins, the others see
 from __future__ import annotations
 
 import functools
-import itertools
-import math
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
@@ -28,7 +26,8 @@ from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
 from chalicelib.observability import FailureCause, deployment_context, deployment_event, logger
 from chalicelib.pipeline import codebuild, executions
-from chalicelib.services import build_logs, build_slots, git, sites, statuses
+from chalicelib.services import build_logs, build_slots, git, listing, sites, statuses
+from chalicelib.services.listing import Page
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past any project's history
@@ -41,18 +40,6 @@ class DeploymentView:
 
     deployment: Deployment
     is_active: bool
-
-
-@dataclass(frozen=True)
-class DeploymentPage:
-    items: list[DeploymentView]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def total_pages(self) -> int:
-        return math.ceil(self.total / self.per_page) if self.total else 0
 
 
 @dataclass(frozen=True)
@@ -79,25 +66,16 @@ def view(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
     return DeploymentView(deployment, _active_id(int(project.id), deployment.environment) == deployment.id)
 
 
-def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> DeploymentPage:
+def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[DeploymentView]:
+    """Newest first, each deployment marked when production serves it."""
     if not 1 <= page <= MAX_PAGE:
         raise InvalidInput(f"page must be between 1 and {MAX_PAGE}", field="page")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
     project = ProjectRepository.get(org_slug, project_id)
-    if int(project.deployment_count) == int(project.deployment_seq):
-        # Numbers without gaps: a page is a fixed range of them, read in proportion to its size.
-        newest_seq = int(project.deployment_seq) - (page - 1) * per_page
-        items = DeploymentRepository.page(int(project.id), newest_seq, per_page)
-    else:
-        # Deleted deployments (or numbers a failed trigger reserved) leave gaps: walk the history instead,
-        # so every deployment is on exactly one page. The cost then grows with the project's history.
-        history = Deployment.by_project.query(int(project.id), scan_index_forward=False)
-        items = list(itertools.islice(history, (page - 1) * per_page, page * per_page))
+    found = listing.deployments(project, page, per_page)
     active = _active_id(int(project.id))
-    return DeploymentPage(
-        [DeploymentView(d, d.id == active) for d in items], page, per_page, int(project.deployment_count)
-    )
+    return found.map(lambda d: DeploymentView(d, d.id == active))
 
 
 def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:

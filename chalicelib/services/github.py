@@ -10,22 +10,22 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError
-from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.errors import Conflict, DomainError, NotFound, Unauthenticated, Unprocessable
 from chalicelib.models.base import utc_now
-from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment_status import STATES, DeploymentStatus, DeploymentStatusRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
-from chalicelib.services import auth, deployments, rate_limits, sites, statuses, text
+from chalicelib.services import auth, deployments, listing, rate_limits, sites, statuses, text
 from chalicelib.services.deployments import DeploymentSpec
+from chalicelib.services.listing import Page, paginate
 from chalicelib.services.rate_limits import RateLimitState
 
 if TYPE_CHECKING:
@@ -35,8 +35,6 @@ DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 RATE_LIMIT_BUCKET = "core"
 DEPLOYD_CREATOR = "deployd"
-
-T = TypeVar("T")
 
 
 class ValidationFailed(Unprocessable):
@@ -68,14 +66,6 @@ class Admission:
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    page: int
-    per_page: int
-    total: int
-
-
-@dataclass(frozen=True)
 class DeploymentFilters:
     sha: str | None = None
     ref: str | None = None
@@ -85,20 +75,14 @@ class DeploymentFilters:
     def any(self) -> bool:
         return any(v is not None for v in (self.sha, self.ref, self.task, self.environment))
 
-    def condition(self) -> Condition | None:
-        parts: list[Condition] = []
-        if self.sha is not None:
-            parts.append(Deployment.commit_sha == self.sha)
-        if self.ref is not None:
-            parts.append(Deployment.branch == self.ref)
-        if self.task is not None:
-            parts.append(Deployment.task == self.task)
-        if self.environment is not None:
-            parts.append(Deployment.environment == self.environment)
-        combined: Condition | None = None
-        for part in parts:
-            combined = part if combined is None else combined & part
-        return combined
+    def matches(self, deployment: Deployment) -> bool:
+        wanted = (
+            (self.sha, deployment.commit_sha),
+            (self.ref, deployment.branch),
+            (self.task, deployment.task),
+            (self.environment, deployment.environment),
+        )
+        return all(value is None or value == actual for value, actual in wanted)
 
 
 @dataclass(frozen=True)
@@ -183,20 +167,8 @@ def create_deployment(project: Project, body: GithubDeploymentCreate, creator: s
 
 
 def list_deployments(project: Project, filters: DeploymentFilters, page: int, per_page: int) -> Page[Deployment]:
-    """Newest first. Unfiltered pages of a project with no gaps in its numbering are fixed seq ranges (reads
-    proportional to the page); filtered listings, and projects with deleted or unused numbers, query the
-    project's whole history and filter it, so their cost grows with the number of deployments."""
-    project_id = int(project.id)
-    if not filters.any() and int(project.deployment_count) == int(project.deployment_seq):
-        newest = int(project.deployment_seq) - (page - 1) * per_page
-        return Page(
-            DeploymentRepository.page(project_id, newest, per_page), page, per_page, int(project.deployment_count)
-        )
-    matching = list(
-        Deployment.by_project.query(project_id, scan_index_forward=False, filter_condition=filters.condition())
-    )
-    start = (page - 1) * per_page
-    return Page(matching[start : start + per_page], page, per_page, len(matching))
+    """Newest first (services/listing.py decides what is read)."""
+    return listing.deployments(project, page, per_page, matches=filters.matches if filters.any() else None)
 
 
 def get_deployment(project: Project, deployment_id: int) -> Deployment:
@@ -317,8 +289,7 @@ def _record_inactive(deployment: Deployment, fields: dict[str, Any]) -> Deployme
 def list_statuses(project: Project, deployment_id: int, page: int, per_page: int) -> Page[StatusView]:
     deployment = _deployment(project, deployment_id)
     history = DeploymentStatusRepository.history(int(deployment.id))
-    start = (page - 1) * per_page
-    return Page([StatusView(s, deployment) for s in history[start : start + per_page]], page, per_page, len(history))
+    return paginate(history, page, per_page).map(lambda status: StatusView(status, deployment))
 
 
 def get_status(project: Project, deployment_id: int, status_id: int) -> StatusView:
@@ -334,8 +305,7 @@ def get_status(project: Project, deployment_id: int, status_id: int) -> StatusVi
 
 def list_environments(project: Project, page: int, per_page: int) -> Page[Environment]:
     environments = sorted(EnvironmentRepository.list(int(project.id)), key=lambda e: (e.id is None, e.id or 0))
-    start = (page - 1) * per_page
-    return Page(environments[start : start + per_page], page, per_page, len(environments))
+    return paginate(environments, page, per_page)
 
 
 def get_environment(project: Project, name: str) -> Environment:

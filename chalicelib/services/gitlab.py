@@ -7,7 +7,6 @@ ledger for an external deployer, whose status reports move the deployment. See d
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,12 +17,14 @@ from urllib.parse import unquote
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from chalicelib.infra.state_machine import TERMINAL
 from chalicelib.models.api_key import ApiKeyRepository
-from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
 from chalicelib.models.organization import Organization, OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.services import deployments, git, sites, text
+from chalicelib.services import deployments, git, listing, sites, text
 from chalicelib.services.deployments import DeploymentSpec
+from chalicelib.services.integers import ascii_integer
+from chalicelib.services.listing import Page
 from chalicelib.services.statuses import GITLAB_STATUS, NATIVE_FROM_GITLAB
 
 FILTER_STATUSES = ("created", "running", "success", "failed", "canceled", "blocked")
@@ -42,7 +43,6 @@ NATIVE_FOR_FILTER: dict[str, frozenset[str]] = {
     status: frozenset(native for native, shown in GITLAB_STATUS.items() if shown == status)
     for status in FILTER_STATUSES
 }
-_INTEGER = re.compile(r"^-?[0-9]+$")
 _TRUE = ("true", "1", "yes", "t", "y", "on")
 _FALSE = ("false", "0", "no", "f", "n", "off")
 
@@ -94,15 +94,16 @@ class _Params:
         return None
 
     def _whole(self, name: str) -> int | None:
-        """An integer as Grape coerces one: a JSON integer or decimal digits (a sign allowed); anything else,
-        a fraction or a boolean included, "is invalid". Past 18 digits it is out of any range deployd serves."""
+        """An integer as Grape coerces one: a JSON integer or ASCII decimal digits (a sign allowed); anything
+        else, a fraction or a boolean included, "is invalid". Past 18 digits it is out of any range deployd
+        serves, and refused as such."""
         value = self.raw.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and _INTEGER.match(value):
-            return int(value) if len(value.lstrip("-")) <= 18 else MAX_PAGE + 1
-        self.fail(name, "is invalid")
-        return None
+        number = ascii_integer(value, signed=True, saturate=True) if isinstance(value, str) else None
+        if number is None:
+            self.fail(name, "is invalid")
+        return number
 
     def page(self) -> int:
         """GitLab's `page`: 1 when absent, a 400 "page does not have a valid value" below 1 (and, here, above
@@ -263,15 +264,10 @@ class GitLabDeployment:
 
 @dataclass(frozen=True)
 class DeploymentListing:
-    project: Project
-    items: list[GitLabDeployment]
-    page: int
-    per_page: int
-    total: int
+    """A page of deployments and the project they belong to (its numeric id makes the pages' links)."""
 
-    @property
-    def total_pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    project: Project
+    page: Page[GitLabDeployment]
 
 
 def gitlab_status(deployment: Deployment) -> str:
@@ -352,8 +348,6 @@ def _one(org_slug: str, project: Project, deployment: Deployment) -> GitLabDeplo
 
 # ---- projects ----
 
-_NUMERIC = re.compile(r"^[0-9]{1,18}$")
-
 
 def resolve_project(org_slug: str, raw_id: str) -> Project:
     """:id as GitLab takes it: the numeric id or the URL-encoded "namespace/path".
@@ -362,9 +356,10 @@ def resolve_project(org_slug: str, raw_id: str) -> Project:
     unquoting covers both. Anything the organization cannot see is "404 Project Not Found".
     """
     reference = unquote(raw_id).strip()
+    number = ascii_integer(reference)
     try:
-        if _NUMERIC.match(reference):
-            return ProjectRepository.get(org_slug, int(reference))
+        if number is not None:
+            return ProjectRepository.get(org_slug, number)
         namespace, _, path = reference.rpartition("/")
         if namespace.lower() == org_slug.lower() and path:
             return ProjectRepository.find_by_slug(org_slug, path)
@@ -413,34 +408,16 @@ def _matches(deployment: Deployment, query: ListQuery) -> bool:
 
 
 def list_deployments(org_slug: str, raw_id: str, query: ListQuery) -> DeploymentListing:
-    """One page of the project's deployments.
-
-    Unfiltered, by id or iid, and with no gaps in the project's numbering (nothing deleted, no failed
-    reservation), a page is a fixed iid range: reads in proportion to the page. Otherwise every deployment
-    of the project is read, then filtered, sorted and sliced here: that cost grows with the project's history.
-    """
+    """One page of the project's deployments, filtered and sorted as asked; ids and iids follow the project's
+    numbering, so services/listing.py can read an unfiltered page of them as a range."""
     project = resolve_project(org_slug, raw_id)
-    seq = int(project.deployment_seq)
-    total = int(project.deployment_count)
-    key = _sort_key(query.order_by)
-    descending = query.sort == "desc"
-    if not query.filtered and query.order_by in ("id", "iid") and total == seq:
-        skipped = (query.page - 1) * query.per_page
-        # The page's iid range: counted from the newest for desc, from 1 for asc.
-        newest = seq - skipped if descending else min(seq, skipped + query.per_page)
-        size = query.per_page if descending else newest - skipped
-        rows = DeploymentRepository.page(int(project.id), newest, size) if size > 0 else []
-        page_rows = sorted(rows, key=key, reverse=descending)
-    else:
-        every = [d for d in Deployment.by_project.query(int(project.id)) if _matches(d, query)]
-        every.sort(key=key, reverse=descending)
-        total = len(every)
-        start = (query.page - 1) * query.per_page
-        page_rows = every[start : start + query.per_page]
-    people, envs = _People(org_slug), _Environments(project)
-    return DeploymentListing(
-        project, [_present(d, project, people, envs) for d in page_rows], query.page, query.per_page, total
+    order = listing.Order(
+        _sort_key(query.order_by), descending=query.sort == "desc", numbered=query.order_by in ("id", "iid")
     )
+    matches = (lambda d: _matches(d, query)) if query.filtered else None
+    found = listing.deployments(project, query.page, query.per_page, matches, order)
+    people, envs = _People(org_slug), _Environments(project)
+    return DeploymentListing(project, found.map(lambda d: _present(d, project, people, envs)))
 
 
 def get_deployment(org_slug: str, raw_id: str, deployment_id: int) -> GitLabDeployment:

@@ -14,6 +14,7 @@ from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import ProjectRepository
 from chalicelib.services import build_logs, deployments, previews
+from chalicelib.services.integers import ascii_integer
 
 STATUS: dict[str, str] = {
     "queued": "queued",
@@ -72,8 +73,8 @@ def _summary(deployment: Deployment) -> str:
 
 def update_status(org_slug: str, status_id: str) -> UpdateStatus:
     """The status of a trigger; another organization's deployment is indistinguishable from none."""
-    numeric = status_id.isascii() and status_id.isdigit() and len(status_id) <= 18  # "²".isdigit() is True
-    deployment = DeploymentRepository.find(int(status_id)) if numeric else None
+    number = ascii_integer(status_id)  # "²".isdigit() is True
+    deployment = DeploymentRepository.find(number) if number is not None else None
     if deployment is None or deployment.org_slug != org_slug:
         raise NotFound(f"status {status_id} not found")
     return UpdateStatus(

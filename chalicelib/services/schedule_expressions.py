@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.errors import InvalidInput
+from chalicelib.services.integers import ascii_integer
 
 FIELD = "preview_rebuild_schedule"
 
@@ -82,9 +83,9 @@ def _values(expression: str, text: str, low: int, high: int, names: dict[str, in
     def number(token: str) -> int:
         if names and token.upper() in names:
             return names[token.upper()]
-        if not (token.isascii() and token.isdigit()) or len(token) > 4:
+        value = ascii_integer(token, digits=4)
+        if value is None:
             raise _invalid(expression, f"'{token}' is not a value between {low} and {high}")
-        value = int(token)
         if not low <= value <= high:
             raise _invalid(expression, f"{value} is outside {low}-{high}")
         return value
@@ -94,9 +95,10 @@ def _values(expression: str, text: str, low: int, high: int, names: dict[str, in
         base, _, step_text = item.partition("/")
         step = 1
         if step_text:
-            if not (step_text.isascii() and step_text.isdigit()) or len(step_text) > 4 or int(step_text) < 1:
+            increment = ascii_integer(step_text, digits=4)
+            if increment is None or increment < 1:
                 raise _invalid(expression, f"'{item}' has an invalid increment")
-            step = int(step_text)
+            step = increment
         if base == "*":
             start, end = low, high
         elif "-" in base:
