@@ -4,7 +4,9 @@ only contention is retried."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import CancellationReason, DoesNotExist, TransactWriteError, UpdateError, VerboseClientError
 from pynamodb.transactions import TransactWrite
 
+import chalicelib
 from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.conditional import TransactionFailed, transact, try_delete, try_save, try_update
 from chalicelib.models.registry import RegistryEntry
@@ -217,3 +220,28 @@ def test_a_transaction_refused_as_a_whole_is_not_a_cancellation(tables: None) ->
     assert not raised.value.cancelled
     assert "multiple operations on one item" in raised.value.detail, raised.value.detail
     assert _stored("same") is None
+
+
+def test_only_the_primitive_decodes_a_refused_write() -> None:
+    # Given every module of chalicelib
+    package = Path(chalicelib.__file__).parent
+    primitive = package / "models" / "conditional.py"
+    decoding = re.compile(
+        r"\b(UpdateError|PutError|DeleteError|TransactWriteError|cause_response_code|cancellation_reasons)\b"
+    )
+
+    # Then none but the primitive decodes PynamoDB's write errors or names DynamoDB's code for a failed condition;
+    # the state machine's Catch clauses name Step Functions' error for it, which is not PynamoDB's to decode
+    offenders = []
+    for module in sorted(package.rglob("*.py")):
+        if module == primitive:
+            continue
+        text = module.read_text()
+        named = (
+            text.replace('"DynamoDB.ConditionalCheckFailedException"', "")
+            if module.name == "state_machine.py"
+            else text
+        )
+        if decoding.search(text) or "ConditionalCheckFailed" in named:
+            offenders.append(str(module.relative_to(package)))
+    assert offenders == []
