@@ -7,6 +7,7 @@ Every other refusal propagates.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -48,31 +49,23 @@ class TransactionFailed(Exception):
 
 def try_update(item: Model, actions: Sequence[Action], condition: Condition) -> bool:
     """Apply `actions` to the item only if `condition` holds; False when it did not."""
-    try:
-        item.update(actions=list(actions), condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    return _written(functools.partial(item.update, actions=list(actions), condition=condition))
 
 
 def try_save(item: Model, condition: Condition) -> bool:
     """Put the whole item only if `condition` holds; False when it did not."""
-    try:
-        item.save(condition=condition)
-    except PutError as exc:
-        if exc.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    return _written(functools.partial(item.save, condition=condition))
 
 
 def try_delete(item: Model, condition: Condition) -> bool:
     """Delete the item only if `condition` holds; False when it did not."""
+    return _written(functools.partial(item.delete, condition=condition))
+
+
+def _written(write: Callable[[], object]) -> bool:
     try:
-        item.delete(condition=condition)
-    except DeleteError as exc:
+        write()
+    except (UpdateError, PutError, DeleteError) as exc:
         if exc.cause_response_code == _CONDITION_FAILED:
             return False
         raise
