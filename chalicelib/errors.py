@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class DomainError(Exception):
     """Base of every error a caller can cause; `code` is a stable machine-readable name."""
@@ -38,6 +40,18 @@ class Conflict(DomainError):
     """The request is valid but the resource's current state forbids it (e.g. cancel a deployed deployment)."""
 
     code = "conflict"
+
+
+class ConditionFailed(Conflict):
+    """A conditional write found the item no longer as it was read: another writer got there first.
+
+    Raised by a write transaction (models.conditional.transact); `failed` holds the positions, in the order
+    written, of the writes whose condition did not hold. Callers turn it into what it means for them.
+    """
+
+    def __init__(self, message: str = "the item changed concurrently; retry", *, failed: Iterable[int] = ()) -> None:
+        super().__init__(message)
+        self.failed = frozenset(failed)
 
 
 class Unprocessable(DomainError):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pynamodb.attributes import ListAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
 from chalicelib.infra.resources import API_KEYS
 from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.conditional import try_delete
 
 
 class ApiKey(Model):
@@ -37,9 +38,5 @@ class ApiKeyRepository:
 
     @staticmethod
     def revoke(org_slug: str, key_id: str) -> None:
-        try:
-            ApiKey(key_id=key_id).delete(condition=ApiKey.org_slug == org_slug)
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound(f"key '{key_id}' not found in organization '{org_slug}'") from exc
-            raise
+        if not try_delete(ApiKey(key_id=key_id), ApiKey.org_slug == org_slug):
+            raise NotFound(f"key '{key_id}' not found in organization '{org_slug}'")

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -19,6 +19,7 @@ from chalicelib.errors import NotFound
 from chalicelib.infra.resources import DEPLOYMENTS
 from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.conditional import try_update
 
 
 class DeploymentsByProject(GlobalSecondaryIndex["Deployment"]):
@@ -131,10 +132,4 @@ class DeploymentRepository:
         now = utc_now()
         actions: list[Action] = [Deployment.status.set(to), Deployment.updated_at.set(now)]
         actions += [getattr(Deployment, name).set(value) for name, value in fields.items()]
-        try:
-            deployment.update(actions=actions, condition=Deployment.status.is_in(*leaving))
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return try_update(deployment, actions, Deployment.status.is_in(*leaving))

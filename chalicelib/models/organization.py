@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.errors import AlreadyExists, NotFound
 from chalicelib.infra.resources import ORGANIZATIONS
 from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.conditional import try_save
 
 PLANS = ("free", "pro", "enterprise")
 
@@ -26,12 +27,8 @@ class OrganizationRepository:
     @staticmethod
     def create(slug: str, name: str, plan: str) -> Organization:
         org = Organization(slug=slug, name=name, plan=plan)
-        try:
-            org.save(condition=Organization.slug.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise AlreadyExists(f"organization '{slug}' already exists", field="slug") from exc
-            raise
+        if not try_save(org, Organization.slug.does_not_exist()):
+            raise AlreadyExists(f"organization '{slug}' already exists", field="slug")
         return org
 
     @staticmethod

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import AlreadyExists, Conflict, NotFound
+from chalicelib.errors import AlreadyExists, ConditionFailed, Conflict, NotFound
 from chalicelib.infra.resources import PROJECTS
-from chalicelib.models.base import condition_failed, table_meta, transact, utc_now
+from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.conditional import transact, try_update
 from chalicelib.models.registry import RegistryEntry, slug_claim_name
 
 
@@ -75,12 +76,10 @@ class ProjectRepository:
 
         try:
             transact(claim_and_save)
-        except TransactWriteError as exc:
-            if condition_failed(exc):
-                raise AlreadyExists(
-                    f"a project with slug '{project.slug}' already exists in this organization", field="slug"
-                ) from exc
-            raise
+        except ConditionFailed as exc:
+            raise AlreadyExists(
+                f"a project with slug '{project.slug}' already exists in this organization", field="slug"
+            ) from exc
         return project
 
     @staticmethod
@@ -120,12 +119,8 @@ class ProjectRepository:
             for name, value in changes.items()
         ]
         actions.append(Project.updated_at.set(utc_now()))
-        try:
-            project.update(actions=actions, condition=Project.id.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound(f"project {project.id} not found") from exc
-            raise
+        if not try_update(project, actions, Project.id.exists()):
+            raise NotFound(f"project {project.id} not found")
         return project
 
     @staticmethod
@@ -142,9 +137,5 @@ class ProjectRepository:
 
         try:
             transact(remove)
-        except TransactWriteError as exc:
-            if condition_failed(exc):
-                raise Conflict(
-                    f"project {int(project.id)} changed while being deleted (a new deployment?); retry"
-                ) from exc
-            raise
+        except ConditionFailed as exc:
+            raise Conflict(f"project {int(project.id)} changed while being deleted (a new deployment?); retry") from exc

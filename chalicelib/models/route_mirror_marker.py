@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import REGISTRY
 from chalicelib.models.base import table_meta
+from chalicelib.models.conditional import try_update
 
 MARKER_NAME = "route-mirror"
 
@@ -57,29 +58,17 @@ class RouteMirrorMarkerRepository:
             if previous is None
             else RouteMirrorMarker.checked_at == previous
         )
-        try:
-            RouteMirrorMarker(name=MARKER_NAME).update(
-                actions=[RouteMirrorMarker.checked_at.set(_stamp(now))], condition=condition
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return try_update(
+            RouteMirrorMarker(name=MARKER_NAME), [RouteMirrorMarker.checked_at.set(_stamp(now))], condition
+        )
 
     @staticmethod
     def record_reconciled(changes: int, now: datetime) -> None:
         """The reconcile that read `changes` before it ran made the store agree; an older one never overwrites
         a newer one's record."""
         stamp = _stamp(now)
-        try:
-            RouteMirrorMarker(name=MARKER_NAME).update(
-                actions=[
-                    RouteMirrorMarker.reconciled_changes.set(changes),
-                    RouteMirrorMarker.reconciled_at.set(stamp),
-                ],
-                condition=RouteMirrorMarker.reconciled_at.does_not_exist() | (RouteMirrorMarker.reconciled_at <= stamp),
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        try_update(
+            RouteMirrorMarker(name=MARKER_NAME),
+            [RouteMirrorMarker.reconciled_changes.set(changes), RouteMirrorMarker.reconciled_at.set(stamp)],
+            RouteMirrorMarker.reconciled_at.does_not_exist() | (RouteMirrorMarker.reconciled_at <= stamp),
+        )

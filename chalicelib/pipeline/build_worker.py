@@ -19,11 +19,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.errors import NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.base import utc_now
+from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
@@ -210,15 +209,16 @@ def _hand_over(deployment: Deployment, started: BuildStarted, place: BuilderPlac
     """Record the started build on the deployment, and leave its completion (and the builder place) to
     `handle_build_state`. A deployment that ended meanwhile gets its build stopped instead."""
     try:
-        deployment.update(
-            actions=[Deployment.build_id.set(started.build_id), Deployment.updated_at.set(utc_now())],
-            condition=Deployment.status.is_in(*NON_TERMINAL)
+        recorded = try_update(
+            deployment,
+            [Deployment.build_id.set(started.build_id), Deployment.updated_at.set(utc_now())],
+            Deployment.status.is_in(*NON_TERMINAL)
             & (Deployment.build_id.does_not_exist() | (Deployment.build_id == started.build_id)),
         )
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            codebuild.stop(started.build_id)  # nobody would ever hear of this build: do not let it run
-            raise
+    except Exception:
+        codebuild.stop(started.build_id)  # nobody would ever hear of this build: do not let it run
+        raise
+    if not recorded:
         deployment.refresh(consistent_read=True)
         logger.info("deployment ended while its build started", extra={"status": deployment.status})
         codebuild.stop(started.build_id)
@@ -253,15 +253,12 @@ class BuilderPlace:
         patience = time.monotonic() + 2 * get_settings().heartbeat_seconds
         announced = False
         while not reporter.should_stop():
-            try:
-                holder.update(
-                    actions=[Environment.builder.set(me)],
-                    condition=Environment.builder.does_not_exist() | (Environment.builder == me),
-                )
+            if try_update(
+                holder,
+                [Environment.builder.set(me)],
+                Environment.builder.does_not_exist() | (Environment.builder == me),
+            ):
                 return
-            except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
             if not announced:
                 log.line("Waiting for the superseded build of this preview to stop")
                 announced = True
@@ -290,11 +287,7 @@ def release_builder_place(deployment: Deployment) -> None:
     if not deployment.environment.startswith(sites.PREVIEW_PREFIX):
         return
     holder = Environment(project_id=deployment.project_id, name=deployment.environment)
-    try:
-        holder.update(actions=[Environment.builder.remove()], condition=Environment.builder == int(deployment.id))
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    try_update(holder, [Environment.builder.remove()], Environment.builder == int(deployment.id))
 
 
 def _evict_stale_builder(holder: Environment) -> None:
@@ -303,11 +296,7 @@ def _evict_stale_builder(holder: Environment) -> None:
         return
     stale = DeploymentRepository.find(int(current.builder))
     if stale is None or stale.is_terminal:
-        try:
-            holder.update(actions=[Environment.builder.remove()], condition=Environment.builder == current.builder)
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        try_update(holder, [Environment.builder.remove()], Environment.builder == current.builder)
 
 
 def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> None:
@@ -341,17 +330,14 @@ def _is_its_build(deployment: Deployment, build_id: str) -> bool:
     yet (the event outran it) adopts the build with the same conditional write the worker uses."""
     if deployment.build_id is not None:
         return bool(deployment.build_id == build_id)
-    try:
-        deployment.update(
-            actions=[Deployment.build_id.set(build_id)],
-            condition=Deployment.build_id.does_not_exist() | (Deployment.build_id == build_id),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        deployment.refresh(consistent_read=True)
-        return bool(deployment.build_id == build_id)
-    return True
+    if try_update(
+        deployment,
+        [Deployment.build_id.set(build_id)],
+        Deployment.build_id.does_not_exist() | (Deployment.build_id == build_id),
+    ):
+        return True
+    deployment.refresh(consistent_read=True)
+    return bool(deployment.build_id == build_id)
 
 
 def handle_build_state(change: BuildStateChange) -> None:

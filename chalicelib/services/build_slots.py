@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.errors import ConditionFailed
 from chalicelib.infra.state_machine import TERMINAL
-from chalicelib.models.base import condition_failed, transact
+from chalicelib.models.conditional import transact, try_delete
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.registry import RegistryEntry
@@ -97,11 +97,8 @@ def _grant(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
 
     try:
         transact(grant)
-    except TransactWriteError as exc:
-        if not condition_failed(exc):
-            raise
-        reasons = [r.code if r is not None else None for r in (exc.cancellation_reasons or [])]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+    except ConditionFailed as exc:
+        if 0 in exc.failed:  # the counter's: every slot is taken
             return False
         _drop(wait)
         return None
@@ -117,11 +114,7 @@ def _drop(wait: SlotWait) -> None:
     deployment = DeploymentRepository.find(int(wait.deployment_id))
     if deployment is not None and deployment.status == "queued":
         if deployment.slot_held:
-            try:
-                wait.delete(condition=SlotWait.position.exists())
-            except DeleteError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
+            try_delete(wait, SlotWait.position.exists())
         return  # otherwise granted concurrently by another dispatcher, which already removed it
     try:
         wait.delete(condition=SlotWait.position.exists())
@@ -148,8 +141,6 @@ def release(deployment: Deployment) -> None:
 
     try:
         transact(give_back)
-    except TransactWriteError as exc:
-        if not condition_failed(exc):
-            raise
+    except ConditionFailed:
         return  # it held no slot (or already gave it back)
     dispatch(deployment.org_slug)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import Conflict, InvalidInput, NotFound
+from chalicelib.errors import ConditionFailed, Conflict, InvalidInput, NotFound
 from chalicelib.infra.state_machine import NON_TERMINAL, TERMINAL
-from chalicelib.models.base import cancellation_codes, condition_failed, transact, utc_now
+from chalicelib.models.base import utc_now
+from chalicelib.models.conditional import TransactionFailed, transact, try_delete, try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
@@ -124,12 +124,8 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
     ref_type = "tag" if spec.ref_is_tag else commit.ref_type if not spec.sha else "branch"
     status = "queued" if managed else (spec.external_status or "queued")
     seq_holder = Project(id=project.id)
-    try:
-        seq_holder.update(actions=[Project.deployment_seq.add(1)], condition=Project.id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"project {project_id} not found") from exc
-        raise
+    if not try_update(seq_holder, [Project.deployment_seq.add(1)], Project.id.exists()):
+        raise NotFound(f"project {project_id} not found")
     now = utc_now()
     deployment = Deployment(
         id=next_id("deployment"),
@@ -176,11 +172,11 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
 
     try:
         transact(record)
-    except TransactWriteError as exc:
+    except (ConditionFailed, TransactionFailed) as exc:
         # The reserved seq stays unused: listing tolerates gaps.
-        if condition_failed(exc) or cancellation_codes(exc):
-            raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
-        raise InvalidInput(f"the deployment could not be recorded: {exc.cause_response_message}") from exc
+        if isinstance(exc, TransactionFailed) and not exc.cancelled:  # DynamoDB refused the request itself
+            raise InvalidInput(f"the deployment could not be recorded: {exc.detail}") from exc
+        raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
     with deployment_context(int(deployment.id), int(project.id)):
         logger.info(f"deployment {status}", extra={"ref": ref, "commit_sha": commit.sha, "source": spec.source})
         if managed:
@@ -254,10 +250,8 @@ def _end(
 
     try:
         transact(end)
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+    except ConditionFailed:
+        return False
     deployment_event(status, cause)  # once: only the writer that ended the deployment gets here
     deployment.refresh(consistent_read=True)
     statuses.report_pipeline_state(deployment)
@@ -331,9 +325,7 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
 
     try:
         transact(switch)
-    except TransactWriteError as exc:
-        if not condition_failed(exc):
-            raise
+    except ConditionFailed as exc:
         raise Conflict("the project changed while rolling back (another rollback or a new deployment); retry") from exc
     with deployment_context(int(target.id), int(project.id)):
         logger.info("rolled back production", extra={"previous_deployment_id": environment.active_deployment_id})
@@ -371,9 +363,7 @@ def activate(deployment: Deployment) -> bool:
                     _write_activation, project=project, deployment=deployment, active_seq=active_seq, promote=promote
                 )
             )
-        except TransactWriteError as exc:
-            if not condition_failed(exc):
-                raise
+        except ConditionFailed:
             deployment.refresh(consistent_read=True)
             if deployment.status != "deploying":
                 return False
@@ -458,12 +448,8 @@ def set_external_status(
         actions.append(Deployment.deployed_at.set(now))
     if environment_url:
         actions += [Deployment.environment_url.set(environment_url), Deployment.deployment_url.set(environment_url)]
-    try:
-        deployment.update(actions=actions, condition=Deployment.status == deployment.status)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(f"deployment {int(deployment.id)} changed concurrently; read it and retry") from exc
-        raise
+    if not try_update(deployment, actions, Deployment.status == deployment.status):
+        raise Conflict(f"deployment {int(deployment.id)} changed concurrently; read it and retry")
     if status == "deployed":
         _promote_external(deployment)
     if publish:
@@ -473,19 +459,15 @@ def set_external_status(
 
 def _promote_external(deployment: Deployment) -> None:
     """An externally deployed success becomes its environment's active deployment unless a newer one is."""
-    holder = Environment(project_id=deployment.project_id, name=deployment.environment)
-    try:
-        holder.update(
-            actions=[
-                Environment.active_deployment_id.set(int(deployment.id)),
-                Environment.active_seq.set(int(deployment.seq)),
-                Environment.updated_at.set(utc_now()),
-            ],
-            condition=Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq)),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    try_update(
+        Environment(project_id=deployment.project_id, name=deployment.environment),
+        [
+            Environment.active_deployment_id.set(int(deployment.id)),
+            Environment.active_seq.set(int(deployment.seq)),
+            Environment.updated_at.set(utc_now()),
+        ],
+        Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq)),
+    )
 
 
 def delete_record(deployment: Deployment) -> None:
@@ -520,18 +502,13 @@ def delete_record(deployment: Deployment) -> None:
 
     try:
         transact(remove)
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            raise Conflict(f"deployment {int(deployment.id)} changed while being deleted; retry") from exc
-        raise
+    except ConditionFailed as exc:
+        raise Conflict(f"deployment {int(deployment.id)} changed while being deleted; retry") from exc
     Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()
     environment_label = sites.environment_label(project.slug, project.org_slug, deployment.environment)
     if was_active and environment_label is not None:
-        try:
-            Route(host=environment_label).delete(condition=Route.deployment_id == int(deployment.id))
-        except DeleteError as exc:  # production already serves another deployment: leave it
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        # Unless production already serves another deployment: then it is left alone.
+        try_delete(Route(host=environment_label), Route.deployment_id == int(deployment.id))
     with DeploymentStatus.batch_write() as batch:
         for status in DeploymentStatus.query(int(deployment.id)):
             batch.delete(status)

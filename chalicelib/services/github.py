@@ -12,11 +12,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pynamodb.exceptions import DeleteError
 from pynamodb.expressions.update import Action
 
 from chalicelib.errors import Conflict, DomainError, NotFound, Unauthenticated, Unprocessable
 from chalicelib.models.base import utc_now
+from chalicelib.models.conditional import try_delete
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment_status import STATES, DeploymentStatus, DeploymentStatusRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
@@ -369,15 +369,11 @@ def delete_environment(project: Project, name: str) -> None:
             f"environment {name} serves deployment {int(environment.active_deployment_id)} at its URL; "
             "it cannot be deleted (remove a preview through the previews API)",
         )
-    try:
-        environment.delete(condition=Environment.in_flight.does_not_exist())
-    except DeleteError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    if not try_delete(environment, Environment.in_flight.does_not_exist()):
         environment = get_environment(project, name)
         raise ValidationFailed(
             "Environment", "name", "custom", _busy_message(environment.in_flight) or "environment changed; retry"
-        ) from exc
+        )
 
 
 def _busy_message(in_flight: Collection[float] | None) -> str | None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.models.base import utc_now
+from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.organization import OrganizationRepository
@@ -132,20 +131,18 @@ def remove(org_slug: str, project_id: int, branch: str, reason: str = "deleted")
     for deployment_id in sorted(preview.environment.in_flight or set()):
         _supersede(org_slug, project_id, int(deployment_id))
     Route(host=sites.preview_label(preview.project.slug, preview.project.org_slug, branch)).delete()
-    try:
-        preview.environment.update(
-            actions=[
-                Environment.removed_at.set(utc_now()),
-                Environment.removed_reason.set(reason),
-                Environment.active_deployment_id.remove(),
-                Environment.active_seq.remove(),
-            ],
-            condition=Environment.removed_at.does_not_exist(),  # two cleanups racing remove it once
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise NotFound(f"project {project_id} has no preview of branch '{branch}'") from exc
-        raise
+    removed = try_update(
+        preview.environment,
+        [
+            Environment.removed_at.set(utc_now()),
+            Environment.removed_reason.set(reason),
+            Environment.active_deployment_id.remove(),
+            Environment.active_seq.remove(),
+        ],
+        Environment.removed_at.does_not_exist(),  # two cleanups racing remove it once
+    )
+    if not removed:
+        raise NotFound(f"project {project_id} has no preview of branch '{branch}'")
     for deployment_id in sorted(preview.environment.live_ids or set()):
         deployment = DeploymentRepository.find(int(deployment_id))
         if deployment is not None and not deployment.inactive:

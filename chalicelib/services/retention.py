@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
-
+from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project
@@ -85,13 +84,7 @@ def purge_artifacts(project: Project, now: datetime) -> list[int]:
             continue
         Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()
         count = sites.delete_artifacts(deployment.artifact_prefix)
-        try:
-            deployment.update(
-                actions=[Deployment.artifact_prefix.remove()], condition=Deployment.artifact_prefix.exists()
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        if not try_update(deployment, [Deployment.artifact_prefix.remove()], Deployment.artifact_prefix.exists()):
             continue  # a concurrent run purged it first
         purged.append(int(deployment.id))
         logger.info(

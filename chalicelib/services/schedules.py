@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.errors import DomainError, Unprocessable
+from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.project import Project
 from chalicelib.observability import logger
@@ -73,16 +72,11 @@ def claim(project: Project, now: datetime) -> bool:
         if previous is None
         else Project.last_scheduled_run_at == previous
     )
-    try:
-        project.update(
-            actions=[Project.last_scheduled_run_at.set(now.isoformat(timespec="milliseconds"))],
-            condition=condition & Project.id.exists(),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return try_update(
+        project,
+        [Project.last_scheduled_run_at.set(now.isoformat(timespec="milliseconds"))],
+        condition & Project.id.exists(),
+    )
 
 
 def _branch_head(project: Project, branch: str) -> str | None:

@@ -7,9 +7,8 @@ GitLab sees it as created, running, success, failed or canceled.
 
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.infra.state_machine import NON_TERMINAL
+from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus, DeploymentStatusRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
@@ -77,15 +76,13 @@ def report_pipeline_state(deployment: Deployment) -> DeploymentStatus | None:
         return None
     state = GITHUB_STATE[deployment.status]
     rank = _RANK[state]
-    try:
-        deployment.update(
-            actions=[Deployment.reported_rank.set(rank)],
-            condition=Deployment.reported_rank.does_not_exist() | (Deployment.reported_rank < rank),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
+    claimed = try_update(
+        deployment,
+        [Deployment.reported_rank.set(rank)],
+        Deployment.reported_rank.does_not_exist() | (Deployment.reported_rank < rank),
+    )
+    if not claimed:
+        return None
     log_url = logs_url(deployment)
     status = DeploymentStatusRepository.append(
         int(deployment.id),
