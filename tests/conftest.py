@@ -5,6 +5,9 @@ is a moto server on loopback (integration, e2e) or moto's in-process mock (unit)
 """
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,7 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 # Fixtures every suite may use (log_lines: the Powertools Logger's lines as dicts).
-pytest_plugins = ["tests.log_capture"]
+pytest_plugins = ["tests.support.log_capture"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,3 +44,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         suite = relative.parts[0]
         group = suite if suite in ("unit", "integration") else relative.as_posix()
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def build_shared_root() -> Iterator[Path]:
+    """Where tests and builds meet: builds run as an unprivileged uid of their own (when the tests run as root),
+    which cannot enter tmp_path."""
+    root = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_dir(build_shared_root: Path) -> Path:
+    """A directory the test and its builds both write to (gates, marks, started files)."""
+    directory = Path(tempfile.mkdtemp(dir=build_shared_root))
+    directory.chmod(0o1777)
+    return directory

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build, start_stack, stop_stack
+from tests.e2e.conftest import Api, RunningStack, fetch, gated_build, start_stack, stop_stack
+from tests.support.git import GitRepo
 
 GIT_TIMEOUT = 2
 CLONE_TIMEOUT = 15
@@ -110,7 +111,7 @@ def test_a_clone_that_hangs_fails_its_build_while_another_organization_deploys(
     # Given a free organization (one build slot) whose first build holds the slot, and a second one queued
     stuck = _org(limited_stack, plan="free")
     repo = git_repo("stuck")
-    repo.commit("v1", {"index.html": "stuck"})
+    repo.commit({"index.html": "stuck"}, "v1")
     gate = shared_dir / "gate"
     project = stuck.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     first = stuck.trigger(project["id"])["id"]
@@ -127,7 +128,7 @@ def test_a_clone_that_hangs_fails_its_build_while_another_organization_deploys(
     # When another organization deploys while that clone hangs
     other = _org(limited_stack, plan="free")
     other_repo = git_repo("other")
-    other_repo.commit("v1", {"index.html": "other organization"})
+    other_repo.commit({"index.html": "other organization"}, "v1")
     other_project = other.create_project(other_repo.path, build_command="mkdir -p dist && cp index.html dist/")
     mine = other.trigger(other_project["id"])
 
@@ -154,7 +155,7 @@ def test_a_build_whose_output_is_over_the_size_limit_fails_and_publishes_nothing
     # Given a stack limiting outputs to 10000 bytes, and a build that writes 30000
     api = _org(limited_stack)
     repo = git_repo()
-    repo.commit("v1", {"index.html": "big"})
+    repo.commit({"index.html": "big"}, "v1")
     build = "mkdir -p dist && cp index.html dist/ && head -c 30000 /dev/zero > dist/big.bin"
     project = api.create_project(repo.path, build_command=build, output_dir="dist")
 
@@ -175,7 +176,7 @@ def test_a_build_log_over_its_limit_keeps_its_tail_after_a_truncation_note(
     # Given a stack limiting build logs to 4096 bytes, and a build that prints 2000 numbered lines
     api = _org(limited_stack)
     repo = git_repo()
-    repo.commit("v1", {"index.html": "chatty"})
+    repo.commit({"index.html": "chatty"}, "v1")
     build = "for n in $(seq 1 2000); do echo line-$n; done; mkdir -p dist && cp index.html dist/"
     project = api.create_project(repo.path, build_command=build, output_dir="dist")
 
@@ -212,7 +213,7 @@ def test_a_project_on_a_private_address_is_refused_where_the_platform_does_not_a
 
     # And an existing project cannot be moved there either
     repo = git_repo(f"repo-{uuid.uuid4().hex[:6]}")
-    repo.commit("v1", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path)
     moved = api.request("PATCH", f"/projects/{project['id']}", json={"repo_url": repo_url})
     assert moved.status_code == 400, moved.text

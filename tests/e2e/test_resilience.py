@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import Api, RunningStack, start_stack, stop_stack
+from tests.support.git import GitRepo
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,8 @@ def test_deployment_whose_worker_never_reports_ends_failed_with_the_reason(
     assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": "free"}).status_code == 201
     token = stack.admin("POST", f"/orgs/{slug}/keys", json={}).json()["data"]["token"]
     api = Api(stack, slug, token)
-    repo = GitRepo(tmp_path / "repo")
-    repo.commit("v1", {"index.html": "x"})
+    repo = GitRepo.create(tmp_path / "repo")
+    repo.commit({"index.html": "x"}, "v1")
     project: dict[str, Any] = api.create_project(repo.path, build_command="true")
 
     deployment = api.trigger(project["id"])

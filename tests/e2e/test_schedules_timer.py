@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, start_stack, stop_stack, wait_until
+from tests.e2e.conftest import Api, RunningStack, fetch, start_stack, stop_stack
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 
@@ -36,9 +38,9 @@ def test_the_timer_removes_the_preview_of_a_deleted_branch(
     # Given a live preview of a branch, in a project with a preview time to live
     api = _api(timed_stack)
     repo = git_repo()
-    repo.commit("Home", {"index.html": "<h1>main</h1>"})
+    repo.commit({"index.html": "<h1>main</h1>"}, "Home")
     repo.git("checkout", "-q", "-b", "spike")
-    repo.commit("Spike", {"index.html": "<h1>spike</h1>"})
+    repo.commit({"index.html": "<h1>spike</h1>"}, "Spike")
     repo.git("checkout", "-q", "main")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist", preview_ttl_hours=24)
     created = api.post(f"/projects/{project['id']}/previews", json={"branch": "spike"})
@@ -63,7 +65,7 @@ def test_an_invalid_schedule_is_a_400(timed_stack: RunningStack, git_repo: Calla
     # Given a project
     api = _api(timed_stack)
     repo = git_repo()
-    repo.commit("Home", {"index.html": "<h1>main</h1>"})
+    repo.commit({"index.html": "<h1>main</h1>"}, "Home")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
 
     # When its rebuild schedule is set to something that is not a schedule expression

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import signal
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,7 +24,9 @@ from chalicelib.infra.resources import CATALOGUE, SITES_BUCKET
 from chalicelib.models import reset_connections
 from chalicelib.pipeline.runners import BuildJob
 from chalicelib.settings import get_settings
-from tests.processes import marked_sleep, processes_with
+from tests.support.git import GitRepo
+from tests.support.polling import poll
+from tests.support.processes import marked_sleep, processes_with
 
 _deployment_ids = itertools.count(1000)
 
@@ -103,54 +101,14 @@ def site_objects(aws: Any) -> Callable[[str], dict[str, bytes]]:
     return read
 
 
-def _git_environment() -> dict[str, str]:
-    # Without the caller's GIT_* variables (a hook running the tests sets GIT_DIR) or personal config
-    # (signing, hooks, templates): each test repository behaves the same everywhere.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return {**env, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-
-
-@dataclass
-class GitRepo:
-    path: Path
-
-    def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", "-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com", *args],
-            cwd=self.path,
-            env=_git_environment(),
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return result.stdout.strip()
-
-    def commit(self, files: dict[str, str], message: str = "update") -> str:
-        for name, content in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-        self.git("add", "--all")
-        self.git("commit", "--quiet", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    @property
-    def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
-
-
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Callable[..., GitRepo]:
     """Creates a real git repository (branch main) with one commit of `files`."""
     names = itertools.count()
 
     def make(files: dict[str, str] | None = None, message: str = "initial commit") -> GitRepo:
-        path = tmp_path / f"repo-{next(names)}"
-        path.mkdir()
-        repo = GitRepo(path)
-        repo.git("init", "--quiet", "-b", "main")
-        repo.commit(files if files is not None else {"README.md": "# site\n"}, message)
-        return repo
+        initial = files if files is not None else {"README.md": "# site\n"}
+        return GitRepo.create(tmp_path / f"repo-{next(names)}", initial, message)
 
     return make
 
@@ -232,20 +190,10 @@ class Processes:
         return bool(processes_with(marker))
 
     def wait_until_gone(self, marker: str, within_seconds: float = 5.0) -> bool:
-        deadline = time.monotonic() + within_seconds
-        while time.monotonic() < deadline:
-            if not self.running(marker):
-                return True
-            time.sleep(0.05)
-        return not self.running(marker)
+        return poll(lambda: not self.running(marker), within_seconds, interval=0.05)
 
     def wait_until_running(self, marker: str, within_seconds: float = 5.0) -> bool:
-        deadline = time.monotonic() + within_seconds
-        while time.monotonic() < deadline:
-            if self.running(marker):
-                return True
-            time.sleep(0.05)
-        return False
+        return poll(lambda: self.running(marker), within_seconds, interval=0.05)
 
     def kill_survivors(self) -> None:
         for marker in self.markers:
@@ -262,13 +210,3 @@ def processes() -> Iterator[Processes]:
     watcher = Processes()
     yield watcher
     watcher.kill_survivors()
-
-
-@pytest.fixture
-def build_writable_dir() -> Iterator[Path]:
-    """A directory the build may write to: builds run as an unprivileged uid of their own (when the tests run as
-    root), which cannot enter the test's tmp_path."""
-    directory = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
-    directory.chmod(0o1777)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)

@@ -99,12 +99,12 @@ def test_an_output_at_the_limits_is_published_whole(
 
 
 def test_a_hard_link_to_a_file_outside_the_workspace_is_never_published(
-    git_repo: Any, job_factory: Any, reporter_factory: Any, limits: Any, site_objects: Any, build_writable_dir: Path
+    git_repo: Any, job_factory: Any, reporter_factory: Any, limits: Any, site_objects: Any, shared_dir: Path
 ) -> None:
     # Given a secret outside the build's workspace, on the same file system, that the build's uid may link to
     # (the kernel's protected_hardlinks keeps it from linking files it could not write), and a build that does
     limits()
-    secret = build_writable_dir / "passwd"
+    secret = shared_dir / "passwd"
     secret.write_text("root:x:0:0:secret\n")
     secret.chmod(0o666)
     build = f"mkdir -p dist && echo page > dist/index.html && ln {secret} dist/passwd"

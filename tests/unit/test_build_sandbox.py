@@ -18,7 +18,7 @@ import pytest
 from chalicelib.pipeline import sandbox
 from chalicelib.pipeline.runners import BuildResult, LocalBuildRunner
 from chalicelib.settings import get_settings
-from tests.processes import marked_sleep, processes_with
+from tests.support.processes import marked_sleep, processes_with
 
 
 def _published(site_objects: Any, job: Any, name: str) -> str:
@@ -56,10 +56,10 @@ def test_a_build_sees_only_its_own_processes_and_no_other_environment(
 
 
 def test_two_builds_at_once_have_distinct_uids_and_neither_enters_the_others_workspace(
-    git_repo: Any, job_factory: Any, reporter_factory: Any, aws: Any, site_objects: Any, build_writable_dir: Path
+    git_repo: Any, job_factory: Any, reporter_factory: Any, aws: Any, site_objects: Any, shared_dir: Path
 ) -> None:
     # Given a build whose checkout holds a secret, held running until the test lets it go
-    started, gate = build_writable_dir / "started", build_writable_dir / "gate"
+    started, gate = shared_dir / "started", shared_dir / "gate"
     victim = job_factory(
         git_repo({"secret.txt": "deploy key of A"}),
         build_command=f"touch {started}; while [ ! -f {gate} ]; do sleep 0.05; done; mkdir -p dist; id -u > dist/uid",
