@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from chalicelib.errors import Conflict
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.services import deployments, projects, sites
-from tests.support.polling import wait_until
+from tests.support.polling import poll, wait_until
 
 _STAGES = ("building", "uploading", "deploying", "deployed", "failed", "cancelled")
 
@@ -37,9 +36,8 @@ def _release_and_cancel(org_slug: str, pid: int, did: int, stage: str, gates: An
     def cancel() -> None:
         barrier.wait()
         reached = _STAGES[_STAGES.index(stage) :]
-        deadline = time.monotonic() + 20
-        while pipeline.deployment(did).status not in reached and time.monotonic() < deadline:
-            time.sleep(0.002)  # let the worker and moto threads run
+        # A short interval: the cancel must land right as the stage is reached; the worker and moto run meanwhile.
+        poll(lambda: pipeline.deployment(did).status in reached, 20, interval=0.002)
         try:
             outcome["result"] = deployments.cancel(org_slug, pid, did)
         except Exception as exc:  # judged by the test

@@ -38,6 +38,7 @@ from chalicelib.pipeline import codebuild, consumers, executions
 from chalicelib.services import deployments, organizations, previews, projects, sites
 from chalicelib.services.inputs import ProjectCreate
 from chalicelib.settings import get_settings
+from tests.support.polling import wait_until
 
 T = TypeVar("T")
 LOG_GROUP = "/deployd/test/builds"
@@ -141,16 +142,13 @@ class Cloud:
 
     def pump(self, until: Callable[[], T], what: str, timeout: float = 20.0) -> T:
         """Run the pipeline's queue consumers until `until()` is truthy; fail the test at the deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def delivered() -> T:
             self._deliver("activations", consumers.consume_activations)
             self._deliver("builds", consumers.consume_builds)
-            value = until()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}; last value {value!r}")
-            time.sleep(0.05)
+            return until()
+
+        return wait_until(delivered, timeout, interval=0.05, what=what)
 
     def redeliver_build_message(self, body: str) -> None:
         client("sqs").send_message(QueueUrl=self.queue_urls["builds"], MessageBody=body)
@@ -507,10 +505,12 @@ def test_a_redelivered_build_slot_request_neither_blocks_the_line_nor_takes_a_se
     deployment_id = _deploy(project)
     sqs = client("sqs")
     url = cloud.queue_urls["activations"]
-    deadline = time.monotonic() + 20
-    while not (received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages")):
-        assert time.monotonic() < deadline, "the pipeline never asked for a build slot"
-        time.sleep(0.05)
+    received = wait_until(
+        lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages"),
+        timeout=20,
+        interval=0.05,
+        what="the pipeline to ask for a build slot",
+    )
     request = received[0]
     assert json.loads(request["Body"])["event"] == "acquire_slot"
     for _ in range(2):
