@@ -6,8 +6,10 @@ is a moto server on loopback (integration, e2e) or moto's in-process mock (unit)
 
 import os
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,23 @@ def shared_dir(build_shared_root: Path) -> Path:
     directory = Path(tempfile.mkdtemp(dir=build_shared_root))
     directory.chmod(0o1777)
     return directory
+
+
+@pytest.fixture
+def silent_server() -> Iterator[Callable[[str], str]]:
+    """A loopback server that accepts connections and never answers; returns a URL of the given scheme to it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield lambda scheme: f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/site.git"
+    listener.close()
+    for connection in held:
+        connection.close()

@@ -18,7 +18,7 @@ import requests
 
 from chalicelib.infra.resources import SITES_BUCKET
 from chalicelib.settings import get_settings
-from tests.e2e.conftest import Api, RunningStack, create_org, fetch, gated_build, start_stack
+from tests.e2e.conftest import Api, RunningStack, create_org, fetch, gated_build, start_stack, stop_stack
 from tests.support.git import GitRepo
 from tests.support.polling import wait_until
 from tests.support.processes import marked_sleep, processes_with
@@ -95,8 +95,7 @@ def guarded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     """A stack of its own with an admin token no file holds: the attacker could only find it in the stack."""
     running = start_stack(tmp_path_factory.mktemp("guarded"), DEPLOYD_ADMIN_TOKEN=f"adm_{secrets.token_urlsafe(24)}")
     yield running
-    running.process.terminate()
-    running.process.wait(timeout=30)
+    stop_stack(running)
 
 
 def test_a_build_reaches_neither_the_stacks_secrets_nor_aws_nor_other_organizations(

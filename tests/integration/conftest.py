@@ -48,6 +48,15 @@ def org_factory(stack: EmbeddedStack) -> Callable[..., Any]:
 
 
 @pytest.fixture
+def api_key(org_factory: Callable[..., Any]) -> tuple[str, dict[str, str]]:
+    """An organization and a Bearer header for one of its keys."""
+    from chalicelib.services import organizations
+
+    org = org_factory()
+    return org.slug, {"Authorization": f"Bearer {organizations.create_key(org.slug, 'ci', None).token}"}
+
+
+@pytest.fixture
 def repo_factory(tmp_path: Path) -> Callable[..., GitRepo]:
     """A git repository on branch main with one commit of an index.html."""
 

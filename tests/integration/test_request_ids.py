@@ -20,15 +20,6 @@ PIPELINE = {"deployment cloning", "deployment building", "deployment uploading",
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-@pytest.fixture
-def api_key(org_factory) -> tuple[str, dict[str, str]]:
-    """An organization and a Bearer header for one of its keys."""
-    from chalicelib.services import organizations
-
-    org = org_factory()
-    return org.slug, {"Authorization": f"Bearer {organizations.create_key(org.slug, 'ci', None).token}"}
-
-
 def test_a_trigger_and_the_deployment_it_queues_share_the_requests_id(
     stack, api_key, repo_factory, project_factory, pipeline, log_lines
 ):

@@ -19,22 +19,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws import client, reset_clients
+from chalicelib.aws import client
 from chalicelib.infra.resources import CATALOGUE, SITES_BUCKET
-from chalicelib.models import reset_connections
 from chalicelib.pipeline.runners import BuildJob
 from chalicelib.settings import get_settings
+from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
 from tests.support.git import GitRepo
 from tests.support.polling import poll
 from tests.support.processes import marked_sleep, processes_with
 
 _deployment_ids = itertools.count(1000)
-
-
-def _forget_aws_state() -> None:
-    get_settings.cache_clear()
-    reset_clients()
-    reset_connections()
 
 
 @pytest.fixture
@@ -60,15 +54,8 @@ def aws(settings_env: Callable[..., None]) -> Iterator[Any]:
     """moto's in-process AWS holding the catalogue's buckets; yields the S3 client the code itself uses."""
     from moto import mock_aws
 
-    # An earlier suite's embedded stack may have left its endpoint behind; the mock must see AWS's own.
-    settings_env(
-        AWS_ENDPOINT_URL=None,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        DEPLOYD_RESOURCE_PREFIX="deployd-test",
-    )
-    _forget_aws_state()
+    settings_env(**MOCK_AWS_ENV)
+    forget_aws_state()
     try:
         with mock_aws():
             s3 = client("s3")
@@ -76,7 +63,7 @@ def aws(settings_env: Callable[..., None]) -> Iterator[Any]:
                 s3.create_bucket(Bucket=get_settings().resource_name(bucket.logical))
             yield s3
     finally:
-        _forget_aws_state()
+        forget_aws_state()
 
 
 @pytest.fixture

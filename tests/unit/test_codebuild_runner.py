@@ -24,13 +24,12 @@ import requests
 from botocore.exceptions import ClientError
 
 from app import app
-from chalicelib.aws import client, reset_clients
+from chalicelib.aws import client
 from chalicelib.infra.build_upload import FILES, MANIFEST
 from chalicelib.infra.buildspec import BUILD_VARIABLES, BUILDSPEC
 from chalicelib.infra.resources import BUILD_PROJECT, PIPELINE, SITES_BUCKET, STAGING_PREFIX
 from chalicelib.local.moto_compat import serialize_dynamodb
 from chalicelib.local.provision import provision, state_machine_arn
-from chalicelib.models import reset_connections
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.route import Route
@@ -38,17 +37,12 @@ from chalicelib.pipeline import codebuild, consumers, executions
 from chalicelib.services import deployments, organizations, previews, projects, sites
 from chalicelib.services.inputs import ProjectCreate
 from chalicelib.settings import get_settings
+from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
 from tests.support.polling import wait_until
 
 T = TypeVar("T")
 LOG_GROUP = "/deployd/test/builds"
 ACCOUNT = "123456789012"
-
-
-def _forget_aws_state() -> None:
-    get_settings.cache_clear()
-    reset_clients()
-    reset_connections()
 
 
 def _sqs_record(message: dict[str, Any]) -> dict[str, Any]:
@@ -271,18 +265,14 @@ def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
     from moto import mock_aws
 
     settings_env(
-        AWS_ENDPOINT_URL=None,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        DEPLOYD_RESOURCE_PREFIX="deployd-test",
+        **MOCK_AWS_ENV,
         DEPLOYD_BUILD_RUNNER="codebuild",
         DEPLOYD_BUILD_LOG_GROUP=LOG_GROUP,
         DEPLOYD_SITES_URL_TEMPLATE="https://{label}.sites.example/",
         DEPLOYD_STATE_MACHINE_ARN=None,
     )
     settings_env(DEPLOYD_STATE_MACHINE_ARN=state_machine_arn(get_settings(), PIPELINE.logical))
-    _forget_aws_state()
+    forget_aws_state()
     serialize_dynamodb()  # the state machine writes from moto's executor thread while the test writes
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
@@ -323,7 +313,7 @@ def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
             finally:
                 harness.wind_down()
     finally:
-        _forget_aws_state()
+        forget_aws_state()
 
 
 @dataclass
