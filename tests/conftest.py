@@ -5,6 +5,11 @@ is a moto server on loopback (integration, e2e) or moto's in-process mock (unit)
 """
 
 import os
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +29,7 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 # Fixtures every suite may use (log_lines: the Powertools Logger's lines as dicts).
-pytest_plugins = ["tests.log_capture"]
+pytest_plugins = ["tests.support.log_capture"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,3 +46,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         suite = relative.parts[0]
         group = suite if suite in ("unit", "integration") else relative.as_posix()
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def build_shared_root() -> Iterator[Path]:
+    """Where tests and builds meet: builds run as an unprivileged uid of their own (when the tests run as root),
+    which cannot enter tmp_path."""
+    root = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def shared_dir(build_shared_root: Path) -> Path:
+    """A directory the test and its builds both write to (gates, marks, started files)."""
+    directory = Path(tempfile.mkdtemp(dir=build_shared_root))
+    directory.chmod(0o1777)
+    return directory
+
+
+@pytest.fixture
+def silent_server() -> Iterator[Callable[[str], str]]:
+    """A loopback server that accepts connections and never answers; returns a URL of the given scheme to it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield lambda scheme: f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/site.git"
+    listener.close()
+    for connection in held:
+        connection.close()

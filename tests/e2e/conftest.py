@@ -6,11 +6,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,21 +18,11 @@ import pytest
 import requests
 
 from chalicelib.local.stack import free_port
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "e2e-admin-token"
-
-
-def wait_until(probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll `probe` until it returns something truthy; fail with the last value after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
 @dataclass
@@ -209,54 +196,12 @@ def org_api(stack: RunningStack) -> Callable[..., Api]:
     return make
 
 
-class GitRepo:
-    """A real git repository on disk, changed through the git CLI."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.path.mkdir(parents=True)
-        self.git("init", "-q", "-b", "main")
-
-    def git(self, *args: str) -> str:
-        return subprocess.run(
-            ["git", "-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com", *args],
-            cwd=self.path,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-
-    def commit(self, message: str, files: dict[str, str]) -> str:
-        for name, content in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-
-@pytest.fixture(scope="session")
-def build_shared_root() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
-    root.chmod(0o711)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def shared_dir(build_shared_root: Path) -> Path:
-    """A directory the test and its builds both use (gates, marks): builds run as an unprivileged uid of their
-    own, which cannot enter tmp_path."""
-    directory = Path(tempfile.mkdtemp(dir=build_shared_root))
-    directory.chmod(0o1777)
-    return directory
-
-
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Callable[[str], GitRepo]:
+    """An empty git repository (branch main) named `name` in the test's directory."""
+
     def make(name: str = "repo") -> GitRepo:
-        return GitRepo(tmp_path / name)
+        return GitRepo.create(tmp_path / name)
 
     return make
 

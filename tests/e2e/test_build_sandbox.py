@@ -18,8 +18,10 @@ import requests
 
 from chalicelib.infra.resources import SITES_BUCKET
 from chalicelib.settings import get_settings
-from tests.e2e.conftest import Api, GitRepo, RunningStack, create_org, fetch, gated_build, start_stack, wait_until
-from tests.processes import marked_sleep, processes_with
+from tests.e2e.conftest import Api, RunningStack, create_org, fetch, gated_build, start_stack, stop_stack
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
+from tests.support.processes import marked_sleep, processes_with
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 
@@ -93,8 +95,7 @@ def guarded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     """A stack of its own with an admin token no file holds: the attacker could only find it in the stack."""
     running = start_stack(tmp_path_factory.mktemp("guarded"), DEPLOYD_ADMIN_TOKEN=f"adm_{secrets.token_urlsafe(24)}")
     yield running
-    running.process.terminate()
-    running.process.wait(timeout=30)
+    stop_stack(running)
 
 
 def test_a_build_reaches_neither_the_stacks_secrets_nor_aws_nor_other_organizations(
@@ -104,12 +105,12 @@ def test_a_build_reaches_neither_the_stacks_secrets_nor_aws_nor_other_organizati
     # Given organization A with a live site, and a build of A running with a secret file in its workspace
     victim = create_org(stack)
     site_repo = git_repo("victim-site")
-    site_repo.commit("A's page", {"index.html": "<h1>organization A</h1>"})
+    site_repo.commit({"index.html": "<h1>organization A</h1>"}, "A's page")
     site = victim.create_project(site_repo.path, build_command=STATIC_BUILD, output_dir="dist")
     live = victim.wait_for_status(site["id"], victim.trigger(site["id"])["id"], "deployed")
     assert fetch(site["production_url"]).text == "<h1>organization A</h1>"
     private_repo = git_repo("victim-private")
-    private_repo.commit("secret", {"index.html": "private", "secret.txt": "A's deploy key"})
+    private_repo.commit({"index.html": "private", "secret.txt": "A's deploy key"}, "secret")
     gate = shared_dir / "gate"
     private = victim.create_project(private_repo.path, build_command=gated_build(gate), output_dir="dist")
     running = victim.trigger(private["id"])
@@ -127,7 +128,7 @@ def test_a_build_reaches_neither_the_stacks_secrets_nor_aws_nor_other_organizati
         victim_key=f"deployments/{live['id']}/index.html",
         api=stack.api,
     )
-    attack_repo.commit("attack", {"attack.sh": script, "index.html": "<h1>organization B</h1>"})
+    attack_repo.commit({"attack.sh": script, "index.html": "<h1>organization B</h1>"}, "attack")
     project = attacker.create_project(attack_repo.path, build_command="sh attack.sh", output_dir="dist")
     attack = attacker.wait_for_status(project["id"], attacker.trigger(project["id"])["id"], "deployed", "failed")
     log = attacker.logs(project["id"], attack["id"])
@@ -165,7 +166,7 @@ def test_a_build_leaves_no_background_process_behind(
     # Given a build that starts a process in a new session and another through a double fork
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "<h1>x</h1>"})
+    repo.commit({"index.html": "<h1>x</h1>"}, "v1")
     detached, orphan = f"setsid-{uuid.uuid4().hex}", f"double-fork-{uuid.uuid4().hex}"
     background = f"setsid {marked_sleep(detached)} & ( {marked_sleep(orphan)} & ); "
     command = background + (STATIC_BUILD if ending == "deployed" else "sleep 300")
@@ -194,7 +195,7 @@ def _running_build(stack: RunningStack, git_repo: Callable[..., GitRepo]) -> tup
     its workspace."""
     api = create_org(stack)
     repo = git_repo(f"repo-{uuid.uuid4().hex[:6]}")
-    repo.commit("v1", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "v1")
     markers = [f"shell-{uuid.uuid4().hex}", f"setsid-{uuid.uuid4().hex}", f"double-fork-{uuid.uuid4().hex}"]
     command = f": {markers[0]}; setsid {marked_sleep(markers[1])} & ( {marked_sleep(markers[2])} & ); sleep 300"
     project = api.create_project(repo.path, build_command=command)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.conftest import Api, GitRepo, wait_until
+from tests.e2e.conftest import Api
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 
 def _gated_per_deployment(gates: Path) -> str:
@@ -23,7 +25,7 @@ def test_pro_plan_runs_three_builds_at_once_and_starts_the_rest_in_order(
     # Given a pro organization (3 build slots) and five deployments triggered at once
     api = org_api(plan="pro")
     repo = git_repo()
-    repo.commit("v1", {"index.html": "slots"})
+    repo.commit({"index.html": "slots"}, "v1")
     gates = shared_dir  # builds write here too
     project = api.create_project(repo.path, build_command=_gated_per_deployment(gates), output_dir="dist")
     ids = [api.trigger(project["id"])["id"] for _ in range(5)]
@@ -63,7 +65,7 @@ def test_one_organization_cannot_starve_another(
     # Given a free organization (1 slot) whose build holds its slot
     busy = org_api(plan="free")
     repo = git_repo("busy")
-    repo.commit("v1", {"index.html": "busy"})
+    repo.commit({"index.html": "busy"}, "v1")
     gates = shared_dir  # builds write here too
     busy_project = busy.create_project(repo.path, build_command=_gated_per_deployment(gates), output_dir="dist")
     first, second = (busy.trigger(busy_project["id"])["id"] for _ in range(2))
@@ -72,7 +74,7 @@ def test_one_organization_cannot_starve_another(
     # When another organization deploys
     other = org_api(plan="free")
     other_repo = git_repo("other")
-    other_repo.commit("v1", {"index.html": "other"})
+    other_repo.commit({"index.html": "other"}, "v1")
     other_project = other.create_project(other_repo.path, build_command="mkdir -p dist && cp index.html dist/")
     mine = other.trigger(other_project["id"])
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, wait_until
+from tests.e2e.conftest import Api, RunningStack, fetch
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 
@@ -15,7 +17,7 @@ def test_a_native_deployment_reads_the_same_in_github_and_gitlab(
     # Given a deployment triggered and built through the native API
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("v1", {"index.html": "cross v1"})
+    sha = repo.commit({"index.html": "cross v1"}, "v1")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
     native = api.trigger(project["id"])
     native = api.wait_for_status(project["id"], native["id"], "deployed")
@@ -48,7 +50,7 @@ def test_an_external_github_deployment_moves_the_native_and_gitlab_views(
     # Given a ledger project (no build command) and a deployment created through GitHub
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("v1", {"index.html": "x"})
+    sha = repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path)
     repo_path = f"/repos/{api.org}/{project['slug']}"
     created = api.github("POST", f"{repo_path}/deployments", json={"ref": "main", "environment": "staging"})
@@ -81,7 +83,7 @@ def test_an_external_gitlab_deployment_is_listed_by_github_and_the_native_api(
 ) -> None:
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("v1", {"index.html": "x"})
+    sha = repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path)
     created = api.gitlab(
         "POST",

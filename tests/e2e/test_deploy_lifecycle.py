@@ -9,8 +9,10 @@ from typing import Any
 
 from chalicelib.infra.resources import PIPELINE
 from chalicelib.settings import get_settings
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build, wait_until
-from tests.processes import marked_sleep, processes_with
+from tests.e2e.conftest import Api, RunningStack, fetch, gated_build
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
+from tests.support.processes import marked_sleep, processes_with
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/ && echo built"
 
@@ -28,7 +30,7 @@ def test_deployment_moves_through_every_status_and_serves_the_build(
     # Given a repository and a project whose build waits for the test's signal
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("Homepage v1", {"index.html": "<h1>hello v1</h1>"})
+    sha = repo.commit({"index.html": "<h1>hello v1</h1>"}, "Homepage v1")
     gate = shared_dir / "gate"
     project = api.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     assert isinstance(project["id"], int)
@@ -79,11 +81,11 @@ def test_a_second_deployment_takes_over_production_and_rollback_restores_the_fir
     # Given two deployed versions of the same project
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "version one"})
+    repo.commit({"index.html": "version one"}, "v1")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
     first = api.trigger(project["id"])
     api.wait_for_status(project["id"], first["id"], "deployed")
-    repo.commit("v2", {"index.html": "version two"})
+    repo.commit({"index.html": "version two"}, "v2")
     second = api.trigger(project["id"])
     second = api.wait_for_status(project["id"], second["id"], "deployed")
 
@@ -113,7 +115,7 @@ def test_failing_build_ends_failed_with_reason_and_keeps_its_log(
 ) -> None:
     api = org_api()
     repo = git_repo()
-    repo.commit("broken", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "broken")
     project = api.create_project(repo.path, build_command="echo compiling; echo 'syntax error' >&2; exit 3")
 
     deployment = api.trigger(project["id"])
@@ -132,7 +134,7 @@ def test_build_over_its_time_limit_is_stopped_and_fails(
 ) -> None:
     api = org_api()
     repo = git_repo()
-    repo.commit("slow", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "slow")
     marker = f"slow-build-{uuid.uuid4().hex}"
     project = api.create_project(repo.path, build_command=marked_sleep(marker, 120), build_timeout_seconds=2)
 
@@ -150,7 +152,7 @@ def test_cancel_stops_the_running_build_and_its_state_machine(
     # Given a build that is running (its shell and a child process are alive)
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "never served"})
+    repo.commit({"index.html": "never served"}, "v1")
     shell, child = f"build-shell-{uuid.uuid4().hex}", f"build-child-{uuid.uuid4().hex}"
     project = api.create_project(repo.path, build_command=f": {shell}; {marked_sleep(child)} & wait")
     deployment = api.trigger(project["id"])
@@ -176,7 +178,7 @@ def test_cancel_stops_the_running_build_and_its_state_machine(
 def test_queued_deployment_can_be_cancelled(org_api: Callable[..., Api], git_repo: Callable[..., GitRepo]) -> None:
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path, build_command="sleep 30")
 
     deployment = api.trigger(project["id"])
@@ -193,14 +195,14 @@ def test_build_checks_out_the_commit_recorded_at_trigger_not_the_later_branch_he
     # Given a deployment triggered at v1 whose build is held before it reads the files
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "content v1"})
+    repo.commit({"index.html": "content v1"}, "v1")
     gate = shared_dir / "gate"
     project = api.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     deployment = api.trigger(project["id"])
     api.wait_for_status(project["id"], deployment["id"], "building")
 
     # When the branch moves on before the build finishes
-    repo.commit("v2", {"index.html": "content v2"})
+    repo.commit({"index.html": "content v2"}, "v2")
     gate.touch()
 
     # Then the deployment serves the commit recorded at trigger time

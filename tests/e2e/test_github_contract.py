@@ -13,7 +13,8 @@ import requests
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack
+from tests.e2e.conftest import Api, RunningStack
+from tests.support.git import GitRepo
 
 SCHEMAS = Path(__file__).parent / "schemas" / "github"
 RATE_LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-used", "x-ratelimit-reset")
@@ -60,7 +61,7 @@ def ledger(
 ) -> tuple[Client, str, Api]:
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "one"})
+    repo.commit({"index.html": "one"}, "v1")
     project = api.create_project(repo.path)
     return Client(stack, api.token, "token"), f"/repos/{api.org}/{project['slug']}", api
 

@@ -12,7 +12,9 @@ import pytest
 import requests
 from github import Auth, Github, GithubException
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, wait_until
+from tests.e2e.conftest import Api, RunningStack, fetch
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 
@@ -34,12 +36,12 @@ def github_project(
     def make(per_page: int = 30, **project_fields: Any) -> GithubProject:
         api = org_api()
         repo = git_repo()
-        shas = {"v1": repo.commit("v1", {"index.html": "one"})}
+        shas = {"v1": repo.commit({"index.html": "one"}, "v1")}
         repo.git("tag", "v1.0")
         repo.git("checkout", "-q", "-b", "feature")
-        shas["feature"] = repo.commit("feature", {"index.html": "feature"})
+        shas["feature"] = repo.commit({"index.html": "feature"}, "feature")
         repo.git("checkout", "-q", "main")
-        shas["main"] = repo.commit("v2", {"index.html": "two"})
+        shas["main"] = repo.commit({"index.html": "two"}, "v2")
         project = api.create_project(repo.path, **project_fields)
         gh = Github(
             base_url=f"{stack.api}/api/v3",

@@ -9,7 +9,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack
+from tests.e2e.conftest import Api, RunningStack
+from tests.support.git import GitRepo
 
 OCTOKIT_PACKAGE = Path(__file__).parent / "octokit"
 
@@ -50,7 +51,7 @@ def test_octokit_creates_and_lists_deployments(
     (tmp_path / "client.mjs").write_text(SCRIPT)
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("v1", {"index.html": "one"})
+    sha = repo.commit({"index.html": "one"}, "v1")
     project = api.create_project(repo.path)
 
     # When octokit creates a deployment and a status, lists, and posts a bad state

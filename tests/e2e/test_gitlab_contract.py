@@ -12,7 +12,8 @@ import requests
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack
+from tests.e2e.conftest import Api, RunningStack
+from tests.support.git import GitRepo
 
 SCHEMAS = Path(__file__).parent / "schemas" / "gitlab"
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
@@ -71,7 +72,7 @@ def test_responses_match_the_schemas(
 ) -> None:
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("Contract\n\nbody", {"index.html": "contract"})
+    sha = repo.commit({"index.html": "contract"}, "Contract\n\nbody")
     built = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
     ledger = api.create_project(repo.path)
     headers = {"PRIVATE-TOKEN": api.token}

@@ -10,7 +10,9 @@ import gitlab
 import pytest
 from gitlab import exceptions
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build, wait_until
+from tests.e2e.conftest import Api, RunningStack, fetch, gated_build
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 
 def gitlab_client(stack: RunningStack, api: Api) -> gitlab.Gitlab:
@@ -27,7 +29,7 @@ def test_an_external_deployer_records_and_moves_its_deployments(
     # Given a ledger project (no build command) seen through python-gitlab by path and by id
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("Release 1\n\nThe first one", {"index.html": "v1"})
+    sha = repo.commit({"index.html": "v1"}, "Release 1\n\nThe first one")
     created = api.create_project(repo.path)
     gl = gitlab_client(stack, api)
     by_path = gl.projects.get(f"{api.org}/{created['slug']}")
@@ -93,7 +95,7 @@ def test_a_built_project_runs_the_pipeline_and_reads_created_running_success(
     # Given a project deployd builds, whose build waits for the test's signal
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("Homepage\n\nbody", {"index.html": "<h1>gitlab v1</h1>"})
+    sha = repo.commit({"index.html": "<h1>gitlab v1</h1>"}, "Homepage\n\nbody")
     gate = shared_dir / "gate"
     created = api.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     project = gitlab_client(stack, api).projects.get(f"{api.org}/{created['slug']}")
@@ -149,7 +151,7 @@ def test_canceling_a_built_deployment_stops_its_build(
     # Given a built deployment held in its build
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("v1", {"index.html": "v1"})
+    sha = repo.commit({"index.html": "v1"}, "v1")
     created = api.create_project(repo.path, build_command=gated_build(tmp_path / "never"), output_dir="dist")
     project = gitlab_client(stack, api).projects.get(created["id"])
     deployment = project.deployments.create(deploy_spec(sha, "created", environment="staging"))

@@ -11,7 +11,8 @@ import pytest
 import requests
 from gitlab import exceptions
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack
+from tests.e2e.conftest import Api, RunningStack
+from tests.support.git import GitRepo
 
 
 @dataclass
@@ -46,7 +47,7 @@ def setting(stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable
     """A ledger project with one running deployment."""
     api = org_api()
     repo = git_repo()
-    sha = repo.commit("v1", {"index.html": "v1"})
+    sha = repo.commit({"index.html": "v1"}, "v1")
     project = api.create_project(repo.path)
     partial = Setting(stack, api, project, sha, 0)
     created = partial.call("POST", partial.deployments, json=partial.spec())

@@ -9,7 +9,8 @@ import gitlab
 import pytest
 import requests
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack
+from tests.e2e.conftest import Api, RunningStack
+from tests.support.git import GitRepo
 
 # (environment, ref, tag, status) of the deployments the listing tests create, in order
 HISTORY = [
@@ -51,10 +52,10 @@ def ledger(stack: RunningStack, org_api: Callable[..., Api], git_repo: Callable[
     """A ledger project with HISTORY recorded through python-gitlab, then deployment 2 moved to success."""
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "v1"})
+    repo.commit({"index.html": "v1"}, "v1")
     repo.git("tag", "v1")
     repo.git("checkout", "-q", "-b", "feature")
-    repo.commit("feature", {"index.html": "feature"})
+    repo.commit({"index.html": "feature"}, "feature")
     repo.git("checkout", "-q", "main")
     created = api.create_project(repo.path)
     project = gitlab.Gitlab(stack.api, private_token=api.token).projects.get(created["id"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch
+from tests.e2e.conftest import Api, RunningStack, fetch
+from tests.support.git import GitRepo
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 DEEP = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
@@ -15,7 +16,7 @@ def test_hostile_bodies_and_numbers_get_each_dialects_error(
 ) -> None:
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path)
     json_header = {"Content-Type": "application/json"}
 
@@ -64,7 +65,7 @@ def test_native_listing_shows_every_deployment_once_after_deletes(
     # Given a ledger project with five deployments, two of them deleted through GitHub
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path)
     base = f"/repos/{api.org}/{project['slug']}/deployments"
     ids = [api.github("POST", base, json={"ref": "main"}).json()["id"] for _ in range(5)]
@@ -86,7 +87,7 @@ def test_the_production_environment_serving_a_site_cannot_be_deleted_through_git
 ) -> None:
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "live"})
+    repo.commit({"index.html": "live"}, "v1")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
     deployment = api.trigger(project["id"])
     api.wait_for_status(project["id"], deployment["id"], "deployed")
@@ -104,7 +105,7 @@ def test_rolling_back_another_environment_never_touches_production(
     # Given production live, and two staging builds made through GitHub
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "production"})
+    repo.commit({"index.html": "production"}, "v1")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
     live = api.trigger(project["id"])
     api.wait_for_status(project["id"], live["id"], "deployed")
@@ -133,7 +134,7 @@ def test_gitlab_responses_carry_the_organizations_rate_limit_headers(
 ) -> None:
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path)
     first = api.gitlab("GET", f"/projects/{project['id']}/deployments")
     second = api.gitlab("GET", f"/projects/{project['id']}/deployments")

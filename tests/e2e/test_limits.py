@@ -3,8 +3,6 @@ limits: real HTTP, real git repositories, real build commands, and git servers o
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, create_org, fetch, gated_build, start_stack, stop_stack
+from tests.support.git import GitRepo
 
 GIT_TIMEOUT = 2
 CLONE_TIMEOUT = 15
@@ -41,40 +40,12 @@ def guarded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     stop_stack(running)
 
 
-def _org(stack: RunningStack, plan: str = "pro") -> Api:
-    slug = f"org-{uuid.uuid4().hex[:8]}"
-    assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": plan}).status_code == 201
-    key = stack.admin("POST", f"/orgs/{slug}/keys", json={"name": "e2e"})
-    assert key.status_code == 201, key.text
-    return Api(stack, slug, key.json()["data"]["token"])
-
-
-@pytest.fixture
-def silent_server() -> Iterator[Callable[[str], str]]:
-    """A loopback server that accepts connections and never answers; returns a URL of the given scheme to it."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield lambda scheme: f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/site.git"
-    listener.close()
-    for connection in held:
-        connection.close()
-
-
 @pytest.mark.parametrize("scheme", ["git", "http"])
 def test_a_trigger_against_a_server_that_never_answers_fails_in_every_dialect_within_the_time_limit(
     limited_stack: RunningStack, silent_server: Callable[[str], str], scheme: str
 ) -> None:
     # Given a project whose repository server accepts connections and never answers
-    api = _org(limited_stack)
+    api = create_org(limited_stack)
     url = silent_server(scheme)
     project = api.create_project(url)
 
@@ -108,9 +79,9 @@ def test_a_clone_that_hangs_fails_its_build_while_another_organization_deploys(
     shared_dir: Path,
 ) -> None:
     # Given a free organization (one build slot) whose first build holds the slot, and a second one queued
-    stuck = _org(limited_stack, plan="free")
+    stuck = create_org(limited_stack, plan="free")
     repo = git_repo("stuck")
-    repo.commit("v1", {"index.html": "stuck"})
+    repo.commit({"index.html": "stuck"}, "v1")
     gate = shared_dir / "gate"
     project = stuck.create_project(repo.path, build_command=gated_build(gate), output_dir="dist")
     first = stuck.trigger(project["id"])["id"]
@@ -125,9 +96,9 @@ def test_a_clone_that_hangs_fails_its_build_while_another_organization_deploys(
     clone_started = time.monotonic()
 
     # When another organization deploys while that clone hangs
-    other = _org(limited_stack, plan="free")
+    other = create_org(limited_stack, plan="free")
     other_repo = git_repo("other")
-    other_repo.commit("v1", {"index.html": "other organization"})
+    other_repo.commit({"index.html": "other organization"}, "v1")
     other_project = other.create_project(other_repo.path, build_command="mkdir -p dist && cp index.html dist/")
     mine = other.trigger(other_project["id"])
 
@@ -152,9 +123,9 @@ def test_a_build_whose_output_is_over_the_size_limit_fails_and_publishes_nothing
     limited_stack: RunningStack, git_repo: Callable[..., GitRepo]
 ) -> None:
     # Given a stack limiting outputs to 10000 bytes, and a build that writes 30000
-    api = _org(limited_stack)
+    api = create_org(limited_stack)
     repo = git_repo()
-    repo.commit("v1", {"index.html": "big"})
+    repo.commit({"index.html": "big"}, "v1")
     build = "mkdir -p dist && cp index.html dist/ && head -c 30000 /dev/zero > dist/big.bin"
     project = api.create_project(repo.path, build_command=build, output_dir="dist")
 
@@ -173,9 +144,9 @@ def test_a_build_log_over_its_limit_keeps_its_tail_after_a_truncation_note(
     limited_stack: RunningStack, git_repo: Callable[..., GitRepo]
 ) -> None:
     # Given a stack limiting build logs to 4096 bytes, and a build that prints 2000 numbered lines
-    api = _org(limited_stack)
+    api = create_org(limited_stack)
     repo = git_repo()
-    repo.commit("v1", {"index.html": "chatty"})
+    repo.commit({"index.html": "chatty"}, "v1")
     build = "for n in $(seq 1 2000); do echo line-$n; done; mkdir -p dist && cp index.html dist/"
     project = api.create_project(repo.path, build_command=build, output_dir="dist")
 
@@ -199,7 +170,7 @@ def test_a_project_on_a_private_address_is_refused_where_the_platform_does_not_a
     guarded_stack: RunningStack, repo_url: str, git_repo: Callable[..., GitRepo]
 ) -> None:
     # Given a platform configured as on AWS
-    api = _org(guarded_stack)
+    api = create_org(guarded_stack)
 
     # When a project is created with a repository on a loopback address
     created = api.post("/projects", json={"name": "probe", "repo_url": repo_url})
@@ -212,7 +183,7 @@ def test_a_project_on_a_private_address_is_refused_where_the_platform_does_not_a
 
     # And an existing project cannot be moved there either
     repo = git_repo(f"repo-{uuid.uuid4().hex[:6]}")
-    repo.commit("v1", {"index.html": "x"})
+    repo.commit({"index.html": "x"}, "v1")
     project = api.create_project(repo.path)
     moved = api.request("PATCH", f"/projects/{project['id']}", json={"repo_url": repo_url})
     assert moved.status_code == 400, moved.text

@@ -9,7 +9,9 @@ from typing import Any
 
 import requests
 
-from tests.e2e.conftest import Api, GitRepo, fetch, wait_until
+from tests.e2e.conftest import Api, fetch
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/ && echo built"
 
@@ -47,9 +49,9 @@ class Mintlify:
 
 def _docs_repo(git_repo: Callable[..., GitRepo], branch_content: str = "<h1>feature v1</h1>") -> GitRepo:
     repo = git_repo()
-    repo.commit("Docs home", {"index.html": "<h1>main</h1>"})
+    repo.commit({"index.html": "<h1>main</h1>"}, "Docs home")
     repo.git("checkout", "-q", "-b", "feature/docs")
-    repo.commit("Feature docs", {"index.html": branch_content})
+    repo.commit({"index.html": branch_content}, "Feature docs")
     repo.git("checkout", "-q", "main")
     return repo
 
@@ -91,7 +93,7 @@ def test_preview_serves_the_branch_and_a_redeploy_keeps_the_url(
 
     # When the branch moves and the preview is triggered again
     repo.git("checkout", "-q", "feature/docs")
-    repo.commit("Feature docs v2", {"index.html": "<h1>feature v2</h1>"})
+    repo.commit({"index.html": "<h1>feature v2</h1>"}, "Feature docs v2")
     second = mint.preview(project["id"], {"branch": "feature/docs"})
 
     # Then the URL is the same, the status id is new, and the URL serves the new content

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.conftest import Api, GitRepo, fetch, wait_until
+from tests.e2e.conftest import Api, fetch
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 
 def test_a_redeploy_starts_building_only_after_the_superseded_build_stopped(
@@ -15,7 +17,7 @@ def test_a_redeploy_starts_building_only_after_the_superseded_build_stopped(
     # Given a preview whose builds note how many other builds of it are running when they start
     api = org_api(plan="pro")
     repo = git_repo()
-    repo.commit("v1", {"index.html": "v1"})
+    repo.commit({"index.html": "v1"}, "v1")
     repo.git("checkout", "-q", "-b", "feature")
     marks = shared_dir  # builds write here too
     build = (

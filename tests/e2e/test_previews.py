@@ -6,16 +6,18 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.e2e.conftest import Api, GitRepo, fetch, gated_build, wait_until
+from tests.e2e.conftest import Api, fetch, gated_build
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/ && echo built"
 
 
 def _repo_with_branch(git_repo: Callable[..., GitRepo], branch: str, content: str) -> GitRepo:
     repo = git_repo()
-    repo.commit("Home", {"index.html": "<h1>main</h1>"})
+    repo.commit({"index.html": "<h1>main</h1>"}, "Home")
     repo.git("checkout", "-q", "-b", branch)
-    repo.commit("Branch work", {"index.html": content})
+    repo.commit({"index.html": content}, "Branch work")
     return repo
 
 
@@ -88,7 +90,7 @@ def test_redeploy_while_building_supersedes_the_older_build(
     api.wait_for_status(project["id"], older["deployment"]["id"], "building")
 
     # When the branch moves and the preview is triggered again
-    repo.commit("Newer", {"index.html": "<h1>newer</h1>"})
+    repo.commit({"index.html": "<h1>newer</h1>"}, "Newer")
     newer = api.post(f"/projects/{project['id']}/previews", json={"branch": "feature"}).json()["data"]
 
     # Then the older build ends cancelled, and once the newer one builds the URL serves it

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tests.e2e.conftest import Api, GitRepo
+from tests.e2e.conftest import Api
+from tests.support.git import GitRepo
 
 
 def test_native_trigger_budget_and_headers(org_api: Callable[..., Api], git_repo: Callable[..., GitRepo]) -> None:
     repo = git_repo()
-    repo.commit("Home", {"index.html": "<h1>main</h1>"})
+    repo.commit({"index.html": "<h1>main</h1>"}, "Home")
     for attempt in range(2):
         # Given a free organization (10 triggers per minute) and a project deployed by an external deployer
         api = org_api(plan="free")

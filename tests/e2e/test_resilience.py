@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, start_stack, stop_stack
+from tests.e2e.conftest import RunningStack, create_org, start_stack, stop_stack
+from tests.support.git import GitRepo
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +27,9 @@ def test_deployment_whose_worker_never_reports_ends_failed_with_the_reason(
     workerless_stack: RunningStack, tmp_path: Path
 ) -> None:
     stack = workerless_stack
-    slug = f"org-{tmp_path.name[-8:].lower().replace('_', '-')}".strip("-")
-    assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": "free"}).status_code == 201
-    token = stack.admin("POST", f"/orgs/{slug}/keys", json={}).json()["data"]["token"]
-    api = Api(stack, slug, token)
-    repo = GitRepo(tmp_path / "repo")
-    repo.commit("v1", {"index.html": "x"})
+    api = create_org(stack, plan="free")
+    repo = GitRepo.create(tmp_path / "repo")
+    repo.commit({"index.html": "x"}, "v1")
     project: dict[str, Any] = api.create_project(repo.path, build_command="true")
 
     deployment = api.trigger(project["id"])

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, gated_build
+from tests.e2e.conftest import Api, RunningStack, fetch, gated_build
+from tests.support.git import GitRepo
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 
@@ -20,7 +21,7 @@ def deployed_project(
 ) -> tuple[Api, dict[str, Any], GitRepo]:
     api = org_api()
     repo = git_repo()
-    repo.commit("v1", {"index.html": "one"})
+    repo.commit({"index.html": "one"}, "v1")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
     return api, project, repo
 
@@ -67,7 +68,7 @@ def test_cancel_of_a_failed_or_cancelled_deployment_is_refused(deployed_project:
 def test_rollback_rules(deployed_project: Any, shared_dir: Path) -> None:
     api, project, repo = deployed_project
     first = _deploy(api, project)
-    repo.commit("v2", {"index.html": "two"})
+    repo.commit({"index.html": "two"}, "v2")
     second = _deploy(api, project)
     base = f"/projects/{project['id']}/deployments"
 

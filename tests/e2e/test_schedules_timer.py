@@ -4,13 +4,14 @@ Rebuilds at chosen times are proven in tests/integration/test_schedules.py, wher
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Api, GitRepo, RunningStack, fetch, start_stack, stop_stack, wait_until
+from tests.e2e.conftest import RunningStack, create_org, fetch, start_stack, stop_stack
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/"
 
@@ -22,23 +23,15 @@ def timed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     stop_stack(running)
 
 
-def _api(stack: RunningStack) -> Api:
-    slug = f"org-{uuid.uuid4().hex[:8]}"
-    assert stack.admin("POST", "/orgs", json={"slug": slug, "plan": "pro"}).status_code == 201
-    key = stack.admin("POST", f"/orgs/{slug}/keys", json={"name": "e2e"})
-    assert key.status_code == 201, key.text
-    return Api(stack, slug, key.json()["data"]["token"])
-
-
 def test_the_timer_removes_the_preview_of_a_deleted_branch(
     timed_stack: RunningStack, git_repo: Callable[..., GitRepo], tmp_path: Path
 ) -> None:
     # Given a live preview of a branch, in a project with a preview time to live
-    api = _api(timed_stack)
+    api = create_org(timed_stack)
     repo = git_repo()
-    repo.commit("Home", {"index.html": "<h1>main</h1>"})
+    repo.commit({"index.html": "<h1>main</h1>"}, "Home")
     repo.git("checkout", "-q", "-b", "spike")
-    repo.commit("Spike", {"index.html": "<h1>spike</h1>"})
+    repo.commit({"index.html": "<h1>spike</h1>"}, "Spike")
     repo.git("checkout", "-q", "main")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist", preview_ttl_hours=24)
     created = api.post(f"/projects/{project['id']}/previews", json={"branch": "spike"})
@@ -61,9 +54,9 @@ def test_the_timer_removes_the_preview_of_a_deleted_branch(
 
 def test_an_invalid_schedule_is_a_400(timed_stack: RunningStack, git_repo: Callable[..., GitRepo]) -> None:
     # Given a project
-    api = _api(timed_stack)
+    api = create_org(timed_stack)
     repo = git_repo()
-    repo.commit("Home", {"index.html": "<h1>main</h1>"})
+    repo.commit({"index.html": "<h1>main</h1>"}, "Home")
     project = api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
 
     # When its rebuild schedule is set to something that is not a schedule expression

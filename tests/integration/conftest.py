@@ -4,24 +4,20 @@ Tests call services directly or speak HTTP to it."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 
 from chalicelib.local.stack import EmbeddedStack, StackConfig, free_port
-
-T = TypeVar("T")
+from tests.support.git import GitRepo
+from tests.support.polling import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -51,50 +47,13 @@ def org_factory(stack: EmbeddedStack) -> Callable[..., Any]:
     return make
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> T:
-    """Poll `condition` until it returns something truthy, and return that; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition!r}; last value: {value!r}")
-        time.sleep(interval)
+@pytest.fixture
+def api_key(org_factory: Callable[..., Any]) -> tuple[str, dict[str, str]]:
+    """An organization and a Bearer header for one of its keys."""
+    from chalicelib.services import organizations
 
-
-@pytest.fixture(name="wait_until")
-def wait_until_fixture() -> Callable[..., Any]:
-    return wait_until
-
-
-@dataclass
-class GitRepo:
-    """A real git repository on disk, committed to with the git CLI."""
-
-    path: Path
-
-    @property
-    def url(self) -> str:
-        return str(self.path)
-
-    def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", "-c", "user.name=Ann", "-c", "user.email=a@x", "-C", str(self.path), *args],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return result.stdout.strip()
-
-    def commit(self, files: dict[str, str], message: str) -> str:
-        for name, text in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
+    org = org_factory()
+    return org.slug, {"Authorization": f"Bearer {organizations.create_key(org.slug, 'ci', None).token}"}
 
 
 @pytest.fixture
@@ -102,11 +61,7 @@ def repo_factory(tmp_path: Path) -> Callable[..., GitRepo]:
     """A git repository on branch main with one commit of an index.html."""
 
     def make(name: str = "repo", files: dict[str, str] | None = None) -> GitRepo:
-        path = tmp_path / name
-        subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
-        repo = GitRepo(path)
-        repo.commit(files or {"index.html": "<h1>hello</h1>\n"}, "first page")
-        return repo
+        return GitRepo.create(tmp_path / name, files or {"index.html": "<h1>hello</h1>\n"}, "first page")
 
     return make
 
@@ -139,20 +94,9 @@ class Gates:
         (self.directory / "all").touch()
 
 
-@pytest.fixture(scope="session")
-def build_shared_root() -> Iterator[Path]:
-    """Where tests and builds meet: builds run as an unprivileged uid of their own, which cannot enter tmp_path."""
-    root = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
-    root.chmod(0o711)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.fixture
-def gates(build_shared_root: Path) -> Iterator[Gates]:
-    directory = Path(tempfile.mkdtemp(dir=build_shared_root))
-    directory.chmod(0o1777)  # builds create their started-<id> files here
-    g = Gates(directory)
+def gates(shared_dir: Path) -> Iterator[Gates]:
+    g = Gates(shared_dir)  # builds create their started-<id> files here
     yield g
     g.open_all()  # a failed test must not leave builds holding the stack's two build workers
 

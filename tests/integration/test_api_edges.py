@@ -17,14 +17,6 @@ from chalicelib.local.stack import EmbeddedStack
 GITHUB_404 = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
 
 
-@pytest.fixture
-def api_key(org_factory: Callable[..., Any]) -> tuple[str, dict[str, str]]:
-    from chalicelib.services import organizations
-
-    org = org_factory()
-    return org.slug, {"Authorization": f"Bearer {organizations.create_key(org.slug, 'ci', None).token}"}
-
-
 def _raw(stack: EmbeddedStack, request: bytes) -> tuple[str, dict[str, str], bytes]:
     """One request written as is; the status line, headers and body of the answer."""
     parts = urlsplit(stack.api_url)

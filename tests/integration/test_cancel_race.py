@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from chalicelib.errors import Conflict
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.services import deployments, projects, sites
+from tests.support.polling import poll, wait_until
 
 _STAGES = ("building", "uploading", "deploying", "deployed", "failed", "cancelled")
 
 
-def _gated_deploy(org_slug: str, pid: int, gates: Any, pipeline: Any, wait_until: Any) -> Any:
+def _gated_deploy(org_slug: str, pid: int, gates: Any, pipeline: Any) -> Any:
     view = deployments.trigger(org_slug, pid, None, "integration-test")
     did = int(view.deployment.id)
-    wait_until(lambda: gates.started(did), what=f"build {did} to start")
+    wait_until(lambda: gates.started(did), timeout=20, what=f"build {did} to start")
     gates.open(did)
     return pipeline.wait_terminal(did)
 
@@ -36,9 +36,8 @@ def _release_and_cancel(org_slug: str, pid: int, did: int, stage: str, gates: An
     def cancel() -> None:
         barrier.wait()
         reached = _STAGES[_STAGES.index(stage) :]
-        deadline = time.monotonic() + 20
-        while pipeline.deployment(did).status not in reached and time.monotonic() < deadline:
-            time.sleep(0.002)  # let the worker and moto threads run
+        # A short interval: the cancel must land right as the stage is reached; the worker and moto run meanwhile.
+        poll(lambda: pipeline.deployment(did).status in reached, 20, interval=0.002)
         try:
             outcome["result"] = deployments.cancel(org_slug, pid, did)
         except Exception as exc:  # judged by the test
@@ -53,13 +52,13 @@ def _release_and_cancel(org_slug: str, pid: int, did: int, stage: str, gates: An
 
 
 def test_cancel_racing_completion_ends_cancelled_or_deployed(
-    org_factory, repo_factory, project_factory, gates, pipeline, wait_until
+    org_factory, repo_factory, project_factory, gates, pipeline
 ):
     # Given a gated project whose production serves a first build
     org = org_factory()
     project = project_factory(org.slug, repo_factory(), build_command=gates.command, output_dir="dist").project
     pid = int(project.id)
-    baseline = _gated_deploy(org.slug, pid, gates, pipeline, wait_until)
+    baseline = _gated_deploy(org.slug, pid, gates, pipeline)
     assert baseline.status == "deployed"
     production_url = projects.get(org.slug, pid).production_url
     live = int(baseline.id)
@@ -68,7 +67,7 @@ def test_cancel_racing_completion_ends_cancelled_or_deployed(
     # The cancel is sent as soon as the build is seen in each stage of its end
     for stage in ("building", "uploading", "deploying", "deployed"):
         did = int(deployments.trigger(org.slug, pid, None, "integration-test").deployment.id)
-        wait_until(lambda did=did: gates.started(did), what=f"build {did} to start")
+        wait_until(lambda did=did: gates.started(did), timeout=20, what=f"build {did} to start")
 
         # When the gate opens and a cancel is sent at the same time
         result = _release_and_cancel(org.slug, pid, did, stage, gates, pipeline)
@@ -95,7 +94,7 @@ def test_cancel_racing_completion_ends_cancelled_or_deployed(
         assert int(environment.active_deployment_id) == live
 
     # And a later deployment still goes live, while no cancelled one ever did
-    after = _gated_deploy(org.slug, pid, gates, pipeline, wait_until)
+    after = _gated_deploy(org.slug, pid, gates, pipeline)
     assert after.status == "deployed"
     assert pipeline.served(production_url)[:2] == (200, int(after.id))
     assert cancelled, "no cancel won its race: the test exercised only one outcome"
@@ -106,15 +105,13 @@ def test_cancel_racing_completion_ends_cancelled_or_deployed(
     assert environment is not None and not environment.in_flight
 
 
-def test_cancel_of_a_queued_build_never_runs_it(
-    org_factory, repo_factory, project_factory, gates, pipeline, wait_until
-):
+def test_cancel_of_a_queued_build_never_runs_it(org_factory, repo_factory, project_factory, gates, pipeline):
     # Given both build workers busy with gated builds, so a third deployment waits in the queue
     org = org_factory()
     pid = int(project_factory(org.slug, repo_factory(), build_command=gates.command, output_dir="dist").project.id)
     busy = [int(deployments.trigger(org.slug, pid, None, "t").deployment.id) for _ in range(2)]
     for did in busy:
-        wait_until(lambda did=did: gates.started(did), what=f"build {did} to start")
+        wait_until(lambda did=did: gates.started(did), timeout=20, what=f"build {did} to start")
     waiting = int(deployments.trigger(org.slug, pid, None, "t").deployment.id)
 
     # When it is cancelled before any worker claims it

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.services import deployments, projects
+from tests.support.polling import wait_until
 
 
 def test_an_older_build_finishing_last_is_deployed_but_does_not_replace_production(
-    org_factory, repo_factory, project_factory, gates, pipeline, wait_until
+    org_factory, repo_factory, project_factory, gates, pipeline
 ):
     # Given two builds running at once, the older one triggered first
     org = org_factory()
@@ -16,7 +17,7 @@ def test_an_older_build_finishing_last_is_deployed_but_does_not_replace_producti
     older = int(deployments.trigger(org.slug, pid, None, "t").deployment.id)
     newer = int(deployments.trigger(org.slug, pid, None, "t").deployment.id)
     for did in (older, newer):
-        wait_until(lambda did=did: gates.started(did), what=f"build {did} to start")
+        wait_until(lambda did=did: gates.started(did), timeout=20, what=f"build {did} to start")
     production_url = projects.get(org.slug, pid).production_url
 
     # When the newer one finishes first

@@ -20,6 +20,7 @@ from chalicelib.infra.state_machine import pipeline_definition, render
 from chalicelib.local.provision import PIPELINE_ROLE_ARN
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.settings import get_settings
+from tests.support.polling import wait_until
 
 
 @pytest.fixture
@@ -80,7 +81,6 @@ def test_a_build_nobody_answers_ends_failed_and_releases_its_environment(
     ledger,
     unanswered_pipeline,
     pipeline,
-    wait_until,
 ):
     # Given a queued deployment whose build message no worker will ever answer
     org = org_factory()
@@ -98,12 +98,14 @@ def test_a_build_nobody_answers_ends_failed_and_releases_its_environment(
     assert failed.finished_at
     wait_until(
         lambda: not EnvironmentRepository.find(int(project.id), PRODUCTION).in_flight,
+        timeout=20,
         what="the environment to release the deployment",
     )
     ended = wait_until(
         lambda: (
             (d := client("stepfunctions").describe_execution(executionArn=execution_arn))["status"] != "RUNNING" and d
         ),
+        timeout=20,
         what="the execution to end",
     )
     assert ended["status"] == "FAILED"

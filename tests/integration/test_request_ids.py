@@ -14,21 +14,14 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.polling import wait_until
+
 PIPELINE = {"deployment cloning", "deployment building", "deployment uploading", "build succeeded", "deployment live"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-@pytest.fixture
-def api_key(org_factory) -> tuple[str, dict[str, str]]:
-    """An organization and a Bearer header for one of its keys."""
-    from chalicelib.services import organizations
-
-    org = org_factory()
-    return org.slug, {"Authorization": f"Bearer {organizations.create_key(org.slug, 'ci', None).token}"}
-
-
 def test_a_trigger_and_the_deployment_it_queues_share_the_requests_id(
-    stack, api_key, repo_factory, project_factory, pipeline, log_lines, wait_until
+    stack, api_key, repo_factory, project_factory, pipeline, log_lines
 ):
     # Given a project and a client that names its request
     org_slug, auth = api_key
@@ -59,7 +52,8 @@ def test_a_trigger_and_the_deployment_it_queues_share_the_requests_id(
         ours = [line for line in log_lines.lines if line.get("deployment_id") == did and line["message"] in PIPELINE]
         return ours if {line["message"] for line in ours} == PIPELINE else []
 
-    assert not any("correlation_id" in line for line in wait_until(pipeline_lines, what="the pipeline's lines"))
+    lines = wait_until(pipeline_lines, timeout=20, what="the pipeline's lines")
+    assert not any("correlation_id" in line for line in lines)
 
 
 def test_an_invalid_request_id_is_replaced(stack, log_lines):

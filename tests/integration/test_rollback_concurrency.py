@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from chalicelib.errors import Conflict
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.route import RouteRepository
 from chalicelib.services import deployments, projects, sites
+from tests.support.polling import poll
 
 
 def _race(calls: list[Any]) -> list[Any]:
@@ -89,12 +89,11 @@ def test_a_rollback_racing_a_new_deployment_never_hides_the_new_one(
     pipeline.deploy(org.slug, pid)
 
     def rollback_once_in_flight() -> Any:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        def in_flight() -> bool:
             environment = EnvironmentRepository.find(pid, PRODUCTION)
-            if environment is not None and environment.in_flight:
-                break
-            time.sleep(0.002)
+            return environment is not None and bool(environment.in_flight)
+
+        poll(in_flight, 10, interval=0.002)
         return deployments.rollback(org.slug, pid, first)
 
     # The rollback is sent at once (it usually wins), then just after the new deployment is recorded

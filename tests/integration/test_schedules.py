@@ -116,7 +116,7 @@ def test_skip_unchanged_off_rebuilds_every_preview(org_factory, repo_factory, pr
 
 
 def test_a_deleted_branch_preview_is_removed_and_its_artifacts_deleted_after_retention(
-    org_factory, repo_factory, project_factory, pipeline, wait_until
+    org_factory, repo_factory, project_factory, pipeline
 ):
     # Given a project with a live production site and a live preview of a branch
     org = org_factory(plan="pro").slug

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.pipeline import executions
 from chalicelib.services import deployments
+from tests.support.polling import wait_until
 
 LIFECYCLE = (
     "deployment queued",
@@ -44,7 +45,7 @@ def test_every_line_about_a_deployment_names_it_and_its_project(
 
 
 def test_a_failed_heartbeat_is_logged_with_its_deployment(
-    org_factory, repo_factory, project_factory, gates, pipeline, wait_until, log_lines, monkeypatch
+    org_factory, repo_factory, project_factory, gates, pipeline, log_lines, monkeypatch
 ):
     # Given a running build whose heartbeats to the state machine fail (throttling, a network blip)
     def unreachable(_token: str) -> bool:
@@ -54,7 +55,7 @@ def test_a_failed_heartbeat_is_logged_with_its_deployment(
     org = org_factory()
     pid = int(project_factory(org.slug, repo_factory(), build_command=gates.command, output_dir="dist").project.id)
     did = int(deployments.trigger(org.slug, pid, None, "t").deployment.id)
-    wait_until(lambda: gates.started(did), what="the build to start")
+    wait_until(lambda: gates.started(did), timeout=20, what="the build to start")
 
     # When the worker logs the failed heartbeat
     failure = wait_until(

@@ -9,10 +9,11 @@ from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.services import deployments, projects, sites
+from tests.support.polling import wait_until
 
 
 @pytest.fixture
-def ended_deployments(org_factory, repo_factory, project_factory, gates, pipeline, wait_until):
+def ended_deployments(org_factory, repo_factory, project_factory, gates, pipeline):
     """A gated project with one deployment live in production and a later one cancelled mid-build."""
     org = org_factory()
     project = project_factory(org.slug, repo_factory(), build_command=gates.command, output_dir="dist").project
@@ -22,7 +23,7 @@ def ended_deployments(org_factory, repo_factory, project_factory, gates, pipelin
     live = pipeline.wait_terminal(live_id)
     assert live.status == "deployed"
     cancelled_id = int(deployments.trigger(org.slug, pid, None, "t").deployment.id)
-    wait_until(lambda: gates.started(cancelled_id), what="the build to start")
+    wait_until(lambda: gates.started(cancelled_id), timeout=20, what="the build to start")
     deployments.cancel(org.slug, pid, cancelled_id)
     pipeline.wait_execution_end(cancelled_id)
     gates.open(cancelled_id)

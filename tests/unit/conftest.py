@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import signal
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -23,20 +19,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws import client, reset_clients
+from chalicelib.aws import client
 from chalicelib.infra.resources import CATALOGUE, SITES_BUCKET
-from chalicelib.models import reset_connections
 from chalicelib.pipeline.runners import BuildJob
 from chalicelib.settings import get_settings
-from tests.processes import marked_sleep, processes_with
+from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
+from tests.support.git import GitRepo
+from tests.support.polling import poll
+from tests.support.processes import marked_sleep, processes_with
 
 _deployment_ids = itertools.count(1000)
-
-
-def _forget_aws_state() -> None:
-    get_settings.cache_clear()
-    reset_clients()
-    reset_connections()
 
 
 @pytest.fixture
@@ -62,15 +54,8 @@ def aws(settings_env: Callable[..., None]) -> Iterator[Any]:
     """moto's in-process AWS holding the catalogue's buckets; yields the S3 client the code itself uses."""
     from moto import mock_aws
 
-    # An earlier suite's embedded stack may have left its endpoint behind; the mock must see AWS's own.
-    settings_env(
-        AWS_ENDPOINT_URL=None,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        DEPLOYD_RESOURCE_PREFIX="deployd-test",
-    )
-    _forget_aws_state()
+    settings_env(**MOCK_AWS_ENV)
+    forget_aws_state()
     try:
         with mock_aws():
             s3 = client("s3")
@@ -78,7 +63,7 @@ def aws(settings_env: Callable[..., None]) -> Iterator[Any]:
                 s3.create_bucket(Bucket=get_settings().resource_name(bucket.logical))
             yield s3
     finally:
-        _forget_aws_state()
+        forget_aws_state()
 
 
 @pytest.fixture
@@ -103,54 +88,14 @@ def site_objects(aws: Any) -> Callable[[str], dict[str, bytes]]:
     return read
 
 
-def _git_environment() -> dict[str, str]:
-    # Without the caller's GIT_* variables (a hook running the tests sets GIT_DIR) or personal config
-    # (signing, hooks, templates): each test repository behaves the same everywhere.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return {**env, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-
-
-@dataclass
-class GitRepo:
-    path: Path
-
-    def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", "-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com", *args],
-            cwd=self.path,
-            env=_git_environment(),
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return result.stdout.strip()
-
-    def commit(self, files: dict[str, str], message: str = "update") -> str:
-        for name, content in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-        self.git("add", "--all")
-        self.git("commit", "--quiet", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    @property
-    def head(self) -> str:
-        return self.git("rev-parse", "HEAD")
-
-
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Callable[..., GitRepo]:
     """Creates a real git repository (branch main) with one commit of `files`."""
     names = itertools.count()
 
     def make(files: dict[str, str] | None = None, message: str = "initial commit") -> GitRepo:
-        path = tmp_path / f"repo-{next(names)}"
-        path.mkdir()
-        repo = GitRepo(path)
-        repo.git("init", "--quiet", "-b", "main")
-        repo.commit(files if files is not None else {"README.md": "# site\n"}, message)
-        return repo
+        initial = files if files is not None else {"README.md": "# site\n"}
+        return GitRepo.create(tmp_path / f"repo-{next(names)}", initial, message)
 
     return make
 
@@ -232,20 +177,10 @@ class Processes:
         return bool(processes_with(marker))
 
     def wait_until_gone(self, marker: str, within_seconds: float = 5.0) -> bool:
-        deadline = time.monotonic() + within_seconds
-        while time.monotonic() < deadline:
-            if not self.running(marker):
-                return True
-            time.sleep(0.05)
-        return not self.running(marker)
+        return poll(lambda: not self.running(marker), within_seconds, interval=0.05)
 
     def wait_until_running(self, marker: str, within_seconds: float = 5.0) -> bool:
-        deadline = time.monotonic() + within_seconds
-        while time.monotonic() < deadline:
-            if self.running(marker):
-                return True
-            time.sleep(0.05)
-        return False
+        return poll(lambda: self.running(marker), within_seconds, interval=0.05)
 
     def kill_survivors(self) -> None:
         for marker in self.markers:
@@ -262,13 +197,3 @@ def processes() -> Iterator[Processes]:
     watcher = Processes()
     yield watcher
     watcher.kill_survivors()
-
-
-@pytest.fixture
-def build_writable_dir() -> Iterator[Path]:
-    """A directory the build may write to: builds run as an unprivileged uid of their own (when the tests run as
-    root), which cannot enter the test's tmp_path."""
-    directory = Path(tempfile.mkdtemp(prefix="deployd-test-shared-"))
-    directory.chmod(0o1777)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)

@@ -3,10 +3,8 @@ shell build commands, moto's in-process S3 and misbehaving git servers on loopba
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +12,6 @@ import pytest
 
 from chalicelib.pipeline.runners import LocalBuildRunner
 from chalicelib.services import sites
-
-
-@pytest.fixture
-def silent_git_server() -> Iterator[str]:
-    """A git:// server on loopback that accepts connections and never answers."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"git://127.0.0.1:{listener.getsockname()[1]}/site.git"
-    listener.close()
-    for connection in held:
-        connection.close()
 
 
 @pytest.fixture
@@ -99,12 +77,12 @@ def test_an_output_at_the_limits_is_published_whole(
 
 
 def test_a_hard_link_to_a_file_outside_the_workspace_is_never_published(
-    git_repo: Any, job_factory: Any, reporter_factory: Any, limits: Any, site_objects: Any, build_writable_dir: Path
+    git_repo: Any, job_factory: Any, reporter_factory: Any, limits: Any, site_objects: Any, shared_dir: Path
 ) -> None:
     # Given a secret outside the build's workspace, on the same file system, that the build's uid may link to
     # (the kernel's protected_hardlinks keeps it from linking files it could not write), and a build that does
     limits()
-    secret = build_writable_dir / "passwd"
+    secret = shared_dir / "passwd"
     secret.write_text("root:x:0:0:secret\n")
     secret.chmod(0o666)
     build = f"mkdir -p dist && echo page > dist/index.html && ln {secret} dist/passwd"
@@ -176,11 +154,11 @@ def test_a_file_swapped_for_a_symbolic_link_after_the_check_is_not_uploaded(tmp_
 
 
 def test_a_clone_from_a_silent_server_fails_at_the_clone_time_limit(
-    job_factory: Any, git_repo: Any, reporter_factory: Any, limits: Any, silent_git_server: str
+    job_factory: Any, git_repo: Any, reporter_factory: Any, limits: Any, silent_server: Callable[[str], str]
 ) -> None:
     # Given a clone limit of 2 seconds, a build limit of 30, and a repository server that never answers
     limits(DEPLOYD_CLONE_TIMEOUT_SECONDS="2")
-    job = job_factory(git_repo(), repo_url=silent_git_server, build_command="echo never")
+    job = job_factory(git_repo(), repo_url=silent_server("git"), build_command="echo never")
     reporter = reporter_factory()
 
     # When it is built
@@ -197,11 +175,11 @@ def test_a_clone_from_a_silent_server_fails_at_the_clone_time_limit(
 
 
 def test_the_builds_own_time_limit_covers_its_clone(
-    job_factory: Any, git_repo: Any, reporter_factory: Any, limits: Any, silent_git_server: str
+    job_factory: Any, git_repo: Any, reporter_factory: Any, limits: Any, silent_server: Callable[[str], str]
 ) -> None:
     # Given a build limit of 2 seconds, shorter than the clone's limit, and a silent repository server
     limits(DEPLOYD_CLONE_TIMEOUT_SECONDS="300")
-    job = job_factory(git_repo(), repo_url=silent_git_server, build_command="echo never", timeout_seconds=2)
+    job = job_factory(git_repo(), repo_url=silent_server("git"), build_command="echo never", timeout_seconds=2)
 
     # When it is built
     started = time.monotonic()

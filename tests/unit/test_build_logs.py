@@ -12,6 +12,7 @@ import pytest
 from chalicelib.aws import client as aws_client
 from chalicelib.services import build_logs
 from chalicelib.services.build_logs import BuildLog
+from tests.support.polling import wait_until
 
 _ids = itertools.count(1)
 
@@ -157,10 +158,13 @@ def test_a_running_build_that_goes_quiet_still_has_its_last_output_readable(
         log.write("compiling, this takes a while\n")
 
         # Then a reader sees that line within a few intervals, without any further write
-        deadline = time.monotonic() + 5
-        while build_logs.read(deployment_id) != "first\ncompiling, this takes a while\n":
-            assert time.monotonic() < deadline, f"log still reads {build_logs.read(deployment_id)!r}"
-            time.sleep(0.05)
+        expected = "first\ncompiling, this takes a while\n"
+        wait_until(
+            lambda: build_logs.read(deployment_id) == expected,
+            timeout=5,
+            interval=0.05,
+            what=f"the log to read {expected!r}",
+        )
 
 
 def test_closing_a_log_writes_everything_it_holds(log_factory: Callable[..., BuildLog]) -> None:

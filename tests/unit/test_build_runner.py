@@ -135,10 +135,10 @@ def test_cancelling_a_running_build_stops_it_and_every_process_it_started(
 
 
 def test_a_deployment_cancelled_before_its_build_never_runs_the_build_command(
-    git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, build_writable_dir: Path
+    git_repo: Any, job_factory: Any, reporter_factory: Any, run_build: BuildRun, shared_dir: Path
 ) -> None:
     # Given a deployment that was cancelled while it was being cloned
-    marker = build_writable_dir / "ran"
+    marker = shared_dir / "ran"
     job = job_factory(git_repo(), build_command=f"echo $$ > {marker}")
     reporter = reporter_factory(refuse_stage="building")
 

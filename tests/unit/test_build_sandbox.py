@@ -7,7 +7,6 @@ import os
 import subprocess
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ import pytest
 from chalicelib.pipeline import sandbox
 from chalicelib.pipeline.runners import BuildResult, LocalBuildRunner
 from chalicelib.settings import get_settings
-from tests.processes import marked_sleep, processes_with
+from tests.support.polling import wait_until
+from tests.support.processes import marked_sleep, processes_with
 
 
 def _published(site_objects: Any, job: Any, name: str) -> str:
@@ -56,10 +56,10 @@ def test_a_build_sees_only_its_own_processes_and_no_other_environment(
 
 
 def test_two_builds_at_once_have_distinct_uids_and_neither_enters_the_others_workspace(
-    git_repo: Any, job_factory: Any, reporter_factory: Any, aws: Any, site_objects: Any, build_writable_dir: Path
+    git_repo: Any, job_factory: Any, reporter_factory: Any, aws: Any, site_objects: Any, shared_dir: Path
 ) -> None:
     # Given a build whose checkout holds a secret, held running until the test lets it go
-    started, gate = build_writable_dir / "started", build_writable_dir / "gate"
+    started, gate = shared_dir / "started", shared_dir / "gate"
     victim = job_factory(
         git_repo({"secret.txt": "deploy key of A"}),
         build_command=f"touch {started}; while [ ! -f {gate} ]; do sleep 0.05; done; mkdir -p dist; id -u > dist/uid",
@@ -68,10 +68,7 @@ def test_two_builds_at_once_have_distinct_uids_and_neither_enters_the_others_wor
     results: list[BuildResult] = []
     victim_build = threading.Thread(target=lambda: results.append(LocalBuildRunner().run(victim, reporter_factory())))
     victim_build.start()
-    deadline = time.monotonic() + 10
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert started.exists(), "the first build never started"
+    wait_until(started.exists, timeout=10, interval=0.05, what="the first build to start")
     workspaces = Path(get_settings().build_workspace_root or tempfile.gettempdir())
     (workspace,) = workspaces.glob(f"deployd-build-{victim.deployment_id}-*")
     # And a second build that tries to read that checkout, by its exact path, while it runs
@@ -122,10 +119,12 @@ def test_stopping_every_running_build_ends_their_processes(
     results: list[BuildResult] = []
     build = threading.Thread(target=lambda: results.append(LocalBuildRunner().run(job, reporter_factory())))
     build.start()
-    deadline = time.monotonic() + 10
-    while not (processes_with(detached) and processes_with(orphan)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert processes_with(detached) and processes_with(orphan)
+    wait_until(
+        lambda: processes_with(detached) and processes_with(orphan),
+        timeout=10,
+        interval=0.05,
+        what="the detached and the orphaned process to run",
+    )
 
     # When every running build is stopped
     stopped = sandbox.running_builds.kill_all()
@@ -164,10 +163,7 @@ def test_a_build_still_gets_its_own_pid_namespace_when_deployd_is_not_root(
     assert result.outcome == "succeeded", result.message
     assert int(_published(site_objects, job, "processes.txt")) < 10
     assert secret_holder not in _published(site_objects, job, "environ.txt")
-    deadline = time.monotonic() + 5
-    while processes_with(detached) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert processes_with(detached) == []
+    wait_until(lambda: processes_with(detached) == [], timeout=5, interval=0.05, what="the detached process to end")
     # And the stack says at start-up that builds run as its own user
     assert fallback.warning and "builds run as the stack's own user" in fallback.warning
 

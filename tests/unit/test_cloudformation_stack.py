@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws import client, reset_clients
+from chalicelib.aws import client
 from chalicelib.infra.package import PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
@@ -57,8 +57,8 @@ from chalicelib.infra.resources import (
 )
 from chalicelib.infra.state_machine import SUBSTITUTIONS, pipeline_definition, render
 from chalicelib.infra.template import logical_id
-from chalicelib.models import reset_connections
 from chalicelib.settings import Settings, get_settings
+from tests.support.aws import forget_aws_state
 from tests.unit.moto_cloudformation import (
     creatable,
     moto_honours_properties,
@@ -164,12 +164,6 @@ class Deployment:
         return str(client("sqs").get_queue_url(QueueName=self.embedded.resource_name(logical))["QueueUrl"])
 
 
-def _forget_aws_state() -> None:
-    get_settings.cache_clear()
-    reset_clients()
-    reset_connections()
-
-
 @pytest.fixture(scope="module")
 def deployment(packaged_template: dict[str, Any]) -> Iterator[Deployment]:
     from moto import mock_aws
@@ -185,7 +179,7 @@ def deployment(packaged_template: dict[str, Any]) -> Iterator[Deployment]:
                 env.delenv(name)
             env.setenv("AWS_DEFAULT_REGION", REGION)
             env.setenv("DEPLOYD_RESOURCE_PREFIX", EMBEDDED_PREFIX)
-            _forget_aws_state()
+            forget_aws_state()
             with mock_aws(), moto_honours_properties():
                 cloudformation = client("cloudformation")
                 cloudformation.create_stack(
@@ -203,7 +197,7 @@ def deployment(packaged_template: dict[str, Any]) -> Iterator[Deployment]:
                 outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
                 yield Deployment(template, dropped, stack["StackStatus"], physical, outputs, settings)
     finally:
-        _forget_aws_state()
+        forget_aws_state()
 
 
 def table_settings(name: str) -> dict[str, Any]:

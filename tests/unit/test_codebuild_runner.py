@@ -24,13 +24,12 @@ import requests
 from botocore.exceptions import ClientError
 
 from app import app
-from chalicelib.aws import client, reset_clients
+from chalicelib.aws import client
 from chalicelib.infra.build_upload import FILES, MANIFEST
 from chalicelib.infra.buildspec import BUILD_VARIABLES, BUILDSPEC
 from chalicelib.infra.resources import BUILD_PROJECT, PIPELINE, SITES_BUCKET, STAGING_PREFIX
 from chalicelib.local.moto_compat import serialize_dynamodb
 from chalicelib.local.provision import provision, state_machine_arn
-from chalicelib.models import reset_connections
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.route import Route
@@ -38,16 +37,12 @@ from chalicelib.pipeline import codebuild, consumers, executions
 from chalicelib.services import deployments, organizations, previews, projects, sites
 from chalicelib.services.inputs import ProjectCreate
 from chalicelib.settings import get_settings
+from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
+from tests.support.polling import wait_until
 
 T = TypeVar("T")
 LOG_GROUP = "/deployd/test/builds"
 ACCOUNT = "123456789012"
-
-
-def _forget_aws_state() -> None:
-    get_settings.cache_clear()
-    reset_clients()
-    reset_connections()
 
 
 def _sqs_record(message: dict[str, Any]) -> dict[str, Any]:
@@ -141,16 +136,13 @@ class Cloud:
 
     def pump(self, until: Callable[[], T], what: str, timeout: float = 20.0) -> T:
         """Run the pipeline's queue consumers until `until()` is truthy; fail the test at the deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def delivered() -> T:
             self._deliver("activations", consumers.consume_activations)
             self._deliver("builds", consumers.consume_builds)
-            value = until()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}; last value {value!r}")
-            time.sleep(0.05)
+            return until()
+
+        return wait_until(delivered, timeout, interval=0.05, what=what)
 
     def redeliver_build_message(self, body: str) -> None:
         client("sqs").send_message(QueueUrl=self.queue_urls["builds"], MessageBody=body)
@@ -273,18 +265,14 @@ def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
     from moto import mock_aws
 
     settings_env(
-        AWS_ENDPOINT_URL=None,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        DEPLOYD_RESOURCE_PREFIX="deployd-test",
+        **MOCK_AWS_ENV,
         DEPLOYD_BUILD_RUNNER="codebuild",
         DEPLOYD_BUILD_LOG_GROUP=LOG_GROUP,
         DEPLOYD_SITES_URL_TEMPLATE="https://{label}.sites.example/",
         DEPLOYD_STATE_MACHINE_ARN=None,
     )
     settings_env(DEPLOYD_STATE_MACHINE_ARN=state_machine_arn(get_settings(), PIPELINE.logical))
-    _forget_aws_state()
+    forget_aws_state()
     serialize_dynamodb()  # the state machine writes from moto's executor thread while the test writes
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
@@ -325,7 +313,7 @@ def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
             finally:
                 harness.wind_down()
     finally:
-        _forget_aws_state()
+        forget_aws_state()
 
 
 @dataclass
@@ -507,10 +495,12 @@ def test_a_redelivered_build_slot_request_neither_blocks_the_line_nor_takes_a_se
     deployment_id = _deploy(project)
     sqs = client("sqs")
     url = cloud.queue_urls["activations"]
-    deadline = time.monotonic() + 20
-    while not (received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages")):
-        assert time.monotonic() < deadline, "the pipeline never asked for a build slot"
-        time.sleep(0.05)
+    received = wait_until(
+        lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages"),
+        timeout=20,
+        interval=0.05,
+        what="the pipeline to ask for a build slot",
+    )
     request = received[0]
     assert json.loads(request["Body"])["event"] == "acquire_slot"
     for _ in range(2):

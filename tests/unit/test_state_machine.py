@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from chalicelib.infra.state_machine import SUBSTITUTIONS, pipeline_definition, r
 from chalicelib.local.provision import PIPELINE_ROLE_ARN
 from chalicelib.pipeline import executions
 from chalicelib.settings import get_settings
+from tests.support.polling import wait_until
 
 _TERMINAL_TYPES = ("Succeed", "Fail")
 
@@ -246,15 +246,18 @@ def unanswered_build(executing_aws: None) -> Callable[[int, dict[str, Any]], Any
                 }
             ),
         )
-        deadline = time.monotonic() + 20
-        while sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING":
-            assert time.monotonic() < deadline, "the execution never ended"
+
+        def ended_granting_slots() -> bool:
+            if sfn.describe_execution(executionArn=execution["executionArn"])["status"] != "RUNNING":
+                return True
             for message in sqs.receive_message(QueueUrl=activations).get("Messages", []):
                 body = json.loads(message["Body"])
                 if body.get("event") == "acquire_slot":
                     sfn.send_task_success(taskToken=body["task_token"], output="{}")
                 sqs.delete_message(QueueUrl=activations, ReceiptHandle=message["ReceiptHandle"])
-            time.sleep(0.1)
+            return False
+
+        wait_until(ended_granting_slots, timeout=20, what="the execution to end")
         return client("dynamodb").get_item(
             TableName=settings.resource_name(DEPLOYMENTS.logical), Key={"id": {"N": "7"}}, ConsistentRead=True
         )["Item"]
