@@ -37,11 +37,12 @@ from chalicelib.services.gitlab import (
     ProjectResource,
 )
 from chalicelib.services.listing import Page
+from chalicelib.vocabulary import Status
 
 gitlab = Blueprint(__name__)
 
 # A deployment deployd builds is shown with a job (`deployable`); its queued state is a pending job.
-JOB_STATUS = {**statuses.GITLAB_STATUS, "queued": "pending"}
+JOB_STATUS = {**statuses.GITLAB_STATUS, Status.QUEUED: "pending"}
 
 
 def render_error(status: int, error: DomainError) -> Response:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-NON_TERMINAL = ("queued", "cloning", "building", "uploading", "deploying")
-TERMINAL = ("deployed", "failed", "cancelled")
+from chalicelib.vocabulary import NON_TERMINAL, Status
 
 SUBSTITUTIONS = ("BuildQueueUrl", "ActivationQueueUrl", "DeploymentsTable", "EnvironmentsTable")
 
@@ -95,8 +94,8 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                     "ConditionExpression": "#status = :uploading",
                     "ExpressionAttributeNames": {"#status": "status"},
                     "ExpressionAttributeValues": {
-                        ":deploying": {"S": "deploying"},
-                        ":uploading": {"S": "uploading"},
+                        ":deploying": {"S": Status.DEPLOYING},
+                        ":uploading": {"S": Status.UPLOADING},
                         ":now": {"S.$": "$$.State.EnteredTime"},
                     },
                 },
@@ -163,7 +162,7 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                     "ConditionExpression": f"#status IN ({', '.join(non_terminal_values)})",
                     "ExpressionAttributeNames": {"#status": "status"},
                     "ExpressionAttributeValues": {
-                        ":failed": {"S": "failed"},
+                        ":failed": {"S": Status.FAILED},
                         ":message": {"S.$": "$.failure.message"},
                         ":now": {"S.$": "$$.State.EnteredTime"},
                         **non_terminal_values,

@@ -17,9 +17,9 @@ from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
 from chalicelib.infra.resources import DEPLOYMENTS
-from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.base import table_meta, utc_now
 from chalicelib.models.conditional import try_update
+from chalicelib.vocabulary import NON_TERMINAL, Status
 
 
 class DeploymentsByProject(GlobalSecondaryIndex["Deployment"]):
@@ -126,7 +126,7 @@ class DeploymentRepository:
         )
 
     @staticmethod
-    def transition(deployment: Deployment, leaving: Iterable[str], to: str, **fields: Any) -> bool:
+    def transition(deployment: Deployment, leaving: Iterable[Status], to: Status, **fields: Any) -> bool:
         """Move to `to` only if the stored status is one of `leaving`. False when another writer got there first."""
         leaving = tuple(leaving)
         now = utc_now()

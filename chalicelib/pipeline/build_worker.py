@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import NotFound
-from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.base import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
@@ -41,6 +40,7 @@ from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, Buil
 from chalicelib.services import build_slots, deployments, sites, statuses
 from chalicelib.services.build_logs import BuildLog
 from chalicelib.settings import get_settings
+from chalicelib.vocabulary import NON_TERMINAL, Status
 
 
 class DeploymentReporter:
@@ -88,8 +88,8 @@ class DeploymentReporter:
             except Exception:  # a missed beat is retried on the next tick; the state machine tolerates one
                 logger.exception("heartbeat failed")
 
-    def stage(self, status: str) -> bool:
-        leaving = {"building": ("cloning",), "uploading": ("building",)}[status]
+    def stage(self, status: Status) -> bool:
+        leaving = {Status.BUILDING: (Status.CLONING,), Status.UPLOADING: (Status.BUILDING,)}[status]
         moved = DeploymentRepository.transition(self._deployment, leaving, status)
         if moved:
             self._log.line(f"Status: {status}")
@@ -136,10 +136,10 @@ def handle_build(message: dict[str, Any]) -> None:
         executions.fail(token, "DeploymentNotFound", f"deployment {deployment_id} does not exist")
         return
     with deployment_context(deployment_id, int(deployment.project_id)):
-        if deployment.status != "queued":
+        if deployment.status != Status.QUEUED:
             # A redelivery, or cancelled before any worker got to it. Only the first claim builds.
             logger.info("build message ignored", extra={"status": deployment.status})
-            if deployment.status == "cancelled":
+            if deployment.status == Status.CANCELLED:
                 executions.fail(token, "DeploymentCancelled", "cancelled before the build started")
             return
         try:
@@ -150,8 +150,8 @@ def handle_build(message: dict[str, Any]) -> None:
             return
         claimed = DeploymentRepository.transition(
             deployment,
-            ("queued",),
-            "cloning",
+            (Status.QUEUED,),
+            Status.CLONING,
             started_at=utc_now(),
             task_token=token,
             staging_nonce=build_output.new_nonce(),
@@ -222,7 +222,7 @@ def _hand_over(deployment: Deployment, started: BuildStarted, place: BuilderPlac
         deployment.refresh(consistent_read=True)
         logger.info("deployment ended while its build started", extra={"status": deployment.status})
         codebuild.stop(started.build_id)
-        if deployment.status == "cancelled":
+        if deployment.status == Status.CANCELLED:
             return BuildResult("cancelled")
         return started  # already finished by the build's own completion event: nothing left to do here
     place.hand_over()
@@ -361,7 +361,7 @@ def handle_build_state(change: BuildStateChange) -> None:
             logger.warning("event of a build that is not the deployment's ignored", extra={"build_id": change.build_id})
             return
         if change.status == "IN_PROGRESS":
-            if DeploymentRepository.transition(deployment, ("cloning",), "building"):
+            if DeploymentRepository.transition(deployment, (Status.CLONING,), Status.BUILDING):
                 logger.info("deployment building", extra={"build_id": change.build_id})
             return
         if not change.is_final:
@@ -371,7 +371,7 @@ def handle_build_state(change: BuildStateChange) -> None:
         if not token:
             logger.warning("build finished for a deployment without a task token", extra={"status": deployment.status})
             return
-        if deployment.status == "cancelled":  # stopped by the cancel, or it ended before the stop reached it
+        if deployment.status == Status.CANCELLED:  # stopped by the cancel, or it ended before the stop reached it
             logger.info("build ended: deployment cancelled", extra={"build_status": change.status})
             _discard_staging(deployment)
             executions.fail(token, "DeploymentCancelled", "cancelled during the build")
@@ -384,8 +384,8 @@ def handle_build_state(change: BuildStateChange) -> None:
 def _finish_succeeded(deployment: Deployment, token: str, change: BuildStateChange) -> None:
     moved = DeploymentRepository.transition(
         deployment,
-        ("cloning", "building"),  # building unless its IN_PROGRESS event is late (or lost)
-        "uploading",  # what MarkDeploying expects, once the staged output is published
+        (Status.CLONING, Status.BUILDING),  # building unless its IN_PROGRESS event is late (or lost)
+        Status.UPLOADING,  # what MarkDeploying expects, once the staged output is published
         build_time_seconds=change.build_seconds,
     )
     if moved:
@@ -393,7 +393,7 @@ def _finish_succeeded(deployment: Deployment, token: str, change: BuildStateChan
         build_duration(_seconds_since(deployment.started_at))
     else:
         deployment.refresh(consistent_read=True)
-        if deployment.status != "uploading":
+        if deployment.status != Status.UPLOADING:
             logger.info("late or repeated build event ignored", extra={"status": deployment.status})
             _discard_staging(deployment)
             return
@@ -424,12 +424,12 @@ def _publish(deployment: Deployment, token: str) -> bool:
         executions.fail(token, "BuildFailed", message)
         return False
     if not DeploymentRepository.transition(
-        deployment, ("uploading",), "uploading", artifact_prefix=sites.artifact_prefix(int(deployment.id))
+        deployment, (Status.UPLOADING,), Status.UPLOADING, artifact_prefix=sites.artifact_prefix(int(deployment.id))
     ):
         deployment.refresh(consistent_read=True)
         logger.info("deployment ended while its output was published", extra={"status": deployment.status})
         _discard_staging(deployment)
-        if deployment.status == "cancelled":
+        if deployment.status == Status.CANCELLED:
             executions.fail(token, "DeploymentCancelled", "cancelled during the upload")
         return False
     logger.info("build output published", extra={"files": files})
@@ -466,7 +466,7 @@ def handle_activation(message: dict[str, Any]) -> None:
         if ended is not None:
             with deployment_context(deployment_id, int(ended.project_id)):
                 published = statuses.report_pipeline_state(ended)
-                if published is not None and ended.status == "failed":
+                if published is not None and ended.status == Status.FAILED:
                     # Whoever ends a deployment publishes its end first: nobody did, so the state machine
                     # failed it itself (silence, time limit). Its CodeBuild build, if any, must not run on.
                     deployment_event("failed", "platform")

@@ -23,6 +23,7 @@ from chalicelib.observability import FailureCause, logger
 from chalicelib.pipeline import sandbox
 from chalicelib.services import git, sites
 from chalicelib.settings import get_settings
+from chalicelib.vocabulary import Status
 
 Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
 
@@ -57,7 +58,7 @@ class BuildStarted:
 
 
 class BuildReporter(Protocol):
-    def stage(self, status: str) -> bool:
+    def stage(self, status: Status) -> bool:
         """Record the move to `status`; False means the deployment was cancelled meanwhile."""
 
     def output(self, text: str) -> None: ...
@@ -125,7 +126,7 @@ class LocalBuildRunner:
         failed_clone = self._clone(job, checkout, deadline, reporter)
         if failed_clone is not None:
             return failed_clone
-        if not reporter.stage("building"):
+        if not reporter.stage(Status.BUILDING):
             reporter.output("==> Build cancelled before its command ran\n")
             return BuildResult("cancelled")
         started = time.monotonic()
@@ -146,7 +147,7 @@ class LocalBuildRunner:
             files = sites.collect_output(output, root, settings.max_output_bytes, settings.max_output_files)
         except sites.OutputRefused as refused:
             return BuildResult("failed", refused.message, build_seconds)
-        if not reporter.stage("uploading"):
+        if not reporter.stage(Status.UPLOADING):
             reporter.output("==> Build cancelled before its output was published\n")
             return BuildResult("cancelled", build_time_seconds=build_seconds)
         reporter.output(f"==> Uploading {job.output_dir}\n")

@@ -17,6 +17,7 @@ from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.observability import logger
 from chalicelib.pipeline import codebuild
 from chalicelib.settings import get_settings
+from chalicelib.vocabulary import Status
 
 # GetLogEvents pages (up to 1 MB each) read for one log at most; the newest settings.max_build_log_bytes are kept.
 MAX_LOG_PAGES = 100
@@ -47,7 +48,7 @@ def read(deployment_id: int) -> str:
     if deployment is None or not deployment.build_id:
         return text
     text += read_build_output(get_settings().build_log_group, codebuild.log_stream(deployment_id, deployment.build_id))
-    if deployment.status == "failed" and deployment.error_message:
+    if deployment.status == Status.FAILED and deployment.error_message:
         text += f"==> Failed: {deployment.error_message}\n"  # as the worker ends a local build's log
     return text
 

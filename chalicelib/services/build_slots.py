@@ -15,7 +15,6 @@ import time
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConditionFailed
-from chalicelib.infra.state_machine import TERMINAL
 from chalicelib.models.conditional import transact, try_delete
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.organization import OrganizationRepository
@@ -23,6 +22,7 @@ from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait, SlotWaitRepository
 from chalicelib.observability import deployment_context, logger
 from chalicelib.pipeline import executions
+from chalicelib.vocabulary import TERMINAL, Status
 
 SLOTS_BY_PLAN = {"free": 1, "pro": 3, "enterprise": 10}
 
@@ -48,7 +48,7 @@ def request(deployment_id: int, task_token: str) -> None:
     if deployment is None:
         executions.fail(task_token, "DeploymentNotFound")
         return
-    if deployment.status != "queued":  # cancelled before it asked (or a redelivered request)
+    if deployment.status != Status.QUEUED:  # cancelled before it asked (or a redelivered request)
         executions.fail(task_token, "DeploymentNotQueued", f"deployment is {deployment.status}")
         return
     position = f"{int(time.time() * 1000):015d}#{deployment_id:015d}"
@@ -92,7 +92,7 @@ def _grant(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
         tx.update(
             Deployment(id=wait.deployment_id),
             actions=[Deployment.slot_held.set(True)],
-            condition=(Deployment.status == "queued") & Deployment.slot_held.does_not_exist(),
+            condition=(Deployment.status == Status.QUEUED) & Deployment.slot_held.does_not_exist(),
         )
 
     try:
@@ -112,7 +112,7 @@ def _drop(wait: SlotWait) -> None:
     The copy leaves the line quietly; its task token is the one the grant already answered.
     """
     deployment = DeploymentRepository.find(int(wait.deployment_id))
-    if deployment is not None and deployment.status == "queued":
+    if deployment is not None and deployment.status == Status.QUEUED:
         if deployment.slot_held:
             try_delete(wait, SlotWait.position.exists())
         return  # otherwise granted concurrently by another dispatcher, which already removed it

@@ -15,7 +15,6 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConditionFailed, Conflict, InvalidInput, NotFound
-from chalicelib.infra.state_machine import NON_TERMINAL, TERMINAL
 from chalicelib.models.base import utc_now
 from chalicelib.models.conditional import TransactionFailed, transact, try_delete, try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
@@ -28,6 +27,7 @@ from chalicelib.observability import FailureCause, deployment_context, deploymen
 from chalicelib.pipeline import codebuild, executions
 from chalicelib.services import build_logs, build_slots, git, listing, sites, statuses
 from chalicelib.services.listing import Page
+from chalicelib.vocabulary import NON_TERMINAL, TERMINAL, Status
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past any project's history
@@ -100,7 +100,7 @@ class DeploymentSpec:
     production_environment: bool | None = None  # default: environment == production
     sha: str | None = None  # an explicit commit (GitLab); must exist in the repository
     ref_is_tag: bool | None = None
-    external_status: str | None = None  # initial native status of an externally deployed deployment
+    external_status: Status | None = None  # initial native status of an externally deployed deployment
 
 
 def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: str) -> DeploymentView:
@@ -117,12 +117,12 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
     """
     project = ProjectRepository.get(org_slug, project_id)
     managed = project.build_command is not None
-    if managed and spec.external_status not in (None, "queued"):
+    if managed and spec.external_status not in (None, Status.QUEUED):
         raise Conflict(f"project {project_id} is built by deployd: its deployments start queued and follow the build")
     ref = spec.ref or project.default_branch
     commit = git.resolve(project.repo_url, spec.sha or ref)
     ref_type = "tag" if spec.ref_is_tag else commit.ref_type if not spec.sha else "branch"
-    status = "queued" if managed else (spec.external_status or "queued")
+    status = Status.QUEUED if managed else (spec.external_status or Status.QUEUED)
     seq_holder = Project(id=project.id)
     if not try_update(seq_holder, [Project.deployment_seq.add(1)], Project.id.exists()):
         raise NotFound(f"project {project_id} not found")
@@ -152,7 +152,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
             spec.environment == PRODUCTION if spec.production_environment is None else spec.production_environment
         ),
         finished_at=now if status in TERMINAL else None,
-        deployed_at=now if status == "deployed" else None,
+        deployed_at=now if status == Status.DEPLOYED else None,
     )
     environment_id = _environment_id(int(project.id), spec.environment)
 
@@ -182,11 +182,11 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         if managed:
             _start_pipeline(deployment, project)
         else:
-            if status == "deployed":
+            if status == Status.DEPLOYED:
                 _promote_external(deployment)
             # A deployment created already running or finished (GitLab) is a report: GitHub shows it as a
             # status. One created queued has none yet, as a new GitHub deployment has none.
-            if status != "queued":
+            if status != Status.QUEUED:
                 statuses.publish_external_state(deployment)
     # The response shows the deployment as created (queued), even if a worker has already claimed it.
     return DeploymentView(deployment, _active_id(int(project.id), deployment.environment) == deployment.id)
@@ -226,7 +226,7 @@ def _release(tx: TransactWrite, deployment: Deployment) -> None:
 
 def _end(
     deployment: Deployment,
-    status: str,
+    status: Status,
     error_message: str | None = None,
     build_time_seconds: int | None = None,
     cause: FailureCause | None = None,
@@ -264,13 +264,13 @@ def record_failure(
 ) -> bool:
     """Move a non-terminal deployment to failed with `message`, the user's build's failure or the platform's
     (`cause`, for the metric). False if it had already ended."""
-    return _end(deployment, "failed", message, build_time_seconds, cause)
+    return _end(deployment, Status.FAILED, message, build_time_seconds, cause)
 
 
 def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
     project = ProjectRepository.get(org_slug, project_id)
     deployment = _deployment_of(project, deployment_id)
-    if deployment.is_terminal or not _end(deployment, "cancelled"):
+    if deployment.is_terminal or not _end(deployment, Status.CANCELLED):
         deployment.refresh(consistent_read=True)
         raise Conflict(
             f"deployment {deployment_id} is {deployment.status}; only queued, cloning, building, uploading "
@@ -292,7 +292,7 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
     """Serve an earlier deployed build again at once: a pointer switch, no rebuild."""
     project = ProjectRepository.get(org_slug, project_id)
     target = _deployment_of(project, deployment_id)
-    if target.status != "deployed":
+    if target.status != Status.DEPLOYED:
         raise Conflict(
             f"deployment {deployment_id} is {target.status}; only deployed deployments can be rolled back to"
         )
@@ -309,7 +309,7 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
     now = utc_now()
 
     def switch(tx: TransactWrite) -> None:
-        tx.condition_check(Deployment, target.id, condition=Deployment.status == "deployed")
+        tx.condition_check(Deployment, target.id, condition=Deployment.status == Status.DEPLOYED)
         tx.update(
             environment,
             actions=[
@@ -365,7 +365,7 @@ def activate(deployment: Deployment) -> bool:
             )
         except ConditionFailed:
             deployment.refresh(consistent_read=True)
-            if deployment.status != "deploying":
+            if deployment.status != Status.DEPLOYING:
                 return False
             continue  # the environment moved under us (a newer build went live): decide again
         deployment.refresh(consistent_read=True)
@@ -390,14 +390,14 @@ def _write_activation(
     tx.update(
         deployment,
         actions=[
-            Deployment.status.set("deployed"),
+            Deployment.status.set(Status.DEPLOYED),
             Deployment.deployment_url.set(own_url),
             Deployment.environment_url.set(environment_url),
             Deployment.deployed_at.set(now),
             Deployment.finished_at.set(now),
             Deployment.updated_at.set(now),
         ],
-        condition=Deployment.status == "deploying",
+        condition=Deployment.status == Status.DEPLOYING,
     )
     env_actions: list[Action] = [Environment.in_flight.delete({int(deployment.id)}), Environment.updated_at.set(now)]
     env_condition: Condition
@@ -427,7 +427,7 @@ def _write_activation(
 
 
 def set_external_status(
-    deployment: Deployment, status: str, environment_url: str | None = None, publish: bool = False
+    deployment: Deployment, status: Status, environment_url: str | None = None, publish: bool = False
 ) -> Deployment:
     """An external deployer reports progress on a deployment of a ledger project (no build command).
 
@@ -444,13 +444,13 @@ def set_external_status(
     actions: list[Action] = [Deployment.status.set(status), Deployment.updated_at.set(now)]
     if status in TERMINAL:
         actions.append(Deployment.finished_at.set(now))
-    if status == "deployed":
+    if status == Status.DEPLOYED:
         actions.append(Deployment.deployed_at.set(now))
     if environment_url:
         actions += [Deployment.environment_url.set(environment_url), Deployment.deployment_url.set(environment_url)]
     if not try_update(deployment, actions, Deployment.status == deployment.status):
         raise Conflict(f"deployment {int(deployment.id)} changed concurrently; read it and retry")
-    if status == "deployed":
+    if status == Status.DEPLOYED:
         _promote_external(deployment)
     if publish:
         statuses.publish_external_state(deployment)

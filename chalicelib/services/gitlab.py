@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from chalicelib.errors import Conflict, InvalidInput, NotFound, Unprocessable
-from chalicelib.infra.state_machine import TERMINAL
 from chalicelib.models.api_key import ApiKeyRepository
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
@@ -26,6 +25,7 @@ from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.integers import ascii_integer
 from chalicelib.services.listing import Page
 from chalicelib.services.statuses import GITLAB_STATUS, NATIVE_FROM_GITLAB
+from chalicelib.vocabulary import TERMINAL
 
 FILTER_STATUSES = ("created", "running", "success", "failed", "canceled", "blocked")
 CREATE_STATUSES = ("created", "running", "success", "failed", "canceled")

@@ -10,18 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.errors import NotFound
-from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import ProjectRepository
 from chalicelib.services import build_logs, deployments, previews
 from chalicelib.services.integers import ascii_integer
+from chalicelib.vocabulary import NON_TERMINAL, Status
 
 STATUS: dict[str, str] = {
-    "queued": "queued",
-    **{status: "in_progress" for status in NON_TERMINAL if status != "queued"},
-    "deployed": "success",
-    "failed": "failure",
-    "cancelled": "failure",
+    Status.QUEUED: "queued",
+    **{status: "in_progress" for status in NON_TERMINAL if status != Status.QUEUED},
+    Status.DEPLOYED: "success",
+    Status.FAILED: "failure",
+    Status.CANCELLED: "failure",
 }
 
 
@@ -60,13 +60,13 @@ def trigger_update(org_slug: str, project_id: int, creator: str) -> str:
 def _summary(deployment: Deployment) -> str:
     target = "preview" if deployment.environment.startswith("preview/") else deployment.environment
     what = f"{target} of {deployment.branch} at {deployment.commit_sha[:7]}"
-    if deployment.status == "deployed":
+    if deployment.status == Status.DEPLOYED:
         return f"Deployed {what}"
-    if deployment.status == "failed":
+    if deployment.status == Status.FAILED:
         return f"Failed {what}: {deployment.error_message or 'the build failed'}"
-    if deployment.status == "cancelled":
+    if deployment.status == Status.CANCELLED:
         return f"Cancelled {what}: {deployment.error_message or 'superseded by a newer build or cancelled'}"
-    if deployment.status == "queued":
+    if deployment.status == Status.QUEUED:
         return f"Queued {what}"
     return f"{deployment.status.capitalize()} {what}"
 

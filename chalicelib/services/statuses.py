@@ -7,42 +7,42 @@ GitLab sees it as created, running, success, failed or canceled.
 
 from __future__ import annotations
 
-from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus, DeploymentStatusRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.settings import get_settings
+from chalicelib.vocabulary import NON_TERMINAL, Status
 
-GITHUB_STATE = {
-    "queued": "queued",
-    **{status: "in_progress" for status in NON_TERMINAL if status != "queued"},
-    "deployed": "success",
-    "failed": "failure",
-    "cancelled": "error",
+GITHUB_STATE: dict[str, str] = {
+    Status.QUEUED: "queued",
+    **{status: "in_progress" for status in NON_TERMINAL if status != Status.QUEUED},
+    Status.DEPLOYED: "success",
+    Status.FAILED: "failure",
+    Status.CANCELLED: "error",
 }
-GITLAB_STATUS = {
-    "queued": "created",
-    **{status: "running" for status in NON_TERMINAL if status != "queued"},
-    "deployed": "success",
-    "failed": "failed",
-    "cancelled": "canceled",
+GITLAB_STATUS: dict[str, str] = {
+    Status.QUEUED: "created",
+    **{status: "running" for status in NON_TERMINAL if status != Status.QUEUED},
+    Status.DEPLOYED: "success",
+    Status.FAILED: "failed",
+    Status.CANCELLED: "canceled",
 }
 # What an external deployer's report means for the native status.
 NATIVE_FROM_GITHUB = {
-    "queued": "queued",
-    "pending": "queued",
-    "in_progress": "deploying",
-    "success": "deployed",
-    "failure": "failed",
-    "error": "failed",
+    "queued": Status.QUEUED,
+    "pending": Status.QUEUED,
+    "in_progress": Status.DEPLOYING,
+    "success": Status.DEPLOYED,
+    "failure": Status.FAILED,
+    "error": Status.FAILED,
 }
 NATIVE_FROM_GITLAB = {
-    "created": "queued",
-    "running": "deploying",
-    "success": "deployed",
-    "failed": "failed",
-    "canceled": "cancelled",
+    "created": Status.QUEUED,
+    "running": Status.DEPLOYING,
+    "success": Status.DEPLOYED,
+    "failed": Status.FAILED,
+    "canceled": Status.CANCELLED,
 }
 _RANK = {"queued": 0, "in_progress": 1, "success": 2, "failure": 2, "error": 2}
 DESCRIPTION_LIMIT = 140

@@ -194,12 +194,12 @@ def ledger(stack: EmbeddedStack) -> Callable[..., Any]:
     The project's sequence and count and the environment's in-flight set move with it, so the ledger stays
     consistent; a non-terminal row is in flight, a terminal one is not.
     """
-    from chalicelib.infra.state_machine import NON_TERMINAL
     from chalicelib.models.base import transaction, utc_now
     from chalicelib.models.deployment import Deployment
     from chalicelib.models.environment import PRODUCTION, Environment
     from chalicelib.models.project import Project
     from chalicelib.models.registry import next_id
+    from chalicelib.vocabulary import NON_TERMINAL
 
     def record(project: Any, status: str = "queued") -> Deployment:
         holder = Project(id=project.id)

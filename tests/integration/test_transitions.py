@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import Conflict
-from chalicelib.infra.state_machine import NON_TERMINAL
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.services import deployments, projects, sites
+from chalicelib.vocabulary import NON_TERMINAL
 from tests.support.polling import wait_until
 
 
