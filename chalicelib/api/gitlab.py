@@ -1,9 +1,9 @@
 """GitLab's deployments API under /api/v4 (python-gitlab's convention), over the one ledger.
 
-Routes parse GitLab's parameters, call services/gitlab.py and render GitLab's JSON: deployments with
-`iid`, `user`, `environment` and `deployable`, pagination headers (X-Total..., Link), and GitLab's error
-bodies, {"message": ...} or Grape's {"error": ...}. The rules live in the service; docs/gitlab.md has the
-user's view.
+Routes parse GitLab's parameters (services/gitlab_params.py), call services/gitlab.py and render GitLab's
+JSON: deployments with `iid`, `user`, `environment` and `deployable`, pagination headers (X-Total...,
+Link), and GitLab's error bodies, {"message": ...} or Grape's {"error": ...}. The rules live in the
+services; docs/gitlab.md has the user's view.
 """
 
 from __future__ import annotations
@@ -27,15 +27,9 @@ from chalicelib.errors import (
 )
 from chalicelib.services import auth, statuses
 from chalicelib.services import gitlab as service
-from chalicelib.services.gitlab import (
-    DeploymentCreate,
-    DeploymentUpdate,
-    GitLabDeployment,
-    ListQuery,
-    Paging,
-    Person,
-    ProjectResource,
-)
+from chalicelib.services import gitlab_views as views
+from chalicelib.services.gitlab_params import DeploymentCreate, DeploymentUpdate, ListQuery, Paging
+from chalicelib.services.gitlab_views import GitLabDeployment, Person, ProjectResource
 from chalicelib.services.listing import Page
 from chalicelib.vocabulary import Status
 
@@ -174,7 +168,7 @@ def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
         "iid": int(d.seq),
         "ref": d.branch,
         "sha": d.commit_sha,
-        "status": service.gitlab_status(d),
+        "status": views.gitlab_status(d),
         "created_at": _time(d.created_at),
         "updated_at": _time(d.updated_at),
         "user": user_json(item.user),
@@ -209,7 +203,7 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
         "forks_count": 0,
         "star_count": 0,
         "namespace": {
-            "id": service.namespace_id(p.org_slug),
+            "id": views.namespace_id(p.org_slug),
             "name": org.name,
             "path": p.org_slug,
             "kind": "group",
@@ -251,7 +245,7 @@ def _pagination_headers(listing: Page[GitLabDeployment], project_id: int) -> dic
 @guarded
 def get_project(meter: Meter, project_id: str) -> Response:
     principal = _principal(meter, "projects:read")
-    return json_response(200, project_json(service.get_project(principal.org_slug, project_id)))
+    return json_response(200, project_json(views.get_project(principal.org_slug, project_id)))
 
 
 @gitlab.route("/projects/{project_id}/deployments", methods=["GET"])

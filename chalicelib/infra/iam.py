@@ -8,7 +8,7 @@ no resource to scope to: X-Ray's, and the CloudWatch Logs log-delivery actions S
 A function's grants follow from what its code calls (boto3 clients, PynamoDB operations) on the paths its
 handler reaches; a transaction needs the item action of each of its parts (Put: PutItem, Update:
 UpdateItem, Delete: DeleteItem, ConditionCheck: ConditionCheckItem). Grants are kept symbolic (`Grant`:
-actions on named targets) so tests can ask what a function may do, and rendered to policy documents here.
+actions on named targets, chalicelib/infra/grants.py) so tests can ask what a function may do.
 
 The build (CodeBuild) runs users' build commands, and anything in its container can fetch its role's
 credentials: the role may write its own log group and nothing else, no S3 at all. The build uploads its
@@ -20,12 +20,40 @@ under `staging/` for that, and nothing else in the sites bucket); the build-even
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.infra import codebuild, resources
-from chalicelib.infra.cdn import ARTIFACTS_PREFIX, key_value_store_arn
+from chalicelib.infra.cdn import ARTIFACTS_PREFIX
 from chalicelib.infra.functions import Function, consumed_queue
+from chalicelib.infra.grants import (
+    ADMIN_TOKEN_SECRET,
+    ANY,
+    BUILD_LOG_GROUP,
+    BUILD_PROJECT_TARGET,
+    EXECUTIONS,
+    KEY_VALUE_STORE,
+    STATE_MACHINE,
+    Grant,
+    assume_role,
+    bucket,
+    failure_queue,
+    function_log_group,
+    index,
+    objects,
+    policy_document,
+    queue,
+    stream,
+    streams,
+    table,
+)
+
+# Names the packager and tests read through this module.
+from chalicelib.infra.grants import ADMIN_TOKEN_SECRET_LOGICAL_ID as ADMIN_TOKEN_SECRET_LOGICAL_ID
+from chalicelib.infra.grants import PIPELINE_LOGICAL_ID as PIPELINE_LOGICAL_ID
+from chalicelib.infra.grants import PIPELINE_ROLE_LOGICAL_ID as PIPELINE_ROLE_LOGICAL_ID
+from chalicelib.infra.grants import allowed as allowed
+from chalicelib.infra.grants import failure_queue_id as failure_queue_id
+from chalicelib.infra.grants import function_log_group_id as function_log_group_id
 from chalicelib.infra.resources import (
     API_KEYS,
     BUILD_LOGS_BUCKET,
@@ -38,100 +66,11 @@ from chalicelib.infra.resources import (
     REGISTRY,
     ROUTES,
     SITES_BUCKET,
-    SITES_CDN,
     SLOT_WAITS,
     STAGING_PREFIX,
-    Bucket,
     Queue,
     Table,
 )
-from chalicelib.infra.template import logical_id
-
-PIPELINE_LOGICAL_ID = "DeploymentPipeline"
-PIPELINE_ROLE_LOGICAL_ID = "DeploymentPipelineRole"
-ADMIN_TOKEN_SECRET_LOGICAL_ID = "AdminTokenSecret"
-
-
-@dataclass(frozen=True)
-class Target:
-    """One resource (or set of ARNs under it) a grant names: `key` for tests, `arn` for the template."""
-
-    key: str
-    arn: Any
-
-
-@dataclass(frozen=True)
-class Grant:
-    actions: tuple[str, ...]
-    targets: tuple[Target, ...]
-
-
-def _sub(text: str) -> dict[str, str]:
-    return {"Fn::Sub": text}
-
-
-def table(t: Table) -> Target:
-    return Target(f"table/{t.logical}", {"Fn::GetAtt": [logical_id(t.logical, "Table"), "Arn"]})
-
-
-def index(t: Table, name: str) -> Target:
-    assert name in {i.name for i in t.indexes}, f"{t.logical} has no index {name}"
-    return Target(f"table/{t.logical}/index/{name}", _sub(f"${{{logical_id(t.logical, 'Table')}.Arn}}/index/{name}"))
-
-
-def stream(t: Table) -> Target:
-    assert t.stream_view, f"{t.logical} has no stream"
-    return Target(f"table/{t.logical}/stream", {"Fn::GetAtt": [logical_id(t.logical, "Table"), "StreamArn"]})
-
-
-def streams(t: Table) -> Target:
-    """Every stream of the table (ListStreams is asked of the table's streams, not of one)."""
-    return Target(f"table/{t.logical}/stream/*", _sub(f"${{{logical_id(t.logical, 'Table')}.Arn}}/stream/*"))
-
-
-def queue(q: Queue) -> Target:
-    return Target(f"queue/{q.logical}", {"Fn::GetAtt": [logical_id(q.logical, "Queue"), "Arn"]})
-
-
-def bucket(b: Bucket) -> Target:
-    return Target(f"bucket/{b.logical}", {"Fn::GetAtt": [logical_id(b.logical, "Bucket"), "Arn"]})
-
-
-def objects(b: Bucket, prefix: str) -> Target:
-    return Target(f"bucket/{b.logical}/{prefix}*", _sub(f"${{{logical_id(b.logical, 'Bucket')}.Arn}}/{prefix}*"))
-
-
-STATE_MACHINE = Target("state-machine", {"Ref": PIPELINE_LOGICAL_ID})
-EXECUTIONS = Target(
-    "state-machine/executions",
-    _sub(
-        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
-        f"${{{PIPELINE_LOGICAL_ID}.Name}}:*"
-    ),
-)
-BUILD_PROJECT_TARGET = Target("build-project", {"Fn::GetAtt": [codebuild.project_id(BUILD_PROJECT), "Arn"]})
-BUILD_LOG_GROUP = Target("build-log-group", {"Fn::GetAtt": [codebuild.log_group_id(BUILD_PROJECT), "Arn"]})
-KEY_VALUE_STORE = Target("key-value-store", key_value_store_arn(SITES_CDN))
-ADMIN_TOKEN_SECRET = Target("secret/admin-token", {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID})  # Ref: the secret's ARN
-ANY = Target("*", "*")
-
-
-def function_log_group_id(function: Function) -> str:
-    return f"{function.logical_id}LogGroup"
-
-
-def failure_queue_id(function: Function) -> str:
-    """The queue an asynchronously invoked function's failed events go to (its on-failure destination)."""
-    return f"{function.logical_id}FailureQueue"
-
-
-def failure_queue(function: Function) -> Target:
-    return Target(f"queue/{function.logical_id}-failures", {"Fn::GetAtt": [failure_queue_id(function), "Arn"]})
-
-
-def function_log_group(function: Function) -> Target:
-    return Target(f"log-group/{function.logical_id}", {"Fn::GetAtt": [function_log_group_id(function), "Arn"]})
-
 
 # ---- DynamoDB: the item actions each function uses, table by table ----
 
@@ -311,21 +250,6 @@ def function_grants(function: Function) -> tuple[Grant, ...]:
     return tuple(grants)
 
 
-def allowed(grants: Sequence[Grant]) -> set[tuple[str, str]]:
-    """(action, target key) pairs: what the grants allow, for tests."""
-    return {(action, target.key) for grant in grants for action in grant.actions for target in grant.targets}
-
-
-def policy_document(grants: Sequence[Grant]) -> dict[str, Any]:
-    statements = []
-    for grant in grants:
-        arns = [target.arn for target in grant.targets]
-        statements.append(
-            {"Effect": "Allow", "Action": sorted(grant.actions), "Resource": arns[0] if len(arns) == 1 else arns}
-        )
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
 def function_role_override(function: Function) -> dict[str, Any]:
     """Replaces the Policies of the role Chalice generates for `function` (lists are replaced by the merge)."""
     document = policy_document(function_grants(function))
@@ -366,23 +290,11 @@ def pipeline_grants() -> tuple[Grant, ...]:
     )
 
 
-def _assume_role(service: str, source_arn: Any = None) -> dict[str, Any]:
-    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
-    if source_arn is not None:
-        condition["ArnLike"] = {"aws:SourceArn": source_arn}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole", "Condition": condition}
-        ],
-    }
-
-
 def pipeline_role() -> dict[str, Any]:
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "AssumeRolePolicyDocument": _assume_role("states.amazonaws.com"),
+            "AssumeRolePolicyDocument": assume_role("states.amazonaws.com"),
             "Policies": [{"PolicyName": "DeploymentPipeline", "PolicyDocument": policy_document(pipeline_grants())}],
         },
     }
@@ -398,7 +310,7 @@ def build_grants() -> tuple[Grant, ...]:
 
 def build_role(prefix: str) -> dict[str, Any]:
     # The trust names the project by its fixed name: a Ref to the project would make the two depend on each other.
-    trust = _assume_role("codebuild.amazonaws.com", codebuild.project_arn(BUILD_PROJECT, prefix))
+    trust = assume_role("codebuild.amazonaws.com", codebuild.project_arn(BUILD_PROJECT, prefix))
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {

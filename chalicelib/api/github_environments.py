@@ -1,0 +1,56 @@
+"""GitHub's environments routes (/repos/{owner}/{repo}/environments)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from chalice import Response
+
+from chalicelib.api.github_http import (
+    REPO,
+    endpoint,
+    github,
+    link_header,
+    paging,
+    parse_body,
+    parse_model,
+    query_params,
+    without_paging,
+)
+from chalicelib.api.github_json import environment_json, repo_url
+from chalicelib.api.http import json_response
+from chalicelib.services import auth
+from chalicelib.services import github as rules
+
+
+@endpoint(f"{REPO}/environments", "GET", "projects:read")
+def list_environments(principal: auth.Principal, owner: str, repo: str) -> Response:
+    project = rules.repository(principal, owner, repo)
+    query = query_params(github.current_request, "Environment")
+    page, per_page = paging(query, "Environment")
+    result = rules.list_environments(project, page, per_page)
+    headers = link_header(f"{repo_url(project)}/environments", without_paging(query), result)
+    body = {"total_count": result.total, "environments": [environment_json(project, e) for e in result.items]}
+    return json_response(200, body, headers)
+
+
+@endpoint(REPO + "/environments/{name}", "GET", "projects:read")
+def get_environment(principal: auth.Principal, owner: str, repo: str, name: str) -> Response:
+    project = rules.repository(principal, owner, repo)
+    return json_response(200, environment_json(project, rules.get_environment(project, unquote(name))))
+
+
+@endpoint(REPO + "/environments/{name}", "PUT", "projects:write")
+def put_environment(principal: auth.Principal, owner: str, repo: str, name: str) -> Response:
+    from chalicelib.services.inputs import GithubEnvironmentUpdate
+
+    project = rules.repository(principal, owner, repo)
+    body = parse_model(GithubEnvironmentUpdate, "Environment", parse_body(github.current_request))
+    return json_response(200, environment_json(project, rules.put_environment(project, unquote(name), body)))
+
+
+@endpoint(REPO + "/environments/{name}", "DELETE", "projects:write")
+def delete_environment(principal: auth.Principal, owner: str, repo: str, name: str) -> Response:
+    project = rules.repository(principal, owner, repo)
+    rules.delete_environment(project, unquote(name))
+    return json_response(204, None)
