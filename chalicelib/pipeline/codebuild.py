@@ -2,7 +2,7 @@
 
 A Lambda cannot wait an hour for a build, so the runner only starts it (`BuildStarted`); the build's
 outcome arrives as an EventBridge "CodeBuild Build State Change" event, which
-`build_worker.handle_build_state` turns into the deployment's next status. The project never changes per
+`build_state.handle_build_state` turns into the deployment's next status. The project never changes per
 deployment: everything specific to one build goes in as environment variables (infra.buildspec), among them
 the build's only upload target, a presigned POST for its staging prefix (pipeline.build_output).
 """

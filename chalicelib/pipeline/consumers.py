@@ -12,7 +12,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.pipeline.build_worker import handle_activation, handle_build, handle_build_state
+from chalicelib.pipeline.activation_worker import handle_activation
+from chalicelib.pipeline.build_state import handle_build_state
+from chalicelib.pipeline.build_worker import handle_build
 from chalicelib.pipeline.codebuild import BuildStateChange
 
 

@@ -1,0 +1,156 @@
+"""Creating a deployment: resolve the ref, record the deployment, and start its pipeline when deployd builds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import ConditionFailed, Conflict, InvalidInput, NotFound
+from chalicelib.models.base import utc_now
+from chalicelib.models.conditional import TransactionFailed, transact, try_update
+from chalicelib.models.deployment import Deployment
+from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
+from chalicelib.models.project import Project, ProjectRepository
+from chalicelib.models.registry import next_id
+from chalicelib.observability import deployment_context, deployment_event, logger
+from chalicelib.pipeline import executions
+from chalicelib.services import git, statuses
+from chalicelib.services.deployments.external import promote_external
+from chalicelib.services.deployments.queries import DeploymentView, active_id
+from chalicelib.services.deployments.terminal import record_failure
+from chalicelib.vocabulary import TERMINAL, Status
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What any dialect asks for when it creates a deployment."""
+
+    ref: str | None = None  # branch, tag or SHA; the project's default branch when None
+    environment: str = PRODUCTION
+    source: str = "native"
+    creator: str = ""
+    task: str = "deploy"
+    payload: str = "{}"  # JSON text
+    payload_is_text: bool = False
+    description: str | None = None
+    transient_environment: bool = False
+    production_environment: bool | None = None  # default: environment == production
+    sha: str | None = None  # an explicit commit (GitLab); must exist in the repository
+    ref_is_tag: bool | None = None
+    external_status: Status | None = None  # initial native status of an externally deployed deployment
+
+
+def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: str) -> DeploymentView:
+    """The native trigger: a deployment of the branch head (default branch) to production."""
+    return create(org_slug, project_id, DeploymentSpec(ref=branch, creator=triggered_by))
+
+
+def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentView:
+    """Record a deployment of the ref as it resolves now; start its pipeline when deployd builds the project.
+
+    A project with a build command is built by deployd (`managed`): the deployment starts queued and the
+    pipeline moves it. A project without one is a ledger for an external deployer: the deployment starts
+    in `spec.external_status` (default queued) and moves only when its deployer reports.
+    """
+    project = ProjectRepository.get(org_slug, project_id)
+    managed = project.build_command is not None
+    if managed and spec.external_status not in (None, Status.QUEUED):
+        raise Conflict(f"project {project_id} is built by deployd: its deployments start queued and follow the build")
+    ref = spec.ref or project.default_branch
+    commit = git.resolve(project.repo_url, spec.sha or ref)
+    ref_type = "tag" if spec.ref_is_tag else commit.ref_type if not spec.sha else "branch"
+    status = Status.QUEUED if managed else (spec.external_status or Status.QUEUED)
+    seq_holder = Project(id=project.id)
+    if not try_update(seq_holder, [Project.deployment_seq.add(1)], Project.id.exists()):
+        raise NotFound(f"project {project_id} not found")
+    now = utc_now()
+    deployment = Deployment(
+        id=next_id("deployment"),
+        project_id=project.id,
+        seq=int(seq_holder.deployment_seq),
+        org_slug=org_slug,
+        environment=spec.environment,
+        branch=ref,
+        ref_type=ref_type,
+        commit_sha=commit.sha,
+        commit_message=commit.message,
+        commit_author=commit.author,
+        status=status,
+        triggered_by=spec.creator,
+        source=spec.source,
+        managed=managed,
+        task=spec.task,
+        payload=spec.payload,
+        payload_is_text=spec.payload_is_text,
+        description=spec.description,
+        original_environment=spec.environment,
+        transient_environment=spec.transient_environment,
+        production_environment=(
+            spec.environment == PRODUCTION if spec.production_environment is None else spec.production_environment
+        ),
+        finished_at=now if status in TERMINAL else None,
+        deployed_at=now if status == Status.DEPLOYED else None,
+    )
+    environment_id = _environment_id(int(project.id), spec.environment)
+
+    def record(tx: TransactWrite) -> None:
+        tx.save(deployment, condition=Deployment.id.does_not_exist())
+        env_actions: list[Action] = [
+            Environment.id.set(Environment.id | environment_id),
+            Environment.created_at.set(Environment.created_at | now),
+            Environment.updated_at.set(now),
+            Environment.removed_at.remove(),
+            Environment.removed_reason.remove(),
+        ]
+        if managed:  # only deployd's own builds hold the environment (they block a rollback)
+            env_actions.append(Environment.in_flight.add({int(deployment.id)}))
+        tx.update(Environment(project_id=project.id, name=spec.environment), actions=env_actions)
+        tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)], condition=Project.id.exists())
+
+    try:
+        transact(record)
+    except (ConditionFailed, TransactionFailed) as exc:
+        # The reserved seq stays unused: listing tolerates gaps.
+        if isinstance(exc, TransactionFailed) and not exc.cancelled:  # DynamoDB refused the request itself
+            raise InvalidInput(f"the deployment could not be recorded: {exc.detail}") from exc
+        raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
+    with deployment_context(int(deployment.id), int(project.id)):
+        logger.info(f"deployment {status}", extra={"ref": ref, "commit_sha": commit.sha, "source": spec.source})
+        if managed:
+            _start_pipeline(deployment, project)
+        else:
+            if status == Status.DEPLOYED:
+                promote_external(deployment)
+            # A deployment created already running or finished (GitLab) is a report: GitHub shows it as a
+            # status. One created queued has none yet, as a new GitHub deployment has none.
+            if status != Status.QUEUED:
+                statuses.publish_external_state(deployment)
+    # The response shows the deployment as created (queued), even if a worker has already claimed it.
+    return DeploymentView(deployment, active_id(int(project.id), deployment.environment) == deployment.id)
+
+
+def _environment_id(project_id: int, name: str) -> int:
+    """The environment's public id; a new one is allocated only the first time the environment is used."""
+    existing = EnvironmentRepository.find(project_id, name)
+    if existing is not None and existing.id is not None:
+        return int(existing.id)
+    return next_id("environment")
+
+
+def _start_pipeline(deployment: Deployment, project: Project) -> None:
+    statuses.report_pipeline_state(deployment)  # "queued" first: a worker may claim it as soon as it starts
+    try:
+        arn = executions.start(
+            int(deployment.id), int(project.id), deployment.environment, int(project.build_timeout_seconds)
+        )
+    except Exception as exc:  # the pipeline could not start: end the deployment rather than leave it queued
+        logger.exception("could not start the deployment pipeline")
+        record_failure(
+            deployment, f"could not start the deployment pipeline: {exc.__class__.__name__}", cause="platform"
+        )
+        return
+    deployment_event("started")
+    Deployment(id=deployment.id).update(actions=[Deployment.execution_arn.set(arn)], condition=Deployment.id.exists())
+    deployment.execution_arn = arn

@@ -1,0 +1,57 @@
+"""The external ledger: deployments of a project without a build command move only when their deployer reports."""
+
+from __future__ import annotations
+
+from pynamodb.expressions.update import Action
+
+from chalicelib.errors import Conflict
+from chalicelib.models.base import utc_now
+from chalicelib.models.conditional import try_update
+from chalicelib.models.deployment import Deployment
+from chalicelib.models.environment import Environment
+from chalicelib.services import statuses
+from chalicelib.vocabulary import TERMINAL, Status
+
+
+def set_external_status(
+    deployment: Deployment, status: Status, environment_url: str | None = None, publish: bool = False
+) -> Deployment:
+    """An external deployer reports progress on a deployment of a ledger project (no build command).
+
+    Conditional on the status read, so two reports racing end in one of them, never a blend. Deployments
+    deployd builds refuse this: their status follows the build. `publish` appends the matching GitHub
+    deployment status, for reports that arrive through another dialect (GitHub callers post their own).
+    """
+    if deployment.managed:
+        raise Conflict(
+            f"deployment {int(deployment.id)} is built by deployd; its status follows the build "
+            f"(now {deployment.status})"
+        )
+    now = utc_now()
+    actions: list[Action] = [Deployment.status.set(status), Deployment.updated_at.set(now)]
+    if status in TERMINAL:
+        actions.append(Deployment.finished_at.set(now))
+    if status == Status.DEPLOYED:
+        actions.append(Deployment.deployed_at.set(now))
+    if environment_url:
+        actions += [Deployment.environment_url.set(environment_url), Deployment.deployment_url.set(environment_url)]
+    if not try_update(deployment, actions, Deployment.status == deployment.status):
+        raise Conflict(f"deployment {int(deployment.id)} changed concurrently; read it and retry")
+    if status == Status.DEPLOYED:
+        promote_external(deployment)
+    if publish:
+        statuses.publish_external_state(deployment)
+    return deployment
+
+
+def promote_external(deployment: Deployment) -> None:
+    """An externally deployed success becomes its environment's active deployment unless a newer one is."""
+    try_update(
+        Environment(project_id=deployment.project_id, name=deployment.environment),
+        [
+            Environment.active_deployment_id.set(int(deployment.id)),
+            Environment.active_seq.set(int(deployment.seq)),
+            Environment.updated_at.set(utc_now()),
+        ],
+        Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq)),
+    )

@@ -1,0 +1,66 @@
+"""Reading deployments: one deployment, a page of a project's history, a build log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
+from chalicelib.models.project import Project, ProjectRepository
+from chalicelib.services import build_logs, listing
+from chalicelib.services.listing import Page
+
+MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past any project's history
+DEFAULT_PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """A deployment together with whether its environment currently serves it."""
+
+    deployment: Deployment
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class BuildLogView:
+    deployment: Deployment
+    text: str
+
+
+def active_id(project_id: int, environment: str = PRODUCTION) -> int | None:
+    env = EnvironmentRepository.find(project_id, environment)
+    return int(env.active_deployment_id) if env and env.active_deployment_id is not None else None
+
+
+def deployment_of(project: Project, deployment_id: int) -> Deployment:
+    deployment = DeploymentRepository.find(deployment_id)
+    if deployment is None or deployment.project_id != project.id:
+        raise NotFound(f"deployment {deployment_id} not found in project {project.id}")
+    return deployment
+
+
+def view(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
+    project = ProjectRepository.get(org_slug, project_id)
+    deployment = deployment_of(project, deployment_id)
+    return DeploymentView(deployment, active_id(int(project.id), deployment.environment) == deployment.id)
+
+
+def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[DeploymentView]:
+    """Newest first, each deployment marked when production serves it."""
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page must be between 1 and {MAX_PAGE}", field="page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
+    project = ProjectRepository.get(org_slug, project_id)
+    found = listing.deployments(project, page, per_page)
+    active = active_id(int(project.id))
+    return found.map(lambda d: DeploymentView(d, d.id == active))
+
+
+def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:
+    project = ProjectRepository.get(org_slug, project_id)
+    deployment = deployment_of(project, deployment_id)
+    return BuildLogView(deployment, build_logs.read(int(deployment.id)))
