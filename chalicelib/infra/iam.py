@@ -83,7 +83,7 @@ PUT, UPDATE, DELETE, CHECK = (
     "dynamodb:ConditionCheckItem",
 )
 
-# What ending a deployment touches, whoever ends it (deployments._end, statuses.report_pipeline_state,
+# What ending a deployment touches, whoever ends it (deployments.terminal._end, statuses.report_pipeline_state,
 # build_slots.release, which hands the freed slot to the organization's oldest waiting deployment).
 _ENDING: dict[Table, tuple[str, ...]] = {
     DEPLOYMENTS: (GET, UPDATE),
