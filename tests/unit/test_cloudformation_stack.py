@@ -88,11 +88,13 @@ PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", "vendor", ".chalice
 
 
 def _copy_project(destination: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "deployed")
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+    # Chalice's own caches (.chalice/deployments, .chalice/deployed); chalicelib/services/deployments is code.
+    chalice_caches = shutil.ignore_patterns("__pycache__", "*.pyc", "deployments", "deployed")
     for name in PROJECT_FILES:
         source = PROJECT_DIR / name
         if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=ignore)
+            shutil.copytree(source, destination / name, ignore=chalice_caches if name == ".chalice" else caches)
         elif source.exists():
             shutil.copy2(source, destination / name)
 
