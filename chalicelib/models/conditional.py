@@ -11,6 +11,7 @@ import functools
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -45,6 +46,11 @@ class TransactionFailed(Exception):
     def cancelled(self) -> bool:
         """True when DynamoDB cancelled the transaction (rather than refusing the request as malformed)."""
         return bool(self.reasons)
+
+
+def unchanged(attribute: Any, previous: Any) -> Condition:
+    """The attribute still holds what was read (`previous`; None: it was not set): a compare-and-set's condition."""
+    return attribute.does_not_exist() if previous is None else attribute == previous
 
 
 def try_update(item: Model, actions: Sequence[Action], condition: Condition) -> bool:

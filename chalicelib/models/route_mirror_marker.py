@@ -12,7 +12,7 @@ from pynamodb.models import Model
 
 from chalicelib.infra.resources import REGISTRY
 from chalicelib.models.base import table_meta
-from chalicelib.models.conditional import try_update
+from chalicelib.models.conditional import try_update, unchanged
 
 MARKER_NAME = "route-mirror"
 
@@ -52,14 +52,10 @@ class RouteMirrorMarkerRepository:
     @staticmethod
     def claim_check(marker: RouteMirrorMarker, now: datetime) -> bool:
         """Record `now` as the last check, only if no other run has since `marker` was read."""
-        previous = marker.checked_at
-        condition = (
-            RouteMirrorMarker.checked_at.does_not_exist()
-            if previous is None
-            else RouteMirrorMarker.checked_at == previous
-        )
         return try_update(
-            RouteMirrorMarker(name=MARKER_NAME), [RouteMirrorMarker.checked_at.set(_stamp(now))], condition
+            RouteMirrorMarker(name=MARKER_NAME),
+            [RouteMirrorMarker.checked_at.set(_stamp(now))],
+            unchanged(RouteMirrorMarker.checked_at, marker.checked_at),
         )
 
     @staticmethod

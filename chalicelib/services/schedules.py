@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from chalicelib.errors import DomainError, Unprocessable
-from chalicelib.models.conditional import try_update
+from chalicelib.models.conditional import try_update, unchanged
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.project import Project
 from chalicelib.observability import logger
@@ -66,16 +66,10 @@ def is_due(project: Project, now: datetime) -> bool:
 
 def claim(project: Project, now: datetime) -> bool:
     """Record this run as the project's last scheduled run, only if no other run has since the one we read."""
-    previous = project.last_scheduled_run_at
-    condition = (
-        Project.last_scheduled_run_at.does_not_exist()
-        if previous is None
-        else Project.last_scheduled_run_at == previous
-    )
     return try_update(
         project,
         [Project.last_scheduled_run_at.set(now.isoformat(timespec="milliseconds"))],
-        condition & Project.id.exists(),
+        unchanged(Project.last_scheduled_run_at, project.last_scheduled_run_at) & Project.id.exists(),
     )
 
 

@@ -16,7 +16,14 @@ from pynamodb.transactions import TransactWrite
 
 import chalicelib
 from chalicelib.errors import ConditionFailed, Conflict
-from chalicelib.models.conditional import TransactionFailed, transact, try_delete, try_save, try_update
+from chalicelib.models.conditional import (
+    TransactionFailed,
+    transact,
+    try_delete,
+    try_save,
+    try_update,
+    unchanged,
+)
 from chalicelib.models.registry import RegistryEntry
 
 
@@ -39,6 +46,32 @@ def test_an_update_is_applied_only_while_its_condition_holds(tables: None) -> No
     assert (first, second) == (True, False)
     stored = _stored("counter")
     assert stored is not None and stored.value == 2
+
+
+def test_a_compare_and_set_from_what_was_read_lets_one_of_two_readers_win(tables: None) -> None:
+    # Given an entry whose owner is not set yet, read by two claimants
+    RegistryEntry(name="slot", value=0).save()
+    first_read, second_read = _stored("slot"), _stored("slot")
+    assert first_read is not None and second_read is not None and first_read.owner is None
+
+    # When each sets the owner on the condition that it is still what that claimant read
+    first = try_update(
+        RegistryEntry(name="slot"), [RegistryEntry.owner.set("a")], unchanged(RegistryEntry.owner, first_read.owner)
+    )
+    second = try_update(
+        RegistryEntry(name="slot"), [RegistryEntry.owner.set("b")], unchanged(RegistryEntry.owner, second_read.owner)
+    )
+    # And a third, having read the new owner, moves it on
+    third_read = _stored("slot")
+    assert third_read is not None
+    third = try_update(
+        RegistryEntry(name="slot"), [RegistryEntry.owner.set("c")], unchanged(RegistryEntry.owner, third_read.owner)
+    )
+
+    # Then the first and third win, and the stale second changes nothing
+    assert (first, second, third) == (True, False, True)
+    stored = _stored("slot")
+    assert stored is not None and stored.owner == "c"
 
 
 def test_an_update_gives_the_item_its_written_values(tables: None) -> None:
