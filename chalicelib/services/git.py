@@ -27,7 +27,6 @@ from chalicelib.observability import logger
 from chalicelib.services import addresses
 from chalicelib.settings import get_settings
 
-_SHA = re.compile(r"^[0-9a-f]{40}$")
 _REMOTE_SCHEMES = ("https://", "http://", "ssh://", "git://")
 
 
@@ -103,12 +102,11 @@ def _remote(
     repo_url: str,
     timeout: float,
     *,
-    deadline: float | None = None,
     stop: Callable[[], bool] | None = None,
     **fields: str,
 ) -> Any:
-    """Run one network step in a git_remote process, killed once `timeout` seconds pass (or the `deadline` of
-    a group of steps sharing that limit), or as soon as `stop()` is true."""
+    """Run one network step in a git_remote process, killed once `timeout` seconds pass, or as soon as
+    `stop()` is true."""
     shown = display_url(repo_url)
     allow_private = get_settings().allow_private_addresses
     try:
@@ -128,7 +126,7 @@ def _remote(
         text=True,
         start_new_session=True,  # a group of its own: killing it also ends an ssh it started
     )
-    deadline = min(time.monotonic() + timeout, deadline if deadline is not None else float("inf"))
+    deadline = time.monotonic() + timeout
     pending: str | None = request
     while True:
         try:
@@ -173,8 +171,8 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
     process.communicate()
 
 
-def _refs(repo_url: str, deadline: float | None = None) -> dict[bytes, bytes]:
-    answer = _remote("refs", repo_url, get_settings().git_timeout_seconds, deadline=deadline)
+def _refs(repo_url: str) -> dict[bytes, bytes]:
+    answer = _remote("refs", repo_url, get_settings().git_timeout_seconds)
     return {name.encode("utf-8", "surrogateescape"): sha.encode() for name, sha in answer["refs"].items()}
 
 
@@ -186,21 +184,21 @@ def ref_exists(repo_url: str, ref: str) -> bool:
 
 def resolve(repo_url: str, ref: str) -> Commit:
     """Resolve a branch, tag or full SHA to the commit it names right now, with its message and author.
-    Reading the refs and fetching the commit share one time limit (DEPLOYD_GIT_TIMEOUT_SECONDS)."""
-    deadline = time.monotonic() + get_settings().git_timeout_seconds
-    refs = _refs(repo_url, deadline)
-    sha: bytes | None = None
-    ref_type = "sha"
-    for candidate, kind in ((f"refs/heads/{ref}", "branch"), (f"refs/tags/{ref}", "tag"), (ref, "branch")):
-        sha = refs.get(candidate.encode())
-        if sha is not None:
-            ref_type = kind
-            break
-    if sha is None and _SHA.match(ref):
-        sha = ref.encode()
-    if sha is None:
-        raise Unprocessable(f"branch or ref '{ref}' does not exist in {display_url(repo_url)}", field="branch")
-    commit = _fetch_commit(repo_url, sha, deadline)
+    Reading the refs and fetching the commit are one step, within one time limit (DEPLOYD_GIT_TIMEOUT_SECONDS)."""
+    from dulwich.objects import Commit as GitCommit
+
+    shown = display_url(repo_url)
+    try:
+        answer = _remote("resolve", repo_url, get_settings().git_timeout_seconds, ref=ref)
+    except RepositoryUnavailable as exc:
+        if exc.reason == "no_ref":
+            raise Unprocessable(f"branch or ref '{ref}' does not exist in {shown}", field="branch") from exc
+        if exc.reason == "missing_commit":
+            raise Unprocessable(f"commit {ref} was not found in {shown}") from exc
+        if exc.reason == "not_commit":
+            raise Unprocessable(f"{ref} in {shown} is not a commit", field="branch") from exc
+        raise
+    commit: Any = GitCommit.from_raw_string(GitCommit.type_num, base64.b64decode(answer["raw"]))
     author = commit.author.decode("utf-8", "replace")
     name, _, email = author.partition(" <")
     authored = datetime.fromtimestamp(commit.author_time, timezone(timedelta(seconds=commit.author_timezone)))
@@ -210,22 +208,8 @@ def resolve(repo_url: str, ref: str) -> Commit:
         author=name,
         author_email=email.rstrip(">"),
         authored_at=authored.isoformat(),
-        ref_type=ref_type,
+        ref_type=str(answer["ref_type"]),
     )
-
-
-def _fetch_commit(repo_url: str, sha: bytes, deadline: float) -> Any:
-    from dulwich.objects import Commit as GitCommit
-
-    try:
-        answer = _remote("commit", repo_url, get_settings().git_timeout_seconds, deadline=deadline, sha=sha.decode())
-    except RepositoryUnavailable as exc:
-        if exc.reason == "missing_commit":
-            raise Unprocessable(f"commit {sha.decode()} was not found in {display_url(repo_url)}") from exc
-        if exc.reason == "not_commit":
-            raise Unprocessable(f"{sha.decode()} in {display_url(repo_url)} is not a commit", field="branch") from exc
-        raise
-    return GitCommit.from_raw_string(GitCommit.type_num, base64.b64decode(answer["raw"]))
 
 
 def checkout(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import sys
 import traceback
@@ -22,7 +23,8 @@ from typing import Any
 
 from chalicelib.services import addresses
 
-REASONS = ("unreachable", "not_found", "auth", "non_public", "missing_commit", "not_commit", "unreadable")
+REASONS = ("unreachable", "not_found", "auth", "non_public", "no_ref", "missing_commit", "not_commit", "unreadable")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 class StepFailed(Exception):
@@ -43,6 +45,23 @@ def refs(url: str) -> dict[str, Any]:
     found = dict(getattr(result, "refs", result))
     # Ref names are bytes; surrogateescape carries any that are not UTF-8 through JSON and back.
     return {"refs": {name.decode("utf-8", "surrogateescape"): sha.decode() for name, sha in found.items() if sha}}
+
+
+def pick(found: dict[str, str], ref: str) -> tuple[str, str] | None:
+    """The commit a branch, tag or full SHA names among the advertised refs, and what kind of name it was."""
+    for candidate, kind in ((f"refs/heads/{ref}", "branch"), (f"refs/tags/{ref}", "tag"), (ref, "branch")):
+        if candidate in found:
+            return found[candidate], kind
+    return (ref, "sha") if _SHA.match(ref) else None
+
+
+def resolve(url: str, ref: str) -> dict[str, Any]:
+    """The refs, then the commit `ref` names: one process and one time limit for both steps of a trigger."""
+    picked = pick(refs(url)["refs"], ref)
+    if picked is None:
+        raise StepFailed("no_ref")
+    sha, ref_type = picked
+    return {**commit(url, sha), "ref_type": ref_type}
 
 
 def commit(url: str, sha: str) -> dict[str, Any]:
@@ -129,8 +148,8 @@ def main() -> int:
     try:
         if operation == "refs":
             answer = refs(request["url"])
-        elif operation == "commit":
-            answer = commit(request["url"], request["sha"])
+        elif operation == "resolve":
+            answer = resolve(request["url"], request["ref"])
         elif operation == "checkout":
             answer = checkout(request["url"], request["sha"], request["destination"])
         else:
