@@ -33,7 +33,7 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
     heartbeat_seconds and in_flight_ids.
 
     The Build task's heartbeat comes from the input (a local build heartbeats; a CodeBuild build cannot, see
-    pipeline.executions.build_task_limits); `heartbeat_seconds` here is the default for an input without one.
+    adapters.executions.build_task_limits); `heartbeat_seconds` here is the default for an input without one.
     """
     non_terminal_values = {f":s{i}": {"S": s} for i, s in enumerate(NON_TERMINAL)}
     return {
