@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.models.conditional import STATES_CONDITION_FAILED
 from chalicelib.vocabulary import NON_TERMINAL, Status
 
 SUBSTITUTIONS = ("BuildQueueUrl", "ActivationQueueUrl", "DeploymentsTable", "EnvironmentsTable")
 
 _DEPLOYMENT_KEY = {"id": {"N.$": "$.deployment_id"}}
-_CONDITION_FAILED = ["DynamoDB.ConditionalCheckFailedException"]
+_CONDITION_FAILED = [STATES_CONDITION_FAILED]
 
 
 def _catch_all(next_state: str) -> list[dict[str, Any]]:

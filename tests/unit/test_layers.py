@@ -14,18 +14,23 @@ ROOT = Path(chalicelib.__file__).parent
 # Highest first. Every top-level module or package of chalicelib must be named here.
 LAYERS: list[set[str]] = [
     {"local"},  # the embedded stack: composes everything, as app.py does on Lambda
+    {"infra"},  # the template and state machine generators: they describe everything (the catalogue aside)
     {"api", "workers"},  # inbound: HTTP routes; queue, stream, event and schedule handlers
     {"services"},  # the rules
     {"models", "adapters"},  # PynamoDB models and repositories; outbound clients (AWS, git, processes)
-    {"infra"},  # the resource catalogue and the template generators
+    {"catalogue"},  # what exists (infra/resources.py) and the build's contract (infra/buildspec.py, build_upload.py)
     {"settings", "errors", "vocabulary", "observability", "aws"},  # the foundation
 ]
 FOUNDATION = LAYERS[-1]
+# The modules of infra/ that run-time code reads; the rest of infra/ generates the template and the state machine.
+CATALOGUE = {"chalicelib.infra.resources", "chalicelib.infra.buildspec", "chalicelib.infra.build_upload"}
 LEVEL = {name: len(LAYERS) - index for index, names in enumerate(LAYERS) for name in names}
 
 
 def _unit(module: str) -> str:
-    """`chalicelib.services.deployments.queries` -> `services`; the foundation is one unit."""
+    """`chalicelib.services.deployments.queries` -> `services`; the foundation is one unit, and so is the catalogue."""
+    if module in CATALOGUE:
+        return "catalogue"
     name = module.split(".")[1]
     return "foundation" if name in FOUNDATION else name
 
