@@ -30,7 +30,7 @@ class Environment(Model):
     active_deployment_id = NumberAttribute(null=True)
     active_seq = NumberAttribute(null=True)
     in_flight = NumberSetAttribute(null=True)
-    # A branch preview's build running right now (at most one: see pipeline.preview_build_lock).
+    # A branch preview's build running right now (at most one: see services.preview_build_lock).
     builder = NumberAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)

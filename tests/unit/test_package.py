@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import executions
 from chalicelib.infra import codebuild, iam, package
 from chalicelib.infra.functions import Function, functions_of
 from chalicelib.infra.package import (
@@ -33,7 +34,6 @@ from chalicelib.infra.resources import (
 )
 from chalicelib.infra.template import data_plane, logical_id
 from chalicelib.observability import DEPLOYMENT_EVENTS, METRICS_NAMESPACE
-from chalicelib.pipeline import executions
 from chalicelib.settings import Settings
 from tests.unit.chalice_sam import packaged_template
 
