@@ -15,15 +15,9 @@ import pytest
 
 from chalicelib.adapters import executions
 from chalicelib.infra import codebuild, iam, package
+from chalicelib.infra.function_resources import LAMBDA_RUNTIME, REST_API, ROUTE_STREAM_EVENT, env_name
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.package import (
-    LAMBDA_RUNTIME,
-    REST_API,
-    ROUTE_STREAM_EVENT,
-    env_name,
-    merge_template,
-    resource_prefix,
-)
+from chalicelib.infra.package import merge_template, resource_prefix
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
     BUILD_PROJECT,
