@@ -41,24 +41,22 @@ def native_body(error: DomainError) -> dict[str, Any]:
     return {"error": body}
 
 
-NATIVE = Renderer(
-    same_body(
-        native_body,
-        {
-            DomainError: 400,
-            InvalidInput: 400,
-            Unauthenticated: 401,
-            Forbidden: 403,
-            NotFound: 404,
-            AlreadyExists: 409,
-            Conflict: 409,
-            Unprocessable: 422,
-            RateLimited: 429,
-            InternalError: 500,
-            Refused: own_status,
-        },
-    )
-)
+# The status each domain error has where a dialect has no reason to differ.
+STATUSES: dict[type[DomainError], Status] = {
+    DomainError: 400,
+    InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    AlreadyExists: 409,
+    Conflict: 409,
+    Unprocessable: 422,
+    RateLimited: 429,
+    InternalError: 500,
+    Refused: own_status,
+}
+
+NATIVE = Renderer(same_body(native_body, STATUSES))
 
 
 # Mintlify: {"error": "..."}; an unknown branch (Unprocessable) is a 400, Mintlify's only client error.
@@ -68,24 +66,7 @@ def mintlify_body(error: DomainError) -> dict[str, Any]:
     return {"error": error.message}
 
 
-MINTLIFY = Renderer(
-    same_body(
-        mintlify_body,
-        {
-            DomainError: 400,
-            InvalidInput: 400,
-            Unauthenticated: 401,
-            Forbidden: 403,
-            NotFound: 404,
-            AlreadyExists: 409,
-            Conflict: 409,
-            Unprocessable: 400,
-            RateLimited: 429,
-            InternalError: 500,
-            Refused: own_status,
-        },
-    )
-)
+MINTLIFY = Renderer(same_body(mintlify_body, {**STATUSES, Unprocessable: 400}))
 
 
 # GitHub: {"message", "documentation_url"}, with GitHub's fixed wordings; a primary rate limit is a 403.
