@@ -6,14 +6,9 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.adapters import codebuild
-from chalicelib.api.admin import admin
+from chalicelib.api import admin, github, gitlab, health, mintlify, native
 from chalicelib.api.edges import edges
-from chalicelib.api.github import github
-from chalicelib.api.gitlab import gitlab
-from chalicelib.api.health import health
 from chalicelib.api.middleware import correlate, observe
-from chalicelib.api.mintlify import mintlify
-from chalicelib.api.native import native
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
 from chalicelib.settings import get_settings
 from chalicelib.workers import consumers, route_stream, scheduler
@@ -22,12 +17,8 @@ app = Chalice(app_name="deployd")
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
 app.register_middleware(correlate, "http")  # every API request: a correlation id in its logs and response
 app.register_middleware(edges, "http")  # Chalice's own 405 in the dialect of the route
-app.register_blueprint(health)
-app.register_blueprint(admin, url_prefix="/api/v1/admin")
-app.register_blueprint(native, url_prefix="/api/v1/public")
-app.register_blueprint(github, url_prefix="/api/v3")
-app.register_blueprint(gitlab, url_prefix="/api/v4")
-app.register_blueprint(mintlify, url_prefix="/v1")
+for routes in (health, admin, native, github, gitlab, mintlify):
+    routes.dialect.mount(app)  # the module's routes, declared with dialect.route, at the dialect's prefix
 
 
 @app.on_sqs_message(queue=get_settings().resource_name(BUILD_QUEUE.logical), batch_size=1)

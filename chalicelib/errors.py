@@ -60,8 +60,22 @@ class Unprocessable(DomainError):
     code = "unprocessable"
 
 
+class FieldRejected(Unprocessable):
+    """A field of a `resource` (a Deployment, a DeploymentStatus, an Environment) cannot be accepted; `problem`
+    says why: "invalid" (not an acceptable value), "missing" (absent) or "refused" (a rule of the resource
+    refuses it in its current state). Each dialect shapes these facts into its own error body."""
+
+    code = "validation_failed"
+
+    def __init__(self, resource: str, field: str, problem: str, message: str) -> None:
+        super().__init__(message, field=field)
+        self.resource = resource
+        self.problem = problem
+
+
 class RateLimited(DomainError):
-    """Over the rate limit of the current window; `retry_after` is in seconds. Most dialects answer 429."""
+    """Over the rate limit of the current window; `retry_after` is in seconds. Each dialect chooses its
+    status: GitHub answers 403, the others 429."""
 
     code = "rate_limited"
 

@@ -5,40 +5,33 @@ Views import their body's model themselves: pydantic loads with the first body, 
 
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse
-from chalicelib.api.native import guarded
+from chalicelib.api import dialects
+from chalicelib.api.dialect import Caller
+from chalicelib.api.http import json_body, json_response, parse
 from chalicelib.models.base import iso
-from chalicelib.services import auth, organizations
+from chalicelib.services import organizations
 
-admin = Blueprint(__name__)
-
-
-def _require_admin() -> None:
-    auth.require_admin(admin.current_request.headers.get("authorization"))
+dialect = dialects.admin  # the admin token is checked before every view (dialects.admit_admin)
 
 
-@admin.route("/orgs", methods=["POST"], content_types=CONTENT_TYPES)
-@guarded
-def create_org() -> Response:
+@dialect.route("/orgs", methods=["POST"], scope=None)
+def create_org(caller: Caller) -> Response:
     from chalicelib.services.inputs import OrganizationCreate
 
-    _require_admin()
-    body = parse(OrganizationCreate, json_body(admin.current_request))
+    body = parse(OrganizationCreate, json_body(dialect.current_request))
     org = organizations.create(body.slug, body.name, body.plan)
     return json_response(
         201, {"data": {"slug": org.slug, "name": org.name, "plan": org.plan, "created_at": iso(org.created_at)}}
     )
 
 
-@admin.route("/orgs/{slug}/keys", methods=["POST"], content_types=CONTENT_TYPES)
-@guarded
-def create_key(slug: str) -> Response:
+@dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None)
+def create_key(caller: Caller, slug: str) -> Response:
     from chalicelib.services.inputs import KeyCreate
 
-    _require_admin()
-    body = parse(KeyCreate, json_body(admin.current_request))
+    body = parse(KeyCreate, json_body(dialect.current_request))
     issued = organizations.create_key(slug, body.name, body.scopes)
     key = issued.key
     return json_response(
@@ -56,9 +49,7 @@ def create_key(slug: str) -> Response:
     )
 
 
-@admin.route("/orgs/{slug}/keys/{key_id}", methods=["DELETE"])
-@guarded
-def revoke_key(slug: str, key_id: str) -> Response:
-    _require_admin()
+@dialect.route("/orgs/{slug}/keys/{key_id}", methods=["DELETE"], scope=None)
+def revoke_key(caller: Caller, slug: str, key_id: str) -> Response:
     organizations.revoke_key(slug, key_id)
     return json_response(204, None)

@@ -1,10 +1,11 @@
 """Answers for requests no view handles: a path no route names (404), a method its route does not take (405,
 with Allow), a request line or headers too long (414, 431), a malformed request (400).
 
-Each is rendered in the dialect the path's prefix names, as that dialect's own errors are: GitHub under
-/api/v3, GitLab under /api/v4, Mintlify under /v1, the native format under /api/v1 and anywhere else. The
-`edges` middleware (app.py) rewrites Chalice's own 405; the embedded stack's API server (chalicelib.local.api)
-answers the rest; on AWS, API Gateway's gateway responses do (chalicelib.infra.gateway_responses).
+Each is a `Refused` error answered by the renderer of the dialect the path's prefix names (api/renderers.py),
+the same table that answers that dialect's views: GitHub under /api/v3, GitLab under /api/v4, Mintlify under
+/v1, the native format under /api/v1 and anywhere else. The `edges` middleware (app.py) rewrites Chalice's
+own 405; the embedded stack's API server (chalicelib.local.api) answers the rest; on AWS, API Gateway's
+gateway responses do (chalicelib.infra.gateway_responses).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 from chalice import Response
 from chalice.app import Request
 
-from chalicelib.api.http import json_response
-
-GITHUB_DOCS = "https://docs.github.com/rest"
+from chalicelib.api.dialect import Refused, Renderer
+from chalicelib.api.renderers import GITHUB, GITLAB, MINTLIFY, NATIVE
 
 REASONS = {
     400: "Bad Request",
@@ -34,43 +34,33 @@ NATIVE_CODES = {
     431: "request_header_fields_too_large",
 }
 
-
-def _github(status: int, reason: str) -> dict[str, Any]:
-    return {"message": reason, "documentation_url": GITHUB_DOCS}
-
-
-def _gitlab(status: int, reason: str) -> dict[str, Any]:
-    return {"message": f"{status} {reason}"}
-
-
-def _mintlify(status: int, reason: str) -> dict[str, Any]:
-    return {"error": reason}
-
-
-def _native(status: int, reason: str) -> dict[str, Any]:
-    return {"error": {"code": NATIVE_CODES.get(status, "error"), "message": reason}}
-
-
 # Longest prefix first: /api/v1/... is native, /v1/... Mintlify.
-DIALECTS: list[tuple[str, Callable[[int, str], dict[str, Any]]]] = [
-    ("/api/v3", _github),
-    ("/api/v4", _gitlab),
-    ("/api/v1", _native),
-    ("/v1", _mintlify),
+RENDERERS: list[tuple[str, Renderer]] = [
+    ("/api/v3", GITHUB),
+    ("/api/v4", GITLAB),
+    ("/api/v1", NATIVE),
+    ("/v1", MINTLIFY),
 ]
 
 
-def body_for(path: str | None, status: int) -> dict[str, Any]:
-    """The error body a client of the dialect `path` belongs to expects for `status`."""
-    reason = REASONS.get(status, "Error")
-    for prefix, render in DIALECTS:
+def renderer_for(path: str | None) -> Renderer:
+    for prefix, renderer in RENDERERS:
         if path is not None and (path == prefix or path.startswith(prefix + "/")):
-            return render(status, reason)
-    return _native(status, reason)
+            return renderer
+    return NATIVE
+
+
+def refusal(status: int) -> Refused:
+    return Refused(status, REASONS.get(status, "Error"), NATIVE_CODES.get(status, "error"))
+
+
+def body_for(path: str | None, status: int) -> Any:
+    """The error body a client of the dialect `path` belongs to expects for `status`."""
+    return renderer_for(path).body(refusal(status))
 
 
 def error_response(path: str | None, status: int, headers: dict[str, str] | None = None) -> Response:
-    return json_response(status, body_for(path, status), headers)
+    return renderer_for(path).render(refusal(status), headers)
 
 
 def route_not_found(path: str | None) -> Response:

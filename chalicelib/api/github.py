@@ -1,15 +1,16 @@
-"""GitHub's deployments API (the GitHub Enterprise convention: base URL /api/v3): the blueprint app.py registers.
+"""GitHub's deployments API (the GitHub Enterprise convention: base URL /api/v3), the dialect app.py mounts.
 
 Its routes live by resource in github_deployments.py (the repository and its deployments),
-github_statuses.py and github_environments.py; each is registered through `endpoint` (github_http.py),
-which authenticates, counts the request against the organization's rate limit, renders domain errors in
-GitHub's shape and puts the x-ratelimit-* headers on every response, errors included. github_json.py
-renders GitHub's JSON. Views import their body's model themselves, so pydantic loads with the first body
-to validate, not on a cold start.
+github_statuses.py and github_environments.py; each is declared with `dialects.github.route`, whose
+admission authenticates and counts the request against the organization's (or the address's) hourly rate
+limit, whose renderer answers domain errors in GitHub's shape (api/renderers.py), and which puts the
+x-ratelimit-* headers on every response, errors included. github_http.py parses the requests,
+github_json.py renders GitHub's JSON. Views import their body's model themselves, so pydantic loads with
+the first body to validate, not on a cold start.
 """
 
 from chalicelib.api import github_deployments, github_environments, github_statuses
-from chalicelib.api.github_http import github
+from chalicelib.api.dialects import github as dialect
 
-# Importing the route modules registers their views on the blueprint.
-__all__ = ["github", "github_deployments", "github_environments", "github_statuses"]
+# Importing the route modules declares their views on the dialect.
+__all__ = ["dialect", "github_deployments", "github_environments", "github_statuses"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from chalice import Response
 
+from chalicelib.api.dialect import Caller
 from chalicelib.api.github_http import (
     REPO,
     creator_of,
-    endpoint,
-    github,
+    dialect,
     link_header,
     paging,
     parse_body,
@@ -18,20 +18,21 @@ from chalicelib.api.github_http import (
 )
 from chalicelib.api.github_json import deployment_json, repo_url, repository_json
 from chalicelib.api.http import json_response, path_id
-from chalicelib.services import auth
 from chalicelib.services import github as rules
 from chalicelib.services.github import DeploymentFilters
 
 
-@endpoint(REPO, "GET", "projects:read")
-def get_repository(principal: auth.Principal, owner: str, repo: str) -> Response:
+@dialect.route(REPO, methods=["GET"], scope="projects:read")
+def get_repository(caller: Caller, owner: str, repo: str) -> Response:
+    principal = caller.principal
     return json_response(200, repository_json(rules.repository(principal, owner, repo)))
 
 
-@endpoint(f"{REPO}/deployments", "GET", "deployments:read")
-def list_deployments(principal: auth.Principal, owner: str, repo: str) -> Response:
+@dialect.route(f"{REPO}/deployments", methods=["GET"], scope="deployments:read")
+def list_deployments(caller: Caller, owner: str, repo: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
-    query = query_params(github.current_request, "Deployment")
+    query = query_params(dialect.current_request, "Deployment")
     page, per_page = paging(query, "Deployment")
     filters = DeploymentFilters(
         sha=query.get("sha"), ref=query.get("ref"), task=query.get("task"), environment=query.get("environment")
@@ -41,25 +42,28 @@ def list_deployments(principal: auth.Principal, owner: str, repo: str) -> Respon
     return json_response(200, [deployment_json(project, d) for d in result.items], headers)
 
 
-@endpoint(f"{REPO}/deployments", "POST", "deployments:write")
-def create_deployment(principal: auth.Principal, owner: str, repo: str) -> Response:
+@dialect.route(f"{REPO}/deployments", methods=["POST"], scope="deployments:write")
+def create_deployment(caller: Caller, owner: str, repo: str) -> Response:
+    principal = caller.principal
     from chalicelib.services.inputs import GithubDeploymentCreate
 
     project = rules.repository(principal, owner, repo)
-    body = parse_model(GithubDeploymentCreate, "Deployment", parse_body(github.current_request))
+    body = parse_model(GithubDeploymentCreate, "Deployment", parse_body(dialect.current_request))
     deployment = rules.create_deployment(project, body, creator_of(principal))
     return json_response(201, deployment_json(project, deployment))
 
 
-@endpoint(REPO + "/deployments/{deployment_id}", "GET", "deployments:read")
-def get_deployment(principal: auth.Principal, owner: str, repo: str, deployment_id: str) -> Response:
+@dialect.route(REPO + "/deployments/{deployment_id}", methods=["GET"], scope="deployments:read")
+def get_deployment(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
     deployment = rules.get_deployment(project, path_id(deployment_id, "deployment"))
     return json_response(200, deployment_json(project, deployment))
 
 
-@endpoint(REPO + "/deployments/{deployment_id}", "DELETE", "deployments:write")
-def delete_deployment(principal: auth.Principal, owner: str, repo: str, deployment_id: str) -> Response:
+@dialect.route(REPO + "/deployments/{deployment_id}", methods=["DELETE"], scope="deployments:write")
+def delete_deployment(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
     rules.delete_deployment(project, path_id(deployment_id, "deployment"))
     return json_response(204, None)

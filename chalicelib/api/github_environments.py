@@ -6,10 +6,10 @@ from urllib.parse import unquote
 
 from chalice import Response
 
+from chalicelib.api.dialect import Caller
 from chalicelib.api.github_http import (
     REPO,
-    endpoint,
-    github,
+    dialect,
     link_header,
     paging,
     parse_body,
@@ -19,14 +19,14 @@ from chalicelib.api.github_http import (
 )
 from chalicelib.api.github_json import environment_json, repo_url
 from chalicelib.api.http import json_response
-from chalicelib.services import auth
 from chalicelib.services import github as rules
 
 
-@endpoint(f"{REPO}/environments", "GET", "projects:read")
-def list_environments(principal: auth.Principal, owner: str, repo: str) -> Response:
+@dialect.route(f"{REPO}/environments", methods=["GET"], scope="projects:read")
+def list_environments(caller: Caller, owner: str, repo: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
-    query = query_params(github.current_request, "Environment")
+    query = query_params(dialect.current_request, "Environment")
     page, per_page = paging(query, "Environment")
     result = rules.list_environments(project, page, per_page)
     headers = link_header(f"{repo_url(project)}/environments", without_paging(query), result)
@@ -34,23 +34,26 @@ def list_environments(principal: auth.Principal, owner: str, repo: str) -> Respo
     return json_response(200, body, headers)
 
 
-@endpoint(REPO + "/environments/{name}", "GET", "projects:read")
-def get_environment(principal: auth.Principal, owner: str, repo: str, name: str) -> Response:
+@dialect.route(REPO + "/environments/{name}", methods=["GET"], scope="projects:read")
+def get_environment(caller: Caller, owner: str, repo: str, name: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
     return json_response(200, environment_json(project, rules.get_environment(project, unquote(name))))
 
 
-@endpoint(REPO + "/environments/{name}", "PUT", "projects:write")
-def put_environment(principal: auth.Principal, owner: str, repo: str, name: str) -> Response:
+@dialect.route(REPO + "/environments/{name}", methods=["PUT"], scope="projects:write")
+def put_environment(caller: Caller, owner: str, repo: str, name: str) -> Response:
+    principal = caller.principal
     from chalicelib.services.inputs import GithubEnvironmentUpdate
 
     project = rules.repository(principal, owner, repo)
-    body = parse_model(GithubEnvironmentUpdate, "Environment", parse_body(github.current_request))
+    body = parse_model(GithubEnvironmentUpdate, "Environment", parse_body(dialect.current_request))
     return json_response(200, environment_json(project, rules.put_environment(project, unquote(name), body)))
 
 
-@endpoint(REPO + "/environments/{name}", "DELETE", "projects:write")
-def delete_environment(principal: auth.Principal, owner: str, repo: str, name: str) -> Response:
+@dialect.route(REPO + "/environments/{name}", methods=["DELETE"], scope="projects:write")
+def delete_environment(caller: Caller, owner: str, repo: str, name: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
     rules.delete_environment(project, unquote(name))
     return json_response(204, None)

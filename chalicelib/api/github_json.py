@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from chalicelib.api.github_http import github
+from chalicelib.api.github_http import dialect
 from chalicelib.api.http import public_api_url
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
@@ -25,7 +25,7 @@ def base_url() -> str:
 
 
 def site_url() -> str:
-    return public_api_url(github.current_request)
+    return public_api_url(dialect.current_request)
 
 
 def _time(value: str | None) -> str | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from chalice import Response
 
+from chalicelib.api.dialect import Caller
 from chalicelib.api.github_http import (
     REPO,
     creator_of,
-    endpoint,
-    github,
+    dialect,
     link_header,
     paging,
     parse_body,
@@ -18,34 +18,36 @@ from chalicelib.api.github_http import (
 )
 from chalicelib.api.github_json import repo_url, status_json
 from chalicelib.api.http import json_response, path_id
-from chalicelib.services import auth
 from chalicelib.services import github as rules
 
 
-@endpoint(REPO + "/deployments/{deployment_id}/statuses", "GET", "deployments:read")
-def list_statuses(principal: auth.Principal, owner: str, repo: str, deployment_id: str) -> Response:
+@dialect.route(REPO + "/deployments/{deployment_id}/statuses", methods=["GET"], scope="deployments:read")
+def list_statuses(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
     number = path_id(deployment_id, "deployment")
-    query = query_params(github.current_request, "DeploymentStatus")
+    query = query_params(dialect.current_request, "DeploymentStatus")
     page, per_page = paging(query, "DeploymentStatus")
     result = rules.list_statuses(project, number, page, per_page)
     headers = link_header(f"{repo_url(project)}/deployments/{number}/statuses", without_paging(query), result)
     return json_response(200, [status_json(project, s) for s in result.items], headers)
 
 
-@endpoint(REPO + "/deployments/{deployment_id}/statuses", "POST", "deployments:write")
-def create_status(principal: auth.Principal, owner: str, repo: str, deployment_id: str) -> Response:
+@dialect.route(REPO + "/deployments/{deployment_id}/statuses", methods=["POST"], scope="deployments:write")
+def create_status(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    principal = caller.principal
     from chalicelib.services.inputs import GithubStatusCreate
 
     project = rules.repository(principal, owner, repo)
     number = path_id(deployment_id, "deployment")
-    body = parse_model(GithubStatusCreate, "DeploymentStatus", parse_body(github.current_request))
+    body = parse_model(GithubStatusCreate, "DeploymentStatus", parse_body(dialect.current_request))
     view = rules.create_status(project, number, body, creator_of(principal))
     return json_response(201, status_json(project, view))
 
 
-@endpoint(REPO + "/deployments/{deployment_id}/statuses/{status_id}", "GET", "deployments:read")
-def get_status(principal: auth.Principal, owner: str, repo: str, deployment_id: str, status_id: str) -> Response:
+@dialect.route(REPO + "/deployments/{deployment_id}/statuses/{status_id}", methods=["GET"], scope="deployments:read")
+def get_status(caller: Caller, owner: str, repo: str, deployment_id: str, status_id: str) -> Response:
+    principal = caller.principal
     project = rules.repository(principal, owner, repo)
     view = rules.get_status(project, path_id(deployment_id, "deployment"), path_id(status_id, "status"))
     return json_response(200, status_json(project, view))

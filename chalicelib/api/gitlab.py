@@ -1,9 +1,9 @@
 """GitLab's deployments API under /api/v4 (python-gitlab's convention), over the one ledger.
 
-Routes parse GitLab's parameters (services/gitlab_params.py), call services/gitlab.py and render GitLab's
-JSON: deployments with `iid`, `user`, `environment` and `deployable`, pagination headers (X-Total...,
-Link), and GitLab's error bodies, {"message": ...} or Grape's {"error": ...}. The rules live in the
-services; docs/gitlab.md has the user's view.
+Routes parse GitLab's parameters (api/gitlab_parsing.py), call services/gitlab.py and render GitLab's
+JSON: deployments with `iid`, `user`, `environment` and `deployable`, and pagination headers (X-Total...,
+Link); GitLab's error bodies are api/renderers.py's GITLAB. The rules live in the services; docs/gitlab.md
+has the user's view.
 """
 
 from __future__ import annotations
@@ -12,71 +12,29 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.http import CONTENT_TYPES, json_response, load_json, path_id, public_api_url
-from chalicelib.api.metering import Meter, metered
-from chalicelib.errors import (
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    RateLimited,
-    Unauthenticated,
-    Unprocessable,
-)
-from chalicelib.services import auth, statuses
+from chalicelib.api import dialects
+from chalicelib.api import gitlab_parsing as parsing
+from chalicelib.api.dialect import Caller
+from chalicelib.api.http import json_response, load_json, path_id, public_api_url
+from chalicelib.errors import InvalidInput
 from chalicelib.services import gitlab as service
 from chalicelib.services import gitlab_views as views
-from chalicelib.services.gitlab_params import DeploymentCreate, DeploymentUpdate, ListQuery, Paging
+from chalicelib.services import statuses
 from chalicelib.services.gitlab_views import GitLabDeployment, Person, ProjectResource
 from chalicelib.services.listing import Page
 from chalicelib.vocabulary import Status
 
-gitlab = Blueprint(__name__)
+dialect = dialects.gitlab  # every response carries the organization's hourly "api" bucket headers
 
 # A deployment deployd builds is shown with a job (`deployable`); its queued state is a pending job.
 JOB_STATUS = {**statuses.GITLAB_STATUS, Status.QUEUED: "pending"}
 
 
-def render_error(status: int, error: DomainError) -> Response:
-    """GitLab's error bodies: {"message": "401 Unauthorized"}-style for auth and missing resources,
-    Grape's {"error": "x is missing"} for bad parameters (an InvalidInput naming its field), model
-    validation errors as {"message": {"ref": [...]}}, and {"message": text} for refused state changes."""
-    if isinstance(error, Unauthenticated):
-        return json_response(401, {"message": "401 Unauthorized"})
-    if isinstance(error, RateLimited):
-        return json_response(429, {"message": "429 Too Many Requests"})
-    if isinstance(error, Forbidden):
-        return json_response(403, {"message": "403 Forbidden"})
-    if isinstance(error, NotFound):
-        return json_response(404, {"message": "404 Project Not Found" if error.field == "project" else "404 Not found"})
-    if isinstance(error, Unprocessable):
-        if error.field in ("ref", "sha"):
-            return json_response(400, {"message": {error.field: [error.message]}})
-        return json_response(400, {"message": error.message})
-    if isinstance(error, InvalidInput) and error.field:
-        return json_response(400, {"error": error.message})
-    if status >= 500:
-        return json_response(500, {"message": "500 Internal Server Error"})
-    return json_response(status, {"message": error.message})
-
-
-# Every response carries the organization's hourly "api" bucket headers, as the native API's do.
-guarded = metered("api", render_error)
-
-
-def _principal(meter: Meter, scope: str) -> auth.Principal:
-    headers = gitlab.current_request.headers
-    private_token = headers.get("private-token")
-    principal = auth.authenticate(f"Bearer {private_token}" if private_token else headers.get("authorization"))
-    principal.require(scope)
-    return meter.identify(principal)
-
-
 def _fields() -> dict[str, Any]:
     """The request's parameters: a JSON object (python-gitlab) or a form (curl --data), as GitLab takes both."""
-    request = gitlab.current_request
+    request = dialect.current_request
     raw = request.raw_body or b""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     if not text.strip():
@@ -93,7 +51,7 @@ def _fields() -> dict[str, Any]:
 
 
 def _query() -> dict[str, str]:
-    params: Any = gitlab.current_request.query_params or {}
+    params: Any = dialect.current_request.query_params or {}
     return {name: params[name] for name in params}
 
 
@@ -115,7 +73,7 @@ def user_json(person: Person) -> dict[str, Any]:
         "username": person.username,
         "state": "active" if person.active else "blocked",
         "avatar_url": None,
-        "web_url": f"{public_api_url(gitlab.current_request)}/{person.username}",
+        "web_url": f"{public_api_url(dialect.current_request)}/{person.username}",
     }
 
 
@@ -179,7 +137,7 @@ def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
 
 def project_json(resource: ProjectResource) -> dict[str, Any]:
     p, org = resource.project, resource.organization
-    api_url = public_api_url(gitlab.current_request)
+    api_url = public_api_url(dialect.current_request)
     return {
         "id": int(p.id),
         "description": None,
@@ -216,7 +174,7 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
 
 
 def _pagination_headers(listing: Page[GitLabDeployment], project_id: int) -> dict[str, str]:
-    base = public_api_url(gitlab.current_request)
+    base = public_api_url(dialect.current_request)
     query = {k: v for k, v in _query().items() if k not in ("page", "per_page")}
 
     def url(page: int) -> str:
@@ -241,64 +199,59 @@ def _pagination_headers(listing: Page[GitLabDeployment], project_id: int) -> dic
 # ---- routes ----
 
 
-@gitlab.route("/projects/{project_id}", methods=["GET"])
-@guarded
-def get_project(meter: Meter, project_id: str) -> Response:
-    principal = _principal(meter, "projects:read")
+@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read")
+def get_project(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
     return json_response(200, project_json(views.get_project(principal.org_slug, project_id)))
 
 
-@gitlab.route("/projects/{project_id}/deployments", methods=["GET"])
-@guarded
-def list_deployments(meter: Meter, project_id: str) -> Response:
-    principal = _principal(meter, "deployments:read")
-    query = ListQuery.parse(_query())
+@dialect.route("/projects/{project_id}/deployments", methods=["GET"], scope="deployments:read")
+def list_deployments(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
+    query = parsing.list_query(_query())
     listing = service.list_deployments(principal.org_slug, project_id, query)
     headers = _pagination_headers(listing.page, int(listing.project.id))
     return json_response(200, [deployment_json(item) for item in listing.page.items], headers)
 
 
-@gitlab.route("/projects/{project_id}/deployments", methods=["POST"], content_types=CONTENT_TYPES)
-@guarded
-def create_deployment(meter: Meter, project_id: str) -> Response:
-    principal = _principal(meter, "deployments:write")
-    body = DeploymentCreate.parse(_fields())
+@dialect.route("/projects/{project_id}/deployments", methods=["POST"], scope="deployments:write")
+def create_deployment(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
+    body = parsing.deployment_create(_fields())
     item = service.create_deployment(principal.org_slug, principal.key_id, project_id, body)
     return json_response(201, deployment_json(item))
 
 
-@gitlab.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"])
-@guarded
-def get_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:read")
+@dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"], scope="deployments:read")
+def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
     item = service.get_deployment(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     return json_response(200, deployment_json(item))
 
 
-@gitlab.route("/projects/{project_id}/deployments/{deployment_id}", methods=["PUT"], content_types=CONTENT_TYPES)
-@guarded
-def update_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:write")
-    body = DeploymentUpdate.parse(_fields())
+@dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["PUT"], scope="deployments:write")
+def update_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
+    body = parsing.deployment_update(_fields())
     item = service.update_deployment(
         principal.org_slug, principal.key_id, project_id, path_id(deployment_id, "deployment"), body
     )
     return json_response(200, deployment_json(item))
 
 
-@gitlab.route("/projects/{project_id}/deployments/{deployment_id}", methods=["DELETE"])
-@guarded
-def delete_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:write")
+@dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["DELETE"], scope="deployments:write")
+def delete_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
     service.delete_deployment(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     return json_response(202, {"message": "202 Accepted"})
 
 
-@gitlab.route("/projects/{project_id}/deployments/{deployment_id}/merge_requests", methods=["GET"])
-@guarded
-def deployment_merge_requests(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:read")
-    paging = Paging.parse(_query())
+@dialect.route(
+    "/projects/{project_id}/deployments/{deployment_id}/merge_requests", methods=["GET"], scope="deployments:read"
+)
+def deployment_merge_requests(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
+    paging = parsing.paging(_query())
     found = service.merge_requests(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     headers = {"X-Total": str(len(found)), "X-Total-Pages": "1", "X-Page": str(paging.page)}
     return json_response(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice import Response
 
+from chalicelib.api import dialects
+from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response
 
-health = Blueprint(__name__)
+dialect = dialects.health
 
 
-@health.route("/healthz", methods=["GET"])
-def healthz() -> Response:
+@dialect.route("/healthz", methods=["GET"], scope=None)
+def healthz(caller: Caller) -> Response:
     return json_response(200, {"status": "ok"})

@@ -1,30 +1,14 @@
-"""Request parsing and error rendering shared by the dialects.
-
-Chalice turns any exception escaping a view into a 500 before middleware sees it, so each dialect wraps
-its views with `error_boundary(render)`, where `render` turns a domain error into that dialect's body.
-"""
+"""Request parsing and JSON responses shared by the dialects (errors are rendered by api/dialect.py)."""
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
-from chalice.app import ChaliceViewError, Request
+from chalice.app import Request
 
-from chalicelib.errors import (
-    AlreadyExists,
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unauthenticated,
-    Unprocessable,
-)
-from chalicelib.observability import logger
+from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.services.integers import ascii_integer
 from chalicelib.settings import get_settings
 
@@ -41,23 +25,7 @@ CONTENT_TYPES = [
     "application/octet-stream",
 ]
 
-STATUS_FOR: dict[type[DomainError], int] = {
-    InvalidInput: 400,
-    Unauthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    AlreadyExists: 409,
-    Conflict: 409,
-    Unprocessable: 422,
-}
-
-Renderer = Callable[[int, DomainError], Response]
-View = TypeVar("View", bound=Callable[..., Any])
 M = TypeVar("M", bound="BaseModel")
-
-
-class InternalError(DomainError):
-    code = "internal_error"
 
 
 def public_api_url(request: Request | None) -> str:
@@ -74,13 +42,6 @@ def public_api_url(request: Request | None) -> str:
     return settings.api_url
 
 
-def status_for(error: DomainError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_FOR:
-            return STATUS_FOR[cls]
-    return 500
-
-
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     all_headers: dict[str, str | list[str]] = dict(headers or {})
     if body is not None:
@@ -90,25 +51,6 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
         status_code=status,
         headers=all_headers,
     )
-
-
-def error_boundary(render: Renderer) -> Callable[[View], View]:
-    def decorate(view: View) -> View:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return view(*args, **kwargs)
-            except DomainError as exc:
-                return render(status_for(exc), exc)
-            except ChaliceViewError as exc:
-                return render(exc.STATUS_CODE, InvalidInput(str(exc)))
-            except Exception:  # never a stack trace in a response
-                logger.exception("unhandled error in view")
-                return render(500, InternalError("internal error; the failure was logged"))
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
 
 
 def _reject_constant(name: str) -> Any:

@@ -1,34 +1,29 @@
-"""Rate limits at the HTTP edge for the native and Mintlify dialects: every response of a metered view
-carries the x-ratelimit-* headers of its bucket, and a request over the limit gets 429 with Retry-After.
+"""Rate limits at the HTTP edge: every response of a metered route carries the x-ratelimit-* headers of its
+bucket, and a request over the limit is refused with RateLimited (each dialect's renderer chooses its status;
+the headers carry Retry-After).
 
-A view is metered in one bucket. In a counting bucket ("api") the request is counted as soon as the caller
-is known; in a trigger bucket the view counts it itself, after validating the request, so a request
-refused with 400, 403 or 404 consumes nothing (`Meter.counting`).
+A route is metered in one bucket. In a counting bucket ("api", GitHub's "core") the request is counted as soon
+as the caller is known; in a trigger bucket the view counts it itself, after validating the request, so a
+request refused with 400, 403 or 404 consumes nothing (`Meter.counting`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
 
-from chalice import Response
-
-from chalicelib.api.http import Renderer, error_boundary
 from chalicelib.errors import DomainError
 from chalicelib.observability import logger
 from chalicelib.services import auth, rate_limits
 from chalicelib.services.rate_limits import RateLimitState
 
-View = TypeVar("View", bound=Callable[..., Response])
-COUNTED_ON_ARRIVAL = frozenset({"api"})
+COUNTED_ON_ARRIVAL = frozenset({"api", "core"})
 
 
 class Meter:
     """The rate-limit standing of one request, for its response headers."""
 
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str | None) -> None:
         self.bucket = bucket
         self.org_slug: str | None = None
         self.state: RateLimitState | None = None
@@ -40,10 +35,20 @@ class Meter:
             self._admit()
         return principal
 
+    def identify_anonymous(self, address: str) -> None:
+        """An unauthenticated caller (GitHub's): counted against its address's budget (RateLimited when over)."""
+        subject = f"anonymous:{address}"
+        self._record(lambda bucket: rate_limits.check(rate_limits.consume(subject, "anonymous", bucket)))
+
     def _admit(self) -> None:
         assert self.org_slug is not None, "identify the caller first"
+        org_slug = self.org_slug
+        self._record(lambda bucket: rate_limits.admit(org_slug, bucket))
+
+    def _record(self, count: Callable[[str], RateLimitState]) -> None:
+        assert self.bucket is not None, "an unmetered route counts no one"
         try:
-            self.state = rate_limits.admit(self.org_slug, self.bucket)
+            self.state = count(self.bucket)
         except rate_limits.RateLimited as exc:
             self.state = exc.state
             raise
@@ -62,6 +67,8 @@ class Meter:
 
     def headers(self) -> dict[str, str]:
         state = self.state
+        if self.bucket is None:
+            return {}
         if state is None and self.org_slug is not None:
             try:
                 state = rate_limits.standing(self.org_slug, self.bucket)
@@ -71,20 +78,3 @@ class Meter:
         if state is None:
             return {}
         return rate_limits.headers(state)
-
-
-def metered(bucket: str, render: Renderer) -> Callable[[View], View]:
-    """Wrap `view(meter, **path_params)`: domain errors rendered by `render`, the bucket's headers added."""
-    guarded = error_boundary(render)
-
-    def decorate(view: View) -> View:
-        @functools.wraps(view)
-        def handler(**params: Any) -> Response:
-            meter = Meter(bucket)
-            response: Response = guarded(view)(meter, **params)
-            response.headers.update(meter.headers())
-            return response
-
-        return handler  # type: ignore[return-value]
-
-    return decorate

@@ -8,31 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse, path_id
-from chalicelib.api.metering import Meter, metered
-from chalicelib.errors import DomainError, RateLimited, Unprocessable
+from chalicelib.api import dialects
+from chalicelib.api.dialect import Caller
+from chalicelib.api.http import json_body, json_response, parse, path_id
 from chalicelib.models.base import iso
-from chalicelib.services import auth, previews
 from chalicelib.services import mintlify as service
+from chalicelib.services import previews
 from chalicelib.services.mintlify import UpdateStatus
 
-mintlify = Blueprint(__name__)
-
-
-def render_error(status: int, error: DomainError) -> Response:
-    if isinstance(error, RateLimited):
-        status = 429
-    elif isinstance(error, Unprocessable):  # an unknown branch: Mintlify's only client error is 400
-        status = 400
-    return json_response(status, {"error": error.message})
-
-
-def _caller(meter: Meter) -> auth.Principal:
-    principal = auth.authenticate(mintlify.current_request.headers.get("authorization"))
-    principal.require("deployments:write")
-    return meter.identify(principal)
+dialect = dialects.mintlify
 
 
 def status_json(view: UpdateStatus) -> dict[str, Any]:
@@ -51,36 +37,31 @@ def status_json(view: UpdateStatus) -> dict[str, Any]:
     }
 
 
-@mintlify.route("/project/preview/{project_id}", methods=["POST"], content_types=CONTENT_TYPES)
-@metered("previews", render_error)
-def trigger_preview(meter: Meter, project_id: str) -> Response:
+@dialect.route("/project/preview/{project_id}", methods=["POST"], scope="deployments:write", bucket="previews")
+def trigger_preview(caller: Caller, project_id: str) -> Response:
     from chalicelib.services.inputs import MintlifyPreviewRequest  # pydantic: loaded with the first body
 
-    principal = _caller(meter)
-    body = parse(MintlifyPreviewRequest, json_body(mintlify.current_request))
+    principal = caller.principal
+    body = parse(MintlifyPreviewRequest, json_body(dialect.current_request))
     pid = path_id(project_id, "project")
     previews.check_trigger(principal.org_slug, pid)
-    with meter.counting():
+    with caller.meter.counting():
         triggered = service.trigger_preview(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}")
     return json_response(202, {"statusId": triggered.status_id, "previewUrl": triggered.preview_url})
 
 
-@mintlify.route("/project/update/{project_id}", methods=["POST"], content_types=CONTENT_TYPES)
-@metered("previews", render_error)
-def trigger_update(meter: Meter, project_id: str) -> Response:
-    principal = _caller(meter)
+@dialect.route("/project/update/{project_id}", methods=["POST"], scope="deployments:write", bucket="previews")
+def trigger_update(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
     pid = path_id(project_id, "project")
-    json_body(mintlify.current_request)  # a body is optional, but a malformed one is still a 400
+    json_body(dialect.current_request)  # a body is optional, but a malformed one is still a 400
     service.check_update(principal.org_slug, pid)
-    with meter.counting():
+    with caller.meter.counting():
         status_id = service.trigger_update(principal.org_slug, pid, f"api-key:{principal.key_id}")
     return json_response(202, {"statusId": status_id})
 
 
-@mintlify.route("/project/update-status/{status_id}", methods=["GET"])
-@metered("api", render_error)
-def update_status(meter: Meter, status_id: str) -> Response:
-    principal = auth.authenticate(mintlify.current_request.headers.get("authorization"))
-    principal.require("deployments:read")
-    meter.identify(principal)
+@dialect.route("/project/update-status/{status_id}", methods=["GET"], scope="deployments:read")
+def update_status(caller: Caller, status_id: str) -> Response:
+    principal = caller.principal
     return json_response(200, status_json(service.update_status(principal.org_slug, status_id)))

@@ -10,42 +10,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.http import CONTENT_TYPES, error_boundary, int_param, json_body, json_response, parse, path_id
-from chalicelib.api.metering import Meter, metered
-from chalicelib.errors import DomainError, RateLimited
+from chalicelib.api import dialects
+from chalicelib.api.dialect import Caller
+from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
 from chalicelib.models.base import iso
-from chalicelib.services import auth, deployments, previews, projects
+from chalicelib.services import deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
 from chalicelib.services.previews import Preview
 from chalicelib.services.projects import ProjectView
 
-native = Blueprint(__name__)
-
-
-def render_error(status: int, error: DomainError) -> Response:
-    if isinstance(error, RateLimited):
-        status = 429
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.field:
-        body["field"] = error.field
-    return json_response(status, {"error": body})
-
-
-guarded = error_boundary(render_error)
-
-
-def api_metered(bucket: str = "api") -> Any:
-    """Every native response carries its bucket's x-ratelimit-* headers: "api" (hourly, counted on arrival)
-    for everything but triggers, "triggers" and "previews" (per minute, counted once the request is valid)."""
-    return metered(bucket, render_error)
-
-
-def _principal(meter: Meter, scope: str) -> auth.Principal:
-    principal = auth.authenticate(native.current_request.headers.get("authorization"))
-    principal.require(scope)
-    return meter.identify(principal)
+dialect = dialects.native
 
 
 def project_json(view: ProjectView) -> dict[str, Any]:
@@ -94,55 +70,49 @@ def _data(status: int, payload: Any) -> Response:
     return json_response(status, {"data": payload})
 
 
-@native.route("/projects", methods=["POST"], content_types=CONTENT_TYPES)
-@api_metered()
-def create_project(meter: Meter) -> Response:
+@dialect.route("/projects", methods=["POST"], scope="projects:write")
+def create_project(caller: Caller) -> Response:
     from chalicelib.services.inputs import ProjectCreate
 
-    principal = _principal(meter, "projects:write")
-    body = parse(ProjectCreate, json_body(native.current_request))
+    principal = caller.principal
+    body = parse(ProjectCreate, json_body(dialect.current_request))
     return _data(201, project_json(projects.create(principal.org_slug, body)))
 
 
-@native.route("/projects", methods=["GET"])
-@api_metered()
-def list_projects(meter: Meter) -> Response:
-    principal = _principal(meter, "projects:read")
+@dialect.route("/projects", methods=["GET"], scope="projects:read")
+def list_projects(caller: Caller) -> Response:
+    principal = caller.principal
     items = [project_json(v) for v in projects.list_all(principal.org_slug)]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
-@native.route("/projects/{project_id}", methods=["GET"])
-@api_metered()
-def get_project(meter: Meter, project_id: str) -> Response:
-    principal = _principal(meter, "projects:read")
+@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read")
+def get_project(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
     return _data(200, project_json(projects.get(principal.org_slug, path_id(project_id, "project"))))
 
 
-@native.route("/projects/{project_id}", methods=["PATCH"], content_types=CONTENT_TYPES)
-@api_metered()
-def update_project(meter: Meter, project_id: str) -> Response:
+@dialect.route("/projects/{project_id}", methods=["PATCH"], scope="projects:write")
+def update_project(caller: Caller, project_id: str) -> Response:
     from chalicelib.services.inputs import ProjectUpdate
 
-    principal = _principal(meter, "projects:write")
+    principal = caller.principal
     pid = path_id(project_id, "project")
-    body = parse(ProjectUpdate, json_body(native.current_request))
+    body = parse(ProjectUpdate, json_body(dialect.current_request))
     return _data(200, project_json(projects.update(principal.org_slug, pid, body)))
 
 
-@native.route("/projects/{project_id}", methods=["DELETE"])
-@api_metered()
-def delete_project(meter: Meter, project_id: str) -> Response:
-    principal = _principal(meter, "projects:write")
+@dialect.route("/projects/{project_id}", methods=["DELETE"], scope="projects:write")
+def delete_project(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
     projects.delete(principal.org_slug, path_id(project_id, "project"))
     return json_response(204, None)
 
 
-@native.route("/projects/{project_id}/deployments", methods=["GET"])
-@api_metered()
-def list_deployments(meter: Meter, project_id: str) -> Response:
-    principal = _principal(meter, "deployments:read")
-    query: Any = native.current_request.query_params or {}
+@dialect.route("/projects/{project_id}/deployments", methods=["GET"], scope="deployments:read")
+def list_deployments(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
+    query: Any = dialect.current_request.query_params or {}
     page = deployments.list_page(
         principal.org_slug,
         path_id(project_id, "project"),
@@ -163,32 +133,29 @@ def list_deployments(meter: Meter, project_id: str) -> Response:
     )
 
 
-@native.route("/projects/{project_id}/deployments", methods=["POST"], content_types=CONTENT_TYPES)
-@api_metered("triggers")
-def trigger_deployment(meter: Meter, project_id: str) -> Response:
+@dialect.route("/projects/{project_id}/deployments", methods=["POST"], scope="deployments:write", bucket="triggers")
+def trigger_deployment(caller: Caller, project_id: str) -> Response:
     from chalicelib.services.inputs import DeploymentTrigger
 
-    principal = _principal(meter, "deployments:write")
+    principal = caller.principal
     pid = path_id(project_id, "project")
-    body = parse(DeploymentTrigger, json_body(native.current_request))
+    body = parse(DeploymentTrigger, json_body(dialect.current_request))
     projects.get(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
-    with meter.counting():
+    with caller.meter.counting():
         view = deployments.trigger(principal.org_slug, pid, body.branch, triggered_by=f"api-key:{principal.key_id}")
     return _data(201, deployment_json(view))
 
 
-@native.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"])
-@api_metered()
-def get_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:read")
+@dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"], scope="deployments:read")
+def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
     view = deployments.view(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
 
 
-@native.route("/projects/{project_id}/deployments/{deployment_id}/logs", methods=["GET"])
-@api_metered()
-def get_logs(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:read")
+@dialect.route("/projects/{project_id}/deployments/{deployment_id}/logs", methods=["GET"], scope="deployments:read")
+def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
     result = deployments.logs(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(
         200,
@@ -201,22 +168,18 @@ def get_logs(meter: Meter, project_id: str, deployment_id: str) -> Response:
     )
 
 
-@native.route(
-    "/projects/{project_id}/deployments/{deployment_id}/cancel", methods=["POST"], content_types=CONTENT_TYPES
-)
-@api_metered()
-def cancel_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:write")
+@dialect.route("/projects/{project_id}/deployments/{deployment_id}/cancel", methods=["POST"], scope="deployments:write")
+def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
     view = deployments.cancel(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
 
 
-@native.route(
-    "/projects/{project_id}/deployments/{deployment_id}/rollback", methods=["POST"], content_types=CONTENT_TYPES
+@dialect.route(
+    "/projects/{project_id}/deployments/{deployment_id}/rollback", methods=["POST"], scope="deployments:write"
 )
-@api_metered()
-def rollback_deployment(meter: Meter, project_id: str, deployment_id: str) -> Response:
-    principal = _principal(meter, "deployments:write")
+def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    principal = caller.principal
     view = deployments.rollback(
         principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment")
     )
@@ -247,24 +210,22 @@ def _branch_param(branch: str) -> str:
     return unquote(branch)
 
 
-@native.route("/projects/{project_id}/previews", methods=["GET"])
-@api_metered()
-def list_previews(meter: Meter, project_id: str) -> Response:
-    principal = _principal(meter, "deployments:read")
+@dialect.route("/projects/{project_id}/previews", methods=["GET"], scope="deployments:read")
+def list_previews(caller: Caller, project_id: str) -> Response:
+    principal = caller.principal
     items = [preview_json(p) for p in previews.list_previews(principal.org_slug, path_id(project_id, "project"))]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
-@native.route("/projects/{project_id}/previews", methods=["POST"], content_types=CONTENT_TYPES)
-@api_metered("previews")
-def trigger_preview(meter: Meter, project_id: str) -> Response:
+@dialect.route("/projects/{project_id}/previews", methods=["POST"], scope="deployments:write", bucket="previews")
+def trigger_preview(caller: Caller, project_id: str) -> Response:
     from chalicelib.services.inputs import PreviewTrigger
 
-    principal = _principal(meter, "deployments:write")
+    principal = caller.principal
     pid = path_id(project_id, "project")
-    body = parse(PreviewTrigger, json_body(native.current_request))
+    body = parse(PreviewTrigger, json_body(dialect.current_request))
     previews.check_trigger(principal.org_slug, pid)
-    with meter.counting():
+    with caller.meter.counting():
         view = previews.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}")
     project = projects.get(principal.org_slug, pid).project
     return _data(
@@ -277,17 +238,15 @@ def trigger_preview(meter: Meter, project_id: str) -> Response:
     )
 
 
-@native.route("/projects/{project_id}/previews/{branch}", methods=["GET"])
-@api_metered()
-def get_preview(meter: Meter, project_id: str, branch: str) -> Response:
-    principal = _principal(meter, "deployments:read")
+@dialect.route("/projects/{project_id}/previews/{branch}", methods=["GET"], scope="deployments:read")
+def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
+    principal = caller.principal
     preview = previews.get(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return _data(200, preview_json(preview))
 
 
-@native.route("/projects/{project_id}/previews/{branch}", methods=["DELETE"])
-@api_metered()
-def delete_preview(meter: Meter, project_id: str, branch: str) -> Response:
-    principal = _principal(meter, "deployments:write")
+@dialect.route("/projects/{project_id}/previews/{branch}", methods=["DELETE"], scope="deployments:write")
+def delete_preview(caller: Caller, project_id: str, branch: str) -> Response:
+    principal = caller.principal
     previews.remove(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return json_response(204, None)

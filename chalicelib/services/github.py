@@ -15,55 +15,24 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.adapters import sites
-from chalicelib.errors import Conflict, DomainError, NotFound, Unauthenticated, Unprocessable
+from chalicelib.errors import Conflict, FieldRejected, NotFound, Unprocessable
 from chalicelib.models.base import utc_now
 from chalicelib.models.conditional import try_delete
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment_status import STATES, DeploymentStatus, DeploymentStatusRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
-from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
-from chalicelib.services import auth, deployments, listing, rate_limits, statuses, text
+from chalicelib.services import auth, deployments, listing, statuses, text
 from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.listing import Page, paginate
-from chalicelib.services.rate_limits import RateLimitState
 
 if TYPE_CHECKING:
     from chalicelib.services.inputs import GithubDeploymentCreate, GithubEnvironmentUpdate, GithubStatusCreate
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
-RATE_LIMIT_BUCKET = "core"
 DEPLOYD_CREATOR = "deployd"
-
-
-class ValidationFailed(Unprocessable):
-    """GitHub's 422: "Validation Failed" with a list of {resource, field, code[, message]} errors."""
-
-    code = "validation_failed"
-
-    def __init__(self, resource: str, field: str, code: str, message: str | None = None) -> None:
-        super().__init__(message or f"{resource}.{field} is {code}", field=field)
-        error: dict[str, str] = {"resource": resource, "field": field, "code": code}
-        if message:
-            error["message"] = message
-        self.errors = [error]
-
-
-@dataclass
-class Admission:
-    """Who is calling and where their rate limit stands; `failure` is raised once headers are known."""
-
-    limits: RateLimitState
-    caller: auth.Principal | None = None
-    failure: DomainError | None = None
-
-    def principal(self) -> auth.Principal:
-        if self.failure is not None:
-            raise self.failure
-        assert self.caller is not None
-        return self.caller
 
 
 @dataclass(frozen=True)
@@ -90,25 +59,6 @@ class DeploymentFilters:
 class StatusView:
     status: DeploymentStatus
     deployment: Deployment
-
-
-def admit(authorization: str | None, client_address: str) -> Admission:
-    """Authenticate and count the request against its organization's (or its address's) hourly budget."""
-    if not authorization or not authorization.strip():
-        limits = rate_limits.consume(f"anonymous:{client_address}", "anonymous", RATE_LIMIT_BUCKET)
-        return Admission(limits, failure=_limited(limits) or Unauthenticated("Requires authentication"))
-    try:
-        principal = auth.authenticate(authorization)
-    except Unauthenticated:
-        limits = rate_limits.consume(f"anonymous:{client_address}", "anonymous", RATE_LIMIT_BUCKET)
-        return Admission(limits, failure=_limited(limits) or Unauthenticated("Bad credentials"))
-    plan = OrganizationRepository.get(principal.org_slug).plan
-    limits = rate_limits.consume(principal.org_slug, plan, RATE_LIMIT_BUCKET)
-    return Admission(limits, caller=principal, failure=_limited(limits))
-
-
-def _limited(limits: RateLimitState) -> DomainError | None:
-    return rate_limits.RateLimited(limits) if limits.exceeded else None
 
 
 def repository(principal: auth.Principal, owner: str, repo: str) -> Project:
@@ -140,12 +90,12 @@ def create_deployment(project: Project, body: GithubDeploymentCreate, creator: s
         try:
             json.loads(body.payload, parse_constant=_not_json)
         except (ValueError, RecursionError) as exc:
-            raise ValidationFailed("Deployment", "payload", "invalid", "payload is not valid JSON") from exc
+            raise FieldRejected("Deployment", "payload", "invalid", "payload is not valid JSON") from exc
         payload, payload_is_text = body.payload, True
     else:
         payload, payload_is_text = json.dumps(body.payload, allow_nan=False), False
     if len(payload.encode()) > MAX_PAYLOAD_BYTES:
-        raise ValidationFailed(
+        raise FieldRejected(
             "Deployment", "payload", "invalid", f"payload is larger than {MAX_PAYLOAD_BYTES // 1024} KB"
         )
     spec = DeploymentSpec(
@@ -163,7 +113,7 @@ def create_deployment(project: Project, body: GithubDeploymentCreate, creator: s
     try:
         view = deployments.create(project.org_slug, int(project.id), spec)
     except Unprocessable as exc:  # the ref does not resolve (or the repository cannot be read)
-        raise ValidationFailed("Deployment", "ref", "invalid", f"No ref found for: {body.ref}") from exc
+        raise FieldRejected("Deployment", "ref", "invalid", f"No ref found for: {body.ref}") from exc
     return view.deployment
 
 
@@ -188,17 +138,17 @@ def delete_deployment(project: Project, deployment_id: int) -> None:
     """Only an inactive deployment, unless it is the repository's only one; never one deployd is building."""
     deployment = _deployment(project, deployment_id)
     if int(project.deployment_count) > 1 and not is_inactive(deployment):
-        raise ValidationFailed(
+        raise FieldRejected(
             "Deployment",
             "id",
-            "custom",
+            "refused",
             "We cannot delete an active deployment unless it is the only deployment in the repository; "
             "mark it inactive (a non-success status) first",
         )
     try:
         deployments.delete_record(deployment)
     except Conflict as exc:
-        raise ValidationFailed("Deployment", "id", "custom", exc.message) from exc
+        raise FieldRejected("Deployment", "id", "refused", exc.message) from exc
 
 
 # Deployment statuses
@@ -208,13 +158,13 @@ def create_status(project: Project, deployment_id: int, body: GithubStatusCreate
     deployment = _deployment(project, deployment_id)
     state = body.state
     if state not in STATES:
-        raise ValidationFailed("DeploymentStatus", "state", "invalid", f"state must be one of {', '.join(STATES)}")
+        raise FieldRejected("DeploymentStatus", "state", "invalid", f"state must be one of {', '.join(STATES)}")
     description = body.description or ""
     if len(description) > statuses.DESCRIPTION_LIMIT:
-        raise ValidationFailed(
+        raise FieldRejected(
             "DeploymentStatus",
             "description",
-            "custom",
+            "refused",
             f"description is too long (maximum is {statuses.DESCRIPTION_LIMIT} characters)",
         )
     latest = DeploymentStatusRepository.latest(int(deployment.id))
@@ -246,10 +196,10 @@ def _report_on_built(deployment: Deployment, fields: dict[str, Any]) -> Deployme
         return _record_inactive(deployment, fields)
     if state == current:
         return DeploymentStatusRepository.append(int(deployment.id), **fields)
-    raise ValidationFailed(
+    raise FieldRejected(
         "DeploymentStatus",
         "state",
-        "custom",
+        "refused",
         f"deployment {int(deployment.id)} is built by deployd; its state follows the build (currently {current})",
     )
 
@@ -346,7 +296,7 @@ def put_environment(project: Project, name: str, body: GithubEnvironmentUpdate) 
 
 def _check_environment_name(name: str) -> None:
     if not name or len(name) > 255 or text.control_character(name):
-        raise ValidationFailed("Environment", "name", "invalid", "name must be 1 to 255 printable characters")
+        raise FieldRejected("Environment", "name", "invalid", "name must be 1 to 255 printable characters")
 
 
 def delete_environment(project: Project, name: str) -> None:
@@ -357,23 +307,23 @@ def delete_environment(project: Project, name: str) -> None:
     environment = get_environment(project, name)
     busy = _busy_message(environment.in_flight)
     if busy:
-        raise ValidationFailed("Environment", "name", "custom", busy)
+        raise FieldRejected("Environment", "name", "refused", busy)
     if sites.environment_label(project.slug, project.org_slug, name) is not None and (
         environment.active_deployment_id is not None
     ):
         # Its URL serves a site (production, a branch preview): deleting the row would leave the URL serving
         # a deployment nothing points at any more.
-        raise ValidationFailed(
+        raise FieldRejected(
             "Environment",
             "name",
-            "custom",
+            "refused",
             f"environment {name} serves deployment {int(environment.active_deployment_id)} at its URL; "
             "it cannot be deleted (remove a preview through the previews API)",
         )
     if not try_delete(environment, Environment.in_flight.does_not_exist()):
         environment = get_environment(project, name)
-        raise ValidationFailed(
-            "Environment", "name", "custom", _busy_message(environment.in_flight) or "environment changed; retry"
+        raise FieldRejected(
+            "Environment", "name", "refused", _busy_message(environment.in_flight) or "environment changed; retry"
         )
 
 

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 from chalicelib import errors
-from chalicelib.errors import Forbidden
 from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.registry import RegistryEntry
 
@@ -65,9 +64,8 @@ def _per(window_seconds: int) -> str:
     return {HOUR: "per hour", MINUTE: "per minute"}.get(window_seconds, f"per {window_seconds} seconds")
 
 
-class RateLimited(errors.RateLimited, Forbidden):
-    """Over the limit of the current window. Also a Forbidden because GitHub answers a primary rate limit
-    with 403; the native and Mintlify dialects answer 429."""
+class RateLimited(errors.RateLimited):
+    """Over the limit of the current window, with the window's standing (for the response's headers)."""
 
     def __init__(self, state: RateLimitState) -> None:
         super().__init__(

@@ -1,0 +1,192 @@
+"""The HTTP edge every route goes through. A `Dialect` (native, GitHub, GitLab, Mintlify, admin, health) is a
+blueprint, an admission (who is calling, within which rate-limit budget) and a `Renderer`; `Dialect.route`
+declares a route's path, methods, scope and bucket, and wraps its view with all three.
+
+A renderer is a table {domain error type -> Answer (status, body builder)} looked up along the error's
+class hierarchy (`lookup`), so a subclass answers as its nearest mapped ancestor and every table's
+DomainError row answers what no other row does. Chalice turns any exception escaping a view into a 500
+before middleware sees it, so the renderer wraps the view itself.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from chalice.app import ChaliceViewError, Request
+
+from chalicelib.api.http import CONTENT_TYPES, json_response
+from chalicelib.api.metering import Meter
+from chalicelib.errors import DomainError
+from chalicelib.observability import logger
+from chalicelib.services.auth import Principal
+
+V = TypeVar("V")
+View = Callable[..., Response]
+Admission = Callable[[Request, Meter, "str | None"], "Principal | None"]
+
+# The attribute `Dialect.route` sets on every view it declares; tests check that every route has it.
+DECLARED_BY = "deployd_dialect"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class InternalError(DomainError):
+    """What a client sees of an exception no one expected: the failure is logged, never shown."""
+
+    code = "internal_error"
+
+
+class Refused(DomainError):
+    """A request refused by the HTTP machinery rather than by a rule: no route names its path, its route does
+    not take its method, its request line or headers are too long (chalicelib.api.edges), or Chalice refused
+    it. `status` is the edge's own; `code` the native dialect's name for it."""
+
+    def __init__(self, status: int, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How a dialect answers one type of domain error: a status (or a function of the error giving it) and
+    a function of the error giving the body."""
+
+    status: int | Callable[[Any], int]
+    body: Callable[[Any], Any]
+
+    def status_of(self, error: DomainError) -> int:
+        return self.status(error) if callable(self.status) else self.status
+
+
+def lookup(table: Mapping[type, V], kind: type) -> V:
+    """The entry of the first class in `kind`'s MRO the table names, as Powertools' event handler finds an
+    exception's handler: a subclass of NotFound answers as NotFound unless it has a row of its own."""
+    for cls in kind.__mro__:
+        if cls in table:
+            return table[cls]
+    raise KeyError(f"no entry for {kind.__name__} or any of its bases")
+
+
+def own_status(error: Refused) -> int:
+    return error.status
+
+
+class Renderer:
+    """One dialect's error answers. The table must answer DomainError: the default of every domain error it
+    does not name, so a new error type is a client error in the dialect's format, never a 500."""
+
+    def __init__(self, table: Mapping[type[DomainError], Answer]) -> None:
+        if DomainError not in table:
+            raise ValueError("a renderer's table needs a DomainError row, the default")
+        self.table = dict(table)
+
+    def answer(self, error: DomainError) -> Answer:
+        return lookup(self.table, type(error))
+
+    def status_for(self, error: DomainError) -> int:
+        return self.answer(error).status_of(error)
+
+    def body(self, error: DomainError) -> Any:
+        return self.answer(error).body(error)
+
+    def render(self, error: DomainError, headers: dict[str, str] | None = None) -> Response:
+        answer = self.answer(error)
+        return json_response(answer.status_of(error), answer.body(error), headers)
+
+    def guard(self, view: Callable[..., Response]) -> Callable[..., Response]:
+        """`view` with every exception it raises answered in this dialect; never a stack trace."""
+
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except DomainError as exc:
+                return self.render(exc)
+            except ChaliceViewError as exc:
+                return self.render(Refused(exc.STATUS_CODE, str(exc), "invalid_input"))
+            except Exception:
+                logger.exception("unhandled error in view")
+                return self.render(InternalError("internal error; the failure was logged"))
+
+        return guarded
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What a view knows of its request's caller: the principal its dialect admitted (none for the admin
+    token or a public route) and the meter of its rate-limit bucket (for a view that counts late)."""
+
+    meter: Meter
+    admitted: Principal | None
+
+    @property
+    def principal(self) -> Principal:
+        assert self.admitted is not None, "this route's dialect admits no API key"
+        return self.admitted
+
+
+class Dialect:
+    """A blueprint mounted at `prefix`, whose routes are admitted by `admit(request, meter, scope)` (which
+    authenticates, checks the scope and counts the request, in the dialect's order) and answered in
+    `renderer`'s error format. `bucket` is its routes' default rate-limit bucket (None: not metered)."""
+
+    def __init__(
+        self,
+        name: str,
+        prefix: str | None,
+        renderer: Renderer,
+        admit: Admission,
+        bucket: str | None,
+        read_content_types: list[str] | None = None,
+    ) -> None:
+        self.name = name
+        self.prefix = prefix
+        self.blueprint = Blueprint(f"chalicelib.api.{name}")
+        self.renderer = renderer
+        self.admit = admit
+        self.bucket = bucket
+        # Content types a route without a body accepts; None is Chalice's default (application/json).
+        self.read_content_types = read_content_types
+
+    @property
+    def current_request(self) -> Request:
+        return self.blueprint.current_request
+
+    def route(
+        self, path: str, *, methods: list[str], scope: str | None, bucket: str | None = None
+    ) -> Callable[[View], View]:
+        """Register `view(caller, **path_params)` at `path` for `methods`: admitted with `scope`, counted in
+        `bucket` (the dialect's by default), its errors rendered, its bucket's x-ratelimit-* headers on every
+        response, errors included."""
+        counted_in = bucket or self.bucket
+        content_types = CONTENT_TYPES if BODY_METHODS.intersection(methods) else self.read_content_types
+
+        def decorate(view: View) -> View:
+            def admitted(meter: Meter, params: dict[str, str]) -> Response:
+                principal = self.admit(self.current_request, meter, scope)
+                return view(Caller(meter, principal), **params)
+
+            guarded = self.renderer.guard(admitted)
+
+            @functools.wraps(view)
+            def handler(**params: str) -> Response:
+                meter = Meter(counted_in)
+                response = guarded(meter, params)
+                response.headers.update(meter.headers())
+                return response
+
+            setattr(handler, DECLARED_BY, self.name)
+            options: dict[str, Any] = {"methods": methods}
+            if content_types is not None:
+                options["content_types"] = content_types
+            self.blueprint.route(path, **options)(handler)
+            return handler
+
+        return decorate
+
+    def mount(self, app: Any) -> None:
+        app.register_blueprint(self.blueprint, url_prefix=self.prefix)

@@ -1,0 +1,77 @@
+"""The dialects deployd speaks, each with its prefix, admission, default rate-limit bucket and error format
+(api/renderers.py). Route modules declare their views with `<dialect>.route(...)`; app.py mounts each one.
+"""
+
+from __future__ import annotations
+
+from chalice.app import Request
+
+from chalicelib.api.dialect import Dialect
+from chalicelib.api.http import CONTENT_TYPES
+from chalicelib.api.metering import Meter
+from chalicelib.api.renderers import GITHUB, GITLAB, MINTLIFY, NATIVE
+from chalicelib.errors import Unauthenticated
+from chalicelib.services import auth
+
+GITHUB_BUCKET = "core"
+
+
+def _admit_key(principal: auth.Principal, meter: Meter, scope: str | None) -> auth.Principal:
+    """The native order: a key without the scope is refused before it is counted."""
+    if scope is not None:
+        principal.require(scope)
+    return meter.identify(principal)
+
+
+def admit_bearer(request: Request, meter: Meter, scope: str | None) -> auth.Principal:
+    """An organization's API key as `Authorization: Bearer <token>` (native, Mintlify)."""
+    return _admit_key(auth.authenticate(request.headers.get("authorization")), meter, scope)
+
+
+def admit_gitlab(request: Request, meter: Meter, scope: str | None) -> auth.Principal:
+    """GitLab's clients send the key as PRIVATE-TOKEN (python-gitlab) or as a Bearer token."""
+    private_token = request.headers.get("private-token")
+    authorization = f"Bearer {private_token}" if private_token else request.headers.get("authorization")
+    return _admit_key(auth.authenticate(authorization), meter, scope)
+
+
+def _client_address(request: Request) -> str:
+    identity = (request.context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+def admit_github(request: Request, meter: Meter, scope: str | None) -> auth.Principal:
+    """GitHub's order: every request is counted first, an unauthenticated one against its address's budget
+    (so an over-limit caller learns that before anything else); then the scope."""
+    authorization = request.headers.get("authorization")
+    if not authorization or not authorization.strip():
+        meter.identify_anonymous(_client_address(request))
+        raise Unauthenticated("Requires authentication")
+    try:
+        principal = auth.authenticate(authorization)
+    except Unauthenticated:
+        meter.identify_anonymous(_client_address(request))
+        raise
+    meter.identify(principal)
+    if scope is not None:
+        principal.require(scope)
+    return principal
+
+
+def admit_admin(request: Request, meter: Meter, scope: str | None) -> None:
+    """The platform admin's token; it has no organization, so no scope and no budget."""
+    auth.require_admin(request.headers.get("authorization"))
+
+
+def admit_anyone(request: Request, meter: Meter, scope: str | None) -> None:
+    return None
+
+
+health = Dialect("health", None, NATIVE, admit_anyone, bucket=None)
+admin = Dialect("admin", "/api/v1/admin", NATIVE, admit_admin, bucket=None)
+# Native and Mintlify routes count in "api" (hourly, on arrival) but for triggers, which count in "triggers"
+# or "previews" (per minute, once the request is valid).
+native = Dialect("native", "/api/v1/public", NATIVE, admit_bearer, bucket="api")
+github = Dialect("github", "/api/v3", GITHUB, admit_github, bucket=GITHUB_BUCKET, read_content_types=CONTENT_TYPES)
+gitlab = Dialect("gitlab", "/api/v4", GITLAB, admit_gitlab, bucket="api")
+mintlify = Dialect("mintlify", "/v1", MINTLIFY, admit_bearer, bucket="api")
