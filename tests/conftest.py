@@ -40,6 +40,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ever runs beside the in-process stack. The end-to-end tests talk to stacks in subprocesses and go out
     file by file, so a module's own stack stays on one worker.
     """
+    if not config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist`: one process, nothing to group
+        return
     tests = Path(__file__).parent
     for item in items:
         relative = Path(str(item.path)).relative_to(tests)
