@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse
 from chalicelib.api.native import guarded
-from chalicelib.models.base import iso
+from chalicelib.api.timestamps import iso
 from chalicelib.services import auth, organizations
 
 admin = Blueprint(__name__)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from chalicelib.api.github_http import github
 from chalicelib.api.http import public_api_url
+from chalicelib.api.timestamps import github_time
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
 from chalicelib.models.project import Project
@@ -26,13 +26,6 @@ def base_url() -> str:
 
 def site_url() -> str:
     return public_api_url(github.current_request)
-
-
-def _time(value: str | None) -> str | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _node_id(kind: str, number: int | str) -> str:
@@ -101,9 +94,9 @@ def repository_json(project: Project) -> dict[str, Any]:
         "deployments_url": f"{url}/deployments",
         "environments_url": f"{url}/environments",
         "default_branch": project.default_branch,
-        "created_at": _time(project.created_at),
-        "updated_at": _time(project.updated_at),
-        "pushed_at": _time(project.updated_at),
+        "created_at": github_time(project.created_at),
+        "updated_at": github_time(project.updated_at),
+        "pushed_at": github_time(project.updated_at),
         "permissions": {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
     }
 
@@ -123,8 +116,8 @@ def deployment_json(project: Project, d: Deployment) -> dict[str, Any]:
         "environment": d.environment,
         "description": d.description,
         "creator": _creator(project, d.triggered_by),
-        "created_at": _time(d.created_at),
-        "updated_at": _time(d.updated_at),
+        "created_at": github_time(d.created_at),
+        "updated_at": github_time(d.updated_at),
         "statuses_url": f"{url}/statuses",
         "repository_url": repo_url(project),
         "transient_environment": bool(d.transient_environment),
@@ -145,8 +138,8 @@ def status_json(project: Project, view: StatusView) -> dict[str, Any]:
         "description": s.description or "",
         "environment": s.environment,
         "target_url": s.target_url or "",
-        "created_at": _time(s.created_at),
-        "updated_at": _time(s.updated_at),
+        "created_at": github_time(s.created_at),
+        "updated_at": github_time(s.updated_at),
         "deployment_url": deployment_url,
         "repository_url": repo_url(project),
         "environment_url": s.environment_url or "",
@@ -186,8 +179,8 @@ def environment_json(project: Project, e: Environment) -> dict[str, Any]:
             f"{site_url()}/{project.org_slug}/{project.slug}/deployments/activity_log"
             f"?environments_filter={quote(e.name, safe='')}"
         ),
-        "created_at": _time(e.created_at) or _time(e.updated_at),
-        "updated_at": _time(e.updated_at) or _time(e.created_at),
+        "created_at": github_time(e.created_at) or github_time(e.updated_at),
+        "updated_at": github_time(e.updated_at) or github_time(e.created_at),
         "protection_rules": rules_,
         "deployment_branch_policy": json.loads(e.deployment_branch_policy) if e.deployment_branch_policy else None,
     }

@@ -8,7 +8,6 @@ services; docs/gitlab.md has the user's view.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -16,6 +15,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.http import CONTENT_TYPES, json_response, load_json, path_id, public_api_url
 from chalicelib.api.metering import Meter, metered
+from chalicelib.api.timestamps import gitlab_time
 from chalicelib.errors import (
     DomainError,
     Forbidden,
@@ -100,14 +100,6 @@ def _query() -> dict[str, str]:
 # ---- serializers ----
 
 
-def _time(value: str | None) -> str | None:
-    """GitLab's timestamps: UTC with milliseconds and a Z."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def user_json(person: Person) -> dict[str, Any]:
     return {
         "id": person.id,
@@ -147,9 +139,9 @@ def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
         "tag": d.ref_type == "tag",
         "coverage": None,
         "allow_failure": False,
-        "created_at": _time(d.created_at),
-        "started_at": _time(d.started_at),
-        "finished_at": _time(d.finished_at),
+        "created_at": gitlab_time(d.created_at),
+        "started_at": gitlab_time(d.started_at),
+        "finished_at": gitlab_time(d.finished_at),
         "duration": float(d.build_time_seconds) if d.build_time_seconds is not None else None,
         "queued_duration": None,
         "user": user_json(item.user),
@@ -169,8 +161,8 @@ def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
         "ref": d.branch,
         "sha": d.commit_sha,
         "status": views.gitlab_status(d),
-        "created_at": _time(d.created_at),
-        "updated_at": _time(d.updated_at),
+        "created_at": gitlab_time(d.created_at),
+        "updated_at": gitlab_time(d.updated_at),
         "user": user_json(item.user),
         "environment": {"id": item.environment_id, "name": d.environment, "external_url": item.external_url},
         "deployable": _deployable_json(item),
@@ -187,8 +179,8 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
         "name_with_namespace": f"{org.name} / {p.name}",
         "path": p.slug,
         "path_with_namespace": f"{p.org_slug}/{p.slug}",
-        "created_at": _time(p.created_at),
-        "last_activity_at": _time(p.updated_at),
+        "created_at": gitlab_time(p.created_at),
+        "last_activity_at": gitlab_time(p.updated_at),
         "default_branch": p.default_branch,
         "visibility": "private",
         "archived": False,

@@ -12,8 +12,8 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse, path_id
 from chalicelib.api.metering import Meter, metered
+from chalicelib.api.timestamps import iso
 from chalicelib.errors import DomainError, RateLimited, Unprocessable
-from chalicelib.models.base import iso
 from chalicelib.services import auth, previews
 from chalicelib.services import mintlify as service
 from chalicelib.services.mintlify import UpdateStatus

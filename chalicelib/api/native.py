@@ -14,8 +14,8 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.http import CONTENT_TYPES, error_boundary, int_param, json_body, json_response, parse, path_id
 from chalicelib.api.metering import Meter, metered
+from chalicelib.api.timestamps import iso
 from chalicelib.errors import DomainError, RateLimited
-from chalicelib.models.base import iso
 from chalicelib.services import auth, deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
 from chalicelib.services.previews import Preview

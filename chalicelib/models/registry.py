@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import REGISTRY
+from chalicelib.models.attributes import IntegerAttribute
 from chalicelib.models.base import table_meta
 
 
@@ -13,9 +14,9 @@ class RegistryEntry(Model):
     Meta = table_meta(REGISTRY.logical)
 
     name = UnicodeAttribute(hash_key=True)
-    value = NumberAttribute(null=True)
+    value = IntegerAttribute(null=True)
     owner = UnicodeAttribute(null=True)
-    expires_at = NumberAttribute(null=True)  # the table's TTL attribute (epoch seconds)
+    expires_at = IntegerAttribute(null=True)  # the table's TTL attribute (epoch seconds)
 
 
 def next_id(sequence: str) -> int:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import NotFound
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import Project, ProjectRepository
@@ -111,10 +111,10 @@ def staging_prefix(deployment: Deployment) -> str | None:
     return build_output.staging_prefix(int(deployment.id), deployment.staging_nonce)
 
 
-def seconds_since(timestamp: str | None) -> float:
-    if not timestamp:
+def seconds_since(moment: datetime | None) -> float:
+    if not moment:
         return 0.0
-    return max(0.0, (datetime.now(UTC) - datetime.fromisoformat(timestamp)).total_seconds())
+    return max(0.0, (datetime.now(UTC) - moment).total_seconds())
 
 
 def handle_build(message: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.expressions.update import Action
 
 from chalicelib.errors import Conflict, DomainError, NotFound, Unauthenticated, Unprocessable
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_delete
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment_status import STATES, DeploymentStatus, DeploymentStatusRepository

@@ -42,10 +42,8 @@ def _sort_key(order_by: str) -> Any:
     return lambda d: int(d.id)
 
 
-def _moment(value: str | None) -> datetime:
-    if not value:
-        return datetime.min.replace(tzinfo=UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _moment(value: datetime | None) -> datetime:
+    return value or datetime.min.replace(tzinfo=UTC)
 
 
 def _matches(deployment: Deployment, query: ListQuery) -> bool:

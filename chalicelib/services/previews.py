@@ -9,9 +9,10 @@ within one heartbeat interval and its result can never be published).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
@@ -35,7 +36,7 @@ class Preview:
     active: Deployment | None  # what the preview URL serves
 
     @property
-    def last_built_at(self) -> str | None:
+    def last_built_at(self) -> datetime | None:
         return self.active.deployed_at if self.active else None
 
 

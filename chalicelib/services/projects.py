@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import Conflict, InvalidInput
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository

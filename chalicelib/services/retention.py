@@ -22,13 +22,8 @@ from chalicelib.services.previews import Preview
 from chalicelib.settings import get_settings
 
 
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def last_activity(environment: Environment) -> datetime | None:
-    stamp = environment.updated_at or environment.created_at
-    return parse_time(stamp) if stamp else None
+    return environment.updated_at or environment.created_at
 
 
 def idle_reason(project: Project, preview: Preview, now: datetime) -> str | None:
@@ -69,7 +64,7 @@ def purge_artifacts(project: Project, now: datetime) -> list[int]:
         for env in environments
         if env.name.startswith(sites.PREVIEW_PREFIX)
         and env.removed_at is not None
-        and parse_time(env.removed_at) + retention <= now
+        and env.removed_at + retention <= now
     ]
     if not expired:
         return []

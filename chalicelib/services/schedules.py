@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from chalicelib.errors import DomainError, Unprocessable
+from chalicelib.models.attributes import parse_timestamp
 from chalicelib.models.conditional import try_update, unchanged
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.project import Project
@@ -53,7 +54,7 @@ def next_run(project: Project) -> datetime | None:
     if not project.preview_rebuild_schedule:
         return None
     schedule = schedule_expressions.parse(project.preview_rebuild_schedule)
-    anchor = retention.parse_time(project.last_scheduled_run_at) if project.last_scheduled_run_at else None
+    anchor = project.last_scheduled_run_at
     if anchor is None:
         return datetime.fromtimestamp(0, UTC)  # never run: due at once
     return schedule.next_after(anchor)
@@ -68,7 +69,7 @@ def claim(project: Project, now: datetime) -> bool:
     """Record this run as the project's last scheduled run, only if no other run has since the one we read."""
     return try_update(
         project,
-        [Project.last_scheduled_run_at.set(now.isoformat(timespec="milliseconds"))],
+        [Project.last_scheduled_run_at.set(now)],
         unchanged(Project.last_scheduled_run_at, project.last_scheduled_run_at) & Project.id.exists(),
     )
 
@@ -154,7 +155,7 @@ def handle_event(event: dict) -> dict[str, int]:
     """The Lambda entry point's logic: EventBridge's `time` is the run's `now`. On AWS (a KeyValueStore is
     configured) a run also reconciles the store with the routes table when that is due (hourly, if changed)."""
     stamp = event.get("time")
-    now = _utc(retention.parse_time(stamp)) if isinstance(stamp, str) else datetime.now(UTC)
+    now = parse_timestamp(stamp) if isinstance(stamp, str) else datetime.now(UTC)
     summary = run_schedules(now).summary()
     if get_settings().sites_kvs_arn:
         summary["routes_reconciled"], summary["routes_repaired"] = _reconcile_routes(now)

@@ -8,7 +8,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConditionFailed, Conflict, InvalidInput, NotFound
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import TransactionFailed, transact, try_update
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pynamodb.expressions.update import Action
 
 from chalicelib.errors import Conflict
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment

@@ -6,7 +6,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import ConditionFailed, Conflict
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
