@@ -77,8 +77,8 @@ def repo_url(project: Project) -> str:
 def repository_json(project: Project) -> dict[str, Any]:
     url = repo_url(project)
     return {
-        "id": int(project.id),
-        "node_id": _node_id("Repository", int(project.id)),
+        "id": project.id,
+        "node_id": _node_id("Repository", project.id),
         "name": project.slug,
         "full_name": f"{project.org_slug}/{project.slug}",
         "owner": user_json(project.org_slug),
@@ -102,12 +102,12 @@ def repository_json(project: Project) -> dict[str, Any]:
 
 
 def deployment_json(project: Project, d: Deployment) -> dict[str, Any]:
-    url = f"{repo_url(project)}/deployments/{int(d.id)}"
+    url = f"{repo_url(project)}/deployments/{d.id}"
     payload: Any = d.payload if d.payload_is_text else json.loads(d.payload or "{}")
     return {
         "url": url,
-        "id": int(d.id),
-        "node_id": _node_id("Deployment", int(d.id)),
+        "id": d.id,
+        "node_id": _node_id("Deployment", d.id),
         "sha": d.commit_sha,
         "ref": d.branch,
         "task": d.task,
@@ -128,11 +128,11 @@ def deployment_json(project: Project, d: Deployment) -> dict[str, Any]:
 
 def status_json(project: Project, view: StatusView) -> dict[str, Any]:
     s, d = view.status, view.deployment
-    deployment_url = f"{repo_url(project)}/deployments/{int(d.id)}"
+    deployment_url = f"{repo_url(project)}/deployments/{d.id}"
     return {
-        "url": f"{deployment_url}/statuses/{int(s.id)}",
-        "id": int(s.id),
-        "node_id": _node_id("DeploymentStatus", int(s.id)),
+        "url": f"{deployment_url}/statuses/{s.id}",
+        "id": s.id,
+        "node_id": _node_id("DeploymentStatus", s.id),
         "state": s.state,
         "creator": _creator(project, s.creator),
         "description": s.description or "",
@@ -149,7 +149,7 @@ def status_json(project: Project, view: StatusView) -> dict[str, Any]:
 
 
 def environment_json(project: Project, e: Environment) -> dict[str, Any]:
-    number = int(e.id) if e.id is not None else 0
+    number = e.id if e.id is not None else 0
     rules_: list[dict[str, Any]] = []
     if e.wait_timer:
         rules_.append(
@@ -157,7 +157,7 @@ def environment_json(project: Project, e: Environment) -> dict[str, Any]:
                 "id": number * 10 + 1,
                 "node_id": _node_id("Gate", f"{number}:wait"),
                 "type": "wait_timer",
-                "wait_timer": int(e.wait_timer),
+                "wait_timer": e.wait_timer,
             }
         )
     if e.reviewers:

@@ -131,7 +131,7 @@ def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
     if not d.managed:
         return None
     return {
-        "id": int(d.id),
+        "id": d.id,
         "status": JOB_STATUS[d.status],
         "stage": "deploy",
         "name": d.task,
@@ -156,8 +156,8 @@ def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
 def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
     d = item.deployment
     return {
-        "id": int(d.id),
-        "iid": int(d.seq),
+        "id": d.id,
+        "iid": d.seq,
         "ref": d.branch,
         "sha": d.commit_sha,
         "status": views.gitlab_status(d),
@@ -173,7 +173,7 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
     p, org = resource.project, resource.organization
     api_url = public_api_url(gitlab.current_request)
     return {
-        "id": int(p.id),
+        "id": p.id,
         "description": None,
         "name": p.name,
         "name_with_namespace": f"{org.name} / {p.name}",
@@ -246,7 +246,7 @@ def list_deployments(meter: Meter, project_id: str) -> Response:
     principal = _principal(meter, "deployments:read")
     query = ListQuery.parse(_query())
     listing = service.list_deployments(principal.org_slug, project_id, query)
-    headers = _pagination_headers(listing.page, int(listing.project.id))
+    headers = _pagination_headers(listing.page, listing.project.id)
     return json_response(200, [deployment_json(item) for item in listing.page.items], headers)
 
 

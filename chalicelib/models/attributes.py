@@ -10,8 +10,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import Attribute, NumberSetAttribute
-from pynamodb.constants import NUMBER, STRING
+from pynamodb.attributes import Attribute
+from pynamodb.constants import NUMBER, NUMBER_SET, STRING
 
 
 class IntegerAttribute(Attribute[int]):
@@ -26,13 +26,16 @@ class IntegerAttribute(Attribute[int]):
         return _whole(json.loads(value))
 
 
-class IntegerSetAttribute(NumberSetAttribute):
-    """A DynamoDB number set that holds whole numbers (e.g. the ids of a set of deployments)."""
+class IntegerSetAttribute(Attribute[set[int]]):
+    """A DynamoDB number set that holds whole numbers (e.g. the ids of a set of deployments); empty is absent."""
+
+    attr_type = NUMBER_SET
+    null = True
 
     def serialize(self, value: Any) -> list[str] | None:
         return [json.dumps(_whole(number)) for number in value] or None
 
-    def deserialize(self, value: list[str]) -> set[int]:  # type: ignore[override]
+    def deserialize(self, value: list[str]) -> set[int]:
         return {_whole(json.loads(number)) for number in value}
 
 

@@ -105,7 +105,7 @@ class ProjectRepository:
     def find_by_slug(org_slug: str, slug: str) -> Project:
         """The organization's project with this slug (case-insensitive, as GitHub and GitLab paths are)."""
         for project in Project.by_org.query(org_slug, Project.slug == slug.lower(), limit=1):
-            return ProjectRepository.get(org_slug, int(project.id))  # strongly consistent re-read
+            return ProjectRepository.get(org_slug, project.id)  # strongly consistent re-read
         raise NotFound(f"project '{org_slug}/{slug}' not found")
 
     @staticmethod
@@ -131,7 +131,7 @@ class ProjectRepository:
         from chalicelib.models.environment import Environment  # environments belong to projects, not the reverse
 
         def remove(tx: TransactWrite) -> None:
-            tx.delete(project, condition=Project.deployment_count == int(project.deployment_count))
+            tx.delete(project, condition=Project.deployment_count == project.deployment_count)
             tx.delete(RegistryEntry(name=slug_claim_name(project.org_slug, project.slug)))
             for name in idle_environments:
                 tx.condition_check(Environment, project.id, name, condition=Environment.in_flight.does_not_exist())
@@ -139,4 +139,4 @@ class ProjectRepository:
         try:
             transact(remove)
         except ConditionFailed as exc:
-            raise Conflict(f"project {int(project.id)} changed while being deleted (a new deployment?); retry") from exc
+            raise Conflict(f"project {project.id} changed while being deleted (a new deployment?); retry") from exc

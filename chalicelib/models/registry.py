@@ -23,7 +23,7 @@ def next_id(sequence: str) -> int:
     """The next value of a named sequence: one atomic ADD, safe across any number of writers."""
     entry = RegistryEntry(name=f"sequence#{sequence}")
     entry.update(actions=[RegistryEntry.value.add(1)])
-    return int(entry.value)
+    return entry.value
 
 
 def slug_claim_name(org_slug: str, slug: str) -> str:

@@ -81,5 +81,5 @@ def update_status(org_slug: str, status_id: str) -> UpdateStatus:
         deployment,
         STATUS.get(deployment.status, "in_progress"),
         _summary(deployment),
-        build_logs.read(int(deployment.id)).splitlines(),
+        build_logs.read(deployment.id).splitlines(),
     )

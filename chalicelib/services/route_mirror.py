@@ -281,5 +281,5 @@ def reconcile_if_due(now: datetime) -> ReconcileReport | None:
         return None
     report = reconcile()
     # The count as read before the reconcile: a change counted meanwhile makes the next check reconcile again.
-    RouteMirrorMarkerRepository.record_reconciled(int(marker.changes or 0), now)
+    RouteMirrorMarkerRepository.record_reconciled(marker.changes or 0, now)
     return report
