@@ -5,6 +5,7 @@ from typing import Any
 from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
+from chalicelib.adapters import codebuild
 from chalicelib.api.admin import admin
 from chalicelib.api.edges import edges
 from chalicelib.api.github import github
@@ -14,9 +15,8 @@ from chalicelib.api.middleware import correlate, observe
 from chalicelib.api.mintlify import mintlify
 from chalicelib.api.native import native
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
-from chalicelib.pipeline import codebuild, consumers, route_stream
-from chalicelib.services import schedules
 from chalicelib.settings import get_settings
+from chalicelib.workers import consumers, route_stream, scheduler
 
 app = Chalice(app_name="deployd")
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
@@ -48,13 +48,13 @@ def activation_worker(event: SQSEvent) -> dict:
     }
 )
 def build_events(event: CloudWatchEvent) -> None:
-    """A CodeBuild build of a deployment started or ended (builds on AWS; see pipeline.codebuild)."""
+    """A CodeBuild build of a deployment started or ended (builds on AWS; see adapters.codebuild)."""
     consumers.consume_build_event(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(PREVIEW_SCHEDULE.every_minutes, unit=Rate.MINUTES))
 def preview_scheduler(event: CloudWatchEvent) -> dict:
-    return schedules.handle_event(event.to_dict())
+    return scheduler.handle_event(event.to_dict())
 
 
 @app.lambda_function(name="route_sync")

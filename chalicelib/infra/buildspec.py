@@ -1,7 +1,7 @@
 """The buildspec every deployd build runs on CodeBuild: the project's default, and the same for every build.
 
 Everything specific to one build arrives as environment variables in StartBuild's
-environmentVariablesOverride (see chalicelib.pipeline.codebuild), so the project never changes per
+environmentVariablesOverride (see chalicelib.adapters.codebuild), so the project never changes per
 deployment. The steps mirror LocalBuildRunner: check out the exact commit, run the build command with
 /bin/sh, upload the output directory. The upload goes through the presigned POST the build worker signed for
 this build (chalicelib.infra.build_upload, piped into python3), never through the build's role, which has
@@ -26,7 +26,7 @@ BUILD_VARIABLES = (
     "DEPLOYD_BRANCH",
     "DEPLOYD_BUILD_COMMAND",
     "DEPLOYD_OUTPUT_DIR",
-    # The build's own upload target (chalicelib.pipeline.build_output) and deployd's limits on the output.
+    # The build's own upload target (chalicelib.adapters.build_output) and deployd's limits on the output.
     "DEPLOYD_UPLOAD_URL",
     "DEPLOYD_UPLOAD_FIELDS",
     "DEPLOYD_UPLOAD_PREFIX",

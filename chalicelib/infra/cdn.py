@@ -24,7 +24,7 @@ SITE_ROUTER_CODE = SITE_ROUTER_SOURCE.read_text()
 
 # AWS managed cache policy "Managed-CachingDisabled".
 CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-# Where built sites live in the bucket (chalicelib.services.sites.artifact_prefix): all CloudFront may read.
+# Where built sites live in the bucket (chalicelib.adapters.sites.artifact_prefix): all CloudFront may read.
 ARTIFACTS_PREFIX = "deployments/"
 
 

@@ -9,8 +9,9 @@ resource comes from the catalogue (chalicelib.infra.resources):
 - IAM, all in one place (.iam): the state machine's role, the build's role, and each function's policies,
   which replace the ones Chalice generates from .chalice/policy-<stage>.json;
 - alarms and the dashboard (.monitoring);
-- per function: its environment (the physical names of the stack's resources), its log group, partial batch
-  failures on its SQS event source, and for the routes stream's consumer the stream as its event source.
+- per function (.function_resources): its environment (the physical names of the stack's resources), its log
+  group, partial batch failures on its SQS event source, and for the routes stream's consumer the stream as its
+  event source.
 
 The merge is a deep merge: dicts are merged key by key and anything else (lists included) from this template
 wins. So the merge template may only extend resources Chalice generates, and names them as Chalice does
@@ -44,87 +45,23 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.infra import cdn, codebuild, gateway_responses, iam, monitoring
+from chalicelib.infra.function_resources import (
+    API_STAGE,
+    HAS_PUBLIC_API_URL,
+    LAMBDA_RUNTIME,
+    REST_API,
+    ROUTE_STREAM_CONSUMER,
+    api_url,
+    function_resources,
+)
 from chalicelib.infra.functions import Function, app_functions, consumed_queue
 from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
-from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, PIPELINE, ROUTES, SITES_CDN, Catalogue
+from chalicelib.infra.resources import CATALOGUE, PIPELINE, Catalogue
 from chalicelib.infra.template import data_plane, logical_id
 
 __all__ = ["PIPELINE_LOGICAL_ID", "PIPELINE_ROLE_LOGICAL_ID", "merge_template"]
 
-REST_API = "RestAPI"  # Chalice's logical id for the REST API
-ROUTE_STREAM_CONSUMER = "route_sync"  # the handler in app.py that the routes table's stream invokes
-ROUTE_STREAM_EVENT = "RoutesStream"
-
 CHALICE_CONFIG = Path(__file__).resolve().parents[2] / ".chalice" / "config.json"
-API_STAGE = "api"  # api_gateway_stage in .chalice/config.json
-
-HAS_PUBLIC_API_URL = "HasPublicApiUrl"
-FUNCTION_LOG_RETENTION_DAYS = 30
-# Every function's runtime, and the Python `make package` must run with (see main).
-LAMBDA_RUNTIME = "python3.11"
-# An asynchronously invoked function (EventBridge's build events): Lambda retries a failed event this often,
-# for at most this long, then sends it to the function's failure queue, kept as long as SQS keeps anything.
-ASYNC_RETRY_ATTEMPTS = 2
-ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 3600
-FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
-
-# The routes stream's consumer: records whose host cannot be mirrored are retried from the first failed one
-# (ReportBatchItemFailures), a failing batch is split to isolate the record, and after a few attempts or ten
-# minutes a record is dropped: the consumer counted it before it failed, so the scheduled handler's hourly
-# check reconciles the whole KeyValueStore with the routes table, and the shard is not held up meanwhile.
-ROUTE_STREAM_RETRY = {
-    "BatchSize": 50,
-    "MaximumBatchingWindowInSeconds": 1,
-    "BisectBatchOnFunctionError": True,
-    "MaximumRetryAttempts": 5,
-    "MaximumRecordAgeInSeconds": 600,
-}
-
-
-def api_url() -> dict[str, Any]:
-    return {"Fn::Sub": f"https://${{{REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"}
-
-
-def api_url_variable(function: Function) -> dict[str, Any]:
-    """DEPLOYD_API_URL: PublicApiUrl when given; else the execute-api URL, except for the API's own function,
-    which cannot reference the REST API (the API's definition references the function: a cycle) and then
-    goes without (set PublicApiUrl, e.g. to the ApiUrl output after the first deploy, to give it one)."""
-    fallback = {"Ref": "AWS::NoValue"} if function.kind == "api" else api_url()
-    return {"Fn::If": [HAS_PUBLIC_API_URL, {"Ref": "PublicApiUrl"}, fallback]}
-
-
-def env_name(logical: str) -> str:
-    """`deployment-statuses` → `DEPLOYD_RESOURCE_DEPLOYMENT_STATUSES` (read back by chalicelib.settings)."""
-    return "DEPLOYD_RESOURCE_" + logical.upper().replace("-", "_")
-
-
-def function_environment(catalogue: Catalogue) -> dict[str, Any]:
-    """Physical names of the stack's resources, as chalicelib.settings reads them."""
-    variables: dict[str, Any] = {}
-    for table in catalogue.tables:
-        variables[env_name(table.logical)] = {"Ref": logical_id(table.logical, "Table")}
-    for queue in catalogue.queues:
-        # chalicelib.aws looks queues up by name (get_queue_url), so pass the name, not the URL Ref returns.
-        variables[env_name(queue.logical)] = {"Fn::GetAtt": [logical_id(queue.logical, "Queue"), "QueueName"]}
-    for bucket in catalogue.buckets:
-        variables[env_name(bucket.logical)] = {"Ref": logical_id(bucket.logical, "Bucket")}
-    for project in catalogue.build_projects:
-        variables[env_name(project.logical)] = {"Ref": codebuild.project_id(project)}
-    variables["DEPLOYD_STATE_MACHINE_ARN"] = {"Ref": PIPELINE_LOGICAL_ID}
-    variables["DEPLOYD_BUILD_RUNNER"] = "codebuild"
-    variables["DEPLOYD_BUILD_LOG_GROUP"] = {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
-    variables["DEPLOYD_SITES_KVS_ARN"] = cdn.key_value_store_arn(SITES_CDN)
-    variables["DEPLOYD_SITES_URL_TEMPLATE"] = {"Fn::Sub": "https://{label}.${SitesDomain}/"}
-    variables["DEPLOYD_ALLOW_LOCAL_REPOSITORIES"] = "false"
-    return variables
-
-
-def function_variables(catalogue: Catalogue, function: Function) -> dict[str, Any]:
-    """The function's environment: the stack's resources, its API URL, and for the API the admin token's secret."""
-    variables = {**function_environment(catalogue), "DEPLOYD_API_URL": api_url_variable(function)}
-    if function.kind == "api":
-        variables["DEPLOYD_ADMIN_TOKEN_SECRET_ARN"] = {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID}
-    return variables
 
 
 def admin_token_secret() -> dict[str, Any]:
@@ -138,76 +75,6 @@ def admin_token_secret() -> dict[str, Any]:
             "SecretString": {"Ref": "AdminToken"},
         },
     }
-
-
-def function_log_group(function: Function, prefix: str) -> dict[str, Any]:
-    return {
-        "Type": "AWS::Logs::LogGroup",
-        "DeletionPolicy": "Delete",
-        "UpdateReplacePolicy": "Delete",
-        "Properties": {
-            "LogGroupName": f"/aws/lambda/{prefix}/{function.handler}",
-            "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
-        },
-    }
-
-
-def function_events(function: Function) -> dict[str, Any]:
-    """Additions to the function's `Events` (merged into the ones Chalice generates, key by key)."""
-    if function.kind == "sqs":
-        # Powertools' batch processing reports failed records; without this Lambda would retry the whole batch.
-        return {function.sqs_event_id: {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
-    if function.handler == ROUTE_STREAM_CONSUMER:
-        properties = {
-            "Stream": {"Fn::GetAtt": [logical_id(ROUTES.logical, "Table"), "StreamArn"]},
-            "StartingPosition": "LATEST",
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            **ROUTE_STREAM_RETRY,
-        }
-        return {ROUTE_STREAM_EVENT: {"Type": "DynamoDB", "Properties": properties}}
-    return {}
-
-
-def failure_queue() -> dict[str, Any]:
-    return {
-        "Type": "AWS::SQS::Queue",
-        "Properties": {"MessageRetentionPeriod": FAILURE_QUEUE_RETENTION_SECONDS, "SqsManagedSseEnabled": True},
-    }
-
-
-def event_invoke_config(function: Function) -> dict[str, Any]:
-    """SAM's EventInvokeConfig: bounded retries, then the event goes to the function's failure queue."""
-    return {
-        "MaximumRetryAttempts": ASYNC_RETRY_ATTEMPTS,
-        "MaximumEventAgeInSeconds": ASYNC_MAX_EVENT_AGE_SECONDS,
-        "DestinationConfig": {
-            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": [iam.failure_queue_id(function), "Arn"]}}
-        },
-    }
-
-
-def function_resources(catalogue: Catalogue, functions: Sequence[Function], prefix: str) -> dict[str, Any]:
-    """Per function: a partial function resource and a partial role (deep-merged by Chalice into the ones it
-    generates), the function's log group, and for an asynchronously invoked one its failure queue."""
-    resources: dict[str, Any] = {}
-    for function in functions:
-        log_group = iam.function_log_group_id(function)
-        properties: dict[str, Any] = {
-            "Runtime": LAMBDA_RUNTIME,
-            "Environment": {"Variables": function_variables(catalogue, function)},
-            "LoggingConfig": {"LogGroup": {"Ref": log_group}},
-        }
-        events = function_events(function)
-        if events:
-            properties["Events"] = events
-        if function.kind == "cloudwatch_event":
-            properties["EventInvokeConfig"] = event_invoke_config(function)
-            resources[iam.failure_queue_id(function)] = failure_queue()
-            resources.update(monitoring.failure_destination_alarm(iam.failure_queue_id(function), function.logical_id))
-        resources[function.logical_id] = {"Properties": properties}
-        resources[function.role_id] = iam.function_role_override(function)
-        resources[log_group] = function_log_group(function, prefix)
-    return resources
 
 
 def pipeline_observability(prefix: str) -> dict[str, Any]:

@@ -164,7 +164,7 @@ ACTIVATION_QUEUE = Queue("activations", visibility_timeout_seconds=60)
 QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE)
 
 # What a CodeBuild build uploads waits under the sites bucket's staging prefix until the build-events handler
-# promotes it into the deployment's artifact prefix (chalicelib.pipeline.build_output). CloudFront reads
+# promotes it into the deployment's artifact prefix (chalicelib.adapters.build_output). CloudFront reads
 # only `deployments/`, so staged files are never served; what is left behind expires after a day.
 STAGING_PREFIX = "staging/"
 SITES_BUCKET = Bucket("sites", expiries=(Expiry(STAGING_PREFIX, days=1),))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.models.conditional import STATES_CONDITION_FAILED
 from chalicelib.vocabulary import NON_TERMINAL, Status
 
 SUBSTITUTIONS = ("BuildQueueUrl", "ActivationQueueUrl", "DeploymentsTable", "EnvironmentsTable")
 
 _DEPLOYMENT_KEY = {"id": {"N.$": "$.deployment_id"}}
-_CONDITION_FAILED = ["DynamoDB.ConditionalCheckFailedException"]
+_CONDITION_FAILED = [STATES_CONDITION_FAILED]
 
 
 def _catch_all(next_state: str) -> list[dict[str, Any]]:
@@ -33,7 +34,7 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
     heartbeat_seconds and in_flight_ids.
 
     The Build task's heartbeat comes from the input (a local build heartbeats; a CodeBuild build cannot, see
-    pipeline.executions.build_task_limits); `heartbeat_seconds` here is the default for an input without one.
+    adapters.executions.build_task_limits); `heartbeat_seconds` here is the default for an input without one.
     """
     non_terminal_values = {f":s{i}": {"S": s} for i, s in enumerate(NON_TERMINAL)}
     return {

@@ -11,9 +11,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
 
+from chalicelib.adapters import sites
 from chalicelib.models.route import RouteRepository
 from chalicelib.observability import logger
-from chalicelib.services import sites
 
 
 def _candidates(prefix: str, path: str) -> list[str]:
@@ -26,7 +26,7 @@ def _candidates(prefix: str, path: str) -> list[str]:
     return keys
 
 
-# Host labels as deployd makes them (services.sites): lowercase letters, digits and hyphens, a DNS label's length.
+# Host labels as deployd makes them (adapters.sites): lowercase letters, digits and hyphens, a DNS label's length.
 _LABEL = re.compile(r"[a-z0-9-]{1,63}")
 _TEXT = "text/plain; charset=utf-8"
 # Waiting connections the listening socket holds (socketserver's default is 5): a burst of parallel

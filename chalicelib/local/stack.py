@@ -144,8 +144,8 @@ class EmbeddedStack:
         get_settings.cache_clear()
 
     def start(self) -> None:
+        from chalicelib.adapters import sandbox
         from chalicelib.local.moto_compat import LocalAwsServer, serialize_dynamodb
-        from chalicelib.pipeline import sandbox
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
@@ -246,7 +246,7 @@ class EmbeddedStack:
         self._api_thread.start()
 
     def stop(self) -> None:
-        from chalicelib.pipeline import sandbox
+        from chalicelib.adapters import sandbox
 
         if self._timer is not None:
             self._timer.stop()

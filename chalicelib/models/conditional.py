@@ -26,6 +26,8 @@ from chalicelib.models.base import transaction
 # transaction's write whose condition did not hold.
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _CONDITION_FAILED_REASON = "ConditionalCheckFailed"
+# The same refusal as Step Functions names it to a Catch clause of a state machine's DynamoDB task.
+STATES_CONDITION_FAILED = f"DynamoDB.{_CONDITION_FAILED}"
 # Cancellation reasons that say nothing about our conditions: another writer held an item, or DynamoDB was busy.
 _RETRYABLE = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 

@@ -76,7 +76,7 @@ class Deployment(Model):
     # The CodeBuild build ("<project>:<uuid>") of a deployment built on AWS; set once, by a conditional write.
     build_id = UnicodeAttribute(null=True)
     # Names the one staging prefix a CodeBuild build may upload to and the build-events handler promotes
-    # from (pipeline.build_output); drawn by the worker's claim, a conditional write. Never shown by the API.
+    # from (adapters.build_output); drawn by the worker's claim, a conditional write. Never shown by the API.
     staging_nonce = UnicodeAttribute(null=True)
     destroyed = BooleanAttribute(default=False)
     created_at = TimestampAttribute(default_for_new=utc_now)

@@ -31,7 +31,7 @@ class Environment(Model):
     active_deployment_id = IntegerAttribute(null=True)
     active_seq = IntegerAttribute(null=True)
     in_flight = IntegerSetAttribute(null=True)
-    # A branch preview's build running right now (at most one: see pipeline.preview_build_lock).
+    # A branch preview's build running right now (at most one: see services.preview_build_lock).
     builder = IntegerAttribute(null=True)
     created_at = TimestampAttribute(null=True)
     updated_at = TimestampAttribute(null=True)

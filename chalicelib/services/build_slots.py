@@ -14,6 +14,7 @@ import time
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import executions
 from chalicelib.errors import ConditionFailed
 from chalicelib.models.conditional import transact, try_delete
 from chalicelib.models.deployment import Deployment, DeploymentRepository
@@ -21,7 +22,6 @@ from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait, SlotWaitRepository
 from chalicelib.observability import deployment_context, logger
-from chalicelib.pipeline import executions
 from chalicelib.vocabulary import TERMINAL, Status
 
 SLOTS_BY_PLAN = {"free": 1, "pro": 3, "enterprise": 10}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.expressions.update import Action
 
+from chalicelib.adapters import sites
 from chalicelib.errors import Conflict, DomainError, NotFound, Unauthenticated, Unprocessable
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_delete
@@ -23,7 +24,7 @@ from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
-from chalicelib.services import auth, deployments, listing, rate_limits, sites, statuses, text
+from chalicelib.services import auth, deployments, listing, rate_limits, statuses, text
 from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.listing import Page, paginate
 from chalicelib.services.rate_limits import RateLimitState

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.adapters import git
 from chalicelib.errors import Conflict, InvalidInput, Unprocessable
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.project import Project
-from chalicelib.services import deployments, git, listing
+from chalicelib.services import deployments, listing
 from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.gitlab_params import NATIVE_FOR_FILTER, DeploymentCreate, DeploymentUpdate, ListQuery
 from chalicelib.services.gitlab_views import (

@@ -8,13 +8,13 @@ import zlib
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from chalicelib.adapters import sites
 from chalicelib.errors import NotFound
 from chalicelib.models.api_key import ApiKeyRepository
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
 from chalicelib.models.organization import Organization, OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.services import sites
 from chalicelib.services.integers import ascii_integer
 from chalicelib.services.listing import Page
 from chalicelib.services.statuses import GITLAB_STATUS

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from chalicelib.errors import NotFound
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import ProjectRepository
-from chalicelib.services import build_logs, deployments, previews
+from chalicelib.services import deployments, previews
 from chalicelib.services.integers import ascii_integer
 from chalicelib.vocabulary import NON_TERMINAL, Status
 
@@ -81,5 +81,5 @@ def update_status(org_slug: str, status_id: str) -> UpdateStatus:
         deployment,
         STATUS.get(deployment.status, "in_progress"),
         _summary(deployment),
-        build_logs.read(deployment.id).splitlines(),
+        deployments.log_text(deployment).splitlines(),
     )

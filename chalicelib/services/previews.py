@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.adapters import sites
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
@@ -20,7 +21,7 @@ from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.route import Route
 from chalicelib.observability import logger
-from chalicelib.services import deployments, sites, statuses
+from chalicelib.services import deployments, statuses
 from chalicelib.services.deployments import DeploymentSpec, DeploymentView
 
 PLANS_WITH_PREVIEWS = frozenset({"pro", "enterprise"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters import git, sites
 from chalicelib.errors import Conflict, InvalidInput
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.deployment import Deployment
@@ -12,7 +13,7 @@ from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.models.route import Route
-from chalicelib.services import git, schedule_expressions, sites
+from chalicelib.services import schedule_expressions
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from chalicelib.adapters import sites
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project
 from chalicelib.models.route import Route, RouteRepository
 from chalicelib.observability import logger
-from chalicelib.services import sites
 from chalicelib.services.previews import Preview
 from chalicelib.settings import get_settings
 

@@ -34,24 +34,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib.aws import client
+from chalicelib.adapters import key_value_store
+from chalicelib.adapters.key_value_store import Change
 from chalicelib.models.route import Route
 from chalicelib.models.route_mirror_marker import RouteMirrorMarkerRepository
 from chalicelib.observability import logger
-from chalicelib.settings import get_settings
-
-# KeyValueStore limits (CloudFront quotas): keys up to 512 bytes, values up to 1 KB, and one UpdateKeys
-# request carries at most 50 keys. Labels and "deployments/<id>/" prefixes are far below the first two.
-MAX_KEY_BYTES = 512
-MAX_VALUE_BYTES = 1024
-MAX_KEYS_PER_UPDATE = 50
-LIST_PAGE_SIZE = 50  # ListKeys' largest page
 
 # A conflict means another writer (a mirror of another shard, reconcile) wrote in between; each attempt
 # starts over with a fresh ETag and a fresh read. Beyond this the caller fails and the record is retried.
@@ -61,20 +54,9 @@ MAX_ATTEMPTS = 8
 CHECK_INTERVAL = timedelta(hours=1)
 FULL_RECONCILE_INTERVAL = timedelta(days=1)
 
-_CONFLICT = "ConflictException"
-_NOT_FOUND = "ResourceNotFoundException"
-
 
 class MirrorConflict(Exception):
     """Other writers kept changing the store for MAX_ATTEMPTS attempts in a row."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """One key made to agree with its row: put `value`, or delete the key when `value` is None."""
-
-    host: str
-    value: str | None
 
 
 @dataclass
@@ -88,83 +70,6 @@ class ReconcileReport:
         return len(self.put) + len(self.deleted)
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _fits_key(host: str) -> bool:
-    return 0 < len(host.encode()) <= MAX_KEY_BYTES
-
-
-def _fits_value(value: str) -> bool:
-    return 0 < len(value.encode()) <= MAX_VALUE_BYTES
-
-
-class _Store:
-    """The calls this module makes on one KeyValueStore (the data-plane API, `cloudfront-keyvaluestore`)."""
-
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-        self.api = client("cloudfront-keyvaluestore")
-
-    def etag(self) -> str:
-        return str(self.api.describe_key_value_store(KvsARN=self.arn)["ETag"])
-
-    def items(self) -> Iterator[tuple[str, str]]:
-        token: str | None = None
-        while True:
-            page = self.api.list_keys(
-                KvsARN=self.arn, MaxResults=LIST_PAGE_SIZE, **({"NextToken": token} if token else {})
-            )
-            for item in page.get("Items", []):
-                yield item["Key"], item["Value"]
-            token = page.get("NextToken")
-            if not token:
-                return
-
-    def write_one(self, change: Change, etag: str) -> str:
-        """Put or delete one key; the store's ETag after the write. Deleting an absent key is no change."""
-        if change.value is not None:
-            return str(self.api.put_key(KvsARN=self.arn, Key=change.host, Value=change.value, IfMatch=etag)["ETag"])
-        try:
-            return str(self.api.delete_key(KvsARN=self.arn, Key=change.host, IfMatch=etag)["ETag"])
-        except ClientError as exc:
-            # The store itself exists (its ETag was just described), so what is not found is the key.
-            if _error_code(exc) != _NOT_FOUND:
-                raise
-            return etag  # nothing was written, so the ETag has not moved
-
-    def write_many(self, changes: Sequence[Change], etag: str) -> str:
-        """One all-or-nothing UpdateKeys. Its reference does not say whether a delete of an absent key
-        refuses the request; if the request is refused for anything but a conflict, the keys are written
-        one by one instead, where an absent key is known to be harmless."""
-        puts = [{"Key": c.host, "Value": c.value} for c in changes if c.value is not None]
-        deletes = [{"Key": c.host} for c in changes if c.value is None]
-        try:
-            return str(self.api.update_keys(KvsARN=self.arn, IfMatch=etag, Puts=puts, Deletes=deletes)["ETag"])
-        except ClientError as exc:
-            if _error_code(exc) == _CONFLICT:
-                raise
-            logger.info("UpdateKeys refused; writing keys one by one", extra={"error": _error_code(exc)})
-        for change in changes:
-            etag = self.write_one(change, etag)
-        return etag
-
-
-def _store() -> _Store:
-    return _Store(get_settings().sites_kvs_arn)
-
-
-def _apply(store: _Store, etag: str, changes: Sequence[Change]) -> None:
-    """Write `changes`, each write's IfMatch the ETag the previous one returned: the whole sequence lands
-    only if nobody else wrote since `etag` was read. Raises ClientError(ConflictException) otherwise."""
-    if len(changes) == 1:
-        store.write_one(changes[0], etag)
-        return
-    for start in range(0, len(changes), MAX_KEYS_PER_UPDATE):
-        etag = store.write_many(changes[start : start + MAX_KEYS_PER_UPDATE], etag)
-
-
 def _backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.05 * 2**attempt))
 
@@ -175,7 +80,7 @@ def _desired(hosts: Sequence[str]) -> list[Change]:
     changes = []
     for host in hosts:
         value = rows.get(host)
-        if value is not None and not _fits_value(value):
+        if value is not None and not key_value_store.fits_value(value):
             # It cannot be mirrored; serving nothing beats serving what the label used to point at.
             logger.error("route value too large for the KeyValueStore", extra={"host": host, "bytes": len(value)})
             value = None
@@ -190,21 +95,21 @@ def mirror(hosts: Iterable[str]) -> list[Change]:
     thing starts over. Raises MirrorConflict after MAX_ATTEMPTS conflicts, ClientError on anything else."""
     wanted: list[str] = []
     for host in dict.fromkeys(hosts):  # distinct, in order
-        if _fits_key(host):
+        if key_value_store.fits_key(host):
             wanted.append(host)
         else:  # such a key cannot exist in the store, so there is nothing to agree with
             logger.error("route key too long for the KeyValueStore", extra={"host": host})
     if not wanted:
         return []
-    store = _store()
+    store = key_value_store.store()
     for attempt in range(MAX_ATTEMPTS):
         etag = store.etag()  # before the read: see the module docstring
         changes = _desired(wanted)
         try:
-            _apply(store, etag, changes)
+            key_value_store.apply(store, etag, changes)
             return changes
         except ClientError as exc:
-            if _error_code(exc) != _CONFLICT:
+            if key_value_store.error_code(exc) != key_value_store.CONFLICT:
                 raise
             logger.info("KeyValueStore changed meanwhile; mirroring again", extra={"attempt": attempt + 1})
             _backoff(attempt)
@@ -219,13 +124,13 @@ def reconcile() -> ReconcileReport:
     requests, plus ceil(changes / 50) UpdateKeys when something drifted. Both sides are bounded by what a
     KeyValueStore can hold at all (5 MB in total, keys <= 512 B, values <= 1 KB): a few hundred routes are a
     handful of requests a minute. Only the table's host and artifact_prefix are fetched."""
-    store = _store()
+    store = key_value_store.store()
     for attempt in range(MAX_ATTEMPTS):
         report = ReconcileReport()
         etag = store.etag()  # before both reads, so a write of anyone in between refuses ours
         wanted: dict[str, str] = {}
         for route in Route.scan(consistent_read=True, attributes_to_get=["host", "artifact_prefix"]):
-            if _fits_key(route.host) and _fits_value(route.artifact_prefix):
+            if key_value_store.fits_key(route.host) and key_value_store.fits_value(route.artifact_prefix):
                 wanted[route.host] = route.artifact_prefix
             else:
                 report.unmirrorable.append(route.host)
@@ -239,9 +144,9 @@ def reconcile() -> ReconcileReport:
         if not changes:
             return report
         try:
-            _apply(store, etag, changes)
+            key_value_store.apply(store, etag, changes)
         except ClientError as exc:
-            if _error_code(exc) != _CONFLICT:
+            if key_value_store.error_code(exc) != key_value_store.CONFLICT:
                 raise
             _backoff(attempt)
             continue

@@ -12,16 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from chalicelib.adapters import git
 from chalicelib.errors import DomainError, Unprocessable
-from chalicelib.models.attributes import parse_timestamp
 from chalicelib.models.conditional import try_update, unchanged
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.project import Project
 from chalicelib.observability import logger
-from chalicelib.services import git, previews, retention, route_mirror, schedule_expressions
+from chalicelib.services import previews, retention, schedule_expressions
 from chalicelib.services.previews import Preview
 from chalicelib.services.projects import RETAINED, SCHEDULED
-from chalicelib.settings import get_settings
 
 SCHEDULER = "deployd-scheduler"  # the creator of scheduled builds
 
@@ -40,7 +39,7 @@ class RunReport:
         return {name: len(getattr(self, name)) for name in ("rebuilt", "skipped", "removed", "purged", "failed")}
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -128,7 +127,7 @@ def _run_project(project: Project, now: datetime, report: RunReport) -> None:
 
 def run_schedules(now: datetime) -> RunReport:
     """One run: every indexed project's due rebuilds, removals and artifact deletions as of `now`."""
-    now = _utc(now)
+    now = as_utc(now)
     report = RunReport()
     for project in _indexed_projects():
         try:
@@ -138,25 +137,3 @@ def run_schedules(now: datetime) -> RunReport:
             report.failed.append((project.id, f"{exc.__class__.__name__}: {exc}"))
     logger.info("scheduled run", extra={"now": now.isoformat(), **report.summary()})
     return report
-
-
-def _reconcile_routes(now: datetime) -> tuple[int, int]:
-    """Repair the sites' KeyValueStore from the routes table when due (see route_mirror.reconcile_if_due):
-    (reconciled: 1 or 0, routes repaired); repaired is -1 if the reconcile failed."""
-    try:
-        report = route_mirror.reconcile_if_due(now)
-    except Exception:  # the store's trouble must not fail (and so re-run) the preview work above
-        logger.exception("reconciling the KeyValueStore with the routes table failed")
-        return 1, -1
-    return (0, 0) if report is None else (1, report.changed)
-
-
-def handle_event(event: dict) -> dict[str, int]:
-    """The Lambda entry point's logic: EventBridge's `time` is the run's `now`. On AWS (a KeyValueStore is
-    configured) a run also reconciles the store with the routes table when that is due (hourly, if changed)."""
-    stamp = event.get("time")
-    now = parse_timestamp(stamp) if isinstance(stamp, str) else datetime.now(UTC)
-    summary = run_schedules(now).summary()
-    if get_settings().sites_kvs_arn:
-        summary["routes_reconciled"], summary["routes_repaired"] = _reconcile_routes(now)
-    return summary

@@ -23,7 +23,9 @@ def test_a_redeploy_starts_building_only_after_the_superseded_build_stopped(
     build = (
         # A build stopping takes a moment (here: a second to clean up after SIGTERM)
         f'trap "sleep 1; rm -f {marks}/running-$DEPLOYD_DEPLOYMENT_ID; exit 1" TERM; '
-        f"ls {marks} | grep -c running- > {marks}/others-$DEPLOYD_DEPLOYMENT_ID; "
+        # (written aside and renamed, so the test never reads the file before the count is in it)
+        f"ls {marks} | grep -c running- > {marks}/count-$DEPLOYD_DEPLOYMENT_ID; "
+        f"mv {marks}/count-$DEPLOYD_DEPLOYMENT_ID {marks}/others-$DEPLOYD_DEPLOYMENT_ID; "
         f"touch {marks}/running-$DEPLOYD_DEPLOYMENT_ID; "
         f"while [ ! -f {marks}/gate-$DEPLOYD_DEPLOYMENT_ID ]; do sleep 0.05; done; "
         f"mkdir -p dist && cp index.html dist/; rm -f {marks}/running-$DEPLOYD_DEPLOYMENT_ID"

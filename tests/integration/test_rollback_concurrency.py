@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from chalicelib.adapters import sites
 from chalicelib.errors import Conflict
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.route import RouteRepository
-from chalicelib.services import deployments, projects, sites
+from chalicelib.services import deployments, projects
 from tests.support.polling import poll
 
 

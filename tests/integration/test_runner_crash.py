@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.pipeline import build_worker
 from chalicelib.services import deployments
+from chalicelib.workers import build_worker
 
 
 class _CrashingRunner:

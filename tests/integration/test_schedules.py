@@ -9,10 +9,11 @@ from typing import Any
 
 import requests
 
+from chalicelib.adapters import sites
 from chalicelib.models.deployment_status import DeploymentStatusRepository
 from chalicelib.models.environment import EnvironmentRepository
 from chalicelib.models.project import Project
-from chalicelib.services import organizations, previews, schedule_expressions, sites
+from chalicelib.services import organizations, previews, schedule_expressions
 from chalicelib.services.schedules import RunReport, run_schedules
 
 

@@ -22,10 +22,10 @@ Publish = Callable[[dict[str, bytes]], str]
 @pytest.fixture
 def publish(stack: EmbeddedStack) -> Publish:
     """Publishes files as a deployment's site under a fresh label; returns the label."""
+    from chalicelib.adapters import sites
     from chalicelib.aws import client
     from chalicelib.infra.resources import SITES_BUCKET
     from chalicelib.models.route import Route
-    from chalicelib.services import sites
     from chalicelib.settings import get_settings
 
     def make(files: dict[str, bytes]) -> str:

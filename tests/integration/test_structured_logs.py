@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.pipeline import executions
+from chalicelib.adapters import executions
 from chalicelib.services import deployments
 from tests.support.polling import wait_until
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.adapters import sites
 from chalicelib.errors import Conflict
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
-from chalicelib.services import deployments, projects, sites
+from chalicelib.services import deployments, projects
 from chalicelib.vocabulary import NON_TERMINAL
 from tests.support.polling import wait_until
 

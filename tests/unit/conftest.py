@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.runners import BuildJob
 from chalicelib.aws import client
 from chalicelib.infra.resources import CATALOGUE, SITES_BUCKET
-from chalicelib.pipeline.runners import BuildJob
 from chalicelib.settings import get_settings
 from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
 from tests.support.git import GitRepo

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from chalicelib.adapters import addresses, git
 from chalicelib.errors import InvalidInput
-from chalicelib.services import addresses, git
 
 
 @pytest.fixture

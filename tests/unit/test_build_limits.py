@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.pipeline.runners import LocalBuildRunner
-from chalicelib.services import sites
+from chalicelib.adapters import sites
+from chalicelib.adapters.runners import LocalBuildRunner
 
 
 @pytest.fixture
@@ -196,13 +196,13 @@ def test_time_spent_cloning_counts_against_the_build_time_limit(
 ) -> None:
     # Given a build limit of 2 seconds, a clone that takes 1.5 of them, and a build command that needs 1.5
     limits()
-    real_checkout = __import__("chalicelib.services.git", fromlist=["checkout"]).checkout
+    real_checkout = __import__("chalicelib.adapters.git", fromlist=["checkout"]).checkout
 
     def slow_checkout(*args: Any, **kwargs: Any) -> None:
         time.sleep(1.5)
         real_checkout(*args, **kwargs)
 
-    monkeypatch.setattr("chalicelib.services.git.checkout", slow_checkout)
+    monkeypatch.setattr("chalicelib.adapters.git.checkout", slow_checkout)
     job = job_factory(git_repo(), build_command="sleep 1.5", timeout_seconds=2)
 
     # When it is built

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import build_logs
+from chalicelib.adapters.build_logs import BuildLog
 from chalicelib.aws import client as aws_client
-from chalicelib.services import build_logs
-from chalicelib.services.build_logs import BuildLog
 from tests.support.polling import wait_until
 
 _ids = itertools.count(1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.pipeline.runners import BuildResult, LocalBuildRunner
+from chalicelib.adapters.runners import BuildResult, LocalBuildRunner
 
 BuildRun = Callable[..., BuildResult]
 

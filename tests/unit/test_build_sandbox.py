@@ -1,4 +1,4 @@
-"""The local build sandbox (chalicelib.pipeline.sandbox) through LocalBuildRunner: real shell builds, run as this
+"""The local build sandbox (chalicelib.adapters.sandbox) through LocalBuildRunner: real shell builds, run as this
 test suite runs them (as root here: a leased uid of their own; the fallback for a non-root deployd is forced)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.pipeline import sandbox
-from chalicelib.pipeline.runners import BuildResult, LocalBuildRunner
+from chalicelib.adapters import sandbox
+from chalicelib.adapters.runners import BuildResult, LocalBuildRunner
 from chalicelib.settings import get_settings
 from tests.support.polling import wait_until
 from tests.support.processes import marked_sleep, processes_with

@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from chalicelib.adapters import build_output, sites
+from chalicelib.adapters.build_output import OutputRefused
 from chalicelib.aws import client, reset_clients
 from chalicelib.infra.build_upload import FILES, MANIFEST
 from chalicelib.infra.buildspec import BUILDSPEC_DOCUMENT, UPLOAD_COMMAND, WORKDIR
 from chalicelib.infra.resources import SITES_BUCKET
-from chalicelib.pipeline import build_output
-from chalicelib.pipeline.build_output import OutputRefused
-from chalicelib.services import sites
 from chalicelib.settings import get_settings
 
 DEPLOYMENT_ID = 7

@@ -24,6 +24,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from app import app
+from chalicelib.adapters import codebuild, executions, sites
 from chalicelib.aws import client
 from chalicelib.infra.build_upload import FILES, MANIFEST
 from chalicelib.infra.buildspec import BUILD_VARIABLES, BUILDSPEC
@@ -33,10 +34,10 @@ from chalicelib.local.provision import provision, state_machine_arn
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.route import Route
-from chalicelib.pipeline import codebuild, consumers, executions
-from chalicelib.services import deployments, organizations, previews, projects, sites
+from chalicelib.services import deployments, organizations, previews, projects
 from chalicelib.services.inputs import ProjectCreate
 from chalicelib.settings import get_settings
+from chalicelib.workers import consumers
 from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
 from tests.support.polling import wait_until
 

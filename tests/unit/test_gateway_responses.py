@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api import edges
-from chalicelib.infra.package import REST_API
+from chalicelib.infra.function_resources import REST_API
 from tests.unit.chalice_sam import packaged_template
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import git
 from chalicelib.errors import InvalidInput, Unprocessable
-from chalicelib.services import git
 
 
 def test_resolving_a_branch_names_its_head_commit_with_message_and_author(git_repo: Any) -> None:

@@ -1,4 +1,4 @@
-"""The network steps of services.git against misbehaving servers on loopback: each one ends within its time limit,
+"""The network steps of adapters.git against misbehaving servers on loopback: each one ends within its time limit,
 can be stopped, is refused for non-public addresses unless the platform allows them, and is worded without
 the exception behind it."""
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import git
 from chalicelib.errors import Unprocessable
-from chalicelib.services import git
 from chalicelib.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,9 +218,9 @@ def test_the_fetching_process_checks_the_address_a_name_resolves_to_when_it_conn
     server = loopback_server(_never_answer)
     request = {"operation": "refs", "url": f"git://localhost:{server.port}/site.git", "allow_private": False}
 
-    # When the fetching process is asked for the refs directly, past the validation in services.git
+    # When the fetching process is asked for the refs directly, past the validation in adapters.git
     answer = subprocess.run(
-        [sys.executable, "-m", "chalicelib.services.git_remote"],
+        [sys.executable, "-m", "chalicelib.adapters.git_remote"],
         cwd=ROOT,
         input=json.dumps(request),
         capture_output=True,

@@ -13,16 +13,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import executions
 from chalicelib.infra import codebuild, iam, package
+from chalicelib.infra.function_resources import LAMBDA_RUNTIME, REST_API, ROUTE_STREAM_EVENT, env_name
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.package import (
-    LAMBDA_RUNTIME,
-    REST_API,
-    ROUTE_STREAM_EVENT,
-    env_name,
-    merge_template,
-    resource_prefix,
-)
+from chalicelib.infra.package import merge_template, resource_prefix
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
     BUILD_PROJECT,
@@ -33,7 +28,6 @@ from chalicelib.infra.resources import (
 )
 from chalicelib.infra.template import data_plane, logical_id
 from chalicelib.observability import DEPLOYMENT_EVENTS, METRICS_NAMESPACE
-from chalicelib.pipeline import executions
 from chalicelib.settings import Settings
 from tests.unit.chalice_sam import packaged_template
 

@@ -22,9 +22,10 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
+from chalicelib.adapters import key_value_store, sites
 from chalicelib.models.route import Route
-from chalicelib.pipeline import route_stream
-from chalicelib.services import route_mirror, schedules, sites
+from chalicelib.services import route_mirror
+from chalicelib.workers import route_stream, scheduler
 
 KVS_ARN = "arn:aws:cloudfront::123456789012:key-value-store/9c8b2d1e-0000-4000-8000-5a1b2c3d4e5f"
 
@@ -156,12 +157,12 @@ def kvs(tables: None, settings_env: Callable[..., None], monkeypatch: pytest.Mon
     """The routes table in moto, and the fake store as the client route_mirror gets for the configured ARN."""
     settings_env(DEPLOYD_SITES_KVS_ARN=KVS_ARN)
     store = FakeKeyValueStore(KVS_ARN)
-    real_client = route_mirror.client
+    real_client = key_value_store.client
 
     def fake_client(service: str) -> Any:
         return store if service == "cloudfront-keyvaluestore" else real_client(service)
 
-    monkeypatch.setattr(route_mirror, "client", fake_client)
+    monkeypatch.setattr(key_value_store, "client", fake_client)
     monkeypatch.setattr(route_mirror.time, "sleep", lambda seconds: None)
     return store
 
@@ -482,7 +483,7 @@ def test_the_scheduled_handler_reconciles_when_a_store_is_configured(kvs: FakeKe
     route("site--acme", 3)
 
     # When the scheduled handler runs
-    summary = schedules.handle_event({"time": "2026-01-01T00:00:00Z"})
+    summary = scheduler.handle_event({"time": "2026-01-01T00:00:00Z"})
 
     # Then the route is repaired within that run
     assert summary["routes_repaired"] == 1
@@ -495,7 +496,7 @@ def test_a_failing_reconcile_does_not_fail_the_scheduled_run(kvs: FakeKeyValueSt
     kvs.failing_keys = {"site--acme"}
 
     # When the scheduled handler runs, then it completes and reports the failed reconcile as -1
-    assert schedules.handle_event({"time": "2026-01-01T00:00:00Z"})["routes_repaired"] == -1
+    assert scheduler.handle_event({"time": "2026-01-01T00:00:00Z"})["routes_repaired"] == -1
 
 
 # ---- the scheduled reconcile: hourly, and only after changes ----
@@ -504,7 +505,7 @@ def test_a_failing_reconcile_does_not_fail_the_scheduled_run(kvs: FakeKeyValueSt
 def _scheduled_run(minutes_after_midnight: int) -> dict[str, int]:
     """The scheduled handler as EventBridge invokes it, `minutes_after_midnight` into 2026-01-01."""
     moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes_after_midnight)
-    return schedules.handle_event({"time": moment.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return scheduler.handle_event({"time": moment.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
 
 @pytest.fixture
@@ -596,7 +597,7 @@ def test_without_a_store_the_consumer_acknowledges_every_record_and_calls_nothin
 def test_without_a_store_the_scheduled_handler_does_not_reconcile(no_store: FakeKeyValueStore) -> None:
     route("site--acme", 1)
 
-    summary = schedules.handle_event({"time": "2026-01-01T00:00:00Z"})
+    summary = scheduler.handle_event({"time": "2026-01-01T00:00:00Z"})
 
     assert "routes_repaired" not in summary
     assert no_store.calls == []

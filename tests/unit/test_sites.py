@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
+from chalicelib.adapters import sites
 from chalicelib.local.sites import _candidates
-from chalicelib.services import sites
 from chalicelib.services.inputs import ProjectCreate
 
 # Valid slugs chosen to tempt collisions: prefixes of each other, a "d<digits>" lookalike, digits only.

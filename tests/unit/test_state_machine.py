@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import executions
 from chalicelib.aws import client
 from chalicelib.infra.resources import DEPLOYMENTS, ENVIRONMENTS
 from chalicelib.infra.state_machine import SUBSTITUTIONS, pipeline_definition, render
 from chalicelib.local.provision import PIPELINE_ROLE_ARN
-from chalicelib.pipeline import executions
 from chalicelib.settings import get_settings
 from tests.support.polling import wait_until
 

@@ -18,6 +18,7 @@ from chalicelib.services.deployments.queries import (
     BuildLogView,
     DeploymentView,
     list_page,
+    log_text,
     logs,
     view,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "create",
     "delete_record",
     "list_page",
+    "log_text",
     "logs",
     "record_failure",
     "rollback",

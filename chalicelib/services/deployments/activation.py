@@ -8,6 +8,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import sites
 from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
@@ -16,7 +17,7 @@ from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.route import Route
 from chalicelib.observability import deployment_context, deployment_event, logger
-from chalicelib.services import build_slots, sites, statuses
+from chalicelib.services import build_slots, statuses
 from chalicelib.services.deployments.queries import DeploymentView, deployment_of
 from chalicelib.vocabulary import Status
 

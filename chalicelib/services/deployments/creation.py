@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import executions, git
 from chalicelib.errors import ConditionFailed, Conflict, InvalidInput, NotFound
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import TransactionFailed, transact, try_update
@@ -15,8 +16,7 @@ from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRe
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.observability import deployment_context, deployment_event, logger
-from chalicelib.pipeline import executions
-from chalicelib.services import git, statuses
+from chalicelib.services import statuses
 from chalicelib.services.deployments.external import promote_external
 from chalicelib.services.deployments.queries import DeploymentView, active_id
 from chalicelib.services.deployments.terminal import record_failure

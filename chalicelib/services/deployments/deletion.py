@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import sites
 from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.conditional import transact, try_delete
 from chalicelib.models.deployment import Deployment
@@ -12,7 +13,6 @@ from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.route import Route
-from chalicelib.services import sites
 from chalicelib.vocabulary import NON_TERMINAL
 
 

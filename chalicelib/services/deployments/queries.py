@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.adapters import build_logs
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.services import build_logs, listing
+from chalicelib.services import listing
 from chalicelib.services.listing import Page
+from chalicelib.vocabulary import Status
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past any project's history
@@ -63,4 +65,13 @@ def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[
 def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:
     project = ProjectRepository.get(org_slug, project_id)
     deployment = deployment_of(project, deployment_id)
-    return BuildLogView(deployment, build_logs.read(deployment.id))
+    return BuildLogView(deployment, log_text(deployment))
+
+
+def log_text(deployment: Deployment) -> str:
+    """The deployment's whole build log, as one text whichever runner built it; a failed build's log ends with
+    why it failed, as the worker ends a local build's log."""
+    text = build_logs.read(deployment.id, deployment.build_id)
+    if deployment.build_id and deployment.status == Status.FAILED and deployment.error_message:
+        text += f"==> Failed: {deployment.error_message}\n"
+    return text

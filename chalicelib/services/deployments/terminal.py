@@ -5,6 +5,7 @@ from __future__ import annotations
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import codebuild, executions
 from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
@@ -12,7 +13,6 @@ from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
 from chalicelib.models.project import ProjectRepository
 from chalicelib.observability import FailureCause, deployment_context, deployment_event, logger
-from chalicelib.pipeline import codebuild, executions
 from chalicelib.services import build_slots, statuses
 from chalicelib.services.deployments.queries import DeploymentView, deployment_of
 from chalicelib.vocabulary import NON_TERMINAL, Status

@@ -4,7 +4,7 @@ A Lambda cannot wait an hour for a build, so the runner only starts it (`BuildSt
 outcome arrives as an EventBridge "CodeBuild Build State Change" event, which
 `build_state.handle_build_state` turns into the deployment's next status. The project never changes per
 deployment: everything specific to one build goes in as environment variables (infra.buildspec), among them
-the build's only upload target, a presigned POST for its staging prefix (pipeline.build_output).
+the build's only upload target, a presigned POST for its staging prefix (adapters.build_output).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.build_output import UploadTarget, upload_target
+from chalicelib.adapters.runners import BuildJob, BuildReporter, BuildResult, BuildStarted
 from chalicelib.aws import client
 from chalicelib.infra.buildspec import BUILD_VARIABLES
 from chalicelib.infra.resources import BUILD_PROJECT
 from chalicelib.observability import FailureCause, logger
-from chalicelib.pipeline.build_output import UploadTarget, upload_target
-from chalicelib.pipeline.runners import BuildJob, BuildReporter, BuildResult, BuildStarted
 from chalicelib.settings import get_settings
 
 # CodeBuild's time limits are whole minutes in this range.

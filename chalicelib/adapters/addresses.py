@@ -137,7 +137,7 @@ def ensure_public_url(url: str, *, field: str, allow_private: bool | None = None
 
 def public_only_getaddrinfo(getaddrinfo: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
     """A getaddrinfo that refuses to hand out non-public addresses: installed in the process that fetches from
-    a repository (services.git_remote), so whatever the name resolves to at connection time, redirects
+    a repository (adapters.git_remote), so whatever the name resolves to at connection time, redirects
     included, is checked, not only what it resolved to when the URL was validated."""
 
     def checked(host: Any, *args: Any, **kwargs: Any) -> list[Any]:

@@ -1,8 +1,8 @@
 """Git plumbing through dulwich (no git binary needed, so it runs on Lambda as well as here).
 
-Every step that reads a repository runs in a process of its own (services.git_remote) under a time limit:
+Every step that reads a repository runs in a process of its own (adapters.git_remote) under a time limit:
 settings.git_timeout_seconds when a deployment is created, the clone's own limit inside a build. Only
-public addresses are used unless settings.allow_private_addresses (services.addresses).
+public addresses are used unless settings.allow_private_addresses (adapters.addresses).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from chalicelib.adapters import addresses
 from chalicelib.errors import InvalidInput, Unprocessable
 from chalicelib.observability import logger
-from chalicelib.services import addresses
 from chalicelib.settings import get_settings
 
 _REMOTE_SCHEMES = ("https://", "http://", "ssh://", "git://")
@@ -116,7 +116,7 @@ def _remote(
         raise RepositoryUnavailable(f"repository {shown} {_REASON_TEXT['non_public']}", reason="non_public") from exc
     request = json.dumps({"operation": operation, "url": repo_url, "allow_private": allow_private, **fields})
     process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.services.git_remote"],
+        [sys.executable, "-m", "chalicelib.adapters.git_remote"],
         cwd=_PACKAGE_ROOT,
         # Only what Python needs to find dulwich: none of the platform's credentials or settings.
         env={"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.adapters import codebuild
 from chalicelib.aws import client
 from chalicelib.observability import logger
-from chalicelib.pipeline import codebuild
 from chalicelib.settings import get_settings
 
 

@@ -1,7 +1,7 @@
 """Build runners: turn a commit into uploaded artifacts, behind one interface.
 
 `LocalBuildRunner` checks out, builds in a subprocess and uploads from the worker itself, and returns the
-build's result. `CodeBuildRunner` (chalicelib.pipeline.codebuild) only starts the build and returns
+build's result. `CodeBuildRunner` (chalicelib.adapters.codebuild) only starts the build and returns
 `BuildStarted`: its outcome arrives later, as an EventBridge event. Runners report through a
 `BuildReporter`, which records the status moves and tells them when to stop (cancel).
 """
@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from chalicelib.adapters import git, sandbox, sites
 from chalicelib.observability import FailureCause, logger
-from chalicelib.pipeline import sandbox
-from chalicelib.services import git, sites
 from chalicelib.settings import get_settings
 from chalicelib.vocabulary import Status
 
@@ -102,7 +101,7 @@ def _resolve_output(checkout: Path, output_dir: str) -> Path | None:
 
 
 class LocalBuildRunner:
-    """Runs the build command with /bin/sh in a fresh workspace, sandboxed (chalicelib.pipeline.sandbox): its own
+    """Runs the build command with /bin/sh in a fresh workspace, sandboxed (chalicelib.adapters.sandbox): its own
     PID and mount namespaces and, when deployd runs as root, an unprivileged uid of its own."""
 
     poll_seconds = 0.1

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters import codebuild, executions
 from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.observability import deployment_context, deployment_event, logger
-from chalicelib.pipeline import codebuild, executions, preview_build_lock
-from chalicelib.services import build_slots, deployments, statuses
+from chalicelib.services import build_slots, deployments, preview_build_lock, statuses
 from chalicelib.vocabulary import Status
 
 

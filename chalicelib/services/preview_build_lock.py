@@ -9,12 +9,12 @@ import contextlib
 import time
 from collections.abc import Iterator
 
+from chalicelib.adapters import sites
+from chalicelib.adapters.build_logs import BuildLog
+from chalicelib.adapters.runners import BuildReporter
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
-from chalicelib.pipeline.runners import BuildReporter
-from chalicelib.services import sites
-from chalicelib.services.build_logs import BuildLog
 from chalicelib.settings import get_settings
 
 

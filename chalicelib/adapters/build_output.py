@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.adapters import sites
 from chalicelib.aws import client, s3_signer
 from chalicelib.infra.build_upload import FILES, MANIFEST
 from chalicelib.infra.resources import SITES_BUCKET, STAGING_PREFIX
-from chalicelib.services import sites
 from chalicelib.settings import get_settings
 
 # Copies run in parallel: a Lambda copies a 20,000-file site in about a minute instead of ten.

@@ -16,18 +16,18 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.adapters import build_output, codebuild, executions, sites
+from chalicelib.adapters.build_logs import BuildLog
+from chalicelib.adapters.codebuild import CodeBuildRunner
+from chalicelib.adapters.runners import BuildJob, BuildResult, BuildRunner, BuildStarted, LocalBuildRunner
 from chalicelib.errors import NotFound
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.observability import build_duration, deployment_context, logger, queue_wait
-from chalicelib.pipeline import build_output, codebuild, executions, preview_build_lock
-from chalicelib.pipeline.codebuild import CodeBuildRunner
-from chalicelib.pipeline.preview_build_lock import PreviewBuildLock
-from chalicelib.pipeline.runners import BuildJob, BuildResult, BuildRunner, BuildStarted, LocalBuildRunner
-from chalicelib.services import deployments, sites, statuses
-from chalicelib.services.build_logs import BuildLog
+from chalicelib.services import deployments, preview_build_lock, statuses
+from chalicelib.services.preview_build_lock import PreviewBuildLock
 from chalicelib.settings import get_settings
 from chalicelib.vocabulary import NON_TERMINAL, Status
 

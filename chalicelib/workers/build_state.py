@@ -2,20 +2,20 @@
 
 The build worker records the build's id and returns without answering the task token; the build's
 completion event (EventBridge) finishes the deployment here, publishing what the build staged
-(pipeline.build_output) before the pipeline moves on.
+(adapters.build_output) before the pipeline moves on.
 """
 
 from __future__ import annotations
 
+from chalicelib.adapters import build_output, executions, sites
+from chalicelib.adapters.build_output import OutputRefused
+from chalicelib.adapters.codebuild import BuildStateChange
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.observability import FailureCause, build_duration, deployment_context, logger
-from chalicelib.pipeline import build_output, executions, preview_build_lock
-from chalicelib.pipeline.build_output import OutputRefused
-from chalicelib.pipeline.build_worker import seconds_since, staging_prefix
-from chalicelib.pipeline.codebuild import BuildStateChange
-from chalicelib.services import deployments, sites
+from chalicelib.services import deployments, preview_build_lock
 from chalicelib.vocabulary import Status
+from chalicelib.workers.build_worker import seconds_since, staging_prefix
 
 
 def _is_its_build(deployment: Deployment, build_id: str) -> bool:

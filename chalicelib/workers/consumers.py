@@ -12,10 +12,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.pipeline.activation_worker import handle_activation
-from chalicelib.pipeline.build_state import handle_build_state
-from chalicelib.pipeline.build_worker import handle_build
-from chalicelib.pipeline.codebuild import BuildStateChange
+from chalicelib.adapters.codebuild import BuildStateChange
+from chalicelib.workers.activation_worker import handle_activation
+from chalicelib.workers.build_state import handle_build_state
+from chalicelib.workers.build_worker import handle_build
 
 
 def _consume(event: dict[str, Any], context: Any, handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

@@ -11,13 +11,11 @@ import threading
 import time
 from collections import deque
 
+from chalicelib.adapters import codebuild
 from chalicelib.aws import client
 from chalicelib.infra.resources import BUILD_LOGS_BUCKET
-from chalicelib.models.deployment import DeploymentRepository
 from chalicelib.observability import logger
-from chalicelib.pipeline import codebuild
 from chalicelib.settings import get_settings
-from chalicelib.vocabulary import Status
 
 # GetLogEvents pages (up to 1 MB each) read for one log at most; the newest settings.max_build_log_bytes are kept.
 MAX_LOG_PAGES = 100
@@ -40,16 +38,13 @@ def _location(deployment_id: int) -> tuple[str, str]:
     return get_settings().resource_name(BUILD_LOGS_BUCKET.logical), f"deployments/{deployment_id}.log"
 
 
-def read(deployment_id: int) -> str:
+def read(deployment_id: int, build_id: str | None = None) -> str:
+    """deployd's own lines (S3), followed by the CloudWatch stream of CodeBuild build `build_id` when the
+    deployment was built there (settings.build_log_group names its log group)."""
     text = _read_platform_lines(deployment_id)
-    if not get_settings().build_log_group:
-        return text  # no CodeBuild here (the embedded stack): the worker wrote the whole log to S3
-    deployment = DeploymentRepository.find(deployment_id)
-    if deployment is None or not deployment.build_id:
-        return text
-    text += read_build_output(get_settings().build_log_group, codebuild.log_stream(deployment_id, deployment.build_id))
-    if deployment.status == Status.FAILED and deployment.error_message:
-        text += f"==> Failed: {deployment.error_message}\n"  # as the worker ends a local build's log
+    group = get_settings().build_log_group
+    if group and build_id:
+        text += read_build_output(group, codebuild.log_stream(deployment_id, build_id))
     return text
 
 

@@ -1,12 +1,12 @@
-"""The network half of services.git, run as its own short-lived process: `python -m chalicelib.services.git_remote`.
+"""The network half of adapters.git, run as its own short-lived process: `python -m chalicelib.adapters.git_remote`.
 
 dulwich can bound a silent server (socket and urllib3 timeouts) but not a server that trickles a byte a
-second, and a thread stuck in a read cannot be stopped. A process can: services.git starts this one per
+second, and a thread stuck in a read cannot be stopped. A process can: adapters.git starts this one per
 network step, and kills it (its whole process group) when the step's time limit passes or the build is
 cancelled. Being a process of its own also lets it check every address it connects to (see `main`).
 
 It reads one JSON request on stdin and writes one JSON answer on stdout: the result, or `{"error": reason}`
-with one of REASONS; the detail goes to stderr, which services.git logs and never shows to the caller.
+with one of REASONS; the detail goes to stderr, which adapters.git logs and never shows to the caller.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from chalicelib.services import addresses
+from chalicelib.adapters import addresses
 
 REASONS = ("unreachable", "not_found", "auth", "non_public", "no_ref", "missing_commit", "not_commit", "unreadable")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
