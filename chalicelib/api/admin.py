@@ -10,7 +10,7 @@ from chalice import Response
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse
-from chalicelib.models.base import iso
+from chalicelib.api.timestamps import iso
 from chalicelib.services import organizations
 
 dialect = dialects.admin  # the admin token is checked before every view (dialects.admit_admin)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from chalicelib.api.github_http import dialect
 from chalicelib.api.http import public_api_url
+from chalicelib.api.timestamps import github_time
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
 from chalicelib.models.project import Project
@@ -26,13 +26,6 @@ def base_url() -> str:
 
 def site_url() -> str:
     return public_api_url(dialect.current_request)
-
-
-def _time(value: str | None) -> str | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _node_id(kind: str, number: int | str) -> str:
@@ -84,8 +77,8 @@ def repo_url(project: Project) -> str:
 def repository_json(project: Project) -> dict[str, Any]:
     url = repo_url(project)
     return {
-        "id": int(project.id),
-        "node_id": _node_id("Repository", int(project.id)),
+        "id": project.id,
+        "node_id": _node_id("Repository", project.id),
         "name": project.slug,
         "full_name": f"{project.org_slug}/{project.slug}",
         "owner": user_json(project.org_slug),
@@ -101,20 +94,20 @@ def repository_json(project: Project) -> dict[str, Any]:
         "deployments_url": f"{url}/deployments",
         "environments_url": f"{url}/environments",
         "default_branch": project.default_branch,
-        "created_at": _time(project.created_at),
-        "updated_at": _time(project.updated_at),
-        "pushed_at": _time(project.updated_at),
+        "created_at": github_time(project.created_at),
+        "updated_at": github_time(project.updated_at),
+        "pushed_at": github_time(project.updated_at),
         "permissions": {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
     }
 
 
 def deployment_json(project: Project, d: Deployment) -> dict[str, Any]:
-    url = f"{repo_url(project)}/deployments/{int(d.id)}"
+    url = f"{repo_url(project)}/deployments/{d.id}"
     payload: Any = d.payload if d.payload_is_text else json.loads(d.payload or "{}")
     return {
         "url": url,
-        "id": int(d.id),
-        "node_id": _node_id("Deployment", int(d.id)),
+        "id": d.id,
+        "node_id": _node_id("Deployment", d.id),
         "sha": d.commit_sha,
         "ref": d.branch,
         "task": d.task,
@@ -123,8 +116,8 @@ def deployment_json(project: Project, d: Deployment) -> dict[str, Any]:
         "environment": d.environment,
         "description": d.description,
         "creator": _creator(project, d.triggered_by),
-        "created_at": _time(d.created_at),
-        "updated_at": _time(d.updated_at),
+        "created_at": github_time(d.created_at),
+        "updated_at": github_time(d.updated_at),
         "statuses_url": f"{url}/statuses",
         "repository_url": repo_url(project),
         "transient_environment": bool(d.transient_environment),
@@ -135,18 +128,18 @@ def deployment_json(project: Project, d: Deployment) -> dict[str, Any]:
 
 def status_json(project: Project, view: StatusView) -> dict[str, Any]:
     s, d = view.status, view.deployment
-    deployment_url = f"{repo_url(project)}/deployments/{int(d.id)}"
+    deployment_url = f"{repo_url(project)}/deployments/{d.id}"
     return {
-        "url": f"{deployment_url}/statuses/{int(s.id)}",
-        "id": int(s.id),
-        "node_id": _node_id("DeploymentStatus", int(s.id)),
+        "url": f"{deployment_url}/statuses/{s.id}",
+        "id": s.id,
+        "node_id": _node_id("DeploymentStatus", s.id),
         "state": s.state,
         "creator": _creator(project, s.creator),
         "description": s.description or "",
         "environment": s.environment,
         "target_url": s.target_url or "",
-        "created_at": _time(s.created_at),
-        "updated_at": _time(s.updated_at),
+        "created_at": github_time(s.created_at),
+        "updated_at": github_time(s.updated_at),
         "deployment_url": deployment_url,
         "repository_url": repo_url(project),
         "environment_url": s.environment_url or "",
@@ -156,7 +149,7 @@ def status_json(project: Project, view: StatusView) -> dict[str, Any]:
 
 
 def environment_json(project: Project, e: Environment) -> dict[str, Any]:
-    number = int(e.id) if e.id is not None else 0
+    number = e.id if e.id is not None else 0
     rules_: list[dict[str, Any]] = []
     if e.wait_timer:
         rules_.append(
@@ -164,7 +157,7 @@ def environment_json(project: Project, e: Environment) -> dict[str, Any]:
                 "id": number * 10 + 1,
                 "node_id": _node_id("Gate", f"{number}:wait"),
                 "type": "wait_timer",
-                "wait_timer": int(e.wait_timer),
+                "wait_timer": e.wait_timer,
             }
         )
     if e.reviewers:
@@ -186,8 +179,8 @@ def environment_json(project: Project, e: Environment) -> dict[str, Any]:
             f"{site_url()}/{project.org_slug}/{project.slug}/deployments/activity_log"
             f"?environments_filter={quote(e.name, safe='')}"
         ),
-        "created_at": _time(e.created_at) or _time(e.updated_at),
-        "updated_at": _time(e.updated_at) or _time(e.created_at),
+        "created_at": github_time(e.created_at) or github_time(e.updated_at),
+        "updated_at": github_time(e.updated_at) or github_time(e.created_at),
         "protection_rules": rules_,
         "deployment_branch_policy": json.loads(e.deployment_branch_policy) if e.deployment_branch_policy else None,
     }

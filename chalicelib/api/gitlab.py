@@ -8,7 +8,6 @@ has the user's view.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,6 +17,7 @@ from chalicelib.api import dialects
 from chalicelib.api import gitlab_parsing as parsing
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, load_json, path_id, public_api_url
+from chalicelib.api.timestamps import gitlab_time
 from chalicelib.errors import InvalidInput
 from chalicelib.services import gitlab as service
 from chalicelib.services import gitlab_views as views
@@ -58,14 +58,6 @@ def _query() -> dict[str, str]:
 # ---- serializers ----
 
 
-def _time(value: str | None) -> str | None:
-    """GitLab's timestamps: UTC with milliseconds and a Z."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def user_json(person: Person) -> dict[str, Any]:
     return {
         "id": person.id,
@@ -97,7 +89,7 @@ def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
     if not d.managed:
         return None
     return {
-        "id": int(d.id),
+        "id": d.id,
         "status": JOB_STATUS[d.status],
         "stage": "deploy",
         "name": d.task,
@@ -105,9 +97,9 @@ def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
         "tag": d.ref_type == "tag",
         "coverage": None,
         "allow_failure": False,
-        "created_at": _time(d.created_at),
-        "started_at": _time(d.started_at),
-        "finished_at": _time(d.finished_at),
+        "created_at": gitlab_time(d.created_at),
+        "started_at": gitlab_time(d.started_at),
+        "finished_at": gitlab_time(d.finished_at),
         "duration": float(d.build_time_seconds) if d.build_time_seconds is not None else None,
         "queued_duration": None,
         "user": user_json(item.user),
@@ -122,13 +114,13 @@ def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
 def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
     d = item.deployment
     return {
-        "id": int(d.id),
-        "iid": int(d.seq),
+        "id": d.id,
+        "iid": d.seq,
         "ref": d.branch,
         "sha": d.commit_sha,
         "status": views.gitlab_status(d),
-        "created_at": _time(d.created_at),
-        "updated_at": _time(d.updated_at),
+        "created_at": gitlab_time(d.created_at),
+        "updated_at": gitlab_time(d.updated_at),
         "user": user_json(item.user),
         "environment": {"id": item.environment_id, "name": d.environment, "external_url": item.external_url},
         "deployable": _deployable_json(item),
@@ -139,14 +131,14 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
     p, org = resource.project, resource.organization
     api_url = public_api_url(dialect.current_request)
     return {
-        "id": int(p.id),
+        "id": p.id,
         "description": None,
         "name": p.name,
         "name_with_namespace": f"{org.name} / {p.name}",
         "path": p.slug,
         "path_with_namespace": f"{p.org_slug}/{p.slug}",
-        "created_at": _time(p.created_at),
-        "last_activity_at": _time(p.updated_at),
+        "created_at": gitlab_time(p.created_at),
+        "last_activity_at": gitlab_time(p.updated_at),
         "default_branch": p.default_branch,
         "visibility": "private",
         "archived": False,
@@ -210,7 +202,7 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
     principal = caller.principal
     query = parsing.list_query(_query())
     listing = service.list_deployments(principal.org_slug, project_id, query)
-    headers = _pagination_headers(listing.page, int(listing.project.id))
+    headers = _pagination_headers(listing.page, listing.project.id)
     return json_response(200, [deployment_json(item) for item in listing.page.items], headers)
 
 

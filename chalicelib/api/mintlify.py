@@ -13,7 +13,7 @@ from chalice import Response
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse, path_id
-from chalicelib.models.base import iso
+from chalicelib.api.timestamps import iso
 from chalicelib.services import mintlify as service
 from chalicelib.services import previews
 from chalicelib.services.mintlify import UpdateStatus

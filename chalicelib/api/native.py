@@ -15,7 +15,7 @@ from chalice import Response
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
-from chalicelib.models.base import iso
+from chalicelib.api.timestamps import iso
 from chalicelib.services import deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
 from chalicelib.services.previews import Preview
@@ -27,17 +27,17 @@ dialect = dialects.native
 def project_json(view: ProjectView) -> dict[str, Any]:
     p = view.project
     return {
-        "id": int(p.id),
+        "id": p.id,
         "name": p.name,
         "slug": p.slug,
         "repo_url": p.repo_url,
         "default_branch": p.default_branch,
         "build_command": p.build_command,
         "output_dir": p.output_dir,
-        "build_timeout_seconds": int(p.build_timeout_seconds),
+        "build_timeout_seconds": p.build_timeout_seconds,
         "preview_rebuild_schedule": p.preview_rebuild_schedule,
         "preview_rebuild_skip_unchanged": bool(p.preview_rebuild_skip_unchanged),
-        "preview_ttl_hours": int(p.preview_ttl_hours) if p.preview_ttl_hours is not None else None,
+        "preview_ttl_hours": p.preview_ttl_hours,
         "production_url": view.production_url,
         "active_deployment_id": view.active_deployment_id,
         "created_at": iso(p.created_at),
@@ -48,8 +48,8 @@ def project_json(view: ProjectView) -> dict[str, Any]:
 def deployment_json(view: DeploymentView) -> dict[str, Any]:
     d = view.deployment
     return {
-        "id": int(d.id),
-        "project_id": int(d.project_id),
+        "id": d.id,
+        "project_id": d.project_id,
         "commit_sha": d.commit_sha,
         "commit_message": d.commit_message,
         "commit_author": d.commit_author,
@@ -58,7 +58,7 @@ def deployment_json(view: DeploymentView) -> dict[str, Any]:
         "status": d.status,
         "is_active": view.is_active,
         "deployment_url": d.deployment_url,
-        "build_time_seconds": int(d.build_time_seconds) if d.build_time_seconds is not None else None,
+        "build_time_seconds": d.build_time_seconds,
         "error_message": d.error_message,
         "created_at": iso(d.created_at),
         "updated_at": iso(d.updated_at),
@@ -160,7 +160,7 @@ def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     return _data(
         200,
         {
-            "deployment_id": int(result.deployment.id),
+            "deployment_id": result.deployment.id,
             "status": result.deployment.status,
             "build_logs": result.text,
             "error_message": result.deployment.error_message,
@@ -200,7 +200,7 @@ def preview_json(preview: Preview) -> dict[str, Any]:
             if latest is not None
             else None
         ),
-        "active_deployment_id": int(active_id) if active_id is not None else None,
+        "active_deployment_id": active_id,
         "last_built_at": iso(preview.last_built_at),
     }
 

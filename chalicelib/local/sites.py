@@ -124,7 +124,7 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
                 return self._send(308, b"", _TEXT, head, {"Location": location})
             if ".." in rest.split("/"):
                 return self._send(400, b"bad path\n", _TEXT, head)
-            served_by = {"X-Deployd-Deployment-Id": str(int(route.deployment_id))}
+            served_by = {"X-Deployd-Deployment-Id": str(route.deployment_id)}
             for key in _candidates(route.artifact_prefix, rest):
                 found = sites.open_object(key)
                 if found is not None:

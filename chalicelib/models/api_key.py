@@ -8,7 +8,8 @@ from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
 from chalicelib.infra.resources import API_KEYS
-from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.attributes import TimestampAttribute, utc_now
+from chalicelib.models.base import table_meta
 from chalicelib.models.conditional import try_delete
 
 
@@ -20,7 +21,7 @@ class ApiKey(Model):
     name = UnicodeAttribute()
     token_sha256 = UnicodeAttribute()
     scopes = ListAttribute(of=UnicodeAttribute, default=list)
-    created_at = UnicodeAttribute(default_for_new=utc_now)
+    created_at = TimestampAttribute(default_for_new=utc_now)
 
 
 class ApiKeyRepository:

@@ -1,9 +1,8 @@
-"""Shared pieces of the PynamoDB models: table naming from the resource catalogue, time stamps, transactions."""
+"""Shared pieces of the PynamoDB models: table naming from the resource catalogue, transactions."""
 
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -21,18 +20,6 @@ def table_meta(logical: str) -> Any:
         region = settings.region
 
     return Meta
-
-
-def utc_now() -> str:
-    """ISO-8601 UTC timestamp; the state machine writes the same shape ($$.State.EnteredTime)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def iso(value: str | None) -> str | None:
-    """Render any stored timestamp (ours or Step Functions') as ISO-8601 with an explicit +00:00 offset."""
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).isoformat()
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -17,7 +17,8 @@ from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
 from chalicelib.infra.resources import DEPLOYMENTS
-from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
+from chalicelib.models.base import table_meta
 from chalicelib.models.conditional import try_update
 from chalicelib.vocabulary import NON_TERMINAL, Status
 
@@ -27,16 +28,16 @@ class DeploymentsByProject(GlobalSecondaryIndex["Deployment"]):
         index_name = DEPLOYMENTS.indexes[0].name
         projection = AllProjection()
 
-    project_id = NumberAttribute(hash_key=True)
-    seq = NumberAttribute(range_key=True)
+    project_id = IntegerAttribute(hash_key=True)
+    seq = IntegerAttribute(range_key=True)
 
 
 class Deployment(Model):
     Meta = table_meta(DEPLOYMENTS.logical)
 
-    id = NumberAttribute(hash_key=True)
-    project_id = NumberAttribute()
-    seq = NumberAttribute()
+    id = IntegerAttribute(hash_key=True)
+    project_id = IntegerAttribute()
+    seq = IntegerAttribute()
     org_slug = UnicodeAttribute()
     environment = UnicodeAttribute()
     # The ref asked for (branch, tag or commit SHA); `ref_type` says which.
@@ -49,7 +50,7 @@ class Deployment(Model):
     error_message = UnicodeAttribute(null=True)
     deployment_url = UnicodeAttribute(null=True)
     artifact_prefix = UnicodeAttribute(null=True)
-    build_time_seconds = NumberAttribute(null=True)
+    build_time_seconds = IntegerAttribute(null=True)
     execution_arn = UnicodeAttribute(null=True)
     triggered_by = UnicodeAttribute(null=True)
     # Which API created it (native, github, gitlab) and whether deployd builds it (`managed`) or an
@@ -66,7 +67,7 @@ class Deployment(Model):
     production_environment = BooleanAttribute(default=True)
     environment_url = UnicodeAttribute(null=True)
     # Highest pipeline state already published as a deployment status (0 queued, 1 in progress, 2 ended).
-    reported_rank = NumberAttribute(null=True)
+    reported_rank = IntegerAttribute(null=True)
     inactive = BooleanAttribute(default=False)
     slot_held = BooleanAttribute(null=True)  # holds one of its organization's build slots
     # The state machine's Build task token, stored when a worker claims the deployment: a build that runs
@@ -78,11 +79,11 @@ class Deployment(Model):
     # from (adapters.build_output); drawn by the worker's claim, a conditional write. Never shown by the API.
     staging_nonce = UnicodeAttribute(null=True)
     destroyed = BooleanAttribute(default=False)
-    created_at = UnicodeAttribute(default_for_new=utc_now)
-    updated_at = UnicodeAttribute(default_for_new=utc_now)
-    started_at = UnicodeAttribute(null=True)
-    deployed_at = UnicodeAttribute(null=True)
-    finished_at = UnicodeAttribute(null=True)
+    created_at = TimestampAttribute(default_for_new=utc_now)
+    updated_at = TimestampAttribute(default_for_new=utc_now)
+    started_at = TimestampAttribute(null=True)
+    deployed_at = TimestampAttribute(null=True)
+    finished_at = TimestampAttribute(null=True)
 
     by_project = DeploymentsByProject()
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import DEPLOYMENT_STATUSES
-from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
+from chalicelib.models.base import table_meta
 from chalicelib.models.registry import next_id
 
 STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
@@ -22,8 +23,8 @@ STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "s
 class DeploymentStatus(Model):
     Meta = table_meta(DEPLOYMENT_STATUSES.logical)
 
-    deployment_id = NumberAttribute(hash_key=True)
-    id = NumberAttribute(range_key=True)
+    deployment_id = IntegerAttribute(hash_key=True)
+    id = IntegerAttribute(range_key=True)
     state = UnicodeAttribute()
     description = UnicodeAttribute(default="")
     environment = UnicodeAttribute()
@@ -31,8 +32,8 @@ class DeploymentStatus(Model):
     log_url = UnicodeAttribute(default="")
     environment_url = UnicodeAttribute(default="")
     creator = UnicodeAttribute(null=True)
-    created_at = UnicodeAttribute(default_for_new=utc_now)
-    updated_at = UnicodeAttribute(default_for_new=utc_now)
+    created_at = TimestampAttribute(default_for_new=utc_now)
+    updated_at = TimestampAttribute(default_for_new=utc_now)
 
 
 class DeploymentStatusRepository:

@@ -7,11 +7,12 @@ state machine, the worker and the API can each release a deployment without doub
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import ENVIRONMENTS
+from chalicelib.models.attributes import IntegerAttribute, IntegerSetAttribute, TimestampAttribute
 from chalicelib.models.base import table_meta
 
 PRODUCTION = "production"
@@ -20,25 +21,25 @@ PRODUCTION = "production"
 class Environment(Model):
     Meta = table_meta(ENVIRONMENTS.logical)
 
-    project_id = NumberAttribute(hash_key=True)
+    project_id = IntegerAttribute(hash_key=True)
     name = UnicodeAttribute(range_key=True)
-    id = NumberAttribute(null=True)  # public numeric id (GitHub, GitLab), set when the environment is first used
+    id = IntegerAttribute(null=True)  # public numeric id (GitHub, GitLab), set when the environment is first used
     host = UnicodeAttribute(null=True)
     external_url = UnicodeAttribute(null=True)
     # Deployments of this environment whose latest GitHub state is success (for auto_inactive).
-    live_ids = NumberSetAttribute(null=True)
-    active_deployment_id = NumberAttribute(null=True)
-    active_seq = NumberAttribute(null=True)
-    in_flight = NumberSetAttribute(null=True)
+    live_ids = IntegerSetAttribute(null=True)
+    active_deployment_id = IntegerAttribute(null=True)
+    active_seq = IntegerAttribute(null=True)
+    in_flight = IntegerSetAttribute(null=True)
     # A branch preview's build running right now (at most one: see services.preview_build_lock).
-    builder = NumberAttribute(null=True)
-    created_at = UnicodeAttribute(null=True)
-    updated_at = UnicodeAttribute(null=True)
+    builder = IntegerAttribute(null=True)
+    created_at = TimestampAttribute(null=True)
+    updated_at = TimestampAttribute(null=True)
     # A branch preview taken down (deleted, branch gone, idle past its time to live); a new trigger revives it.
-    removed_at = UnicodeAttribute(null=True)
+    removed_at = TimestampAttribute(null=True)
     removed_reason = UnicodeAttribute(null=True)
     # GitHub's environment settings (PUT /environments/{name}): stored and shown, not enforced.
-    wait_timer = NumberAttribute(null=True)
+    wait_timer = IntegerAttribute(null=True)
     prevent_self_review = BooleanAttribute(null=True)
     reviewers = UnicodeAttribute(null=True)  # JSON list of {type, id}
     deployment_branch_policy = UnicodeAttribute(null=True)  # JSON {protected_branches, custom_branch_policies}

@@ -8,7 +8,8 @@ from pynamodb.models import Model
 
 from chalicelib.errors import AlreadyExists, NotFound
 from chalicelib.infra.resources import ORGANIZATIONS
-from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.attributes import TimestampAttribute, utc_now
+from chalicelib.models.base import table_meta
 from chalicelib.models.conditional import try_save
 
 PLANS = ("free", "pro", "enterprise")
@@ -20,7 +21,7 @@ class Organization(Model):
     slug = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
     plan = UnicodeAttribute()
-    created_at = UnicodeAttribute(default_for_new=utc_now)
+    created_at = TimestampAttribute(default_for_new=utc_now)
 
 
 class OrganizationRepository:

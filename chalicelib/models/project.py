@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -13,7 +13,8 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import AlreadyExists, ConditionFailed, Conflict, NotFound
 from chalicelib.infra.resources import PROJECTS
-from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
+from chalicelib.models.base import table_meta
 from chalicelib.models.conditional import transact, try_update
 from chalicelib.models.registry import RegistryEntry, slug_claim_name
 
@@ -33,13 +34,13 @@ class ProjectsBySchedule(GlobalSecondaryIndex["Project"]):
         projection = AllProjection()
 
     schedule_bucket = UnicodeAttribute(hash_key=True)
-    id = NumberAttribute(range_key=True)
+    id = IntegerAttribute(range_key=True)
 
 
 class Project(Model):
     Meta = table_meta(PROJECTS.logical)
 
-    id = NumberAttribute(hash_key=True)
+    id = IntegerAttribute(hash_key=True)
     org_slug = UnicodeAttribute()
     slug = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -47,19 +48,19 @@ class Project(Model):
     default_branch = UnicodeAttribute()
     build_command = UnicodeAttribute(null=True)
     output_dir = UnicodeAttribute()
-    build_timeout_seconds = NumberAttribute()
+    build_timeout_seconds = IntegerAttribute()
     # Scheduled preview rebuilds (cron(...) or rate(...)) and preview retention.
     preview_rebuild_schedule = UnicodeAttribute(null=True)
     preview_rebuild_skip_unchanged = BooleanAttribute(default=True)
-    preview_ttl_hours = NumberAttribute(null=True)
-    last_scheduled_run_at = UnicodeAttribute(null=True)
+    preview_ttl_hours = IntegerAttribute(null=True)
+    last_scheduled_run_at = TimestampAttribute(null=True)
     # "scheduled" while a rebuild schedule is set: the sparse index by-schedule lists only those projects.
     schedule_bucket = UnicodeAttribute(null=True)
     # Highest per-project sequence number handed out (GitLab's iid) and the live count (meta.total).
-    deployment_seq = NumberAttribute(default=0)
-    deployment_count = NumberAttribute(default=0)
-    created_at = UnicodeAttribute(default_for_new=utc_now)
-    updated_at = UnicodeAttribute(default_for_new=utc_now)
+    deployment_seq = IntegerAttribute(default=0)
+    deployment_count = IntegerAttribute(default=0)
+    created_at = TimestampAttribute(default_for_new=utc_now)
+    updated_at = TimestampAttribute(default_for_new=utc_now)
 
     by_org = ProjectsByOrg()
     by_schedule = ProjectsBySchedule()
@@ -104,7 +105,7 @@ class ProjectRepository:
     def find_by_slug(org_slug: str, slug: str) -> Project:
         """The organization's project with this slug (case-insensitive, as GitHub and GitLab paths are)."""
         for project in Project.by_org.query(org_slug, Project.slug == slug.lower(), limit=1):
-            return ProjectRepository.get(org_slug, int(project.id))  # strongly consistent re-read
+            return ProjectRepository.get(org_slug, project.id)  # strongly consistent re-read
         raise NotFound(f"project '{org_slug}/{slug}' not found")
 
     @staticmethod
@@ -130,7 +131,7 @@ class ProjectRepository:
         from chalicelib.models.environment import Environment  # environments belong to projects, not the reverse
 
         def remove(tx: TransactWrite) -> None:
-            tx.delete(project, condition=Project.deployment_count == int(project.deployment_count))
+            tx.delete(project, condition=Project.deployment_count == project.deployment_count)
             tx.delete(RegistryEntry(name=slug_claim_name(project.org_slug, project.slug)))
             for name in idle_environments:
                 tx.condition_check(Environment, project.id, name, condition=Environment.in_flight.does_not_exist())
@@ -138,4 +139,4 @@ class ProjectRepository:
         try:
             transact(remove)
         except ConditionFailed as exc:
-            raise Conflict(f"project {int(project.id)} changed while being deleted (a new deployment?); retry") from exc
+            raise Conflict(f"project {project.id} changed while being deleted (a new deployment?); retry") from exc

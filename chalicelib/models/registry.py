@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import REGISTRY
+from chalicelib.models.attributes import IntegerAttribute
 from chalicelib.models.base import table_meta
 
 
@@ -13,16 +14,16 @@ class RegistryEntry(Model):
     Meta = table_meta(REGISTRY.logical)
 
     name = UnicodeAttribute(hash_key=True)
-    value = NumberAttribute(null=True)
+    value = IntegerAttribute(null=True)
     owner = UnicodeAttribute(null=True)
-    expires_at = NumberAttribute(null=True)  # the table's TTL attribute (epoch seconds)
+    expires_at = IntegerAttribute(null=True)  # the table's TTL attribute (epoch seconds)
 
 
 def next_id(sequence: str) -> int:
     """The next value of a named sequence: one atomic ADD, safe across any number of writers."""
     entry = RegistryEntry(name=f"sequence#{sequence}")
     entry.update(actions=[RegistryEntry.value.add(1)])
-    return int(entry.value)
+    return entry.value
 
 
 def slug_claim_name(org_slug: str, slug: str) -> str:

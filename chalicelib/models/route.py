@@ -3,12 +3,13 @@ switching production or rolling back is one write to it, never a copy of files."
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import ROUTES
-from chalicelib.models.base import table_meta, utc_now
+from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
+from chalicelib.models.base import table_meta
 
 
 class Route(Model):
@@ -16,9 +17,9 @@ class Route(Model):
 
     host = UnicodeAttribute(hash_key=True)
     artifact_prefix = UnicodeAttribute()
-    deployment_id = NumberAttribute()
-    project_id = NumberAttribute()
-    updated_at = UnicodeAttribute(default_for_new=utc_now)
+    deployment_id = IntegerAttribute()
+    project_id = IntegerAttribute()
+    updated_at = TimestampAttribute(default_for_new=utc_now)
 
 
 class RouteRepository:

@@ -6,34 +6,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import REGISTRY
+from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute
 from chalicelib.models.base import table_meta
 from chalicelib.models.conditional import try_update, unchanged
 
 MARKER_NAME = "route-mirror"
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
-
-
 class RouteMirrorMarker(Model):
     Meta = table_meta(REGISTRY.logical)
 
     name = UnicodeAttribute(hash_key=True)
-    changes = NumberAttribute(null=True)  # stream records of the routes table the consumer received, ever
-    reconciled_changes = NumberAttribute(null=True)  # `changes` as the last reconcile read it before it ran
-    reconciled_at = UnicodeAttribute(null=True)  # when the last reconcile ran (UTC, ISO 8601)
-    checked_at = UnicodeAttribute(null=True)  # when a scheduled run last claimed the check (UTC, ISO 8601)
+    changes = IntegerAttribute(null=True)  # stream records of the routes table the consumer received, ever
+    reconciled_changes = IntegerAttribute(null=True)  # `changes` as the last reconcile read it before it ran
+    reconciled_at = TimestampAttribute(null=True, timespec="seconds")  # when the last reconcile ran
+    checked_at = TimestampAttribute(null=True, timespec="seconds")  # when a scheduled run last claimed the check
 
     @property
     def unreconciled(self) -> bool:
         """Whether the routes table changed since the last reconcile read the count (or none ever ran)."""
-        return self.reconciled_at is None or int(self.changes or 0) != int(self.reconciled_changes or 0)
+        return self.reconciled_at is None or (self.changes or 0) != (self.reconciled_changes or 0)
 
 
 class RouteMirrorMarkerRepository:
@@ -54,7 +51,7 @@ class RouteMirrorMarkerRepository:
         """Record `now` as the last check, only if no other run has since `marker` was read."""
         return try_update(
             RouteMirrorMarker(name=MARKER_NAME),
-            [RouteMirrorMarker.checked_at.set(_stamp(now))],
+            [RouteMirrorMarker.checked_at.set(now)],
             unchanged(RouteMirrorMarker.checked_at, marker.checked_at),
         )
 
@@ -62,9 +59,8 @@ class RouteMirrorMarkerRepository:
     def record_reconciled(changes: int, now: datetime) -> None:
         """The reconcile that read `changes` before it ran made the store agree; an older one never overwrites
         a newer one's record."""
-        stamp = _stamp(now)
         try_update(
             RouteMirrorMarker(name=MARKER_NAME),
-            [RouteMirrorMarker.reconciled_changes.set(changes), RouteMirrorMarker.reconciled_at.set(stamp)],
-            RouteMirrorMarker.reconciled_at.does_not_exist() | (RouteMirrorMarker.reconciled_at <= stamp),
+            [RouteMirrorMarker.reconciled_changes.set(changes), RouteMirrorMarker.reconciled_at.set(now)],
+            RouteMirrorMarker.reconciled_at.does_not_exist() | (RouteMirrorMarker.reconciled_at <= now),
         )

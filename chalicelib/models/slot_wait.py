@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import SLOT_WAITS
+from chalicelib.models.attributes import IntegerAttribute
 from chalicelib.models.base import table_meta
 
 
@@ -14,8 +15,8 @@ class SlotWait(Model):
 
     org_slug = UnicodeAttribute(hash_key=True)
     position = UnicodeAttribute(range_key=True)  # "<enqueued epoch ms, 15 digits>#<deployment id, 15 digits>"
-    deployment_id = NumberAttribute()
-    project_id = NumberAttribute()
+    deployment_id = IntegerAttribute()
+    project_id = IntegerAttribute()
     task_token = UnicodeAttribute()
 
 

@@ -37,7 +37,7 @@ def _counter(org_slug: str) -> RegistryEntry:
 
 def running(org_slug: str) -> int:
     try:
-        return int(RegistryEntry.get(f"build-slots#{org_slug}", consistent_read=True).value or 0)
+        return RegistryEntry.get(f"build-slots#{org_slug}", consistent_read=True).value or 0
     except RegistryEntry.DoesNotExist:
         return 0
 
@@ -56,7 +56,7 @@ def request(deployment_id: int, task_token: str) -> None:
         org_slug=deployment.org_slug,
         position=position,
         deployment_id=deployment_id,
-        project_id=int(deployment.project_id),
+        project_id=deployment.project_id,
         task_token=task_token,
     ).save()
     dispatch(deployment.org_slug)
@@ -75,7 +75,7 @@ def dispatch(org_slug: str) -> None:
         if not granted:
             return  # every slot is taken
         executions.succeed(wait.task_token, {"slot": True})
-        with deployment_context(int(wait.deployment_id), int(wait.project_id)):
+        with deployment_context(wait.deployment_id, wait.project_id):
             logger.info("build slot granted", extra={"org": org_slug, "slots": limit})
 
 
@@ -111,7 +111,7 @@ def _drop(wait: SlotWait) -> None:
     A queued deployment that already holds a slot waits in line twice: SQS delivered its request twice.
     The copy leaves the line quietly; its task token is the one the grant already answered.
     """
-    deployment = DeploymentRepository.find(int(wait.deployment_id))
+    deployment = DeploymentRepository.find(wait.deployment_id)
     if deployment is not None and deployment.status == Status.QUEUED:
         if deployment.slot_held:
             try_delete(wait, SlotWait.position.exists())

@@ -16,7 +16,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.adapters import sites
 from chalicelib.errors import Conflict, FieldRejected, NotFound, Unprocessable
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_delete
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment_status import STATES, DeploymentStatus, DeploymentStatusRepository
@@ -70,7 +70,7 @@ def repository(principal: auth.Principal, owner: str, repo: str) -> Project:
 
 
 def _deployment(project: Project, deployment_id: int) -> Deployment:
-    return deployments.view(project.org_slug, int(project.id), deployment_id).deployment
+    return deployments.view(project.org_slug, project.id, deployment_id).deployment
 
 
 # Deployments
@@ -111,7 +111,7 @@ def create_deployment(project: Project, body: GithubDeploymentCreate, creator: s
         production_environment=body.production_environment,
     )
     try:
-        view = deployments.create(project.org_slug, int(project.id), spec)
+        view = deployments.create(project.org_slug, project.id, spec)
     except Unprocessable as exc:  # the ref does not resolve (or the repository cannot be read)
         raise FieldRejected("Deployment", "ref", "invalid", f"No ref found for: {body.ref}") from exc
     return view.deployment
@@ -130,14 +130,14 @@ def is_inactive(deployment: Deployment) -> bool:
     """GitHub's meaning: the latest status is not success, or the deployment was deactivated."""
     if deployment.inactive:
         return True
-    latest = DeploymentStatusRepository.latest(int(deployment.id))
+    latest = DeploymentStatusRepository.latest(deployment.id)
     return latest is None or latest.state != "success"
 
 
 def delete_deployment(project: Project, deployment_id: int) -> None:
     """Only an inactive deployment, unless it is the repository's only one; never one deployd is building."""
     deployment = _deployment(project, deployment_id)
-    if int(project.deployment_count) > 1 and not is_inactive(deployment):
+    if project.deployment_count > 1 and not is_inactive(deployment):
         raise FieldRejected(
             "Deployment",
             "id",
@@ -167,7 +167,7 @@ def create_status(project: Project, deployment_id: int, body: GithubStatusCreate
             "refused",
             f"description is too long (maximum is {statuses.DESCRIPTION_LIMIT} characters)",
         )
-    latest = DeploymentStatusRepository.latest(int(deployment.id))
+    latest = DeploymentStatusRepository.latest(deployment.id)
     fields: dict[str, Any] = {
         "state": state,
         "description": description,
@@ -195,12 +195,12 @@ def _report_on_built(deployment: Deployment, fields: dict[str, Any]) -> Deployme
     if state == "inactive" and current == "success":
         return _record_inactive(deployment, fields)
     if state == current:
-        return DeploymentStatusRepository.append(int(deployment.id), **fields)
+        return DeploymentStatusRepository.append(deployment.id, **fields)
     raise FieldRejected(
         "DeploymentStatus",
         "state",
         "refused",
-        f"deployment {int(deployment.id)} is built by deployd; its state follows the build (currently {current})",
+        f"deployment {deployment.id} is built by deployd; its state follows the build (currently {current})",
     )
 
 
@@ -214,38 +214,38 @@ def _report_on_ledger(
     deployments.set_external_status(deployment, statuses.NATIVE_FROM_GITHUB[state], environment_url)
     if deployment.inactive and state == "success":  # a new success makes it active again
         deployment.update(actions=[Deployment.inactive.set(False), Deployment.destroyed.set(False)])
-    status = DeploymentStatusRepository.append(int(deployment.id), **fields)
+    status = DeploymentStatusRepository.append(deployment.id, **fields)
     live = Environment(project_id=deployment.project_id, name=deployment.environment)
     if state != "success":
-        live.update(actions=[Environment.live_ids.delete({int(deployment.id)})])
+        live.update(actions=[Environment.live_ids.delete({deployment.id})])
     elif auto_inactive:
         statuses.deactivate_previous(deployment)
     else:
-        live.update(actions=[Environment.live_ids.add({int(deployment.id)})])
+        live.update(actions=[Environment.live_ids.add({deployment.id})])
     return status
 
 
 def _record_inactive(deployment: Deployment, fields: dict[str, Any]) -> DeploymentStatus:
     """The caller's `inactive` status; a transient environment's deployment is thereby destroyed."""
-    status = DeploymentStatusRepository.append(int(deployment.id), **fields)
+    status = DeploymentStatusRepository.append(deployment.id, **fields)
     deployment.update(
         actions=[Deployment.inactive.set(True), Deployment.destroyed.set(bool(deployment.transient_environment))]
     )
     Environment(project_id=deployment.project_id, name=deployment.environment).update(
-        actions=[Environment.live_ids.delete({int(deployment.id)})]
+        actions=[Environment.live_ids.delete({deployment.id})]
     )
     return status
 
 
 def list_statuses(project: Project, deployment_id: int, page: int, per_page: int) -> Page[StatusView]:
     deployment = _deployment(project, deployment_id)
-    history = DeploymentStatusRepository.history(int(deployment.id))
+    history = DeploymentStatusRepository.history(deployment.id)
     return paginate(history, page, per_page).map(lambda status: StatusView(status, deployment))
 
 
 def get_status(project: Project, deployment_id: int, status_id: int) -> StatusView:
     deployment = _deployment(project, deployment_id)
-    status = DeploymentStatusRepository.find(int(deployment.id), status_id)
+    status = DeploymentStatusRepository.find(deployment.id, status_id)
     if status is None:
         raise NotFound(f"status {status_id} of deployment {deployment_id} not found")
     return StatusView(status, deployment)
@@ -255,12 +255,12 @@ def get_status(project: Project, deployment_id: int, status_id: int) -> StatusVi
 
 
 def list_environments(project: Project, page: int, per_page: int) -> Page[Environment]:
-    environments = sorted(EnvironmentRepository.list(int(project.id)), key=lambda e: (e.id is None, e.id or 0))
+    environments = sorted(EnvironmentRepository.list(project.id), key=lambda e: (e.id is None, e.id or 0))
     return paginate(environments, page, per_page)
 
 
 def get_environment(project: Project, name: str) -> Environment:
-    environment = EnvironmentRepository.find(int(project.id), name)
+    environment = EnvironmentRepository.find(project.id, name)
     if environment is None:
         raise NotFound(f"environment {name} not found")
     return environment
@@ -269,7 +269,7 @@ def get_environment(project: Project, name: str) -> Environment:
 def put_environment(project: Project, name: str, body: GithubEnvironmentUpdate) -> Environment:
     """Create the environment, or update the settings the body carries (null clears one)."""
     _check_environment_name(name)
-    existing = EnvironmentRepository.find(int(project.id), name)
+    existing = EnvironmentRepository.find(project.id, name)
     now = utc_now()
     actions: list[Action] = [
         Environment.created_at.set(Environment.created_at | now),
@@ -317,7 +317,7 @@ def delete_environment(project: Project, name: str) -> None:
             "Environment",
             "name",
             "refused",
-            f"environment {name} serves deployment {int(environment.active_deployment_id)} at its URL; "
+            f"environment {name} serves deployment {environment.active_deployment_id} at its URL; "
             "it cannot be deleted (remove a preview through the previews API)",
         )
     if not try_delete(environment, Environment.in_flight.does_not_exist()):
@@ -327,8 +327,8 @@ def delete_environment(project: Project, name: str) -> None:
         )
 
 
-def _busy_message(in_flight: Collection[float] | None) -> str | None:
+def _busy_message(in_flight: Collection[int] | None) -> str | None:
     if not in_flight:
         return None
-    busy = ", ".join(str(int(i)) for i in sorted(in_flight))
+    busy = ", ".join(str(i) for i in sorted(in_flight))
     return f"environment has deployment(s) {busy} in progress; wait for them to finish or cancel them first"

@@ -35,18 +35,16 @@ ACTIVE_STATUSES = ("created", "running")  # GitLab's `active?`: such a deploymen
 
 def _sort_key(order_by: str) -> Any:
     if order_by == "iid":
-        return lambda d: (int(d.seq), int(d.id))
+        return lambda d: (d.seq, d.id)
     if order_by == "ref":
-        return lambda d: (d.branch, int(d.id))
+        return lambda d: (d.branch, d.id)
     if order_by in ("created_at", "updated_at"):
-        return lambda d: (_moment(getattr(d, order_by)), int(d.id))
-    return lambda d: int(d.id)
+        return lambda d: (_moment(getattr(d, order_by)), d.id)
+    return lambda d: d.id
 
 
-def _moment(value: str | None) -> datetime:
-    if not value:
-        return datetime.min.replace(tzinfo=UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _moment(value: datetime | None) -> datetime:
+    return value or datetime.min.replace(tzinfo=UTC)
 
 
 def _matches(deployment: Deployment, query: ListQuery) -> bool:
@@ -75,7 +73,7 @@ def list_deployments(org_slug: str, raw_id: str, query: ListQuery) -> Deployment
 
 def get_deployment(org_slug: str, raw_id: str, deployment_id: int) -> GitLabDeployment:
     project = resolve_project(org_slug, raw_id)
-    view = deployments.view(org_slug, int(project.id), deployment_id)
+    view = deployments.view(org_slug, project.id, deployment_id)
     return present_one(org_slug, project, view.deployment)
 
 
@@ -91,7 +89,7 @@ def create_deployment(org_slug: str, key_id: str, raw_id: str, body: DeploymentC
     managed = project.build_command is not None
     if managed and body.status != "created":
         raise InvalidInput(
-            f"project {int(project.id)} is built by deployd: its deployments start created and their status "
+            f"project {project.id} is built by deployd: its deployments start created and their status "
             f"follows the build; create them with status created (got {body.status})"
         )
     _check_commit(project, body)
@@ -105,7 +103,7 @@ def create_deployment(org_slug: str, key_id: str, raw_id: str, body: DeploymentC
         external_status=None if managed else NATIVE_FROM_GITLAB[body.status],
     )
     try:
-        view = deployments.create(org_slug, int(project.id), spec)
+        view = deployments.create(org_slug, project.id, spec)
     except Unprocessable as exc:  # the sha is not a commit of the repository
         raise Unprocessable("The commit does not exist", field="sha") from exc
     return present_one(org_slug, project, view.deployment)
@@ -115,7 +113,7 @@ def update_deployment(
     org_slug: str, key_id: str, raw_id: str, deployment_id: int, body: DeploymentUpdate
 ) -> GitLabDeployment:
     project = resolve_project(org_slug, raw_id)
-    deployment = deployments.view(org_slug, int(project.id), deployment_id).deployment
+    deployment = deployments.view(org_slug, project.id, deployment_id).deployment
     current = gitlab_status(deployment)
     if deployment.managed:
         if body.status != "canceled":
@@ -125,7 +123,7 @@ def update_deployment(
         if deployment.is_terminal:
             raise InvalidInput(f"deployment {deployment_id} has already finished ({current}); it cannot be canceled")
         try:
-            deployment = deployments.cancel(org_slug, int(project.id), deployment_id).deployment
+            deployment = deployments.cancel(org_slug, project.id, deployment_id).deployment
         except Conflict as exc:  # it ended while we were asking
             raise InvalidInput(f"deployment {deployment_id} finished before it could be canceled") from exc
         return present_one(org_slug, project, deployment)
@@ -147,7 +145,7 @@ def update_deployment(
 def delete_deployment(org_slug: str, raw_id: str, deployment_id: int) -> None:
     """GitLab's rules first (an active deployment, or the one its environment serves, stays), then the ledger's."""
     project = resolve_project(org_slug, raw_id)
-    view = deployments.view(org_slug, int(project.id), deployment_id)
+    view = deployments.view(org_slug, project.id, deployment_id)
     if gitlab_status(view.deployment) in ACTIVE_STATUSES:
         raise InvalidInput("Cannot destroy running deployment")
     if view.is_active:
@@ -162,5 +160,5 @@ def merge_requests(org_slug: str, raw_id: str, deployment_id: int) -> list[dict[
     """deployd hosts repositories' deployments, not their merge requests: always an empty list, once the
     deployment is known to exist (an unknown one is a 404, as in GitLab)."""
     project = resolve_project(org_slug, raw_id)
-    deployments.view(org_slug, int(project.id), deployment_id)
+    deployments.view(org_slug, project.id, deployment_id)
     return []

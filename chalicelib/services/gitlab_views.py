@@ -104,7 +104,7 @@ class Environments:
 
     def get(self, name: str) -> Environment | None:
         if self._by_name is None:
-            self._by_name = {str(env.name): env for env in EnvironmentRepository.list(int(self.project.id))}
+            self._by_name = {str(env.name): env for env in EnvironmentRepository.list(self.project.id)}
         return self._by_name.get(name)
 
     def external_url(self, name: str) -> str | None:
@@ -121,7 +121,7 @@ def present(deployment: Deployment, project: Project, people: People, envs: Envi
     return GitLabDeployment(
         deployment=deployment,
         project=project,
-        environment_id=int(env.id) if env is not None and env.id is not None else None,
+        environment_id=env.id if env is not None else None,
         external_url=envs.external_url(deployment.environment),
         user=people.of(deployment),
     )

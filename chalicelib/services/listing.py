@@ -50,7 +50,7 @@ def paginate(items: Sequence[T], page: int, per_page: int) -> Page[T]:
 
 
 def _by_seq(deployment: Deployment) -> int:
-    return int(deployment.seq)
+    return deployment.seq
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def deployments(
     order: Order = NEWEST_FIRST,
 ) -> Page[Deployment]:
     """One page of the project's deployments that `matches` keeps (every one when None), in `order`."""
-    project_id, seq, count = int(project.id), int(project.deployment_seq), int(project.deployment_count)
+    project_id, seq, count = project.id, project.deployment_seq, project.deployment_count
     skipped = (page - 1) * per_page
     if matches is None and order.numbered:
         if count == seq:

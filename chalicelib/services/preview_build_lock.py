@@ -38,7 +38,7 @@ class PreviewBuildLock:
         if not deployment.environment.startswith(sites.PREVIEW_PREFIX):
             return
         holder = Environment(project_id=deployment.project_id, name=deployment.environment)
-        me = int(deployment.id)
+        me = deployment.id
         patience = time.monotonic() + 2 * get_settings().heartbeat_seconds
         announced = False
         while not reporter.should_stop():
@@ -76,13 +76,13 @@ def release(deployment: Deployment) -> None:
     if not deployment.environment.startswith(sites.PREVIEW_PREFIX):
         return
     holder = Environment(project_id=deployment.project_id, name=deployment.environment)
-    try_update(holder, [Environment.builder.remove()], Environment.builder == int(deployment.id))
+    try_update(holder, [Environment.builder.remove()], Environment.builder == deployment.id)
 
 
 def _evict_stale_holder(holder: Environment) -> None:
-    current = EnvironmentRepository.find(int(holder.project_id), holder.name)
+    current = EnvironmentRepository.find(holder.project_id, holder.name)
     if current is None or current.builder is None:
         return
-    stale = DeploymentRepository.find(int(current.builder))
+    stale = DeploymentRepository.find(current.builder)
     if stale is None or stale.is_terminal:
         try_update(holder, [Environment.builder.remove()], Environment.builder == current.builder)

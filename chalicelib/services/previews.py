@@ -9,10 +9,11 @@ within one heartbeat interval and its result can never be published).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from chalicelib.adapters import sites
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
@@ -36,7 +37,7 @@ class Preview:
     active: Deployment | None  # what the preview URL serves
 
     @property
-    def last_built_at(self) -> str | None:
+    def last_built_at(self) -> datetime | None:
         return self.active.deployed_at if self.active else None
 
 
@@ -64,7 +65,7 @@ def trigger(org_slug: str, project_id: int, branch: str, creator: str, source: s
     """Deploy the branch head to its preview; a preview already building is superseded, not duplicated."""
     project = check_trigger(org_slug, project_id)
     environment = sites.preview_environment(branch)
-    before = EnvironmentRepository.find(int(project.id), environment)
+    before = EnvironmentRepository.find(project.id, environment)
     view = deployments.create(
         org_slug,
         project_id,
@@ -78,7 +79,7 @@ def trigger(org_slug: str, project_id: int, branch: str, creator: str, source: s
         ),
     )
     for older_id in sorted((before.in_flight or set()) if before else set()):
-        _supersede(org_slug, project_id, int(older_id))
+        _supersede(org_slug, project_id, older_id)
     # Projects with previews are visited by the retention job (the by-schedule index), schedule or not.
     Project(id=project.id).update(
         actions=[Project.schedule_bucket.set(Project.schedule_bucket | "retention")], condition=Project.id.exists()
@@ -98,10 +99,10 @@ def _preview(project: Project, environment: Environment) -> Preview:
     branch = environment.name[len(sites.PREVIEW_PREFIX) :]
     ids = set(environment.in_flight or set())
     if environment.active_deployment_id is not None:
-        ids.add(int(environment.active_deployment_id))
-    latest = DeploymentRepository.find(int(max(ids))) if ids else None
+        ids.add(environment.active_deployment_id)
+    latest = DeploymentRepository.find(max(ids)) if ids else None
     active = (
-        DeploymentRepository.find(int(environment.active_deployment_id))
+        DeploymentRepository.find(environment.active_deployment_id)
         if environment.active_deployment_id is not None
         else None
     )
@@ -112,14 +113,14 @@ def list_previews(org_slug: str, project_id: int) -> list[Preview]:
     project = ProjectRepository.get(org_slug, project_id)
     return [
         _preview(project, env)
-        for env in EnvironmentRepository.list(int(project.id))
+        for env in EnvironmentRepository.list(project.id)
         if env.name.startswith(sites.PREVIEW_PREFIX) and env.removed_at is None
     ]
 
 
 def get(org_slug: str, project_id: int, branch: str) -> Preview:
     project = ProjectRepository.get(org_slug, project_id)
-    env = EnvironmentRepository.find(int(project.id), sites.preview_environment(branch))
+    env = EnvironmentRepository.find(project.id, sites.preview_environment(branch))
     if env is None or env.removed_at is not None:
         raise NotFound(f"project {project_id} has no preview of branch '{branch}'")
     return _preview(project, env)
@@ -130,7 +131,7 @@ def remove(org_slug: str, project_id: int, branch: str, reason: str = "deleted")
     inactive (destroyed, in GitHub's words). Artifacts stay until the retention job removes them."""
     preview = get(org_slug, project_id, branch)
     for deployment_id in sorted(preview.environment.in_flight or set()):
-        _supersede(org_slug, project_id, int(deployment_id))
+        _supersede(org_slug, project_id, deployment_id)
     Route(host=sites.preview_label(preview.project.slug, preview.project.org_slug, branch)).delete()
     removed = try_update(
         preview.environment,
@@ -145,7 +146,7 @@ def remove(org_slug: str, project_id: int, branch: str, reason: str = "deleted")
     if not removed:
         raise NotFound(f"project {project_id} has no preview of branch '{branch}'")
     for deployment_id in sorted(preview.environment.live_ids or set()):
-        deployment = DeploymentRepository.find(int(deployment_id))
+        deployment = DeploymentRepository.find(deployment_id)
         if deployment is not None and not deployment.inactive:
             statuses.mark_inactive(deployment, f"Preview removed: {reason}")
     logger.info("preview removed", extra={"project_id": project_id, "branch": branch, "reason": reason})

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters import git, sites
 from chalicelib.errors import Conflict, InvalidInput
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
@@ -28,8 +28,8 @@ class ProjectView:
 
 
 def _view(project: Project) -> ProjectView:
-    env = EnvironmentRepository.find(int(project.id), PRODUCTION)
-    active = int(env.active_deployment_id) if env and env.active_deployment_id is not None else None
+    env = EnvironmentRepository.find(project.id, PRODUCTION)
+    active = env.active_deployment_id if env else None
     return ProjectView(project, sites.url_for(sites.production_label(project.slug, project.org_slug)), active)
 
 
@@ -106,7 +106,7 @@ def _schedule_changes(project: Project, changes: dict[str, Any]) -> dict[str, An
     ttl = changes.get("preview_ttl_hours", project.preview_ttl_hours)
     has_previews = any(
         env.name.startswith(sites.PREVIEW_PREFIX) and env.removed_at is None
-        for env in EnvironmentRepository.list(int(project.id))
+        for env in EnvironmentRepository.list(project.id)
     )
     result["schedule_bucket"] = schedule_bucket(schedule, ttl, has_previews)
     return result
@@ -115,7 +115,7 @@ def _schedule_changes(project: Project, changes: dict[str, Any]) -> dict[str, An
 def delete(org_slug: str, project_id: int) -> None:
     """Remove the project and take its sites offline. Deployment records and artifacts are kept."""
     project = ProjectRepository.get(org_slug, project_id)
-    environments = EnvironmentRepository.list(int(project.id))
+    environments = EnvironmentRepository.list(project.id)
     for env in environments:
         if env.in_flight:
             raise Conflict(f"project {project_id} has deployments in progress; cancel them first")
@@ -127,5 +127,5 @@ def delete(org_slug: str, project_id: int) -> None:
             labels.add(label)
     for label in labels:
         Route(host=label).delete()
-    for deployment in Deployment.by_project.query(int(project.id), attributes_to_get=["id"]):
-        Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()
+    for deployment in Deployment.by_project.query(project.id, attributes_to_get=["id"]):
+        Route(host=sites.deployment_label(deployment.id, project.slug, project.org_slug)).delete()

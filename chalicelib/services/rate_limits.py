@@ -118,7 +118,7 @@ def consume(org_slug: str, plan: str, bucket: str, now: float | None = None) -> 
     counter = RegistryEntry(name=counter_name(org_slug, bucket, start))
     # Kept one window past its end, then DynamoDB's TTL removes it.
     counter.update(actions=[RegistryEntry.value.add(1), RegistryEntry.expires_at.set(start + 2 * window)])
-    return _state(limit, int(counter.value), bucket, start, window)
+    return _state(limit, counter.value, bucket, start, window)
 
 
 def peek(org_slug: str, plan: str, bucket: str, now: float | None = None) -> RateLimitState:
@@ -127,7 +127,7 @@ def peek(org_slug: str, plan: str, bucket: str, now: float | None = None) -> Rat
     window = window_for(bucket)
     start = window_start(time.time() if now is None else now, window)
     try:
-        count = int(RegistryEntry.get(counter_name(org_slug, bucket, start), consistent_read=True).value or 0)
+        count = RegistryEntry.get(counter_name(org_slug, bucket, start), consistent_read=True).value or 0
     except RegistryEntry.DoesNotExist:
         count = 0
     return _state(limit, count, bucket, start, window)
@@ -137,7 +137,7 @@ def refund(org_slug: str, state: RateLimitState) -> RateLimitState:
     """Give back the request counted in `state` (it was refused after counting): one atomic ADD -1."""
     counter = RegistryEntry(name=counter_name(org_slug, state.bucket, state.window_start))
     counter.update(actions=[RegistryEntry.value.add(-1)])
-    return _state(state.limit, int(counter.value), state.bucket, state.window_start, state.window_seconds)
+    return _state(state.limit, counter.value, state.bucket, state.window_start, state.window_seconds)
 
 
 def check(state: RateLimitState) -> RateLimitState:

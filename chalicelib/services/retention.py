@@ -22,13 +22,8 @@ from chalicelib.services.previews import Preview
 from chalicelib.settings import get_settings
 
 
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def last_activity(environment: Environment) -> datetime | None:
-    stamp = environment.updated_at or environment.created_at
-    return parse_time(stamp) if stamp else None
+    return environment.updated_at or environment.created_at
 
 
 def idle_reason(project: Project, preview: Preview, now: datetime) -> str | None:
@@ -36,7 +31,7 @@ def idle_reason(project: Project, preview: Preview, now: datetime) -> str | None
     activity for longer; None otherwise. A preview with a build running is never idle."""
     if project.preview_ttl_hours is None or preview.environment.in_flight:
         return None
-    ttl = int(project.preview_ttl_hours)
+    ttl = project.preview_ttl_hours
     since = last_activity(preview.environment)
     if since is None or now - since <= timedelta(hours=ttl):
         return None
@@ -54,7 +49,7 @@ def _served_deployments(project: Project, environments: list[Environment]) -> se
     for label in labels:
         route = RouteRepository.find(label)
         if route is not None:
-            served.add(int(route.deployment_id))
+            served.add(route.deployment_id)
     return served
 
 
@@ -63,32 +58,32 @@ def purge_artifacts(project: Project, now: datetime) -> list[int]:
     deployment ids purged. Each deployment is purged once: its `artifact_prefix` is removed with a
     conditional write, and its own immutable URL stops serving."""
     retention = timedelta(hours=get_settings().artifact_retention_hours)
-    environments = EnvironmentRepository.list(int(project.id))
+    environments = EnvironmentRepository.list(project.id)
     expired = [
         env.name
         for env in environments
         if env.name.startswith(sites.PREVIEW_PREFIX)
         and env.removed_at is not None
-        and parse_time(env.removed_at) + retention <= now
+        and env.removed_at + retention <= now
     ]
     if not expired:
         return []
     served = _served_deployments(project, environments)
     purged: list[int] = []
     candidates = Deployment.by_project.query(
-        int(project.id),
+        project.id,
         filter_condition=Deployment.environment.is_in(*expired) & Deployment.artifact_prefix.exists(),
     )
     for deployment in candidates:
-        if int(deployment.id) in served or not deployment.artifact_prefix:
+        if deployment.id in served or not deployment.artifact_prefix:
             continue
-        Route(host=sites.deployment_label(int(deployment.id), project.slug, project.org_slug)).delete()
+        Route(host=sites.deployment_label(deployment.id, project.slug, project.org_slug)).delete()
         count = sites.delete_artifacts(deployment.artifact_prefix)
         if not try_update(deployment, [Deployment.artifact_prefix.remove()], Deployment.artifact_prefix.exists()):
             continue  # a concurrent run purged it first
-        purged.append(int(deployment.id))
+        purged.append(deployment.id)
         logger.info(
             "preview artifacts deleted",
-            extra={"project_id": int(project.id), "deployment_id": int(deployment.id), "objects": count},
+            extra={"project_id": project.id, "deployment_id": deployment.id, "objects": count},
         )
     return purged

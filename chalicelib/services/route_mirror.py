@@ -169,26 +169,22 @@ def count_changes(records: int) -> None:
         logger.exception("could not count the routes table's changes", extra={"records": records})
 
 
-def _parse(stamp: str | None) -> datetime | None:
-    return datetime.fromisoformat(stamp) if stamp else None
-
-
 def reconcile_if_due(now: datetime) -> ReconcileReport | None:
     """The scheduled handler's reconcile: at most once per CHECK_INTERVAL (a conditional claim, so of concurrent
     runs one checks), and then only if the stream consumer counted a change since the last reconcile, or the
     last one is FULL_RECONCILE_INTERVAL old. None when it did not reconcile. An idle check costs one read and
     one write of a DynamoDB item, and no KeyValueStore call."""
     marker = RouteMirrorMarkerRepository.read()
-    checked = _parse(marker.checked_at)
+    checked = marker.checked_at
     if checked is not None and now - checked < CHECK_INTERVAL:
         return None
     if not RouteMirrorMarkerRepository.claim_check(marker, now):
         return None  # another run claimed this check
-    reconciled = _parse(marker.reconciled_at)
+    reconciled = marker.reconciled_at
     if not marker.unreconciled and reconciled is not None and now - reconciled < FULL_RECONCILE_INTERVAL:
         logger.info("routes unchanged since the last reconcile; not reconciling", extra={"changes": marker.changes})
         return None
     report = reconcile()
     # The count as read before the reconcile: a change counted meanwhile makes the next check reconcile again.
-    RouteMirrorMarkerRepository.record_reconciled(int(marker.changes or 0), now)
+    RouteMirrorMarkerRepository.record_reconciled(marker.changes or 0, now)
     return report

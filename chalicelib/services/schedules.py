@@ -53,7 +53,7 @@ def next_run(project: Project) -> datetime | None:
     if not project.preview_rebuild_schedule:
         return None
     schedule = schedule_expressions.parse(project.preview_rebuild_schedule)
-    anchor = retention.parse_time(project.last_scheduled_run_at) if project.last_scheduled_run_at else None
+    anchor = project.last_scheduled_run_at
     if anchor is None:
         return datetime.fromtimestamp(0, UTC)  # never run: due at once
     return schedule.next_after(anchor)
@@ -68,7 +68,7 @@ def claim(project: Project, now: datetime) -> bool:
     """Record this run as the project's last scheduled run, only if no other run has since the one we read."""
     return try_update(
         project,
-        [Project.last_scheduled_run_at.set(now.isoformat(timespec="milliseconds"))],
+        [Project.last_scheduled_run_at.set(now)],
         unchanged(Project.last_scheduled_run_at, project.last_scheduled_run_at) & Project.id.exists(),
     )
 
@@ -88,12 +88,12 @@ def _newest_sha(preview: Preview) -> str | None:
     newest = preview.latest or preview.active
     if newest is None:
         return None
-    fresh = DeploymentRepository.find(int(newest.id))
+    fresh = DeploymentRepository.find(newest.id)
     return fresh.commit_sha if fresh is not None else None
 
 
 def _run_preview(project: Project, preview: Preview, now: datetime, rebuild: bool, report: RunReport) -> None:
-    org, project_id, branch = project.org_slug, int(project.id), preview.branch
+    org, project_id, branch = project.org_slug, project.id, preview.branch
     head = _branch_head(project, branch)
     reason = "branch deleted" if head is None else retention.idle_reason(project, preview, now)
     if reason is not None:
@@ -108,19 +108,19 @@ def _run_preview(project: Project, preview: Preview, now: datetime, rebuild: boo
         return
     # Straight to the service: scheduled rebuilds are not API calls and count against no rate limit.
     view = previews.trigger(org, project_id, branch, SCHEDULER, source="schedule")
-    report.rebuilt.append((project_id, branch, int(view.deployment.id)))
+    report.rebuilt.append((project_id, branch, view.deployment.id))
 
 
 def _run_project(project: Project, now: datetime, report: RunReport) -> None:
     rebuild = bool(project.preview_rebuild_schedule) and is_due(project, now) and claim(project, now)
-    for preview in previews.list_previews(project.org_slug, int(project.id)):
+    for preview in previews.list_previews(project.org_slug, project.id):
         try:
             _run_preview(project, preview, now, rebuild, report)
         except DomainError as exc:  # e.g. the repository is unreachable, the plan lost previews
-            report.failed.append((int(project.id), f"{preview.branch}: {exc.message}"))
+            report.failed.append((project.id, f"{preview.branch}: {exc.message}"))
             logger.warning(
                 "scheduled preview work failed",
-                extra={"project_id": int(project.id), "branch": preview.branch, "error": exc.message},
+                extra={"project_id": project.id, "branch": preview.branch, "error": exc.message},
             )
     report.purged.extend(retention.purge_artifacts(project, now))
 
@@ -133,7 +133,7 @@ def run_schedules(now: datetime) -> RunReport:
         try:
             _run_project(project, now, report)
         except Exception as exc:  # one project's trouble must not stop the others
-            logger.exception("scheduled run of a project failed", extra={"project_id": int(project.id)})
-            report.failed.append((int(project.id), f"{exc.__class__.__name__}: {exc}"))
+            logger.exception("scheduled run of a project failed", extra={"project_id": project.id})
+            report.failed.append((project.id, f"{exc.__class__.__name__}: {exc}"))
     logger.info("scheduled run", extra={"now": now.isoformat(), **report.summary()})
     return report

@@ -49,10 +49,7 @@ DESCRIPTION_LIMIT = 140
 
 
 def logs_url(deployment: Deployment) -> str:
-    return (
-        f"{get_settings().api_url}/api/v1/public/projects/{int(deployment.project_id)}"
-        f"/deployments/{int(deployment.id)}/logs"
-    )
+    return f"{get_settings().api_url}/api/v1/public/projects/{deployment.project_id}/deployments/{deployment.id}/logs"
 
 
 def _description(deployment: Deployment, state: str) -> str:
@@ -85,7 +82,7 @@ def report_pipeline_state(deployment: Deployment) -> DeploymentStatus | None:
         return None
     log_url = logs_url(deployment)
     status = DeploymentStatusRepository.append(
-        int(deployment.id),
+        deployment.id,
         state=state,
         description=_description(deployment, state),
         environment=deployment.environment,
@@ -103,7 +100,7 @@ def publish_external_state(deployment: Deployment) -> DeploymentStatus:
     """Show an external deployer's report (made through GitLab or the native API) in GitHub's statuses."""
     state = GITHUB_STATE[deployment.status]
     status = DeploymentStatusRepository.append(
-        int(deployment.id),
+        deployment.id,
         state=state,
         description=f"Deployment {deployment.status} (reported by its external deployer)"[:DESCRIPTION_LIMIT],
         environment=deployment.environment,
@@ -118,26 +115,26 @@ def publish_external_state(deployment: Deployment) -> DeploymentStatus:
 def deactivate_previous(deployment: Deployment) -> list[int]:
     """GitHub's auto_inactive: earlier non-transient, non-production deployments of the same environment
     whose latest state is success get an `inactive` status. Returns the ids made inactive."""
-    env = EnvironmentRepository.find(int(deployment.project_id), deployment.environment)
-    previous = sorted((env.live_ids or set()) - {int(deployment.id)}) if env else []
+    env = EnvironmentRepository.find(deployment.project_id, deployment.environment)
+    previous = sorted((env.live_ids or set()) - {deployment.id}) if env else []
     made_inactive: list[int] = []
     for other_id in previous:
-        other = DeploymentRepository.find(int(other_id))
+        other = DeploymentRepository.find(other_id)
         if other is None or other.transient_environment or other.production_environment:
             continue
         mark_inactive(other, "Superseded by a newer successful deployment")
-        made_inactive.append(int(other.id))
+        made_inactive.append(other.id)
     holder = Environment(project_id=deployment.project_id, name=deployment.environment)
     if made_inactive:  # one update may not both ADD to and DELETE from a set
         holder.update(actions=[Environment.live_ids.delete(set(made_inactive))])
-    holder.update(actions=[Environment.live_ids.add({int(deployment.id)})])
+    holder.update(actions=[Environment.live_ids.add({deployment.id})])
     return made_inactive
 
 
 def mark_inactive(deployment: Deployment, description: str) -> DeploymentStatus:
     """Append an `inactive` status; a transient environment's deployment is thereby destroyed."""
     status = DeploymentStatusRepository.append(
-        int(deployment.id),
+        deployment.id,
         state="inactive",
         description=description[:DESCRIPTION_LIMIT],
         environment=deployment.environment,

@@ -22,7 +22,7 @@ def handle_activation(message: dict[str, Any]) -> None:
     if "task_token" not in message:  # the state machine ended a deployment itself
         ended = DeploymentRepository.find(deployment_id)
         if ended is not None:
-            with deployment_context(deployment_id, int(ended.project_id)):
+            with deployment_context(deployment_id, ended.project_id):
                 published = statuses.report_pipeline_state(ended)
                 if published is not None and ended.status == Status.FAILED:
                     # Whoever ends a deployment publishes its end first: nobody did, so the state machine
@@ -38,7 +38,7 @@ def handle_activation(message: dict[str, Any]) -> None:
     if deployment is None:
         executions.fail(token, "DeploymentNotFound")
         return
-    with deployment_context(deployment_id, int(deployment.project_id)):
+    with deployment_context(deployment_id, deployment.project_id):
         if deployments.activate(deployment):
             executions.succeed(token, {"deployment_id": deployment_id})
         else:

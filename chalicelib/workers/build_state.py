@@ -49,7 +49,7 @@ def handle_build_state(change: BuildStateChange) -> None:
             extra={"build_id": change.build_id, "deployment_id": deployment_id},
         )
         return
-    with deployment_context(deployment_id, int(deployment.project_id)):
+    with deployment_context(deployment_id, deployment.project_id):
         if not _is_its_build(deployment, change.build_id):
             logger.warning("event of a build that is not the deployment's ignored", extra={"build_id": change.build_id})
             return
@@ -93,7 +93,7 @@ def _finish_succeeded(deployment: Deployment, token: str, change: BuildStateChan
     # A retried invocation finds the output published already (artifact_prefix is set only then).
     if deployment.artifact_prefix is None and not _publish(deployment, token):
         return
-    executions.succeed(token, {"deployment_id": int(deployment.id)})
+    executions.succeed(token, {"deployment_id": deployment.id})
 
 
 def _publish(deployment: Deployment, token: str) -> bool:
@@ -106,7 +106,7 @@ def _publish(deployment: Deployment, token: str) -> bool:
     try:
         if prefix is None:
             raise OutputRefused("the build's upload target was never recorded")
-        files = build_output.promote(int(deployment.id), prefix)
+        files = build_output.promote(deployment.id, prefix)
     except OutputRefused as exc:
         message = str(exc)
         # What the build uploaded is the user's build's doing; a missing upload target is the platform's.
@@ -117,7 +117,7 @@ def _publish(deployment: Deployment, token: str) -> bool:
         executions.fail(token, "BuildFailed", message)
         return False
     if not DeploymentRepository.transition(
-        deployment, (Status.UPLOADING,), Status.UPLOADING, artifact_prefix=sites.artifact_prefix(int(deployment.id))
+        deployment, (Status.UPLOADING,), Status.UPLOADING, artifact_prefix=sites.artifact_prefix(deployment.id)
     ):
         deployment.refresh(consistent_read=True)
         logger.info("deployment ended while its output was published", extra={"status": deployment.status})

@@ -21,7 +21,7 @@ from chalicelib.adapters.build_logs import BuildLog
 from chalicelib.adapters.codebuild import CodeBuildRunner
 from chalicelib.adapters.runners import BuildJob, BuildResult, BuildRunner, BuildStarted, LocalBuildRunner
 from chalicelib.errors import NotFound
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import Project, ProjectRepository
@@ -108,13 +108,13 @@ def staging_prefix(deployment: Deployment) -> str | None:
     """Where the deployment's CodeBuild build may upload: the nonce comes from the worker's claim only."""
     if not deployment.staging_nonce:
         return None
-    return build_output.staging_prefix(int(deployment.id), deployment.staging_nonce)
+    return build_output.staging_prefix(deployment.id, deployment.staging_nonce)
 
 
-def seconds_since(timestamp: str | None) -> float:
-    if not timestamp:
+def seconds_since(moment: datetime | None) -> float:
+    if not moment:
         return 0.0
-    return max(0.0, (datetime.now(UTC) - datetime.fromisoformat(timestamp)).total_seconds())
+    return max(0.0, (datetime.now(UTC) - moment).total_seconds())
 
 
 def handle_build(message: dict[str, Any]) -> None:
@@ -124,7 +124,7 @@ def handle_build(message: dict[str, Any]) -> None:
     if deployment is None:
         executions.fail(token, "DeploymentNotFound", f"deployment {deployment_id} does not exist")
         return
-    with deployment_context(deployment_id, int(deployment.project_id)):
+    with deployment_context(deployment_id, deployment.project_id):
         if deployment.status != Status.QUEUED:
             # A redelivery, or cancelled before any worker got to it. Only the first claim builds.
             logger.info("build message ignored", extra={"status": deployment.status})
@@ -132,7 +132,7 @@ def handle_build(message: dict[str, Any]) -> None:
                 executions.fail(token, "DeploymentCancelled", "cancelled before the build started")
             return
         try:
-            project = ProjectRepository.get_by_id(int(deployment.project_id))
+            project = ProjectRepository.get_by_id(deployment.project_id)
         except NotFound:
             deployments.record_failure(deployment, "the project was deleted before the build started", cause="build")
             executions.fail(token, "ProjectDeleted")
@@ -160,7 +160,7 @@ def handle_build(message: dict[str, Any]) -> None:
 
 def _build(deployment: Deployment, project: Project, token: str) -> BuildResult | BuildStarted:
     """Run the build with a live log and a heartbeat; a crashing runner is a failed build, never a stuck one."""
-    deployment_id = int(deployment.id)
+    deployment_id = deployment.id
     job = BuildJob(
         deployment_id=deployment_id,
         repo_url=project.repo_url,
@@ -168,7 +168,7 @@ def _build(deployment: Deployment, project: Project, token: str) -> BuildResult 
         branch=deployment.branch,
         build_command=project.build_command,
         output_dir=project.output_dir,
-        timeout_seconds=int(project.build_timeout_seconds),
+        timeout_seconds=project.build_timeout_seconds,
         artifact_prefix=sites.artifact_prefix(deployment_id),
     )
     outcome: BuildResult | BuildStarted
@@ -224,12 +224,12 @@ def _record_outcome(deployment: Deployment, token: str, result: BuildResult) -> 
         deployment.update(
             actions=[
                 Deployment.build_time_seconds.set(result.build_time_seconds),
-                Deployment.artifact_prefix.set(sites.artifact_prefix(int(deployment.id))),
+                Deployment.artifact_prefix.set(sites.artifact_prefix(deployment.id)),
             ]
         )
         logger.info("build succeeded", extra={"build_time_seconds": result.build_time_seconds})
         build_duration(seconds_since(deployment.started_at))
-        executions.succeed(token, {"deployment_id": int(deployment.id)})
+        executions.succeed(token, {"deployment_id": deployment.id})
     elif result.outcome == "cancelled":
         logger.info("build stopped: deployment cancelled")
         executions.fail(token, "DeploymentCancelled", "cancelled during the build")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from chalicelib.models.attributes import parse_timestamp
 from chalicelib.observability import logger
-from chalicelib.services import retention, route_mirror
-from chalicelib.services.schedules import as_utc, run_schedules
+from chalicelib.services import route_mirror
+from chalicelib.services.schedules import run_schedules
 from chalicelib.settings import get_settings
 
 
@@ -26,7 +27,7 @@ def handle_event(event: dict) -> dict[str, int]:
     """The Lambda entry point's logic: EventBridge's `time` is the run's `now`. On AWS (a KeyValueStore is
     configured) a run also reconciles the store with the routes table when that is due (hourly, if changed)."""
     stamp = event.get("time")
-    now = as_utc(retention.parse_time(stamp)) if isinstance(stamp, str) else datetime.now(UTC)
+    now = parse_timestamp(stamp) if isinstance(stamp, str) else datetime.now(UTC)
     summary = run_schedules(now).summary()
     if get_settings().sites_kvs_arn:
         summary["routes_reconciled"], summary["routes_repaired"] = _reconcile_routes(now)

@@ -194,7 +194,8 @@ def ledger(stack: EmbeddedStack) -> Callable[..., Any]:
     The project's sequence and count and the environment's in-flight set move with it, so the ledger stays
     consistent; a non-terminal row is in flight, a terminal one is not.
     """
-    from chalicelib.models.base import transaction, utc_now
+    from chalicelib.models.attributes import utc_now
+    from chalicelib.models.base import transaction
     from chalicelib.models.deployment import Deployment
     from chalicelib.models.environment import PRODUCTION, Environment
     from chalicelib.models.project import Project

@@ -86,7 +86,7 @@ def test_a_due_schedule_rebuilds_a_moved_branch_once_and_skips_an_unmoved_one(
     assert rebuild.triggered_by == "deployd-scheduler" and rebuild.id != first.id
     status, served_id, body = pipeline.served(previews.preview_url(project, "moved"))
     assert (status, served_id) == (200, rebuild.id) and "moved on" in body
-    assert Project.get(pid, consistent_read=True).last_scheduled_run_at.startswith(due.isoformat()[:19])
+    assert Project.get(pid, consistent_read=True).last_scheduled_run_at.isoformat().startswith(due.isoformat()[:19])
 
     # And a later run of the same firing does nothing; the next firing skips both (their heads are built)
     assert _mine(run_schedules(due + timedelta(minutes=1)), pid).rebuilt == []

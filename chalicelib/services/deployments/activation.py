@@ -10,7 +10,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import sites
 from chalicelib.errors import ConditionFailed, Conflict
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment, EnvironmentRepository
@@ -32,7 +32,7 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
         )
     if not target.artifact_prefix:
         raise Conflict(f"deployment {deployment_id}'s built files were deleted after retention; deploy it again")
-    environment = EnvironmentRepository.find(int(project.id), target.environment)
+    environment = EnvironmentRepository.find(project.id, target.environment)
     if environment is None:
         raise Conflict(f"environment {target.environment} of project {project.id} has no active deployment")
     if environment.active_deployment_id == target.id:
@@ -47,11 +47,11 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
         tx.update(
             environment,
             actions=[
-                Environment.active_deployment_id.set(int(target.id)),
-                Environment.active_seq.set(int(target.seq)),
+                Environment.active_deployment_id.set(target.id),
+                Environment.active_seq.set(target.seq),
                 Environment.updated_at.set(now),
             ],
-            condition=(Environment.active_deployment_id != int(target.id)) & Environment.in_flight.does_not_exist(),
+            condition=(Environment.active_deployment_id != target.id) & Environment.in_flight.does_not_exist(),
         )
         route = _environment_route(project, target)
         if route is not None:
@@ -61,7 +61,7 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
         transact(switch)
     except ConditionFailed as exc:
         raise Conflict("the project changed while rolling back (another rollback or a new deployment); retry") from exc
-    with deployment_context(int(target.id), int(project.id)):
+    with deployment_context(target.id, project.id):
         logger.info("rolled back production", extra={"previous_deployment_id": environment.active_deployment_id})
     return DeploymentView(target, True)
 
@@ -73,9 +73,9 @@ def _environment_route(project: Project, deployment: Deployment) -> Route | None
         return None
     return Route(
         host=label,
-        artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(int(deployment.id)),
-        deployment_id=int(deployment.id),
-        project_id=int(project.id),
+        artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(deployment.id),
+        deployment_id=deployment.id,
+        project_id=project.id,
         updated_at=utc_now(),
     )
 
@@ -86,11 +86,11 @@ def activate(deployment: Deployment) -> bool:
     False when the deployment is no longer deploying (cancelled meanwhile). An older build that finishes
     after a newer one has gone live is deployed at its own URL but never replaces the newer one.
     """
-    project = ProjectRepository.get_by_id(int(deployment.project_id))
+    project = ProjectRepository.get_by_id(deployment.project_id)
     for _attempt in range(5):
-        environment = EnvironmentRepository.find(int(project.id), deployment.environment)
-        active_seq = int(environment.active_seq) if environment and environment.active_seq is not None else None
-        promote = active_seq is None or active_seq < int(deployment.seq)
+        environment = EnvironmentRepository.find(project.id, deployment.environment)
+        active_seq = environment.active_seq if environment else None
+        promote = active_seq is None or active_seq < deployment.seq
         try:
             transact(
                 functools.partial(
@@ -116,7 +116,7 @@ def _write_activation(
 ) -> None:
     """One transaction: the deployment goes live at its own URL, leaves the in-flight set, and, when
     `promote`, becomes what the environment serves, all conditional on what was read before."""
-    label = sites.deployment_label(int(deployment.id), project.slug, project.org_slug)
+    label = sites.deployment_label(deployment.id, project.slug, project.org_slug)
     own_url = sites.url_for(label)
     environment_route = _environment_route(project, deployment) if promote else None
     environment_url = sites.url_for(environment_route.host) if environment_route is not None else own_url
@@ -133,14 +133,14 @@ def _write_activation(
         ],
         condition=Deployment.status == Status.DEPLOYING,
     )
-    env_actions: list[Action] = [Environment.in_flight.delete({int(deployment.id)}), Environment.updated_at.set(now)]
+    env_actions: list[Action] = [Environment.in_flight.delete({deployment.id}), Environment.updated_at.set(now)]
     env_condition: Condition
     if promote:
         env_actions += [
-            Environment.active_deployment_id.set(int(deployment.id)),
-            Environment.active_seq.set(int(deployment.seq)),
+            Environment.active_deployment_id.set(deployment.id),
+            Environment.active_seq.set(deployment.seq),
         ]
-        env_condition = Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq))
+        env_condition = Environment.active_seq.does_not_exist() | (Environment.active_seq < deployment.seq)
     else:
         env_condition = Environment.active_seq == active_seq  # type: ignore[assignment]
     tx.update(
@@ -151,9 +151,9 @@ def _write_activation(
     tx.save(
         Route(
             host=label,
-            artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(int(deployment.id)),
-            deployment_id=int(deployment.id),
-            project_id=int(project.id),
+            artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(deployment.id),
+            deployment_id=deployment.id,
+            project_id=project.id,
         )
     )
     if environment_route is not None:

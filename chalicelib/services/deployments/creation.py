@@ -9,7 +9,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import executions, git
 from chalicelib.errors import ConditionFailed, Conflict, InvalidInput, NotFound
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import TransactionFailed, transact, try_update
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
@@ -69,7 +69,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
     deployment = Deployment(
         id=next_id("deployment"),
         project_id=project.id,
-        seq=int(seq_holder.deployment_seq),
+        seq=seq_holder.deployment_seq,
         org_slug=org_slug,
         environment=spec.environment,
         branch=ref,
@@ -93,7 +93,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         finished_at=now if status in TERMINAL else None,
         deployed_at=now if status == Status.DEPLOYED else None,
     )
-    environment_id = _environment_id(int(project.id), spec.environment)
+    environment_id = _environment_id(project.id, spec.environment)
 
     def record(tx: TransactWrite) -> None:
         tx.save(deployment, condition=Deployment.id.does_not_exist())
@@ -105,7 +105,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
             Environment.removed_reason.remove(),
         ]
         if managed:  # only deployd's own builds hold the environment (they block a rollback)
-            env_actions.append(Environment.in_flight.add({int(deployment.id)}))
+            env_actions.append(Environment.in_flight.add({deployment.id}))
         tx.update(Environment(project_id=project.id, name=spec.environment), actions=env_actions)
         tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)], condition=Project.id.exists())
 
@@ -116,7 +116,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         if isinstance(exc, TransactionFailed) and not exc.cancelled:  # DynamoDB refused the request itself
             raise InvalidInput(f"the deployment could not be recorded: {exc.detail}") from exc
         raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry") from exc
-    with deployment_context(int(deployment.id), int(project.id)):
+    with deployment_context(deployment.id, project.id):
         logger.info(f"deployment {status}", extra={"ref": ref, "commit_sha": commit.sha, "source": spec.source})
         if managed:
             _start_pipeline(deployment, project)
@@ -128,23 +128,21 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
             if status != Status.QUEUED:
                 statuses.publish_external_state(deployment)
     # The response shows the deployment as created (queued), even if a worker has already claimed it.
-    return DeploymentView(deployment, active_id(int(project.id), deployment.environment) == deployment.id)
+    return DeploymentView(deployment, active_id(project.id, deployment.environment) == deployment.id)
 
 
 def _environment_id(project_id: int, name: str) -> int:
     """The environment's public id; a new one is allocated only the first time the environment is used."""
     existing = EnvironmentRepository.find(project_id, name)
     if existing is not None and existing.id is not None:
-        return int(existing.id)
+        return existing.id
     return next_id("environment")
 
 
 def _start_pipeline(deployment: Deployment, project: Project) -> None:
     statuses.report_pipeline_state(deployment)  # "queued" first: a worker may claim it as soon as it starts
     try:
-        arn = executions.start(
-            int(deployment.id), int(project.id), deployment.environment, int(project.build_timeout_seconds)
-        )
+        arn = executions.start(deployment.id, project.id, deployment.environment, project.build_timeout_seconds)
     except Exception as exc:  # the pipeline could not start: end the deployment rather than leave it queued
         logger.exception("could not start the deployment pipeline")
         record_failure(

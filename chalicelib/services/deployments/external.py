@@ -5,7 +5,7 @@ from __future__ import annotations
 from pynamodb.expressions.update import Action
 
 from chalicelib.errors import Conflict
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import try_update
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
@@ -24,8 +24,7 @@ def set_external_status(
     """
     if deployment.managed:
         raise Conflict(
-            f"deployment {int(deployment.id)} is built by deployd; its status follows the build "
-            f"(now {deployment.status})"
+            f"deployment {deployment.id} is built by deployd; its status follows the build (now {deployment.status})"
         )
     now = utc_now()
     actions: list[Action] = [Deployment.status.set(status), Deployment.updated_at.set(now)]
@@ -36,7 +35,7 @@ def set_external_status(
     if environment_url:
         actions += [Deployment.environment_url.set(environment_url), Deployment.deployment_url.set(environment_url)]
     if not try_update(deployment, actions, Deployment.status == deployment.status):
-        raise Conflict(f"deployment {int(deployment.id)} changed concurrently; read it and retry")
+        raise Conflict(f"deployment {deployment.id} changed concurrently; read it and retry")
     if status == Status.DEPLOYED:
         promote_external(deployment)
     if publish:
@@ -49,9 +48,9 @@ def promote_external(deployment: Deployment) -> None:
     try_update(
         Environment(project_id=deployment.project_id, name=deployment.environment),
         [
-            Environment.active_deployment_id.set(int(deployment.id)),
-            Environment.active_seq.set(int(deployment.seq)),
+            Environment.active_deployment_id.set(deployment.id),
+            Environment.active_seq.set(deployment.seq),
             Environment.updated_at.set(utc_now()),
         ],
-        Environment.active_seq.does_not_exist() | (Environment.active_seq < int(deployment.seq)),
+        Environment.active_seq.does_not_exist() | (Environment.active_seq < deployment.seq),
     )

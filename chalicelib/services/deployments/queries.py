@@ -34,7 +34,7 @@ class BuildLogView:
 
 def active_id(project_id: int, environment: str = PRODUCTION) -> int | None:
     env = EnvironmentRepository.find(project_id, environment)
-    return int(env.active_deployment_id) if env and env.active_deployment_id is not None else None
+    return env.active_deployment_id if env else None
 
 
 def deployment_of(project: Project, deployment_id: int) -> Deployment:
@@ -47,7 +47,7 @@ def deployment_of(project: Project, deployment_id: int) -> Deployment:
 def view(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
     project = ProjectRepository.get(org_slug, project_id)
     deployment = deployment_of(project, deployment_id)
-    return DeploymentView(deployment, active_id(int(project.id), deployment.environment) == deployment.id)
+    return DeploymentView(deployment, active_id(project.id, deployment.environment) == deployment.id)
 
 
 def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[DeploymentView]:
@@ -58,7 +58,7 @@ def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
     project = ProjectRepository.get(org_slug, project_id)
     found = listing.deployments(project, page, per_page)
-    active = active_id(int(project.id))
+    active = active_id(project.id)
     return found.map(lambda d: DeploymentView(d, d.id == active))
 
 
@@ -71,7 +71,7 @@ def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:
 def log_text(deployment: Deployment) -> str:
     """The deployment's whole build log, as one text whichever runner built it; a failed build's log ends with
     why it failed, as the worker ends a local build's log."""
-    text = build_logs.read(int(deployment.id), deployment.build_id)
+    text = build_logs.read(deployment.id, deployment.build_id)
     if deployment.build_id and deployment.status == Status.FAILED and deployment.error_message:
         text += f"==> Failed: {deployment.error_message}\n"
     return text

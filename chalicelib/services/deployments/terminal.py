@@ -7,7 +7,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import codebuild, executions
 from chalicelib.errors import ConditionFailed, Conflict
-from chalicelib.models.base import utc_now
+from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
@@ -21,7 +21,7 @@ from chalicelib.vocabulary import NON_TERMINAL, Status
 def _release(tx: TransactWrite, deployment: Deployment) -> None:
     tx.update(
         Environment(project_id=deployment.project_id, name=deployment.environment),
-        actions=[Environment.in_flight.delete({int(deployment.id)})],
+        actions=[Environment.in_flight.delete({deployment.id})],
     )
 
 
@@ -77,7 +77,7 @@ def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView
             f"deployment {deployment_id} is {deployment.status}; only queued, cloning, building, uploading "
             "or deploying deployments can be cancelled"
         )
-    with deployment_context(int(deployment.id), int(project.id)):
+    with deployment_context(deployment.id, project.id):
         logger.info("deployment cancelled")
         # _end re-read the deployment after the cancel: a build the worker recorded before it is seen here,
         # and a worker recording one after it finds the deployment cancelled and stops that build itself.
