@@ -13,20 +13,43 @@ from chalicelib.settings import get_settings
 
 
 @functools.cache
-def client(service: str) -> Any:
+def _loader() -> Any:
+    """botocore's reader of its service models and endpoint rules, shared by every session made here: it
+    caches what it parsed, so a second service's client (or a session made anew after reset_clients) does not
+    parse botocore's endpoint and partition files again (about 0.1 s a session)."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def botocore_session() -> Any:
+    """A new botocore session (credentials and endpoints resolved afresh) reading through the shared loader;
+    PynamoDB makes its sessions here too (chalicelib.models.base)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _loader())
+    return session
+
+
+def _session() -> Any:
     import boto3  # deferred: boto3 costs ~100 ms to import on a cold start
 
-    return boto3.session.Session().client(service, region_name=get_settings().region)
+    return boto3.session.Session(botocore_session=botocore_session())
+
+
+@functools.cache
+def client(service: str) -> Any:
+    return _session().client(service, region_name=get_settings().region)
 
 
 @functools.cache
 def s3_signer() -> Any:
     """An S3 client that presigns with SigV4 (botocore may otherwise sign a POST policy with SigV2, which newer
     regions refuse)."""
-    import boto3
     from botocore.config import Config
 
-    return boto3.session.Session().client(
+    return _session().client(
         "s3", region_name=get_settings().region, config=Config(signature_version="s3v4")
     )
 

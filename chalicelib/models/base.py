@@ -5,10 +5,17 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import pynamodb.connection.base
 from pynamodb.connection import Connection
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.aws import botocore_session
 from chalicelib.settings import get_settings
+
+# PynamoDB makes a botocore session per connection and thread (pynamodb.connection.base.Connection.session);
+# made here, they share one reader of botocore's service models and endpoint rules instead of each parsing
+# them again. Nothing is created until a connection is first used.
+pynamodb.connection.base.get_session = botocore_session  # type: ignore[attr-defined]
 
 
 def table_meta(logical: str) -> Any:
