@@ -49,9 +49,7 @@ def s3_signer() -> Any:
     regions refuse)."""
     from botocore.config import Config
 
-    return _session().client(
-        "s3", region_name=get_settings().region, config=Config(signature_version="s3v4")
-    )
+    return _session().client("s3", region_name=get_settings().region, config=Config(signature_version="s3v4"))
 
 
 def reset_clients() -> None:
