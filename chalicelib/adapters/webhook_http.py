@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -88,6 +89,10 @@ def post(url: str, body: str, headers: dict[str, str], *, timeout: float, allow_
         return Outcome(None, elapsed(), str(exc))
     except (OSError, ValueError) as exc:
         return Outcome(None, elapsed(), f"could not resolve the target: {exc}")
+    # The timeout bounds the whole attempt, not each read: a receiver dripping bytes is cut off all the same.
+    deadline = threading.Timer(timeout, _cut, args=(connection,))
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", target, body=body.encode(), headers=headers)
         answer = connection.getresponse()
@@ -98,9 +103,20 @@ def post(url: str, body: str, headers: dict[str, str], *, timeout: float, allow_
             location = answer.getheader("location")
             error = f"HTTP {status}" + (f" (redirect to {location} not followed)" if 300 <= status < 400 else "")
         return Outcome(status, elapsed(), error, _retry_after(answer.getheader("retry-after"), time.time()))
-    except TimeoutError:
-        return Outcome(None, elapsed(), f"no answer within {timeout:g} s")
     except (OSError, http.client.HTTPException) as exc:
+        if isinstance(exc, TimeoutError) or elapsed() >= timeout * 1000:
+            return Outcome(None, elapsed(), f"no answer within {timeout:g} s")
         return Outcome(None, elapsed(), f"connection failed: {exc.__class__.__name__}: {exc}")
     finally:
+        deadline.cancel()
         connection.close()
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """End an attempt that outlived its timeout: the blocked read returns at once."""
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

@@ -4,6 +4,7 @@ request it got (path, headers, body)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class Received:
 class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0  # how long the receiver takes before it answers
 
 
 class Receiver:
@@ -38,6 +40,8 @@ class Receiver:
                 with receiver._lock:
                     receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                     answer = receiver.answers[min(len(receiver.received), len(receiver.answers)) - 1]
+                if answer.delay_seconds:
+                    time.sleep(answer.delay_seconds)  # a slow receiver, as the test scripted it
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
                     self.send_header(name, value)

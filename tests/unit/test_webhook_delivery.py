@@ -282,3 +282,19 @@ def test_another_organizations_webhook_is_not_found(world: None) -> None:
         webhooks.get("someone-else", issued.webhook.id)
     with pytest.raises(NotFound):
         webhooks.rotate_secret("someone-else", issued.webhook.id)
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(
+    world: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(webhook_delivery, "TIMEOUT_SECONDS", 0.5)
+    with running(Answer(200, delay_seconds=2)) as receiver:
+        issued = register(receiver.url())
+        delivery = message(issued.webhook)
+
+        webhook_delivery.deliver(issued.webhook.id, delivery.id)
+
+        (attempt,) = reread(delivery).attempts
+        assert attempt.status_code is None and "no answer within 0.5 s" in (attempt.error or "")
+        assert attempt.duration_ms < 1500
+        assert reread(delivery).status == "pending" and len(receiver) == 1
