@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from datetime import datetime, timedelta
 
 from chalicelib.adapters import webhook_http, webhook_queue
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.webhook import Webhook, WebhookRepository
 from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository
+from chalicelib.observability import logger
 from chalicelib.settings import get_settings
-
-logger = logging.getLogger(__name__)
 
 USER_AGENT = "deployd-webhooks"
 TIMEOUT_SECONDS = 15.0
