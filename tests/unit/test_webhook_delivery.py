@@ -298,3 +298,35 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(
         assert attempt.status_code is None and "no answer within 0.5 s" in (attempt.error or "")
         assert attempt.duration_ms < 1500
         assert reread(delivery).status == "pending" and len(receiver) == 1
+
+
+def test_a_url_changed_to_a_private_target_is_refused(world: None, settings_env: Callable[..., None]) -> None:
+    from chalicelib.services.inputs import WebhookUpdate
+
+    issued = register("https://hooks.example.com/deployd")
+    settings_env(DEPLOYD_WEBHOOK_ALLOW_PRIVATE_TARGETS="false")
+
+    with pytest.raises(NonPublicAddress):
+        webhooks.update(ORG, issued.webhook.id, WebhookUpdate(url="http://[::ffff:127.0.0.1]:9000/"))
+    assert webhooks.get(ORG, issued.webhook.id).url == "https://hooks.example.com/deployd"
+
+
+def test_a_disabled_webhook_gets_nothing_and_refuses_a_redelivery_until_turned_on(world: None) -> None:
+    from chalicelib.errors import Conflict
+    from chalicelib.services.inputs import WebhookUpdate
+
+    with running() as receiver:
+        issued = register(receiver.url())
+        delivery = message(issued.webhook)
+        webhooks.update(ORG, issued.webhook.id, WebhookUpdate(active=False))
+
+        webhook_delivery.deliver(issued.webhook.id, delivery.id)
+        with pytest.raises(Conflict):
+            webhooks.redeliver(ORG, issued.webhook.id, delivery.id)
+        assert len(receiver) == 0
+
+        webhooks.update(ORG, issued.webhook.id, WebhookUpdate(active=True))
+        webhooks.redeliver(ORG, issued.webhook.id, delivery.id)
+        (due,) = queued()
+        handle_webhook_message(due)
+        assert len(receiver) == 1 and reread(delivery).status == "succeeded"
