@@ -9,7 +9,7 @@ from chalicelib.adapters import codebuild
 from chalicelib.api import admin, github, gitlab, health, mintlify, native
 from chalicelib.api.edges import edges
 from chalicelib.api.middleware import correlate, observe
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE, WEBHOOK_QUEUE
 from chalicelib.settings import get_settings
 from chalicelib.workers import consumers, route_stream, scheduler
 
@@ -29,6 +29,12 @@ def build_worker(event: SQSEvent) -> dict:
 @app.on_sqs_message(queue=get_settings().resource_name(ACTIVATION_QUEUE.logical), batch_size=10)
 def activation_worker(event: SQSEvent) -> dict:
     return consumers.consume_activations(event.to_dict(), event.context)
+
+
+# One message a batch: a slow receiver holds up its own message only.
+@app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=1)
+def webhook_delivery(event: SQSEvent) -> dict:
+    return consumers.consume_webhook_deliveries(event.to_dict(), event.context)
 
 
 @app.on_cw_event(

@@ -68,6 +68,9 @@ from chalicelib.infra.resources import (
     SITES_BUCKET,
     SLOT_WAITS,
     STAGING_PREFIX,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_QUEUE,
+    WEBHOOKS,
     Queue,
     Table,
 )
@@ -118,8 +121,12 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
             ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
             ROUTES: (PUT, DELETE),
+            WEBHOOKS: (GET, PUT, UPDATE, DELETE),
+            WEBHOOK_DELIVERIES: (GET, QUERY, UPDATE),  # the delivery log; a redelivery reopens a message
         },
     ),
+    # One webhook message: read it and its webhook, record the attempt, note failing or disable the webhook.
+    "sqs:webhook-deliveries": {WEBHOOKS: (GET, UPDATE), WEBHOOK_DELIVERIES: (GET, UPDATE)},
     # Claims a deployment, starts its build (locally or on CodeBuild), records a build that could not start.
     "sqs:builds": _tables(_ENDING, {PROJECTS: (GET,), DEPLOYMENTS: (GET, UPDATE), ENVIRONMENTS: (GET, UPDATE)}),
     # Build slots (join the line, hand out slots), the end of a deployment the state machine failed, going live.
@@ -147,13 +154,14 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
-    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project")),
+    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org")),
     "schedule": ((PROJECTS, "by-schedule"), (DEPLOYMENTS, "by-project")),
 }
 
 # ---- the other services ----
 
 TASK_ANSWERS = ("states:SendTaskSuccess", "states:SendTaskFailure")
+ENQUEUE = ("sqs:GetQueueUrl", "sqs:SendMessage")  # adapters.webhook_queue finds the queue by name
 CONSUME_QUEUE = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 KVS_WRITES = (
     "cloudfront-keyvaluestore:DescribeKeyValueStore",
@@ -171,6 +179,7 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("states:StopExecution",), (EXECUTIONS,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
         Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),
+        Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),  # a redelivery asked for
     ),
     "sqs:builds": (
         Grant(("s3:PutObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # deployd's own log lines
@@ -185,6 +194,7 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         # the state machine failed a deployment itself (silence, time limit): its build may still be running
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
     ),
+    "sqs:webhook-deliveries": (Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),),  # the next retry
     "cloudwatch_event": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
@@ -213,7 +223,9 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     ),
 }
 
-SQS_CONSUMERS: dict[str, Queue] = {q.logical: q for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE)}
+SQS_CONSUMERS: dict[str, Queue] = {
+    q.logical: q for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE, resources.WEBHOOK_QUEUE)
+}
 
 
 def access_key(function: Function) -> str:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PIPELINE, PREVIEW_SCHEDULE
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PIPELINE, PREVIEW_SCHEDULE, WEBHOOK_QUEUE
 
 
 def free_port() -> int:
@@ -130,6 +130,10 @@ class EmbeddedStack:
                 "DEPLOYD_SITES_URL_TEMPLATE": f"{self.sites_url}/{{label}}/",
                 "DEPLOYD_API_URL": self.api_url,
                 "DEPLOYD_ALLOW_PRIVATE_ADDRESSES": os.environ.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "true"),
+                # Local receivers are the point of webhooks on a laptop; the AWS template leaves this false.
+                "DEPLOYD_WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get(
+                    "DEPLOYD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"
+                ),
                 **self.config.extra_env,
             }
         )
@@ -217,6 +221,7 @@ class EmbeddedStack:
         plan = [
             (BUILD_QUEUE.logical, app_module.build_worker, self.config.build_workers, 1),
             (ACTIVATION_QUEUE.logical, app_module.activation_worker, 4, 10),
+            (WEBHOOK_QUEUE.logical, app_module.webhook_delivery, 4, 1),
         ]
         for logical, handler, concurrency, batch_size in plan:
             if concurrency < 1:

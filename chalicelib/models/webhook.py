@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -12,6 +14,8 @@ from chalicelib.errors import NotFound
 from chalicelib.infra.resources import WEBHOOKS
 from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
 from chalicelib.models.base import table_meta
+from chalicelib.models.conditional import try_delete, try_save, try_update
+from chalicelib.models.registry import next_id
 
 EVERY_EVENT = "*"
 
@@ -77,3 +81,22 @@ class WebhookRepository:
     def of_org(org_slug: str) -> list[Webhook]:
         """The organization's webhooks, oldest first."""
         return list(Webhook.by_org.query(org_slug))
+
+    @staticmethod
+    def create(webhook: Webhook) -> Webhook:
+        """Store a new webhook under the next id of the webhooks sequence."""
+        webhook.id = next_id("webhook")
+        if not try_save(webhook, Webhook.id.does_not_exist()):
+            raise RuntimeError(f"webhook id {webhook.id} was handed out twice")
+        return webhook
+
+    @staticmethod
+    def update(webhook: Webhook, actions: list[Action], condition: Condition | None = None) -> bool:
+        """Apply `actions` (and a new updated_at) if the webhook still exists and `condition` holds."""
+        guard = Webhook.id.exists() if condition is None else Webhook.id.exists() & condition
+        return try_update(webhook, [*actions, Webhook.updated_at.set(utc_now())], guard)
+
+    @staticmethod
+    def delete(org_slug: str, webhook_id: int) -> None:
+        if not try_delete(Webhook(id=webhook_id), Webhook.org_slug == org_slug):
+            raise NotFound(f"webhook {webhook_id} not found")

@@ -4,16 +4,17 @@ that runs twice for one event (a stream batch retried) makes the same item, not 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import size
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import WEBHOOK_DELIVERIES
 from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
 from chalicelib.models.base import table_meta
-from chalicelib.models.conditional import try_save
+from chalicelib.models.conditional import try_save, try_update
 
 RETENTION = timedelta(days=30)
 
@@ -64,3 +65,34 @@ class WebhookDeliveryRepository:
         if delivery.created_at is None:
             delivery.created_at = utc_now()
         return try_save(delivery, WebhookDelivery.id.does_not_exist())
+
+    @staticmethod
+    def of_webhook(webhook_id: int) -> list[WebhookDelivery]:
+        """The webhook's messages, newest first (ids sort by deployment, then sequence)."""
+        return list(WebhookDelivery.query(webhook_id, scan_index_forward=False))
+
+    @staticmethod
+    def record_attempt(
+        delivery: WebhookDelivery, attempt: Attempt, status: str, next_attempt_at: datetime | None
+    ) -> bool:
+        """Append an attempt and the message's new state, if no other attempt was recorded since `delivery` was
+        read (a message redelivered by SQS to two workers records one of their attempts); False otherwise."""
+        seen = len(delivery.attempts)
+        actions = [
+            WebhookDelivery.attempts.set(WebhookDelivery.attempts.append([attempt])),
+            WebhookDelivery.status.set(status),
+            WebhookDelivery.next_attempt_at.set(next_attempt_at)
+            if next_attempt_at is not None
+            else WebhookDelivery.next_attempt_at.remove(),
+        ]
+        condition = (size(WebhookDelivery.attempts) == seen) & (WebhookDelivery.status == "pending")
+        return try_update(delivery, actions, condition)
+
+    @staticmethod
+    def reopen(delivery: WebhookDelivery, now: datetime) -> None:
+        """Make the message pending again with an attempt due now (a redelivery asked for)."""
+        try_update(
+            delivery,
+            [WebhookDelivery.status.set("pending"), WebhookDelivery.next_attempt_at.set(now)],
+            WebhookDelivery.id.exists(),
+        )

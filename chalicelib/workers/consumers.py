@@ -16,6 +16,7 @@ from chalicelib.adapters.codebuild import BuildStateChange
 from chalicelib.workers.activation_worker import handle_activation
 from chalicelib.workers.build_state import handle_build_state
 from chalicelib.workers.build_worker import handle_build
+from chalicelib.workers.webhook_delivery import handle_webhook_message
 
 
 def _consume(event: dict[str, Any], context: Any, handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -39,6 +40,10 @@ def consume_builds(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
 def consume_activations(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return _consume(event, context, handle_activation)
+
+
+def consume_webhook_deliveries(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return _consume(event, context, handle_webhook_message)
 
 
 def consume_build_event(event: dict[str, Any], context: Any = None) -> None:

@@ -36,6 +36,7 @@ FUNCTIONS = (
     Function("api_handler", "api"),
     Function("build_worker", "sqs", "deployd-prod-builds"),
     Function("activation_worker", "sqs", "deployd-prod-activations"),
+    Function("webhook_delivery", "sqs", "deployd-prod-webhook-deliveries"),
     Function("preview_scheduler", "schedule"),
     Function("build_events", "cloudwatch_event"),
     Function("route_sync", "lambda"),
@@ -243,7 +244,20 @@ def test_the_api_cannot_answer_heartbeats_start_builds_or_touch_the_key_value_st
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert not [a for a, _ in allowed if a.startswith("cloudfront-keyvaluestore:")]
     assert not [t for _, t in allowed if t.startswith("bucket/sites")]  # sites are CloudFront's to read
-    assert not [a for a, _ in allowed if a.startswith("sqs:")]
+    # its only queue: a redelivery asked for puts a webhook message on the delivery queue
+    assert {(a, t) for a, t in allowed if a.startswith("sqs:")} == {
+        ("sqs:GetQueueUrl", "queue/webhook-deliveries"),
+        ("sqs:SendMessage", "queue/webhook-deliveries"),
+    }
+
+
+def test_the_webhook_worker_reaches_only_webhooks_their_messages_and_its_queue(functions: dict) -> None:
+    allowed = _allowed(functions["WebhookDelivery"])
+    assert ("dynamodb:UpdateItem", "table/webhook-deliveries") in allowed
+    assert ("sqs:SendMessage", "queue/webhook-deliveries") in allowed
+    assert ("sqs:ReceiveMessage", "queue/webhook-deliveries") in allowed
+    assert not [t for _, t in allowed if t.startswith(("table/deployments", "table/projects", "table/api-keys"))]
+    assert not [a for a, _ in allowed if a.startswith(("states:", "codebuild:", "s3:"))]
 
 
 def test_the_build_worker_cannot_read_keys_or_organizations_routes_or_upload_sites(functions: dict) -> None:
@@ -319,6 +333,12 @@ def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_val
 
 def test_only_the_functions_that_query_an_index_may_and_only_that_index(functions: dict) -> None:
     indexes = {f: {t for a, t in _allowed(fn) if "/index/" in t} for f, fn in functions.items()}
-    assert indexes["APIHandler"] == {"table/projects/index/by-org", "table/deployments/index/by-project"}
+    assert indexes["APIHandler"] == {
+        "table/projects/index/by-org",
+        "table/deployments/index/by-project",
+        "table/webhooks/index/by-org",  # an organization's webhooks
+    }
     assert indexes["PreviewScheduler"] == {"table/projects/index/by-schedule", "table/deployments/index/by-project"}
-    assert not any(indexes[f] for f in ("BuildWorker", "ActivationWorker", "BuildEvents", "RouteSync"))
+    assert not any(
+        indexes[f] for f in ("BuildWorker", "ActivationWorker", "BuildEvents", "RouteSync", "WebhookDelivery")
+    )

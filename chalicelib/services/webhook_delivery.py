@@ -1,0 +1,141 @@
+"""Delivering one webhook message: sign it in its webhook's format, POST it, record the attempt, and decide
+what comes next (done, a retry on the schedule, failed, or the endpoint disabled).
+
+Each message is its own queue message, so a slow or dead receiver holds up only its own attempts. A message
+SQS hands out twice records one attempt: the append is conditional on the attempts seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from chalicelib.adapters import webhook_http, webhook_queue
+from chalicelib.models.attributes import utc_now
+from chalicelib.models.webhook import Webhook, WebhookRepository
+from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository
+from chalicelib.observability import logger
+from chalicelib.settings import get_settings
+
+USER_AGENT = "deployd-webhooks"
+TIMEOUT_SECONDS = 15.0
+GITHUB_TIMEOUT_SECONDS = 10.0  # GitHub's own limit for a receiver's answer
+# An endpoint every message of which has failed for this long is disabled (as Svix does).
+FAILING_LIMIT = timedelta(days=5)
+# Answers that ask the sender to slow down: their Retry-After is honoured.
+SLOW_DOWN = frozenset({429, 502, 503, 504})
+
+
+def signatures(webhook: Webhook, msg_id: str, at: datetime, body: str) -> str:
+    """Standard Webhooks' webhook-signature: one `v1,<base64>` per secret in force, space-separated."""
+    from standardwebhooks.webhooks import Webhook as Signer
+
+    secrets = [webhook.secret]
+    expires = webhook.previous_secret_expires_at
+    if webhook.previous_secret and expires is not None and expires > at:
+        secrets.append(webhook.previous_secret)
+    return " ".join(Signer(secret).sign(msg_id, at, body) for secret in secrets)
+
+
+def headers(webhook: Webhook, delivery: WebhookDelivery, at: datetime) -> dict[str, str]:
+    """The headers of one attempt, in the format of the dialect that registered the webhook."""
+    common = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if webhook.dialect == "github":
+        digest = hmac.new(webhook.secret.encode(), delivery.body.encode(), hashlib.sha256).hexdigest()
+        return {
+            **common,
+            "User-Agent": "GitHub-Hookshot/deployd",
+            "X-GitHub-Event": delivery.event_type,
+            "X-GitHub-Delivery": delivery.id,
+            "X-GitHub-Hook-ID": str(webhook.id),
+            "X-Hub-Signature-256": f"sha256={digest}",
+        }
+    if webhook.dialect == "gitlab":
+        return {
+            **common,
+            "X-Gitlab-Event": "Deployment Hook",
+            "X-Gitlab-Token": webhook.secret,
+            "X-Gitlab-Event-UUID": delivery.id,
+        }
+    return {
+        **common,
+        "webhook-id": delivery.id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signatures(webhook, delivery.id, at, delivery.body),
+    }
+
+
+def next_delay(attempts_made: int, outcome: webhook_http.Outcome) -> float | None:
+    """Seconds until the next attempt after `attempts_made` failed ones, or None when the schedule is spent.
+    The n-th retry waits the n-th delay of settings.webhook_retry_seconds, or longer if the receiver asked."""
+    delays = get_settings().webhook_retry_seconds
+    if attempts_made > len(delays):
+        return None
+    delay = delays[attempts_made - 1]
+    if outcome.status_code in SLOW_DOWN and outcome.retry_after_seconds is not None:
+        delay = max(delay, outcome.retry_after_seconds)
+    return delay
+
+
+def deliver(webhook_id: int, delivery_id: str) -> None:
+    """One attempt at the message, if it is still due: pending, and its webhook still there and active."""
+    webhook = WebhookRepository.find(webhook_id)
+    delivery = WebhookDeliveryRepository.find(webhook_id, delivery_id)
+    if webhook is None or delivery is None or delivery.status != "pending" or not webhook.active:
+        return
+    now = utc_now()
+    timeout = GITHUB_TIMEOUT_SECONDS if webhook.dialect == "github" else TIMEOUT_SECONDS
+    outcome = webhook_http.post(
+        webhook.url,
+        delivery.body,
+        headers(webhook, delivery, now),
+        timeout=timeout,
+        allow_private=get_settings().webhook_allow_private_targets,
+    )
+    attempt = Attempt(at=now, status_code=outcome.status_code, duration_ms=outcome.duration_ms, error=outcome.error)
+    succeeded = outcome.status_code is not None and 200 <= outcome.status_code < 300
+    if succeeded:
+        if WebhookDeliveryRepository.record_attempt(delivery, attempt, "succeeded", None):
+            _succeeded(webhook)
+        return
+    gone = outcome.status_code == 410
+    delay = None if gone else next_delay(len(delivery.attempts) + 1, outcome)
+    due = None if delay is None else utc_now() + timedelta(seconds=delay)
+    if not WebhookDeliveryRepository.record_attempt(delivery, attempt, "failed" if due is None else "pending", due):
+        return  # another worker recorded an attempt of this message first: it decides what comes next
+    logger.info(
+        "webhook attempt failed",
+        extra={"webhook_id": webhook_id, "delivery_id": delivery_id, "error": outcome.error, "retry_in": delay},
+    )
+    if gone:
+        _disable(webhook, "the endpoint answered 410 Gone")
+        return
+    disabled = _failing_too_long(webhook, now)
+    if not disabled and delay is not None:
+        webhook_queue.enqueue(webhook_id, delivery_id, delay)
+
+
+def _succeeded(webhook: Webhook) -> None:
+    if webhook.failing_since is not None:
+        WebhookRepository.update(webhook, [Webhook.failing_since.remove()], Webhook.failing_since.exists())
+
+
+def _failing_too_long(webhook: Webhook, now: datetime) -> bool:
+    """Note when the endpoint started failing; disable it once every message has failed for FAILING_LIMIT."""
+    if webhook.failing_since is None:
+        WebhookRepository.update(webhook, [Webhook.failing_since.set(now)], Webhook.failing_since.does_not_exist())
+        return False
+    if now - webhook.failing_since < FAILING_LIMIT:
+        return False
+    days = FAILING_LIMIT.days
+    _disable(webhook, f"every message failed for {days} days (since {webhook.failing_since.isoformat()})")
+    return True
+
+
+def _disable(webhook: Webhook, reason: str) -> None:
+    WebhookRepository.update(
+        webhook,
+        [Webhook.active.set(False), Webhook.disabled_reason.set(reason)],
+        Webhook.active == True,  # noqa: E712
+    )
