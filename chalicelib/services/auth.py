@@ -24,9 +24,9 @@ SCOPES = (
     "webhooks:write",
 )
 # Keys record the catalogue they were made under. A key made before the webhooks scopes existed (no catalogue)
-# keeps its scopes and gains the webhooks ones its deployment scopes imply: webhooks carry deployments' events.
+# keeps every scope it had and gains both webhooks scopes (issue 11: "plus these").
 SCOPE_CATALOGUE = 2
-_IMPLIED_BEFORE_WEBHOOKS = {"deployments:read": "webhooks:read", "deployments:write": "webhooks:write"}
+_ADDED_BY_CATALOGUE_2 = frozenset({"webhooks:read", "webhooks:write"})
 TOKEN_PREFIX = "dpl_"
 
 
@@ -71,11 +71,9 @@ def authenticate(authorization: str | None) -> Principal:
 
 
 def granted_scopes(key: ApiKey) -> frozenset[str]:
-    """What the key may do: the scopes it was made with, plus those a key older than a scope implies."""
-    scopes = {str(scope) for scope in key.scopes}
-    if key.scope_catalogue is None:
-        scopes |= {implied for scope, implied in _IMPLIED_BEFORE_WEBHOOKS.items() if scope in scopes}
-    return frozenset(scopes)
+    """What the key may do: the scopes it was made with, plus the scopes added since for a key older than them."""
+    scopes = frozenset(str(scope) for scope in key.scopes)
+    return scopes | _ADDED_BY_CATALOGUE_2 if key.scope_catalogue is None else scopes
 
 
 @dataclass(frozen=True)

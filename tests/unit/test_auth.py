@@ -168,18 +168,19 @@ def _key_made_before_webhooks(org_slug: str, scopes: list[str]) -> str:
     return token
 
 
-def test_a_key_made_before_the_webhooks_scopes_gains_those_its_deployment_scopes_imply(tables: None) -> None:
+def test_a_key_made_before_the_webhooks_scopes_keeps_its_scopes_and_gains_the_webhooks_ones(tables: None) -> None:
     # Given keys made before webhooks existed: one with every scope of the time, one that could only read
     everything = _key_made_before_webhooks(
         "acme", ["projects:read", "projects:write", "deployments:read", "deployments:write"]
     )
     reader = _key_made_before_webhooks("acme", ["projects:read", "deployments:read"])
 
-    # Then the first may now do everything, webhooks included; the reader may read webhooks and nothing more
+    # Then both keep what they had and gain both webhooks scopes; the reader still may not trigger deployments
     assert auth.authenticate(f"Bearer {everything}").scopes == frozenset(auth.SCOPES)
-    assert auth.authenticate(f"Bearer {reader}").scopes == {"projects:read", "deployments:read", "webhooks:read"}
+    reader_scopes = {"projects:read", "deployments:read", "webhooks:read", "webhooks:write"}
+    assert auth.authenticate(f"Bearer {reader}").scopes == reader_scopes
     with pytest.raises(Forbidden):
-        auth.authenticate(f"Bearer {reader}").require("webhooks:write")
+        auth.authenticate(f"Bearer {reader}").require("deployments:write")
 
 
 def test_a_key_made_now_has_exactly_the_scopes_it_was_given(issued_key: Callable[..., auth.IssuedKey]) -> None:
