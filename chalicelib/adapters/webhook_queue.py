@@ -1,34 +1,29 @@
-"""The webhook delivery queue: one message per delivery attempt due, {"webhook_id", "delivery_id"}.
+"""The webhook delivery queue: one SQS message per attempt due, {"webhook_id", "delivery_id"}.
 
-The fan-out enqueues a new message's first attempt; the delivery worker enqueues each retry with its delay.
+SQS delays a message by 15 minutes at most, so a longer wait rides along as "not_before" (epoch seconds) and
+the worker puts the message back, again delayed by at most 15 minutes, until it is due.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from typing import Any
+import math
+import time
 
-from chalicelib import aws
+from chalicelib.aws import client, queue_url
 from chalicelib.infra.resources import WEBHOOK_QUEUE
-from chalicelib.settings import get_settings
 
-# SQS delays a message at most 15 minutes; a longer wait is the worker's to stretch (it re-enqueues).
 MAX_DELAY_SECONDS = 900
 
 
-@functools.cache
-def _url(sqs: Any, name: str) -> str:
-    """The queue's URL, looked up once per client (a new stack or test account makes a new client)."""
-    return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
-
-
-def enqueue(webhook_id: int, delivery_id: str, delay_seconds: int = 0) -> None:
-    """Ask for an attempt to deliver the message `delivery_id` to webhook `webhook_id`, `delay_seconds` from now
-    (clamped to 0..900, SQS's limit)."""
-    sqs = aws.client("sqs")
-    sqs.send_message(
-        QueueUrl=_url(sqs, get_settings().resource_name(WEBHOOK_QUEUE.logical)),
-        MessageBody=json.dumps({"webhook_id": webhook_id, "delivery_id": delivery_id}),
-        DelaySeconds=max(0, min(int(delay_seconds), MAX_DELAY_SECONDS)),
+def enqueue(webhook_id: int, delivery_id: str, delay_seconds: float = 0) -> None:
+    """Ask for an attempt to deliver the message `delay_seconds` from now."""
+    message: dict[str, object] = {"webhook_id": webhook_id, "delivery_id": delivery_id}
+    delay = max(0, math.ceil(delay_seconds))
+    if delay > MAX_DELAY_SECONDS:
+        message["not_before"] = time.time() + delay_seconds
+    client("sqs").send_message(
+        QueueUrl=queue_url(WEBHOOK_QUEUE.logical),
+        MessageBody=json.dumps(message),
+        DelaySeconds=min(delay, MAX_DELAY_SECONDS),
     )

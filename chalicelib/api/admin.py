@@ -10,8 +10,8 @@ from chalice import Response
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse
+from chalicelib.api.timestamps import iso
 from chalicelib.services import organizations
-from chalicelib.services.timestamps import iso
 
 dialect = dialects.admin  # the admin token is checked before every view (dialects.admit_admin)
 

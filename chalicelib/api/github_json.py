@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 from chalicelib.api.github_http import dialect
 from chalicelib.api.http import public_api_url
+from chalicelib.api.timestamps import github_time
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
 from chalicelib.models.project import Project
 from chalicelib.services import github as rules
 from chalicelib.services.github import StatusView
-from chalicelib.services.timestamps import github_time
 
 
 def base_url() -> str:

@@ -17,13 +17,13 @@ from chalicelib.api import dialects
 from chalicelib.api import gitlab_parsing as parsing
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, load_json, path_id, public_api_url
+from chalicelib.api.timestamps import gitlab_time
 from chalicelib.errors import InvalidInput
 from chalicelib.services import gitlab as service
 from chalicelib.services import gitlab_views as views
 from chalicelib.services import statuses
 from chalicelib.services.gitlab_views import GitLabDeployment, Person, ProjectResource
 from chalicelib.services.listing import Page
-from chalicelib.services.timestamps import gitlab_time
 from chalicelib.vocabulary import Status
 
 dialect = dialects.gitlab  # every response carries the organization's hourly "api" bucket headers

@@ -13,10 +13,10 @@ from chalice import Response
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse, path_id
+from chalicelib.api.timestamps import iso
 from chalicelib.services import mintlify as service
 from chalicelib.services import previews
 from chalicelib.services.mintlify import UpdateStatus
-from chalicelib.services.timestamps import iso
 
 dialect = dialects.mintlify
 

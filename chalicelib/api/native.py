@@ -15,12 +15,12 @@ from chalice import Response
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
+from chalicelib.api.timestamps import iso
 from chalicelib.services import deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
 from chalicelib.services.native_json import deployment_json
 from chalicelib.services.previews import Preview
 from chalicelib.services.projects import ProjectView
-from chalicelib.services.timestamps import iso
 
 dialect = dialects.native
 
