@@ -272,10 +272,12 @@ def test_an_external_deployer_reporting_success_is_status_changed_then_promoted(
     # Given a deployment of a project deployd does not build
     deployment = deployment_factory(Status.QUEUED, managed=False)
     stream.records()
-    # When its deployer reports it in progress, then deployed
+    # When its deployer reports it in progress (twice), then deployed
+    external.set_external_status(deployment, Status.DEPLOYING)
     external.set_external_status(deployment, Status.DEPLOYING)
     external.set_external_status(deployment, Status.DEPLOYED)
-    # Then: two status changes, then the promotion of the environment it now serves
+    # Then: two status changes (a repeated report is none, and takes no number), then the promotion of the
+    # environment it now serves
     assert _summary(stream.events()) == [
         ("deployment.status_changed", 2, "deploying", "queued"),
         ("deployment.status_changed", 3, "deployed", "deploying"),

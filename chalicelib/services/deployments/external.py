@@ -28,11 +28,9 @@ def set_external_status(
             f"deployment {deployment.id} is built by deployd; its status follows the build (now {deployment.status})"
         )
     now = utc_now()
-    actions: list[Action] = [
-        Deployment.status.set(status),
-        Deployment.updated_at.set(now),
-        Deployment.event_seq.add(1),
-    ]
+    actions: list[Action] = [Deployment.status.set(status), Deployment.updated_at.set(now)]
+    if status != deployment.status:  # a move is the deployment's next event; a repeated report is none
+        actions.append(Deployment.event_seq.add(1))
     if status in TERMINAL:
         actions.append(Deployment.finished_at.set(now))
     if status == Status.DEPLOYED:
