@@ -11,7 +11,7 @@ from chalicelib.api.edges import edges
 from chalicelib.api.middleware import correlate, observe
 from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE, WEBHOOK_QUEUE
 from chalicelib.settings import get_settings
-from chalicelib.workers import consumers, route_stream, scheduler
+from chalicelib.workers import consumers, deployment_stream, route_stream, scheduler
 
 app = Chalice(app_name="deployd")
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
@@ -58,3 +58,9 @@ def preview_scheduler(event: CloudWatchEvent) -> dict:
 def route_sync(event: dict, context: Any) -> dict:
     """The routes table's stream (keys only) mirrored into CloudFront's KeyValueStore."""
     return route_stream.consume(event, context)
+
+
+@app.lambda_function(name="deployment_events")
+def deployment_events(event: dict, context: Any) -> dict:
+    """The deployments table's stream (old and new images): each change's events fanned out to webhooks."""
+    return deployment_stream.consume(event, context)

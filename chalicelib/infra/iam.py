@@ -151,11 +151,20 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
     # The routes stream's mirror: reads the current rows of the hosts it was told about, and counts the changes
     # (an ADD to the registry's route-mirror item) so that the hourly reconcile knows there were some.
     "lambda:route_sync": {ROUTES: (BATCH_GET,), REGISTRY: (UPDATE,)},
+    # The deployments stream's webhook fan-out: the organization's webhooks (by-org index), the project and its
+    # environment (the body's project and is_active), and each message stored once (a conditional Put; a
+    # retried record reads the stored one back to see whether it was ever tried).
+    "lambda:deployment_events": {
+        PROJECTS: (GET,),
+        ENVIRONMENTS: (GET,),
+        WEBHOOK_DELIVERIES: (GET, PUT),
+    },
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
     "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org")),
     "schedule": ((PROJECTS, "by-schedule"), (DEPLOYMENTS, "by-project")),
+    "lambda:deployment_events": ((WEBHOOKS, "by-org"),),
 }
 
 # ---- the other services ----
@@ -220,6 +229,15 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         ),
         Grant(("dynamodb:ListStreams",), (streams(ROUTES),)),
         Grant(KVS_WRITES, (KEY_VALUE_STORE,)),
+    ),
+    "lambda:deployment_events": (
+        Grant(
+            ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"),
+            (stream(DEPLOYMENTS),),
+        ),
+        Grant(("dynamodb:ListStreams",), (streams(DEPLOYMENTS),)),
+        # enqueues each new message's first attempt (adapters.webhook_queue looks the queue up by name)
+        Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), (queue(WEBHOOK_QUEUE),)),
     ),
 }
 

@@ -22,7 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PIPELINE, PREVIEW_SCHEDULE, WEBHOOK_QUEUE
+from chalicelib.infra.resources import (
+    ACTIVATION_QUEUE,
+    BUILD_QUEUE,
+    DEPLOYMENTS,
+    PIPELINE,
+    PREVIEW_SCHEDULE,
+    WEBHOOK_QUEUE,
+)
 
 
 def free_port() -> int:
@@ -149,10 +156,11 @@ class EmbeddedStack:
 
     def start(self) -> None:
         from chalicelib.adapters import sandbox
-        from chalicelib.local.moto_compat import LocalAwsServer, serialize_dynamodb
+        from chalicelib.local.moto_compat import LocalAwsServer, serialize_dynamodb, snapshot_streams_cheaply
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
+        snapshot_streams_cheaply()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
@@ -182,6 +190,7 @@ class EmbeddedStack:
         import app as app_module  # imported only now: models read table names from the environment set above
 
         self._start_workers(app_module, clients["sqs"], queue_urls, settings.region)
+        self._start_stream_worker(app_module, clients["dynamodb"], settings)
         if self.config.schedule_interval_seconds > 0:
             self._timer = ScheduleTimer(
                 app_module.preview_scheduler, self.config.schedule_interval_seconds, settings.region
@@ -233,6 +242,22 @@ class EmbeddedStack:
             )
             worker.start()
             self._workers.append(worker)
+
+    def _start_stream_worker(self, app_module: Any, dynamodb: Any, settings: Any) -> None:
+        """The deployments table's stream feeds the webhook fan-out, as its event source mapping does on AWS."""
+        from chalicelib.aws import client
+        from chalicelib.local.workers import StreamWorker
+
+        table = dynamodb.describe_table(TableName=settings.resource_name(DEPLOYMENTS.logical))["Table"]
+        worker = StreamWorker(
+            client("dynamodbstreams"),
+            table["LatestStreamArn"],
+            app_module.deployment_events,
+            f"{DEPLOYMENTS.logical}-stream-consumer",
+            settings.region,
+        )
+        worker.start()
+        self._workers.append(worker)
 
     def _start_sites(self) -> None:
         from chalicelib.local.sites import SiteServer

@@ -18,7 +18,17 @@ import pytest
 from chalicelib.infra import build_upload, codebuild, iam
 from chalicelib.infra.buildspec import SCRIPT_VARIABLE
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, REGISTRY, ROUTES, SITES_BUCKET, STAGING_PREFIX, Table
+from chalicelib.infra.resources import (
+    BUILD_PROJECT,
+    CATALOGUE,
+    DEPLOYMENTS,
+    REGISTRY,
+    ROUTES,
+    SITES_BUCKET,
+    STAGING_PREFIX,
+    WEBHOOK_DELIVERIES,
+    Table,
+)
 from chalicelib.infra.template import logical_id
 from tests.unit.chalice_sam import packaged_template
 
@@ -40,6 +50,7 @@ FUNCTIONS = (
     Function("preview_scheduler", "schedule"),
     Function("build_events", "cloudwatch_event"),
     Function("route_sync", "lambda"),
+    Function("deployment_events", "lambda"),
 )
 
 
@@ -331,6 +342,26 @@ def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_val
     assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "sqs", "s3", "codebuild")]
 
 
+def test_deployment_events_reads_the_deployments_stream_stores_messages_and_only_sends_to_the_webhook_queue(
+    functions: dict,
+) -> None:
+    function = functions["DeploymentEvents"]
+    allowed = _allowed(function)
+    # It reads the deployments table's stream, never the table itself, and never writes a deployment
+    assert ("dynamodb:GetRecords", "table/deployments/stream") in allowed
+    assert _table_actions(function, DEPLOYMENTS) == set()
+    # It stores each message once (a conditional Put) and reads one back, and changes nothing else in DynamoDB
+    assert _table_actions(function, WEBHOOK_DELIVERIES) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    writes = {(a, t) for a, t in allowed if a.split(":")[1].startswith(("Put", "Update", "Delete", "BatchWrite"))}
+    assert {t for _, t in writes if t.startswith("table/")} == {"table/webhook-deliveries"}
+    # Its only queue is the webhook deliveries', to send to; no S3, Step Functions or CodeBuild
+    assert {(a, t) for a, t in allowed if t.startswith("queue/")} == {
+        ("sqs:GetQueueUrl", "queue/webhook-deliveries"),
+        ("sqs:SendMessage", "queue/webhook-deliveries"),
+    }
+    assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "s3", "codebuild", "cloudfront-keyvaluestore")]
+
+
 def test_only_the_functions_that_query_an_index_may_and_only_that_index(functions: dict) -> None:
     indexes = {f: {t for a, t in _allowed(fn) if "/index/" in t} for f, fn in functions.items()}
     assert indexes["APIHandler"] == {
@@ -339,6 +370,7 @@ def test_only_the_functions_that_query_an_index_may_and_only_that_index(function
         "table/webhooks/index/by-org",  # an organization's webhooks
     }
     assert indexes["PreviewScheduler"] == {"table/projects/index/by-schedule", "table/deployments/index/by-project"}
+    assert indexes["DeploymentEvents"] == {"table/webhooks/index/by-org"}
     assert not any(
         indexes[f] for f in ("BuildWorker", "ActivationWorker", "BuildEvents", "RouteSync", "WebhookDelivery")
     )

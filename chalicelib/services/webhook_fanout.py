@@ -1,0 +1,95 @@
+"""From events to messages: each event becomes one message per webhook that wants it, stored as a delivery (its
+body rendered once in the webhook's dialect) and put on the delivery queue. Nothing here waits for a receiver.
+
+A message's id derives from the event (message_id(deployment, sequence)), so fanning one event out again (a
+stream batch retried) finds the message already stored and makes no second one. It is enqueued again only while
+nobody has tried it yet: a crash between storing and enqueuing must not lose it (delivery is at least once).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from chalicelib.adapters import webhook_queue
+from chalicelib.errors import NotFound
+from chalicelib.models.project import Project, ProjectRepository
+from chalicelib.models.webhook import Webhook, WebhookRepository
+from chalicelib.models.webhook_delivery import (
+    WebhookDelivery,
+    WebhookDeliveryRepository,
+    expiry,
+    message_id,
+)
+from chalicelib.observability import logger
+from chalicelib.services.deployments.queries import DeploymentView, active_id
+from chalicelib.services.events import Event
+from chalicelib.services.native_json import deployment_json
+from chalicelib.services.timestamps import iso
+
+
+def native_body(event: Event, project: Project, is_active: bool) -> dict[str, Any]:
+    """Standard Webhooks' payload: {type, timestamp, data}, the deployment exactly as the native GET shows it."""
+    data: dict[str, Any] = {"deployment": deployment_json(DeploymentView(event.deployment, is_active))}
+    if event.previous_status is not None:
+        data["previous_status"] = event.previous_status
+    data["sequence"] = event.sequence
+    data["project"] = {"id": project.id, "slug": project.slug, "name": project.name}
+    return {"type": event.type.value, "timestamp": iso(event.occurred_at), "data": data}
+
+
+# Each dialect's body for an event; a webhook of a dialect not here gets nothing.
+RENDERERS: dict[str, Callable[[Event, Project, bool], dict[str, Any]]] = {"native": native_body}
+
+
+def fan_out(events: Iterable[Event]) -> int:
+    """Store and enqueue every event's messages; the number of messages enqueued."""
+    return sum(_fan_out_one(event) for event in events)
+
+
+def _fan_out_one(event: Event) -> int:
+    deployment = event.deployment
+    hooks = [hook for hook in WebhookRepository.of_org(deployment.org_slug) if _wants(hook, event)]
+    if not hooks:
+        return 0
+    try:
+        project = ProjectRepository.get_by_id(deployment.project_id)
+    except NotFound:
+        return 0  # the project is gone: so are its subscribers' reasons to hear about it
+    is_active = active_id(project.id, deployment.environment) == deployment.id
+    bodies: dict[str, str] = {}  # rendered once per dialect, whatever the number of webhooks
+    enqueued = 0
+    for hook in hooks:
+        if hook.dialect not in bodies:
+            bodies[hook.dialect] = json.dumps(RENDERERS[hook.dialect](event, project, is_active))
+        if _store(hook, event, bodies[hook.dialect]):
+            webhook_queue.enqueue(hook.id, message_id(deployment.id, event.sequence))
+            enqueued += 1
+    logger.info(
+        "event fanned out",
+        extra={"event_type": event.type.value, "deployment_id": deployment.id, "messages": enqueued},
+    )
+    return enqueued
+
+
+def _wants(hook: Webhook, event: Event) -> bool:
+    return hook.dialect in RENDERERS and hook.wants(event.deployment.project_id, event.type.value)
+
+
+def _store(hook: Webhook, event: Event, body: str) -> bool:
+    """Whether the message needs enqueuing: newly stored, or stored before but never tried (a crash between
+    storing and enqueuing, then this retry of the stream batch)."""
+    delivery = WebhookDelivery(
+        webhook_id=hook.id,
+        id=message_id(event.deployment.id, event.sequence),
+        event_type=event.type.value,
+        deployment_id=event.deployment.id,
+        body=body,
+        expires_at=expiry(int(time.time())),
+    )
+    if WebhookDeliveryRepository.create(delivery):
+        return True
+    stored = WebhookDeliveryRepository.find(hook.id, delivery.id)
+    return stored is not None and stored.status == "pending" and not stored.attempts
