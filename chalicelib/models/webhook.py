@@ -54,11 +54,12 @@ class Webhook(Model):
 
     by_org = WebhooksByOrg()
 
-    def wants(self, project_id: int, event_type: str) -> bool:
-        """Whether an event of `event_type` about a deployment of `project_id` is delivered to it."""
+    def wants(self, project_id: int, event_type: str | None) -> bool:
+        """Whether an event of `event_type` (its dialect's name for it; None: any) about a deployment of
+        `project_id` is delivered to it."""
         if not self.active or (self.project_id is not None and self.project_id != project_id):
             return False
-        return EVERY_EVENT in self.events or event_type in self.events
+        return event_type is None or EVERY_EVENT in self.events or event_type in self.events
 
 
 class WebhookRepository:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters import webhook_queue
@@ -30,6 +31,23 @@ from chalicelib.services.native_json import deployment_json
 from chalicelib.services.timestamps import iso
 
 
+@dataclass(frozen=True)
+class Message:
+    """One event as a dialect tells it: the name its receivers know the event by (what a webhook's `events`
+    subscribe to, and what the dialect's event header says) and the body."""
+
+    event_type: str
+    body: dict[str, Any]
+
+
+# A dialect's rendering of an event: None when the dialect has nothing to tell of it.
+Renderer = Callable[[Event, Project, bool], "Message | None"]
+
+
+def native_message(event: Event, project: Project, is_active: bool) -> Message:
+    return Message(event.type.value, native_body(event, project, is_active))
+
+
 def native_body(event: Event, project: Project, is_active: bool) -> dict[str, Any]:
     """Standard Webhooks' payload: {type, timestamp, data}, the deployment exactly as the native GET shows it."""
     data: dict[str, Any] = {"deployment": deployment_json(DeploymentView(event.deployment, is_active))}
@@ -40,8 +58,8 @@ def native_body(event: Event, project: Project, is_active: bool) -> dict[str, An
     return {"type": event.type.value, "timestamp": iso(event.occurred_at), "data": data}
 
 
-# Each dialect's body for an event; a webhook of a dialect not here gets nothing.
-RENDERERS: dict[str, Callable[[Event, Project, bool], dict[str, Any]]] = {"native": native_body}
+# Each dialect's message for an event; a webhook of a dialect not here gets nothing.
+RENDERERS: dict[str, Renderer] = {"native": native_message}
 
 
 def fan_out(events: Iterable[Event]) -> int:
@@ -51,7 +69,11 @@ def fan_out(events: Iterable[Event]) -> int:
 
 def _fan_out_one(event: Event) -> int:
     deployment = event.deployment
-    hooks = [hook for hook in WebhookRepository.of_org(deployment.org_slug) if _wants(hook, event)]
+    hooks = [
+        hook
+        for hook in WebhookRepository.of_org(deployment.org_slug)
+        if hook.dialect in RENDERERS and hook.wants(deployment.project_id, None)
+    ]
     if not hooks:
         return 0
     try:
@@ -59,12 +81,15 @@ def _fan_out_one(event: Event) -> int:
     except NotFound:
         return 0  # the project is gone: so are its subscribers' reasons to hear about it
     is_active = active_id(project.id, deployment.environment) == deployment.id
-    bodies: dict[str, str] = {}  # rendered once per dialect, whatever the number of webhooks
+    messages: dict[str, Message | None] = {}  # rendered once per dialect, whatever the number of webhooks
     enqueued = 0
     for hook in hooks:
-        if hook.dialect not in bodies:
-            bodies[hook.dialect] = json.dumps(RENDERERS[hook.dialect](event, project, is_active))
-        if _store(hook, event, bodies[hook.dialect]):
+        if hook.dialect not in messages:
+            messages[hook.dialect] = RENDERERS[hook.dialect](event, project, is_active)
+        message = messages[hook.dialect]
+        if message is None or not hook.wants(deployment.project_id, message.event_type):
+            continue
+        if _store(hook, event, message):
             webhook_queue.enqueue(hook.id, message_id(deployment.id, event.sequence))
             enqueued += 1
     logger.info(
@@ -74,19 +99,15 @@ def _fan_out_one(event: Event) -> int:
     return enqueued
 
 
-def _wants(hook: Webhook, event: Event) -> bool:
-    return hook.dialect in RENDERERS and hook.wants(event.deployment.project_id, event.type.value)
-
-
-def _store(hook: Webhook, event: Event, body: str) -> bool:
+def _store(hook: Webhook, event: Event, message: Message) -> bool:
     """Whether the message needs enqueuing: newly stored, or stored before but never tried (a crash between
     storing and enqueuing, then this retry of the stream batch)."""
     delivery = WebhookDelivery(
         webhook_id=hook.id,
         id=message_id(event.deployment.id, event.sequence),
-        event_type=event.type.value,
+        event_type=message.event_type,
         deployment_id=event.deployment.id,
-        body=body,
+        body=json.dumps(message.body),
         expires_at=expiry(int(time.time())),
     )
     if WebhookDeliveryRepository.create(delivery):
