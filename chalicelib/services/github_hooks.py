@@ -172,8 +172,8 @@ def _ping(project: Project, hook: Webhook, site: str) -> None:
         "zen": ZEN,
         "hook_id": hook.id,
         "hook": github_json.hook_json(site, project, hook, _last_response([])),
-        "repository": github_json.repository_json(site, project),
-        "sender": github_json.user_json(site, project.org_slug),
+        "repository": github_json.webhook_repository_json(site, project),
+        "sender": github_json.webhook_user(github_json.user_json(site, project.org_slug)),
     }
     delivery = WebhookDelivery(
         webhook_id=hook.id,
@@ -239,7 +239,8 @@ def github_message(event: Event, project: Project, is_active: bool) -> Message |
 
     site = get_settings().api_url
     deployment = github_json.deployment_json(site, project, event.deployment)
-    repository = github_json.repository_json(site, project)
+    deployment["creator"] = github_json.webhook_user(deployment["creator"])
+    repository = github_json.webhook_repository_json(site, project)
     if event.type == EventType.CREATED:
         body = {
             "action": "created",
@@ -257,6 +258,7 @@ def github_message(event: Event, project: Project, is_active: bool) -> Message |
         return None
     deployment_status = github_json.status_json(site, project, StatusView(status, event.deployment))
     deployment_status.pop("performed_via_github_app")
+    deployment_status["creator"] = github_json.webhook_user(deployment_status["creator"])
     if not deployment_status["log_url"]:  # GitHub leaves out a log URL nobody gave
         deployment_status.pop("log_url")
     body = {

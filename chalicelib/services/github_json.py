@@ -32,17 +32,18 @@ def _stable_id(text: str) -> int:
 
 def user_json(site: str, login: str, kind: str = "Organization") -> dict[str, Any]:
     base = f"{site}/api/v3"
-    user = f"{base}/users/{login}"
+    path = quote(login, safe="")  # a bot's login has brackets, which GitHub's URLs percent-encode
+    user = f"{base}/users/{path}"
     return {
         "name": None,
         "email": None,
         "login": login,
         "id": _stable_id(f"{kind}:{login}"),
         "node_id": _node_id(kind, login),
-        "avatar_url": f"{site}/avatars/{login}",
+        "avatar_url": f"{site}/avatars/{path}",
         "gravatar_id": "",
         "url": user,
-        "html_url": f"{site}/{login}",
+        "html_url": f"{site}/{path}",
         "followers_url": f"{user}/followers",
         "following_url": f"{user}/following{{/other_user}}",
         "gists_url": f"{user}/gists{{/gist_id}}",
@@ -199,4 +200,90 @@ def hook_json(site: str, project: Project, hook: Webhook, last_response: dict[st
         "ping_url": f"{url}/pings",
         "deliveries_url": f"{url}/deliveries",
         "last_response": last_response,
+    }
+
+
+def webhook_user(user: dict[str, Any]) -> dict[str, Any]:
+    """A user as a webhook payload has it: without the name and email GitHub's REST answers give as null."""
+    return {k: v for k, v in user.items() if not (k in ("name", "email") and v is None)}
+
+
+def webhook_repository_json(site: str, project: Project) -> dict[str, Any]:
+    """The repository as GitHub's webhook payloads carry it: every field of its full form, the URLs of the
+    resources deployd does not have included (they answer 404), counts zero."""
+    rest = repository_json(site, project)
+    url, html = rest["url"], rest["html_url"]
+    clone = project.repo_url if "://" in (project.repo_url or "") else f"{html}.git"
+    templated = {
+        "keys_url": "keys{/key_id}",
+        "collaborators_url": "collaborators{/collaborator}",
+        "issue_events_url": "issues/events{/number}",
+        "assignees_url": "assignees{/user}",
+        "branches_url": "branches{/branch}",
+        "blobs_url": "git/blobs{/sha}",
+        "git_tags_url": "git/tags{/sha}",
+        "git_refs_url": "git/refs{/sha}",
+        "trees_url": "git/trees{/sha}",
+        "statuses_url": "statuses/{sha}",
+        "commits_url": "commits{/sha}",
+        "git_commits_url": "git/commits{/sha}",
+        "comments_url": "comments{/number}",
+        "issue_comment_url": "issues/comments{/number}",
+        "contents_url": "contents/{+path}",
+        "compare_url": "compare/{base}...{head}",
+        "archive_url": "{archive_format}{/ref}",
+        "issues_url": "issues{/number}",
+        "pulls_url": "pulls{/number}",
+        "milestones_url": "milestones{/number}",
+        "notifications_url": "notifications{?since,all,participating}",
+        "labels_url": "labels{/name}",
+        "releases_url": "releases{/id}",
+    }
+    plain = ("forks", "teams", "hooks", "events", "tags", "languages", "stargazers", "contributors")
+    return {
+        **{k: rest[k] for k in ("id", "node_id", "name", "full_name", "private")},
+        "owner": webhook_user(rest["owner"]),
+        "html_url": html,
+        "description": rest["description"],
+        "fork": False,
+        "url": url,
+        **{f"{name}_url": f"{url}/{name}" for name in plain},
+        **{key: f"{url}/{path}" for key, path in templated.items()},
+        "subscribers_url": f"{url}/subscribers",
+        "subscription_url": f"{url}/subscription",
+        "merges_url": f"{url}/merges",
+        "downloads_url": f"{url}/downloads",
+        "deployments_url": rest["deployments_url"],
+        "created_at": rest["created_at"],
+        "updated_at": rest["updated_at"],
+        "pushed_at": rest["pushed_at"],
+        "git_url": clone,
+        "ssh_url": clone,
+        "clone_url": clone,
+        "svn_url": html,
+        "homepage": None,
+        "size": 0,
+        "stargazers_count": 0,
+        "watchers_count": 0,
+        "language": None,
+        "has_issues": False,
+        "has_projects": False,
+        "has_downloads": False,
+        "has_wiki": False,
+        "has_pages": False,
+        "forks_count": 0,
+        "mirror_url": None,
+        "archived": False,
+        "disabled": False,
+        "open_issues_count": 0,
+        "license": None,
+        "forks": 0,
+        "open_issues": 0,
+        "watchers": 0,
+        "default_branch": rest["default_branch"],
+        "is_template": False,
+        "web_commit_signoff_required": False,
+        "topics": [],
+        "visibility": "private",
+        "custom_properties": {},
     }
