@@ -67,7 +67,7 @@ def _checked_events(events: list[str], field: str) -> list[str]:
     return list(dict.fromkeys(events))
 
 
-def _checked_config(config: GithubHookConfig) -> tuple[str, str]:
+def checked_config(config: GithubHookConfig) -> tuple[str, str]:
     """The target URL and the secret ("" for none) of a hook's config."""
     if config.content_type != "json":
         raise FieldRejected(RESOURCE, "content_type", "invalid", "content_type must be json: deployd sends JSON only")
@@ -87,7 +87,7 @@ def create(project: Project, body: GithubHookCreate, site: str) -> HookView:
     """A new hook on the repository; an active one is pinged at once, as GitHub does."""
     if body.name != "web":
         raise FieldRejected(RESOURCE, "name", "invalid", "name must be web")
-    url, secret = _checked_config(body.config)
+    url, secret = checked_config(body.config)
     hook = Webhook(
         org_slug=project.org_slug,
         dialect="github",
@@ -130,7 +130,7 @@ def update(project: Project, hook_id: int, body: GithubHookUpdate) -> HookView:
     hook = _hook(project, hook_id)
     actions: list[Action] = []
     if body.config is not None:
-        url, secret = _checked_config(body.config)
+        url, secret = checked_config(body.config)
         actions.append(Webhook.url.set(url))
         if body.config.secret is not None:
             actions.append(Webhook.secret.set(secret))
