@@ -109,6 +109,9 @@ def _deploy_seconds(org: str, project_id: int) -> float:
 
 
 def main() -> None:
+    # The stack's metrics and info logs would bury the figures: only warnings and the figures are printed.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     stack = EmbeddedStack(StackConfig(api_port=free_port(), sites_port=free_port(), build_workers=2))
     stack.start()
     try:
