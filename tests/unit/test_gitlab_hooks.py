@@ -18,7 +18,7 @@ from chalicelib.infra.resources import WEBHOOK_QUEUE
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.project import Project
-from chalicelib.models.webhook import WebhookRepository
+from chalicelib.models.webhook import Webhook, WebhookRepository
 from chalicelib.models.webhook_delivery import WebhookDelivery
 from chalicelib.services import gitlab_hooks, webhook_delivery, webhook_fanout
 from chalicelib.services.events import Event
@@ -148,3 +148,14 @@ def test_an_external_deployers_deployment_is_told_without_a_job_and_with_its_com
     )
     assert uuid.UUID(headers["Idempotency-Key"]) != uuid.UUID(headers["X-Gitlab-Event-UUID"])
     assert "X-Gitlab-Token" not in webhook_delivery.headers(silent, delivery, utc_now())
+
+
+def test_a_put_turns_a_hook_deployd_disabled_back_on(world: Project) -> None:
+    # Given a hook deployd disabled after a 410
+    hook = gitlab_hooks.create("acme", str(world.id), HookFields(url="https://93.184.215.14/in", token="t0k"))
+    WebhookRepository.update(hook, [Webhook.active.set(False), Webhook.disabled_reason.set("410 Gone")])
+    assert not gitlab_hooks.get("acme", str(world.id), hook.id).active
+    # When the owner saves it again
+    saved = gitlab_hooks.update("acme", str(world.id), hook.id, HookFields(url="https://93.184.215.14/in"))
+    # Then it is delivered to again, with its token
+    assert saved.active and saved.disabled_reason is None and saved.secret == "t0k"
