@@ -17,6 +17,7 @@ from chalicelib.models.attributes import utc_now
 from chalicelib.models.webhook import Webhook, WebhookRepository
 from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository
 from chalicelib.observability import logger
+from chalicelib.services import gitlab_hooks
 from chalicelib.settings import get_settings
 
 USER_AGENT = "deployd-webhooks"
@@ -82,6 +83,14 @@ def gitlab_headers(webhook: Webhook, delivery: WebhookDelivery) -> dict[str, str
     return headers
 
 
+def verifies_tls(webhook: Webhook) -> bool:
+    """Whether an https receiver's certificate is checked: always, unless the hook's owner turned that off where
+    the dialect lets them (GitLab's enable_ssl_verification)."""
+    if webhook.dialect == "gitlab":
+        return bool(gitlab_hooks.options_of(webhook)["enable_ssl_verification"])
+    return True
+
+
 def next_delay(attempts_made: int, outcome: webhook_http.Outcome) -> float | None:
     """Seconds until the next attempt after `attempts_made` failed ones, or None when the schedule is spent.
     The n-th retry waits the n-th delay of settings.webhook_retry_seconds, or longer if the receiver asked."""
@@ -108,6 +117,7 @@ def deliver(webhook_id: int, delivery_id: str) -> None:
         headers(webhook, delivery, now),
         timeout=timeout,
         allow_private=get_settings().webhook_allow_private_targets,
+        verify_tls=verifies_tls(webhook),
     )
     attempt = Attempt(at=now, status_code=outcome.status_code, duration_ms=outcome.duration_ms, error=outcome.error)
     succeeded = outcome.status_code is not None and 200 <= outcome.status_code < 300

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import ssl
+import subprocess
+import threading
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,7 @@ from chalicelib.services.events import Event
 from chalicelib.services.gitlab_params import HookFields
 from chalicelib.settings import get_settings
 from chalicelib.vocabulary import EventType, Status
+from tests.support.receiver import Receiver
 
 _ids = itertools.count(7000)
 
@@ -159,3 +164,50 @@ def test_a_put_turns_a_hook_deployd_disabled_back_on(world: Project) -> None:
     saved = gitlab_hooks.update("acme", str(world.id), hook.id, HookFields(url="https://93.184.215.14/in"))
     # Then it is delivered to again, with its token
     assert saved.active and saved.disabled_reason is None and saved.secret == "t0k"
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> ssl.SSLContext:
+    """A server-side TLS context with a certificate for 127.0.0.1 that no authority signed."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)]
+        + ["-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_enable_ssl_verification_false_lets_a_self_signed_receiver_get_its_messages(
+    world: Project, settings_env: Callable[..., None], self_signed: ssl.SSLContext
+) -> None:
+    # Given an https receiver on loopback with a self-signed certificate, and two hooks to it
+    settings_env(DEPLOYD_WEBHOOK_ALLOW_PRIVATE_TARGETS="true", DEPLOYD_WEBHOOK_RETRY_SECONDS="")
+    receiver = Receiver()
+    receiver._server.socket = self_signed.wrap_socket(receiver._server.socket, server_side=True)
+    threading.Thread(target=receiver._server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://127.0.0.1:{receiver.port}/hook"
+        checked = gitlab_hooks.create("acme", str(world.id), HookFields(url=url))
+        unchecked = gitlab_hooks.create(
+            "acme", str(world.id), HookFields(url=url, switches={"enable_ssl_verification": False})
+        )
+        for hook in (checked, unchecked):
+            WebhookDelivery(
+                webhook_id=hook.id, id="msg_1_2", event_type="deployment", deployment_id=1, body="{}", expires_at=0
+            ).save()
+            # When deployd delivers a message to each
+            webhook_delivery.deliver(hook.id, "msg_1_2")
+        # Then the hook that checks certificates failed its attempt, and the one that does not was answered
+        failed = WebhookDelivery.get(checked.id, "msg_1_2")
+        assert failed.attempts[0].status_code is None and "CERTIFICATE_VERIFY_FAILED" in (
+            failed.attempts[0].error or ""
+        )
+        delivered = WebhookDelivery.get(unchecked.id, "msg_1_2")
+        assert delivered.status == "succeeded" and len(receiver) == 1
+    finally:
+        receiver._server.shutdown()
+        receiver._server.server_close()
