@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -55,14 +56,24 @@ def _target(host: str, allow_private: bool) -> IPAddress:
     return addresses[0]
 
 
-def _connection(url: str, timeout: float, allow_private: bool) -> tuple[http.client.HTTPConnection, str]:
+def _tls(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:  # the hook's owner turned certificate checks off (GitLab's enable_ssl_verification: false)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _connection(
+    url: str, timeout: float, allow_private: bool, verify_tls: bool = True
+) -> tuple[http.client.HTTPConnection, str]:
     parts = urlsplit(url)
     host = parts.hostname or ""
     address = _target(host, allow_private)
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
     connection: http.client.HTTPConnection = (
-        http.client.HTTPSConnection(host, port, timeout=timeout)
+        http.client.HTTPSConnection(host, port, timeout=timeout, context=_tls(verify_tls))
         if secure
         else http.client.HTTPConnection(host, port, timeout=timeout)
     )
@@ -76,15 +87,18 @@ def _connection(url: str, timeout: float, allow_private: bool) -> tuple[http.cli
     return connection, f"{path}?{parts.query}" if parts.query else path
 
 
-def post(url: str, body: str, headers: dict[str, str], *, timeout: float, allow_private: bool) -> Outcome:
-    """POST `body` to `url`; never raises for what the network or the receiver does."""
+def post(
+    url: str, body: str, headers: dict[str, str], *, timeout: float, allow_private: bool, verify_tls: bool = True
+) -> Outcome:
+    """POST `body` to `url`; never raises for what the network or the receiver does. `verify_tls` False accepts
+    any certificate from an https receiver."""
     started = time.monotonic()
 
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
     try:
-        connection, target = _connection(url, timeout, allow_private)
+        connection, target = _connection(url, timeout, allow_private, verify_tls)
     except PermissionError as exc:
         return Outcome(None, elapsed(), str(exc))
     except (OSError, ValueError) as exc:

@@ -3,7 +3,9 @@ is in (native Standard Webhooks, GitHub's repository hooks, GitLab's project hoo
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, UnicodeAttribute
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, ListAttribute, MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -49,6 +51,9 @@ class Webhook(Model):
     # Since when every message to it has failed (cleared by a success); why it was disabled, if it was.
     failing_since = TimestampAttribute(null=True)
     disabled_reason = UnicodeAttribute(null=True)
+    # What a dialect's API keeps of a hook beyond the fields above, shown back as given (GitLab: the other
+    # *_events switches, enable_ssl_verification, name, the push branch filter).
+    dialect_options: MapAttribute[str, Any] = MapAttribute(null=True)
     created_at = TimestampAttribute(default_for_new=utc_now)
     updated_at = TimestampAttribute(default_for_new=utc_now)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from datetime import datetime, timedelta
 
 from chalicelib.adapters import webhook_http, webhook_queue
@@ -16,6 +17,7 @@ from chalicelib.models.attributes import utc_now
 from chalicelib.models.webhook import Webhook, WebhookRepository
 from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository, github_guid
 from chalicelib.observability import logger
+from chalicelib.services import gitlab_hooks
 from chalicelib.settings import get_settings
 
 USER_AGENT = "deployd-webhooks"
@@ -54,18 +56,41 @@ def headers(webhook: Webhook, delivery: WebhookDelivery, at: datetime) -> dict[s
             github["X-Hub-Signature-256"] = f"sha256={digest}"
         return github
     if webhook.dialect == "gitlab":
-        return {
-            **common,
-            "X-Gitlab-Event": "Deployment Hook",
-            "X-Gitlab-Token": webhook.secret,
-            "X-Gitlab-Event-UUID": delivery.id,
-        }
+        return {**common, **gitlab_headers(webhook, delivery)}
     return {
         **common,
         "webhook-id": delivery.id,
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": signatures(webhook, delivery.id, at, delivery.body),
     }
+
+
+# GitLab's ids are UUIDs; deployd's are derived from its own, so every attempt of a message carries the same ones.
+_GITLAB_UUIDS = uuid.UUID("1d2f8a3e-5b7c-4e60-9a41-0c6f3b2d7e95")
+
+
+def gitlab_headers(webhook: Webhook, delivery: WebhookDelivery) -> dict[str, str]:
+    """GitLab's: the event's UUID (the same for every hook the event reaches), the hook's UUID, an
+    Idempotency-Key the same on every retry of this message to this hook, and the token only when there is one
+    (GitLab sends no X-Gitlab-Token for a hook without a token)."""
+    headers = {
+        "X-Gitlab-Event": "Deployment Hook",
+        "X-Gitlab-Event-UUID": str(uuid.uuid5(_GITLAB_UUIDS, delivery.id)),
+        "X-Gitlab-Webhook-UUID": str(uuid.uuid5(_GITLAB_UUIDS, f"webhook:{webhook.id}")),
+        "X-Gitlab-Instance": get_settings().api_url,
+        "Idempotency-Key": str(uuid.uuid5(_GITLAB_UUIDS, f"webhook:{webhook.id}:{delivery.id}")),
+    }
+    if webhook.secret:
+        headers["X-Gitlab-Token"] = webhook.secret
+    return headers
+
+
+def verifies_tls(webhook: Webhook) -> bool:
+    """Whether an https receiver's certificate is checked: always, unless the hook's owner turned that off where
+    the dialect lets them (GitLab's enable_ssl_verification)."""
+    if webhook.dialect == "gitlab":
+        return bool(gitlab_hooks.options_of(webhook)["enable_ssl_verification"])
+    return True
 
 
 def next_delay(attempts_made: int, outcome: webhook_http.Outcome) -> float | None:
@@ -94,6 +119,7 @@ def deliver(webhook_id: int, delivery_id: str) -> None:
         headers(webhook, delivery, now),
         timeout=timeout,
         allow_private=get_settings().webhook_allow_private_targets,
+        verify_tls=verifies_tls(webhook),
     )
     attempt = Attempt(at=now, status_code=outcome.status_code, duration_ms=outcome.duration_ms, error=outcome.error)
     succeeded = outcome.status_code is not None and 200 <= outcome.status_code < 300
