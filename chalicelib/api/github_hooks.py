@@ -25,7 +25,9 @@ HOOK = HOOKS + "/{hook_id}"
 
 
 def hook_json(project: Project, view: HookView) -> dict[str, Any]:
-    return github_json.hook_json(site_url(), project, view.hook, view.last_response)
+    return github_json.hook_json(
+        site_url(), project, view.hook, github_hooks.insecure_ssl(view.hook), view.last_response
+    )
 
 
 def delivery_json(project: Project, hook: Webhook, d: WebhookDelivery) -> dict[str, Any]:

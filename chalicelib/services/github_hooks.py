@@ -67,12 +67,19 @@ def _checked_events(events: list[str], field: str) -> list[str]:
     return list(dict.fromkeys(events))
 
 
-def checked_config(config: GithubHookConfig) -> tuple[str, str]:
-    """The target URL and the secret ("" for none) of a hook's config."""
+@dataclass(frozen=True)
+class HookConfig:
+    url: str
+    secret: str  # "" for none: deliveries are then unsigned
+    insecure_ssl: str  # "1": an https receiver's certificate is not checked
+
+
+def checked_config(config: GithubHookConfig) -> HookConfig:
     if config.content_type != "json":
         raise FieldRejected(RESOURCE, "content_type", "invalid", "content_type must be json: deployd sends JSON only")
-    if str(config.insecure_ssl) != "0":
-        raise FieldRejected(RESOURCE, "insecure_ssl", "invalid", "insecure_ssl must be 0: deployd always verifies TLS")
+    insecure_ssl = str(config.insecure_ssl)
+    if insecure_ssl not in ("0", "1"):
+        raise FieldRejected(RESOURCE, "insecure_ssl", "invalid", "insecure_ssl must be 0 or 1")
     secret = config.secret or ""
     if 0 < len(secret) < MIN_SECRET_LENGTH:
         raise FieldRejected(RESOURCE, "secret", "invalid", f"secret must be at least {MIN_SECRET_LENGTH} characters")
@@ -80,22 +87,28 @@ def checked_config(config: GithubHookConfig) -> tuple[str, str]:
         url = checked_target(config.url)
     except InvalidInput as exc:
         raise FieldRejected(RESOURCE, "url", "invalid", exc.message) from exc
-    return url, secret
+    return HookConfig(url, secret, insecure_ssl)
+
+
+def insecure_ssl(hook: Webhook) -> str:
+    options = hook.dialect_options.as_dict() if hook.dialect_options is not None else {}
+    return str(options.get("insecure_ssl", "0"))
 
 
 def create(project: Project, body: GithubHookCreate, site: str) -> HookView:
     """A new hook on the repository; an active one is pinged at once, as GitHub does."""
     if body.name != "web":
         raise FieldRejected(RESOURCE, "name", "invalid", "name must be web")
-    url, secret = checked_config(body.config)
+    config = checked_config(body.config)
     hook = Webhook(
         org_slug=project.org_slug,
         dialect="github",
         project_id=project.id,
-        url=url,
+        url=config.url,
         events=_checked_events(body.events if body.events is not None else DEFAULT_EVENTS, "events"),
         active=body.active,
-        secret=secret,
+        secret=config.secret,
+        dialect_options={"insecure_ssl": config.insecure_ssl},
     )
     WebhookRepository.create(hook)
     if hook.active:
@@ -130,10 +143,11 @@ def update(project: Project, hook_id: int, body: GithubHookUpdate) -> HookView:
     hook = _hook(project, hook_id)
     actions: list[Action] = []
     if body.config is not None:
-        url, secret = checked_config(body.config)
-        actions.append(Webhook.url.set(url))
+        config = checked_config(body.config)
+        actions.append(Webhook.url.set(config.url))
+        actions.append(Webhook.dialect_options.set({"insecure_ssl": config.insecure_ssl}))  # type: ignore[arg-type]
         if body.config.secret is not None:
-            actions.append(Webhook.secret.set(secret))
+            actions.append(Webhook.secret.set(config.secret))
     events: list[str] = [str(e) for e in hook.events]
     if body.events is not None:
         events = _checked_events(body.events, "events")
@@ -171,7 +185,7 @@ def _ping(project: Project, hook: Webhook, site: str) -> None:
     body = {
         "zen": ZEN,
         "hook_id": hook.id,
-        "hook": github_json.hook_json(site, project, hook, _last_response([])),
+        "hook": github_json.hook_json(site, project, hook, insecure_ssl(hook), _last_response([])),
         "repository": github_json.webhook_repository_json(site, project),
         "sender": github_json.webhook_user(github_json.user_json(site, project.org_slug)),
     }

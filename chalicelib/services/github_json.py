@@ -180,10 +180,12 @@ def environment_json(site: str, project: Project, e: Environment) -> dict[str, A
     }
 
 
-def hook_json(site: str, project: Project, hook: Webhook, last_response: dict[str, Any]) -> dict[str, Any]:
+def hook_json(
+    site: str, project: Project, hook: Webhook, insecure_ssl: str, last_response: dict[str, Any]
+) -> dict[str, Any]:
     """GitHub's "Get a repository webhook": the secret is never shown, only whether there is one."""
     url = f"{repo_url(site, project)}/hooks/{hook.id}"
-    config: dict[str, Any] = {"content_type": "json", "insecure_ssl": "0", "url": hook.url}
+    config: dict[str, Any] = {"content_type": "json", "insecure_ssl": insecure_ssl, "url": hook.url}
     if hook.secret:
         config["secret"] = "********"
     return {

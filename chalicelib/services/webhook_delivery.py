@@ -17,7 +17,7 @@ from chalicelib.models.attributes import utc_now
 from chalicelib.models.webhook import Webhook, WebhookRepository
 from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository, github_guid
 from chalicelib.observability import logger
-from chalicelib.services import gitlab_hooks
+from chalicelib.services import github_hooks, gitlab_hooks
 from chalicelib.settings import get_settings
 
 USER_AGENT = "deployd-webhooks"
@@ -87,9 +87,11 @@ def gitlab_headers(webhook: Webhook, delivery: WebhookDelivery) -> dict[str, str
 
 def verifies_tls(webhook: Webhook) -> bool:
     """Whether an https receiver's certificate is checked: always, unless the hook's owner turned that off where
-    the dialect lets them (GitLab's enable_ssl_verification)."""
+    the dialect lets them (GitLab's enable_ssl_verification, GitHub's insecure_ssl)."""
     if webhook.dialect == "gitlab":
         return bool(gitlab_hooks.options_of(webhook)["enable_ssl_verification"])
+    if webhook.dialect == "github":
+        return github_hooks.insecure_ssl(webhook) != "1"
     return True
 
 

@@ -1,4 +1,5 @@
-"""GitHub hooks' rules without the stack: which targets a hook may have, and the ids a delivery is known by."""
+"""GitHub hooks' rules without the stack: which targets a hook may have, insecure_ssl, and the ids a delivery is
+known by."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from chalicelib.errors import FieldRejected
+from chalicelib.models.webhook import Webhook
 from chalicelib.models.webhook_delivery import github_delivery_number, github_guid
 from chalicelib.services import github_hooks
 from chalicelib.services.inputs import GithubHookConfig
+from chalicelib.services.webhook_delivery import verifies_tls
 
 
 @pytest.mark.parametrize(
@@ -36,3 +39,21 @@ def test_delivery_ids_are_stable_and_differ_between_hooks() -> None:
     assert github_guid(7, message) == github_guid(7, message) != github_guid(8, message)
     number = github_delivery_number(7, message)
     assert number == github_delivery_number(7, message) and 0 < number < 2**53
+
+
+def test_insecure_ssl_is_0_or_1_and_1_turns_certificate_checks_off(settings_env: Callable[..., None]) -> None:
+    # Given deployd allowing local receivers, as the embedded stack does
+    settings_env(DEPLOYD_WEBHOOK_ALLOW_PRIVATE_TARGETS="true")
+
+    # When a hook's config says insecure_ssl 1, 0, or something else
+    insecure = github_hooks.checked_config(GithubHookConfig(url="https://127.0.0.1:8443/h", insecure_ssl=1))
+    secure = github_hooks.checked_config(GithubHookConfig(url="https://127.0.0.1:8443/h"))
+    with pytest.raises(FieldRejected) as refused:
+        github_hooks.checked_config(GithubHookConfig(url="https://127.0.0.1:8443/h", insecure_ssl="2"))
+
+    # Then 1 is kept and its deliveries skip the certificate check, 0 (the default) checks it, others are a 422
+    assert (insecure.insecure_ssl, secure.insecure_ssl) == ("1", "0")
+    assert refused.value.field == "insecure_ssl"
+    hook = Webhook(dialect="github", dialect_options={"insecure_ssl": insecure.insecure_ssl})
+    assert verifies_tls(hook) is False
+    assert verifies_tls(Webhook(dialect="github", dialect_options={"insecure_ssl": "0"})) is True
