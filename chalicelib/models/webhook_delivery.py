@@ -4,6 +4,7 @@ that runs twice for one event (a stream batch retried) makes the same item, not 
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
@@ -45,6 +46,21 @@ def message_id(deployment_id: int, sequence: int) -> str:
     """The message id of a deployment's event: events of a deployment have distinct sequences, and ids sort by
     deployment, then sequence (so a webhook's deliveries list newest first by id)."""
     return f"msg_{deployment_id:012d}_{sequence:06d}"
+
+
+# GitHub names a delivery twice: X-GitHub-Delivery, a GUID, and the delivery log's integer id. Both derive from
+# the stored message (its webhook and id), so they are the same on every retry and redelivery, and one message
+# id (the same event told to two hooks) gives each hook its own GUID.
+_GITHUB_DELIVERIES = uuid.UUID("5d0b8a2e-7c1f-5b43-9a38-2f1d0e6c4b71")
+
+
+def github_guid(webhook_id: int, delivery_id: str) -> str:
+    return str(uuid.uuid5(_GITHUB_DELIVERIES, f"{webhook_id}/{delivery_id}"))
+
+
+def github_delivery_number(webhook_id: int, delivery_id: str) -> int:
+    """The GUID's first 48 bits: an integer a JavaScript client reads back exactly."""
+    return uuid.UUID(github_guid(webhook_id, delivery_id)).int >> 80
 
 
 def expiry(now_epoch_seconds: int) -> int:

@@ -220,6 +220,28 @@ class GithubEnvironmentUpdate(_GithubBody):
     deployment_branch_policy: GithubBranchPolicy | None = None
 
 
+class GithubHookConfig(_GithubBody):
+    url: WebUrl
+    content_type: str = "json"  # GitHub's default is "form"; deployd sends JSON only, so JSON is the default
+    secret: Annotated[str, Field(max_length=256)] | None = None
+    insecure_ssl: str | int = "0"
+
+
+class GithubHookCreate(_GithubBody):
+    name: str = "web"
+    config: GithubHookConfig
+    events: Annotated[list[str], Field(min_length=1, max_length=10)] | None = None
+    active: bool = True
+
+
+class GithubHookUpdate(_GithubBody):
+    config: GithubHookConfig | None = None
+    events: Annotated[list[str], Field(min_length=1, max_length=10)] | None = None
+    add_events: Annotated[list[str], Field(max_length=10)] | None = None
+    remove_events: Annotated[list[str], Field(max_length=10)] | None = None
+    active: bool | None = None
+
+
 class MintlifyPreviewRequest(_Checked):
     """Mintlify's body: `branch`, a non-empty string. Other fields are ignored, as Mintlify does."""
 

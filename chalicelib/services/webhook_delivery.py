@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from chalicelib.adapters import webhook_http, webhook_queue
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.webhook import Webhook, WebhookRepository
-from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository
+from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository, github_guid
 from chalicelib.observability import logger
-from chalicelib.services import gitlab_hooks
+from chalicelib.services import github_hooks, gitlab_hooks
 from chalicelib.settings import get_settings
 
 USER_AGENT = "deployd-webhooks"
@@ -44,15 +44,17 @@ def headers(webhook: Webhook, delivery: WebhookDelivery, at: datetime) -> dict[s
     """The headers of one attempt, in the format of the dialect that registered the webhook."""
     common = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
     if webhook.dialect == "github":
-        digest = hmac.new(webhook.secret.encode(), delivery.body.encode(), hashlib.sha256).hexdigest()
-        return {
+        github = {
             **common,
             "User-Agent": "GitHub-Hookshot/deployd",
             "X-GitHub-Event": delivery.event_type,
-            "X-GitHub-Delivery": delivery.id,
+            "X-GitHub-Delivery": github_guid(webhook.id, delivery.id),
             "X-GitHub-Hook-ID": str(webhook.id),
-            "X-Hub-Signature-256": f"sha256={digest}",
         }
+        if webhook.secret:  # a hook made without a secret gets unsigned deliveries, as on GitHub
+            digest = hmac.new(webhook.secret.encode(), delivery.body.encode(), hashlib.sha256).hexdigest()
+            github["X-Hub-Signature-256"] = f"sha256={digest}"
+        return github
     if webhook.dialect == "gitlab":
         return {**common, **gitlab_headers(webhook, delivery)}
     return {
@@ -85,9 +87,11 @@ def gitlab_headers(webhook: Webhook, delivery: WebhookDelivery) -> dict[str, str
 
 def verifies_tls(webhook: Webhook) -> bool:
     """Whether an https receiver's certificate is checked: always, unless the hook's owner turned that off where
-    the dialect lets them (GitLab's enable_ssl_verification)."""
+    the dialect lets them (GitLab's enable_ssl_verification, GitHub's insecure_ssl)."""
     if webhook.dialect == "gitlab":
         return bool(gitlab_hooks.options_of(webhook)["enable_ssl_verification"])
+    if webhook.dialect == "github":
+        return github_hooks.insecure_ssl(webhook) != "1"
     return True
 
 

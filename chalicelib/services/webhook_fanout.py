@@ -25,7 +25,7 @@ from chalicelib.models.webhook_delivery import (
     message_id,
 )
 from chalicelib.observability import logger
-from chalicelib.services import gitlab_hooks
+from chalicelib.services import github_hooks, gitlab_hooks
 from chalicelib.services.deployments.queries import DeploymentView, active_id
 from chalicelib.services.events import Event
 from chalicelib.services.native_json import deployment_json
@@ -60,7 +60,11 @@ def native_body(event: Event, project: Project, is_active: bool) -> dict[str, An
 
 
 # Each dialect's message for an event; a webhook of a dialect not here gets nothing.
-RENDERERS: dict[str, Renderer] = {"native": native_message, "gitlab": gitlab_hooks.deployment_hook}
+RENDERERS: dict[str, Renderer] = {
+    "native": native_message,
+    "github": github_hooks.github_message,
+    "gitlab": gitlab_hooks.deployment_hook,
+}
 
 
 def fan_out(events: Iterable[Event]) -> int:

@@ -45,7 +45,7 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _checked_target(url: str) -> str:
+def checked_target(url: str) -> str:
     """Refuse a target that is, or resolves to, a loopback, private, link-local or metadata address."""
     return addresses.ensure_public_url(url, field="url", allow_private=get_settings().webhook_allow_private_targets)
 
@@ -64,7 +64,7 @@ def create(org_slug: str, body: WebhookCreate) -> IssuedWebhook:
     webhook = Webhook(
         org_slug=org_slug,
         dialect="native",
-        url=_checked_target(body.url),
+        url=checked_target(body.url),
         events=body.events,
         project_id=_checked_project(org_slug, body.project_id),
         description=body.description,
@@ -93,7 +93,7 @@ def update(org_slug: str, webhook_id: int, body: WebhookUpdate) -> Webhook:
     webhook = _native(org_slug, webhook_id)
     actions: list[Action] = []
     if body.url is not None:
-        actions.append(Webhook.url.set(_checked_target(body.url)))
+        actions.append(Webhook.url.set(checked_target(body.url)))
     if body.events is not None:
         # PynamoDB's stubs type a list of text as a list of its attributes; the stored value is the list of str.
         actions.append(Webhook.events.set(body.events))  # type: ignore[arg-type]
