@@ -145,10 +145,11 @@ class EmbeddedStack:
 
     def start(self) -> None:
         from chalicelib.adapters import sandbox
-        from chalicelib.local.moto_compat import LocalAwsServer, serialize_dynamodb
+        from chalicelib.local.moto_compat import LocalAwsServer, read_moto_modules_once, serialize_dynamodb
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
+        read_moto_modules_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
