@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import posixpath
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -85,6 +85,29 @@ def snapshot_streams_cheaply() -> None:
 
         StreamShard.__deepcopy__ = _shard_snapshot  # type: ignore[attr-defined]
         _streams_patched = True
+
+
+def read_moto_modules_once() -> None:
+    """Idempotent. For every request, moto's server asks whether the request's host names one of its service
+    modules by listing its package directory and stat-ing each entry (moto.backends.list_of_moto_modules), while
+    it holds the lock every request shares: under load, most of the embedded stack's CPU went there. The modules
+    do not change while the process runs, so they are listed once."""
+    from moto import backends
+
+    with _lock:
+        if isinstance(backends.list_of_moto_modules, _ModuleList):
+            return
+        backends.list_of_moto_modules = _ModuleList(backends.list_of_moto_modules())  # type: ignore[assignment]
+
+
+class _ModuleList:
+    """moto's module names, listed once; called as moto calls list_of_moto_modules."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+
+    def __call__(self) -> frozenset[str]:
+        return self.names
 
 
 # --- the local AWS endpoint answers only the stack ---

@@ -156,11 +156,17 @@ class EmbeddedStack:
 
     def start(self) -> None:
         from chalicelib.adapters import sandbox
-        from chalicelib.local.moto_compat import LocalAwsServer, serialize_dynamodb, snapshot_streams_cheaply
+        from chalicelib.local.moto_compat import (
+            LocalAwsServer,
+            read_moto_modules_once,
+            serialize_dynamodb,
+            snapshot_streams_cheaply,
+        )
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
         snapshot_streams_cheaply()
+        read_moto_modules_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)

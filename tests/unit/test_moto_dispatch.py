@@ -1,0 +1,31 @@
+"""The embedded stack's moto server finds a request's backend without listing moto's package directory each time
+(chalicelib.local.moto_compat.read_moto_modules_once)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from chalicelib.local.moto_compat import read_moto_modules_once
+
+
+def test_a_backend_is_found_without_listing_the_disk_and_finds_what_the_listing_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    listed = set(backends.list_of_moto_modules())
+    read_moto_modules_once()
+    read_moto_modules_once()  # idempotent
+
+    # Once read, the modules are the ones the directory listing gave, and the disk is never listed again
+    def no_listing(path: str) -> list[str]:
+        raise AssertionError(f"listed {path}")
+
+    monkeypatch.setattr(os, "listdir", no_listing)
+    assert set(backends.list_of_moto_modules()) == listed
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    assert dispatcher.get_backend_for_host("dynamodb") == "dynamodb"
+    assert dispatcher.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
