@@ -39,7 +39,7 @@ class RunReport:
         return {name: len(getattr(self, name)) for name in ("rebuilt", "skipped", "removed", "purged", "failed")}
 
 
-def as_utc(moment: datetime) -> datetime:
+def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -127,7 +127,7 @@ def _run_project(project: Project, now: datetime, report: RunReport) -> None:
 
 def run_schedules(now: datetime) -> RunReport:
     """One run: every indexed project's due rebuilds, removals and artifact deletions as of `now`."""
-    now = as_utc(now)
+    now = _utc(now)
     report = RunReport()
     for project in _indexed_projects():
         try:
