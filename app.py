@@ -31,8 +31,8 @@ def activation_worker(event: SQSEvent) -> dict:
     return consumers.consume_activations(event.to_dict(), event.context)
 
 
-# One message a batch: a slow receiver holds up its own message only.
-@app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=1)
+# Ten messages a batch, read together and attempted at once: a slow receiver holds up its own message only.
+@app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=10)
 def webhook_delivery(event: SQSEvent) -> dict:
     return consumers.consume_webhook_deliveries(event.to_dict(), event.context)
 

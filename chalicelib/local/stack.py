@@ -158,6 +158,8 @@ class EmbeddedStack:
         from chalicelib.adapters import sandbox
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
+            answer_dynamodb_in_plain_json,
+            list_handler_methods_once,
             read_moto_modules_once,
             serialize_dynamodb,
             snapshot_streams_cheaply,
@@ -167,6 +169,8 @@ class EmbeddedStack:
         serialize_dynamodb()
         snapshot_streams_cheaply()
         read_moto_modules_once()
+        list_handler_methods_once()
+        answer_dynamodb_in_plain_json()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
@@ -236,7 +240,7 @@ class EmbeddedStack:
         plan = [
             (BUILD_QUEUE.logical, app_module.build_worker, self.config.build_workers, 1),
             (ACTIVATION_QUEUE.logical, app_module.activation_worker, 4, 10),
-            (WEBHOOK_QUEUE.logical, app_module.webhook_delivery, 4, 1),
+            (WEBHOOK_QUEUE.logical, app_module.webhook_delivery, 4, 10),
         ]
         for logical, handler, concurrency, batch_size in plan:
             if concurrency < 1:

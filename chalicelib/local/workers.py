@@ -88,9 +88,10 @@ class QueueWorker(threading.Thread):
             context = LocalLambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4()))
             result = self._handler(event, context) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            for message in messages:
-                if message["MessageId"] not in failed:
-                    self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+            done = [message for message in messages if message["MessageId"] not in failed]
+            if done:  # one request for the batch, as Lambda deletes a batch's successful messages
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+                self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
         except Exception:  # the messages stay on the queue and come back after their visibility timeout
             logger.exception("queue worker invocation failed", extra={"worker": self.name})
         finally:
@@ -108,6 +109,10 @@ class QueueWorker(threading.Thread):
             "eventSourceARN": self._queue_arn,
             "awsRegion": self._region,
         }
+
+
+# The stream worker asks for the stream's shards every this many polls (a table's stream gains shards rarely).
+SHARD_LIST_EVERY = 25
 
 
 class StreamWorker(threading.Thread):
@@ -144,6 +149,7 @@ class StreamWorker(threading.Thread):
         # shard id -> the last sequence number handled (None: read the shard from its beginning). Shards present
         # at start are read from their end (LATEST), as a new event source mapping does.
         self._after: dict[str, str | None] = {shard_id: self._end_of(shard_id) for shard_id in self._shard_ids()}
+        self._polls = 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -176,8 +182,10 @@ class StreamWorker(threading.Thread):
         return after
 
     def _poll(self) -> None:
-        for shard_id in self._shard_ids():
-            self._after.setdefault(shard_id, None)
+        self._polls += 1
+        if self._polls % SHARD_LIST_EVERY == 0:  # new shards are rare: the list is asked for now and then
+            for shard_id in self._shard_ids():
+                self._after.setdefault(shard_id, None)
         for shard_id, after in list(self._after.items()):
             records = self._read(shard_id, after)
             if records:
