@@ -38,7 +38,7 @@ import requests
 from chalicelib.local.stack import EmbeddedStack, StackConfig, free_port
 
 EVENTS, ENDPOINTS, SUBSCRIBERS = 1000, 3, 10
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 # The measured deployment's build: renders 200 pages, fingerprinting each (about a second of CPU in the build).
 BUILD_SCRIPT = """\
 import hashlib, pathlib

@@ -114,6 +114,21 @@ def list_handler_methods_once() -> None:
         responses.method_names_from_class = listed  # type: ignore[assignment]
 
 
+def convert_names_once() -> None:
+    """Idempotent. moto converts the same CamelCase names (actions, queue attributes) to snake_case about a dozen
+    times a request, character by character; the conversion is a pure function of the name, so each name is
+    converted once."""
+    from moto import sqs
+    from moto.core import responses, utils
+
+    with _lock:
+        if getattr(utils.camelcase_to_underscores, "cache_info", None) is not None:
+            return
+        converted = functools.lru_cache(maxsize=4096)(utils.camelcase_to_underscores)
+        for module in (utils, responses, sqs.models):
+            module.camelcase_to_underscores = converted  # type: ignore[attr-defined]
+
+
 def _method_names(clazz: object) -> list[str]:
     from moto.core.utils import method_names_from_class
 

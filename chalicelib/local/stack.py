@@ -159,6 +159,7 @@ class EmbeddedStack:
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
             answer_dynamodb_in_plain_json,
+            convert_names_once,
             list_handler_methods_once,
             read_moto_modules_once,
             serialize_dynamodb,
@@ -171,6 +172,7 @@ class EmbeddedStack:
         read_moto_modules_once()
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()
+        convert_names_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
@@ -235,20 +237,33 @@ class EmbeddedStack:
         self._moto.authenticate = True
 
     def _start_workers(self, app_module: Any, sqs: Any, queue_urls: dict[str, str], region: str) -> None:
+        from chalice.app import SQSEventConfig
+
         from chalicelib.local.workers import QueueWorker
 
+        # Each queue's batch size and batching window are the ones its handler registers for Lambda (app.py).
+        sources = {source.name: source for source in app_module.app.event_sources if isinstance(source, SQSEventConfig)}
         plan = [
-            (BUILD_QUEUE.logical, app_module.build_worker, self.config.build_workers, 1),
-            (ACTIVATION_QUEUE.logical, app_module.activation_worker, 4, 10),
-            (WEBHOOK_QUEUE.logical, app_module.webhook_delivery, 4, 10),
+            (BUILD_QUEUE.logical, "build_worker", self.config.build_workers),
+            (ACTIVATION_QUEUE.logical, "activation_worker", 4),
+            (WEBHOOK_QUEUE.logical, "webhook_delivery", 4),
         ]
-        for logical, handler, concurrency, batch_size in plan:
+        for logical, name, concurrency in plan:
             if concurrency < 1:
                 continue  # no consumer at all: used to show what happens when workers never answer
             url = queue_urls[logical]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            source = sources[name]
             worker = QueueWorker(
-                sqs, url, arn, handler, f"{logical}-consumer", batch_size, region, concurrency=concurrency
+                sqs,
+                url,
+                arn,
+                getattr(app_module, name),
+                f"{logical}-consumer",
+                source.batch_size,
+                region,
+                concurrency=concurrency,
+                batching_window_seconds=source.maximum_batching_window_in_seconds,
             )
             worker.start()
             self._workers.append(worker)

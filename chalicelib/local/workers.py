@@ -9,7 +9,9 @@ on the queue for redelivery.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,8 +43,10 @@ class QueueWorker(threading.Thread):
         batch_size: int,
         region: str,
         concurrency: int = 1,
+        batching_window_seconds: float = 0,
     ) -> None:
         super().__init__(name=name, daemon=True)
+        self._batching_window = batching_window_seconds
         self._sqs = sqs
         self._queue_url = queue_url
         self._queue_arn = queue_arn
@@ -73,10 +77,21 @@ class QueueWorker(threading.Thread):
             threading.Thread(target=self._invoke, args=(messages,), name=f"{self.name}-invocation", daemon=True).start()
 
     def _receive(self) -> list[dict[str, Any]]:
+        """A batch: the first messages to arrive within a second, then (with a batching window, as Lambda's
+        MaximumBatchingWindowInSeconds) more until the batch is full or the window since the first has passed."""
+        messages = self._receive_some(self._batch_size, 1)
+        if not messages or not self._batching_window:
+            return messages
+        closes = time.monotonic() + self._batching_window
+        while len(messages) < self._batch_size and (left := closes - time.monotonic()) > 0:
+            messages += self._receive_some(self._batch_size - len(messages), max(1, min(20, math.ceil(left))))
+        return messages
+
+    def _receive_some(self, most: int, wait_seconds: int) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
             QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=1,
+            MaxNumberOfMessages=most,
+            WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )

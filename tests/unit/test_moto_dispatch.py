@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from chalicelib.local.moto_compat import list_handler_methods_once, read_moto_modules_once
+from chalicelib.local.moto_compat import convert_names_once, list_handler_methods_once, read_moto_modules_once
 
 
 def test_a_backend_is_found_without_listing_the_disk_and_finds_what_the_listing_found(
@@ -47,3 +47,17 @@ def test_a_handler_class_is_inspected_once_and_still_names_its_actions(monkeypat
 
     monkeypatch.setattr(inspect, "getmembers", no_inspection)
     assert responses.method_names_from_class(DynamoHandler) == names
+
+
+def test_names_are_converted_once_each_and_as_moto_converts_them() -> None:
+    from moto.core import responses, utils
+    from moto.sqs import models
+
+    expected = {name: utils.camelcase_to_underscores(name) for name in ("GetItem", "VisibilityTimeout", "ARNName")}
+    convert_names_once()
+    convert_names_once()  # idempotent
+    assert responses.camelcase_to_underscores is utils.camelcase_to_underscores is models.camelcase_to_underscores
+    for name, snake in expected.items():
+        assert utils.camelcase_to_underscores(name) == snake
+        assert utils.camelcase_to_underscores(name) == snake
+    assert utils.camelcase_to_underscores.cache_info().hits >= len(expected)  # type: ignore[attr-defined]
