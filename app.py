@@ -33,9 +33,7 @@ def activation_worker(event: SQSEvent) -> dict:
 
 # Up to ten messages a batch, gathered for at most a second, read together and attempted at once: a slow receiver
 # holds up its own message only.
-@app.on_sqs_message(
-    queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=10, maximum_batching_window_in_seconds=1
-)
+@app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=10)
 def webhook_delivery(event: SQSEvent) -> dict:
     return consumers.consume_webhook_deliveries(event.to_dict(), event.context)
 

@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,11 +26,12 @@ from typing import Any
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
     BUILD_QUEUE,
-    DEPLOYMENTS,
     PIPELINE,
     PREVIEW_SCHEDULE,
-    WEBHOOK_QUEUE,
 )
+
+# How long the event functions' process may take to import the app and take the stream's position.
+EVENT_FUNCTIONS_START_SECONDS = 60.0
 
 
 def free_port() -> int:
@@ -106,6 +108,7 @@ class EmbeddedStack:
         self.moto_port = config.moto_port or free_port()
         self._moto: Any = None
         self._workers: list[Any] = []
+        self._events: subprocess.Popen[bytes] | None = None
         self._sites: Any = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
@@ -202,7 +205,7 @@ class EmbeddedStack:
         import app as app_module  # imported only now: models read table names from the environment set above
 
         self._start_workers(app_module, clients["sqs"], queue_urls, settings.region)
-        self._start_stream_worker(app_module, clients["dynamodb"], settings)
+        self._start_event_functions()
         if self.config.schedule_interval_seconds > 0:
             self._timer = ScheduleTimer(
                 app_module.preview_scheduler, self.config.schedule_interval_seconds, settings.region
@@ -237,52 +240,55 @@ class EmbeddedStack:
         self._moto.authenticate = True
 
     def _start_workers(self, app_module: Any, sqs: Any, queue_urls: dict[str, str], region: str) -> None:
-        from chalice.app import SQSEventConfig
+        from chalicelib.local.workers import sqs_worker
 
-        from chalicelib.local.workers import QueueWorker
-
-        # Each queue's batch size and batching window are the ones its handler registers for Lambda (app.py).
-        sources = {source.name: source for source in app_module.app.event_sources if isinstance(source, SQSEventConfig)}
         plan = [
             (BUILD_QUEUE.logical, "build_worker", self.config.build_workers),
             (ACTIVATION_QUEUE.logical, "activation_worker", 4),
-            (WEBHOOK_QUEUE.logical, "webhook_delivery", 4),
         ]
         for logical, name, concurrency in plan:
             if concurrency < 1:
                 continue  # no consumer at all: used to show what happens when workers never answer
-            url = queue_urls[logical]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            source = sources[name]
-            worker = QueueWorker(
-                sqs,
-                url,
-                arn,
-                getattr(app_module, name),
-                f"{logical}-consumer",
-                source.batch_size,
-                region,
-                concurrency=concurrency,
-                batching_window_seconds=source.maximum_batching_window_in_seconds,
-            )
+            worker = sqs_worker(app_module, sqs, queue_urls[logical], name, concurrency, region)
             worker.start()
             self._workers.append(worker)
 
-    def _start_stream_worker(self, app_module: Any, dynamodb: Any, settings: Any) -> None:
-        """The deployments table's stream feeds the webhook fan-out, as its event source mapping does on AWS."""
-        from chalicelib.aws import client
-        from chalicelib.local.workers import StreamWorker
+    def _start_event_functions(self) -> None:
+        """The deployments stream's consumer and the webhook deliveries, in a process of their own
+        (chalicelib/local/event_functions.py), started and ready before the stack answers."""
+        import select
+        import sys
 
-        table = dynamodb.describe_table(TableName=settings.resource_name(DEPLOYMENTS.logical))["Table"]
-        worker = StreamWorker(
-            client("dynamodbstreams"),
-            table["LatestStreamArn"],
-            app_module.deployment_events,
-            f"{DEPLOYMENTS.logical}-stream-consumer",
-            settings.region,
+        read_end, write_end = os.pipe()
+        env = {**os.environ, "DEPLOYD_READY_FD": str(write_end)}
+        self._events = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local.event_functions"],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
         )
-        worker.start()
-        self._workers.append(worker)
+        os.close(write_end)
+        try:
+            readable, _, _ = select.select([read_end], [], [], EVENT_FUNCTIONS_START_SECONDS)
+            said = os.read(read_end, 16) if readable else b""
+        finally:
+            os.close(read_end)
+        if said != b"ready\n":
+            self._stop_event_functions()
+            raise RuntimeError("the embedded stack's event functions process did not start")
+
+    def _stop_event_functions(self) -> None:
+        events, self._events = self._events, None
+        if events is None:
+            return
+        if events.stdin is not None:
+            events.stdin.close()
+        try:
+            events.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            events.kill()
+            events.wait()
 
     def _start_sites(self) -> None:
         from chalicelib.local.sites import SiteServer
@@ -321,5 +327,6 @@ class EmbeddedStack:
             self._sites.stop()
         for worker in self._workers:
             worker.join(timeout=5)
+        self._stop_event_functions()
         if self._moto is not None:
             self._moto.stop()

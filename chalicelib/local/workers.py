@@ -32,6 +32,26 @@ class LocalLambdaContext:
         return 900_000
 
 
+def sqs_worker(app_module: Any, sqs: Any, url: str, name: str, concurrency: int, region: str) -> QueueWorker:
+    """A poller for the queue at `url` calling app.py's handler `name`, with the batch size and batching window
+    that handler registers for Lambda."""
+    from chalice.app import SQSEventConfig
+
+    (source,) = [s for s in app_module.app.event_sources if isinstance(s, SQSEventConfig) and s.name == name]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return QueueWorker(
+        sqs,
+        url,
+        arn,
+        getattr(app_module, name),
+        f"{source.queue}-consumer",
+        source.batch_size,
+        region,
+        concurrency=concurrency,
+        batching_window_seconds=source.maximum_batching_window_in_seconds,
+    )
+
+
 class QueueWorker(threading.Thread):
     def __init__(
         self,
