@@ -5,18 +5,21 @@ that runs twice for one event (a stream batch retried) makes the same item, not 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.condition import size
+from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.errors import ConditionFailed
 from chalicelib.infra.resources import WEBHOOK_DELIVERIES
 from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
 from chalicelib.models.base import table_meta
-from chalicelib.models.conditional import try_save, try_update
+from chalicelib.models.conditional import transact, try_save, try_update
 
 RETENTION = timedelta(days=30)
 
@@ -68,6 +71,24 @@ def expiry(now_epoch_seconds: int) -> int:
     return now_epoch_seconds + int(RETENTION.total_seconds())
 
 
+# One attempt to record: the message as read, the attempt, the message's new status and next attempt.
+AttemptRecord = tuple["WebhookDelivery", Attempt, str, "datetime | None"]
+
+
+def _attempt_write(
+    delivery: WebhookDelivery, attempt: Attempt, status: str, next_attempt_at: datetime | None
+) -> tuple[list[Action], Condition]:
+    seen = len(delivery.attempts)
+    actions: list[Action] = [
+        WebhookDelivery.attempts.set(WebhookDelivery.attempts.append([attempt])),
+        WebhookDelivery.status.set(status),
+        WebhookDelivery.next_attempt_at.set(next_attempt_at)
+        if next_attempt_at is not None
+        else WebhookDelivery.next_attempt_at.remove(),
+    ]
+    return actions, (size(WebhookDelivery.attempts) == seen) & (WebhookDelivery.status == "pending")
+
+
 class WebhookDeliveryRepository:
     @staticmethod
     def find(webhook_id: int, delivery_id: str) -> WebhookDelivery | None:
@@ -114,16 +135,25 @@ class WebhookDeliveryRepository:
     ) -> bool:
         """Append an attempt and the message's new state, if no other attempt was recorded since `delivery` was
         read (a message redelivered by SQS to two workers records one of their attempts); False otherwise."""
-        seen = len(delivery.attempts)
-        actions = [
-            WebhookDelivery.attempts.set(WebhookDelivery.attempts.append([attempt])),
-            WebhookDelivery.status.set(status),
-            WebhookDelivery.next_attempt_at.set(next_attempt_at)
-            if next_attempt_at is not None
-            else WebhookDelivery.next_attempt_at.remove(),
-        ]
-        condition = (size(WebhookDelivery.attempts) == seen) & (WebhookDelivery.status == "pending")
-        return try_update(delivery, actions, condition)
+        return try_update(delivery, *_attempt_write(delivery, attempt, status, next_attempt_at))
+
+    @staticmethod
+    def record_attempts(records: Sequence[AttemptRecord]) -> list[bool]:
+        """Record each attempt as record_attempt does, for distinct messages: in one transaction when every
+        condition holds; when one does not, the transaction wrote nothing and each is recorded on its own."""
+        if len(records) == 1:
+            return [WebhookDeliveryRepository.record_attempt(*records[0])]
+
+        def write(tx: TransactWrite) -> None:
+            for record in records:
+                actions, condition = _attempt_write(*record)
+                tx.update(record[0], actions=actions, condition=condition)
+
+        try:
+            transact(write)
+        except ConditionFailed:
+            return [WebhookDeliveryRepository.record_attempt(*record) for record in records]
+        return [True] * len(records)
 
     @staticmethod
     def reopen(delivery: WebhookDelivery, now: datetime) -> None:
