@@ -18,8 +18,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.errors import ConditionFailed
 from chalicelib.infra.resources import WEBHOOK_DELIVERIES
 from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
-from chalicelib.models.base import table_meta
+from chalicelib.models.base import batch_get, table_meta
 from chalicelib.models.conditional import transact, try_save, try_update
+from chalicelib.models.webhook import Webhook
 
 RETENTION = timedelta(days=30)
 
@@ -111,6 +112,31 @@ class WebhookDeliveryRepository:
         if not unique:
             return {}
         return {(d.webhook_id, d.id): d for d in WebhookDelivery.batch_get(unique, consistent_read=True)}
+
+    @staticmethod
+    def find_with_webhooks(
+        keys: Iterable[tuple[int, str]],
+    ) -> tuple[dict[tuple[int, str], WebhookDelivery], dict[int, Webhook]]:
+        """The stored messages among `keys` and the webhooks they belong to, in one read (at most 50 keys)."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}, {}
+        deliveries, webhooks = WebhookDelivery.Meta.table_name, Webhook.Meta.table_name
+        found = batch_get(
+            {
+                deliveries: {
+                    "Keys": [{"webhook_id": {"N": str(hook)}, "id": {"S": message}} for hook, message in unique],
+                    "ConsistentRead": True,
+                },
+                webhooks: {
+                    "Keys": [{"id": {"N": str(hook)}} for hook in dict.fromkeys(hook for hook, _ in unique)],
+                    "ConsistentRead": True,
+                },
+            }
+        )
+        messages = [WebhookDelivery.from_raw_data(item) for item in found[deliveries]]
+        hooks = [Webhook.from_raw_data(item) for item in found[webhooks]]
+        return {(m.webhook_id, m.id): m for m in messages}, {hook.id: hook for hook in hooks}
 
     @staticmethod
     def create_many(deliveries: Iterable[WebhookDelivery]) -> None:

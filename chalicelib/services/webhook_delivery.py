@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -126,18 +127,21 @@ def deliver(webhook_id: int, delivery_id: str) -> None:
 
 def read_messages(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[Webhook, WebhookDelivery]]:
     """The messages among `keys` ((webhook id, message id) pairs) that still exist, with their webhooks: a
-    batch's messages and webhooks in two reads, however many the batch holds."""
-    wanted = list(keys)
-    deliveries = WebhookDeliveryRepository.find_many(wanted)
-    webhooks = WebhookRepository.find_many(webhook_id for webhook_id, _ in deliveries)
+    batch's messages and webhooks in one read, however many the batch holds."""
+    deliveries, webhooks = WebhookDeliveryRepository.find_with_webhooks(keys)
     return {key: (webhooks[key[0]], delivery) for key, delivery in deliveries.items() if key[0] in webhooks}
+
+
+# How long the attempt that writes waits for others to join its write (as a database's commit delay).
+GROUP_WINDOW_SECONDS = 0.01
 
 
 class AttemptLog:
     """Records the attempts of one batch of messages together, as a group commit: the first attempt to end
-    writes its record at once, and attempts that end meanwhile wait and are written together, in one
-    transaction, by the next of them. Receivers that answer at about the same time cost one write; a slow
-    receiver's attempt, ending later, is written alone, and delays no other attempt's record."""
+    writes its record after GROUP_WINDOW_SECONDS, with every attempt that ended by then, in one transaction;
+    attempts that end while it writes are written together by the next of them. Receivers that answer at about
+    the same time cost one write; a slow receiver's attempt, ending later, is written alone, and delays no other
+    attempt's record."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -160,6 +164,7 @@ class AttemptLog:
 
     def _write_all(self) -> None:
         while True:
+            time.sleep(GROUP_WINDOW_SECONDS)  # attempts ending within a moment join this write
             with self._lock:
                 group, self._waiting = self._waiting, []
                 if not group:
