@@ -31,6 +31,7 @@ test-e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.listing
 	$(BIN)/python -m bench.cold_start
+	$(BIN)/python -m bench.webhooks
 
 # The CloudFormation template and the function package for STAGE, in out/STAGE/ (sam.json + deployment.zip).
 # The region only fills Chalice's placeholders; the template deploys to any region.

@@ -9,9 +9,9 @@ from chalicelib.adapters import codebuild
 from chalicelib.api import admin, github, gitlab, health, mintlify, native
 from chalicelib.api.edges import edges
 from chalicelib.api.middleware import correlate, observe
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE
+from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE, WEBHOOK_QUEUE
 from chalicelib.settings import get_settings
-from chalicelib.workers import consumers, route_stream, scheduler
+from chalicelib.workers import consumers, deployment_stream, route_stream, scheduler
 
 app = Chalice(app_name="deployd")
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
@@ -29,6 +29,13 @@ def build_worker(event: SQSEvent) -> dict:
 @app.on_sqs_message(queue=get_settings().resource_name(ACTIVATION_QUEUE.logical), batch_size=10)
 def activation_worker(event: SQSEvent) -> dict:
     return consumers.consume_activations(event.to_dict(), event.context)
+
+
+# Up to ten messages a batch, gathered for at most a second, read together and attempted at once: a slow receiver
+# holds up its own message only.
+@app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=10)
+def webhook_delivery(event: SQSEvent) -> dict:
+    return consumers.consume_webhook_deliveries(event.to_dict(), event.context)
 
 
 @app.on_cw_event(
@@ -52,3 +59,9 @@ def preview_scheduler(event: CloudWatchEvent) -> dict:
 def route_sync(event: dict, context: Any) -> dict:
     """The routes table's stream (keys only) mirrored into CloudFront's KeyValueStore."""
     return route_stream.consume(event, context)
+
+
+@app.lambda_function(name="deployment_events")
+def deployment_events(event: dict, context: Any) -> dict:
+    """The deployments table's stream (old and new images): each change's events fanned out to webhooks."""
+    return deployment_stream.consume(event, context)

@@ -56,6 +56,7 @@ def reset_clients() -> None:
     client.cache_clear()
     s3_signer.cache_clear()
     _secret_string.cache_clear()
+    queue_url.cache_clear()
 
 
 @functools.cache
@@ -72,5 +73,7 @@ def admin_token() -> str:
     return settings.admin_token
 
 
+@functools.cache
 def queue_url(logical: str) -> str:
+    """The URL of the stack's queue `logical`, asked once per container: it does not change while the queue lives."""
     return str(client("sqs").get_queue_url(QueueName=get_settings().resource_name(logical))["QueueUrl"])

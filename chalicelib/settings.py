@@ -10,6 +10,9 @@ import functools
 import os
 from dataclasses import dataclass
 
+# Svix's schedule: the delays before each retry of a failed webhook message (so 9 attempts in all).
+WEBHOOK_RETRY_SECONDS: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -52,6 +55,10 @@ class Settings:
     admin_token_secret_arn: str = ""
     # Where local builds make their workspaces: the embedded stack's own directory (empty: the system's temp dir).
     build_workspace_root: str = ""
+    # Delays before each retry of a failed webhook message (DEPLOYD_WEBHOOK_RETRY_SECONDS, comma-separated).
+    webhook_retry_seconds: tuple[float, ...] = WEBHOOK_RETRY_SECONDS
+    # Deliver to loopback, private and link-local targets (make run: local receivers are the point there).
+    webhook_allow_private_targets: bool = False
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -59,6 +66,13 @@ class Settings:
 
     def site_url(self, label: str) -> str:
         return self.sites_url_template.format(label=label)
+
+
+def _seconds_list(raw: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+    """ "0,1,2.5" -> (0.0, 1.0, 2.5); unset or empty -> `default`."""
+    if not raw or not raw.strip():
+        return default
+    return tuple(float(part) for part in raw.split(",") if part.strip())
 
 
 def _env_resource_overrides() -> dict[str, str]:
@@ -101,4 +115,6 @@ def get_settings() -> Settings:
         allow_private_addresses=env.get("DEPLOYD_ALLOW_PRIVATE_ADDRESSES", "false").lower() == "true",
         admin_token_secret_arn=env.get("DEPLOYD_ADMIN_TOKEN_SECRET_ARN", ""),
         build_workspace_root=env.get("DEPLOYD_BUILD_WORKSPACE_ROOT", ""),
+        webhook_retry_seconds=_seconds_list(env.get("DEPLOYD_WEBHOOK_RETRY_SECONDS"), WEBHOOK_RETRY_SECONDS),
+        webhook_allow_private_targets=env.get("DEPLOYD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "false").lower() == "true",
     )

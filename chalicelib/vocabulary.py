@@ -25,3 +25,12 @@ class Status(StrEnum):
 # In pipeline order: the state machine's MarkFailed condition numbers its values in this order.
 NON_TERMINAL: tuple[Status, ...] = (Status.QUEUED, Status.CLONING, Status.BUILDING, Status.UPLOADING, Status.DEPLOYING)
 TERMINAL: tuple[Status, ...] = (Status.DEPLOYED, Status.FAILED, Status.CANCELLED)
+
+
+class EventType(StrEnum):
+    """What the ledger tells webhook subscribers (and, later, the chat bot): every event of a deployment carries
+    that deployment's next `sequence`."""
+
+    CREATED = "deployment.created"
+    STATUS_CHANGED = "deployment.status_changed"  # every status move, with previous_status
+    PROMOTED = "deployment.promoted"  # an environment now serves this deployment (a deploy or a rollback)

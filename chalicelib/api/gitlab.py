@@ -19,9 +19,11 @@ from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, load_json, path_id, public_api_url
 from chalicelib.api.timestamps import gitlab_time
 from chalicelib.errors import InvalidInput
+from chalicelib.models.webhook import Webhook
 from chalicelib.services import gitlab as service
+from chalicelib.services import gitlab_hooks, statuses
 from chalicelib.services import gitlab_views as views
-from chalicelib.services import statuses
+from chalicelib.services.gitlab_params import HOOK_EVENTS
 from chalicelib.services.gitlab_views import GitLabDeployment, Person, ProjectResource
 from chalicelib.services.listing import Page
 from chalicelib.vocabulary import Status
@@ -59,24 +61,16 @@ def _query() -> dict[str, str]:
 
 
 def user_json(person: Person) -> dict[str, Any]:
-    return {
-        "id": person.id,
-        "name": person.name,
-        "username": person.username,
-        "state": "active" if person.active else "blocked",
-        "avatar_url": None,
-        "web_url": f"{public_api_url(dialect.current_request)}/{person.username}",
-    }
+    return views.user_json(person, public_api_url(dialect.current_request))
 
 
 def _commit_json(item: GitLabDeployment) -> dict[str, Any]:
     d = item.deployment
-    message = d.commit_message or ""
     return {
         "id": d.commit_sha,
         "short_id": d.commit_sha[:8],
-        "title": message.splitlines()[0] if message else "",
-        "message": message,
+        "title": views.commit_title(d),
+        "message": d.commit_message or "",
         "author_name": d.commit_author,
         "author_email": None,  # not recorded by the ledger
         "created_at": None,
@@ -165,6 +159,28 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
     }
 
 
+def hook_json(webhook: Webhook) -> dict[str, Any]:
+    """GitLab's project hook, without its token (GitLab never shows it). `alert_status` is `disabled` once
+    deployd stopped delivering to it (410 Gone, or failing for days); a PUT turns it on again."""
+    options = gitlab_hooks.options_of(webhook)
+    return {
+        "id": webhook.id,
+        "url": webhook.url,
+        "name": options.get("name"),
+        "description": webhook.description,
+        "project_id": webhook.project_id,
+        "created_at": gitlab_time(webhook.created_at),
+        **{name: bool(options[name]) for name in HOOK_EVENTS},
+        "push_events_branch_filter": options.get("push_events_branch_filter", ""),
+        "branch_filter_strategy": options.get("branch_filter_strategy", "wildcard"),
+        "enable_ssl_verification": bool(options["enable_ssl_verification"]),
+        "alert_status": "executable" if webhook.active else "disabled",
+        "disabled_until": None,
+        "url_variables": [],
+        "custom_headers": [],
+    }
+
+
 def _pagination_headers(listing: Page[GitLabDeployment], project_id: int) -> dict[str, str]:
     base = public_api_url(dialect.current_request)
     query = {k: v for k, v in _query().items() if k not in ("page", "per_page")}
@@ -249,3 +265,38 @@ def deployment_merge_requests(caller: Caller, project_id: str, deployment_id: st
     return json_response(
         200, found, {**headers, "X-Per-Page": str(paging.per_page), "X-Next-Page": "", "X-Prev-Page": ""}
     )
+
+
+# ---- project hooks ----
+
+
+@dialect.route("/projects/{project_id}/hooks", methods=["POST"], scope="webhooks:write")
+def create_hook(caller: Caller, project_id: str) -> Response:
+    fields = parsing.hook_fields(_fields())
+    return json_response(201, hook_json(gitlab_hooks.create(caller.principal.org_slug, project_id, fields)))
+
+
+@dialect.route("/projects/{project_id}/hooks", methods=["GET"], scope="webhooks:read")
+def list_hooks(caller: Caller, project_id: str) -> Response:
+    hooks = [hook_json(hook) for hook in gitlab_hooks.list_all(caller.principal.org_slug, project_id)]
+    headers = {"X-Total": str(len(hooks)), "X-Total-Pages": "1", "X-Page": "1", "X-Per-Page": str(max(len(hooks), 1))}
+    return json_response(200, hooks, {**headers, "X-Next-Page": "", "X-Prev-Page": ""})
+
+
+@dialect.route("/projects/{project_id}/hooks/{hook_id}", methods=["GET"], scope="webhooks:read")
+def get_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    hook = gitlab_hooks.get(caller.principal.org_slug, project_id, path_id(hook_id, "hook"))
+    return json_response(200, hook_json(hook))
+
+
+@dialect.route("/projects/{project_id}/hooks/{hook_id}", methods=["PUT"], scope="webhooks:write")
+def update_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    fields = parsing.hook_fields(_fields())
+    hook = gitlab_hooks.update(caller.principal.org_slug, project_id, path_id(hook_id, "hook"), fields)
+    return json_response(200, hook_json(hook))
+
+
+@dialect.route("/projects/{project_id}/hooks/{hook_id}", methods=["DELETE"], scope="webhooks:write")
+def delete_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    gitlab_hooks.delete(caller.principal.org_slug, project_id, path_id(hook_id, "hook"))
+    return json_response(204, None)

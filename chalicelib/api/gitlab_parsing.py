@@ -13,14 +13,17 @@ from typing import Any
 from chalicelib.errors import InvalidInput
 from chalicelib.services import text
 from chalicelib.services.gitlab_params import (
+    BRANCH_FILTER_STRATEGIES,
     CREATE_STATUSES,
     DEFAULT_PER_PAGE,
     FILTER_STATUSES,
+    HOOK_SWITCHES,
     ORDER_BY,
     SORTS,
     UPDATE_STATUSES,
     DeploymentCreate,
     DeploymentUpdate,
+    HookFields,
     ListQuery,
 )
 from chalicelib.services.integers import ascii_integer
@@ -28,6 +31,7 @@ from chalicelib.services.integers import ascii_integer
 MAX_PER_PAGE = 100  # GitLab clamps a larger per_page to this rather than refusing it
 MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past any project's history
 NAME_LIMIT = 255
+URL_LIMIT = 2048
 
 _TRUE = ("true", "1", "yes", "t", "y", "on")
 _FALSE = ("false", "0", "no", "f", "n", "off")
@@ -183,3 +187,40 @@ def deployment_update(raw: Mapping[str, Any]) -> DeploymentUpdate:
     params.check()
     assert status is not None
     return DeploymentUpdate(status=status)
+
+
+def hook_fields(raw: Mapping[str, Any]) -> HookFields:
+    """A project hook's parameters (POST and PUT take the same ones; `url` is required by both, as in GitLab).
+
+    Custom headers and custom webhook templates change what GitLab sends; deployd does not apply them, so it
+    refuses them rather than accept settings it would ignore."""
+    params = Params(raw)
+    url = raw.get("url")
+    if url is None:
+        params.fail("url", "is missing")
+    elif not isinstance(url, str) or len(url) > URL_LIMIT:
+        params.fail("url", "is invalid")
+    elif not text.is_web_url(url):
+        params.fail("url", "is blocked: Only allowed schemes are http, https")
+    token = raw.get("token")
+    if token is not None and (not isinstance(token, str) or len(token) > NAME_LIMIT or text.control_character(token)):
+        params.fail("token", "is invalid")
+    name = params.text("name")
+    description = params.text("description")
+    branch_filter = params.text("push_events_branch_filter")
+    strategy = params.text("branch_filter_strategy", values=BRANCH_FILTER_STRATEGIES)
+    switches = {key: value for key in HOOK_SWITCHES if (value := params.boolean(key)) is not None}
+    for unsupported in ("custom_webhook_template", "custom_headers"):
+        if raw.get(unsupported) not in (None, "", []):
+            params.fail(unsupported, "is not supported by deployd")
+    params.check()
+    assert isinstance(url, str)  # checked above
+    return HookFields(
+        url=url,
+        token=token,
+        name=name,
+        description=description,
+        push_events_branch_filter=branch_filter,
+        branch_filter_strategy=strategy,
+        switches=switches,
+    )

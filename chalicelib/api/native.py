@@ -12,16 +12,18 @@ from urllib.parse import unquote
 
 from chalice import Response
 
-from chalicelib.api import dialects
+from chalicelib.api import dialects, native_webhooks
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
 from chalicelib.api.timestamps import iso
 from chalicelib.services import deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
+from chalicelib.services.native_json import deployment_json
 from chalicelib.services.previews import Preview
 from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
+__all__ = ["dialect", "native_webhooks"]  # the webhooks' routes are declared in their own module
 
 
 def project_json(view: ProjectView) -> dict[str, Any]:
@@ -42,27 +44,6 @@ def project_json(view: ProjectView) -> dict[str, Any]:
         "active_deployment_id": view.active_deployment_id,
         "created_at": iso(p.created_at),
         "updated_at": iso(p.updated_at),
-    }
-
-
-def deployment_json(view: DeploymentView) -> dict[str, Any]:
-    d = view.deployment
-    return {
-        "id": d.id,
-        "project_id": d.project_id,
-        "commit_sha": d.commit_sha,
-        "commit_message": d.commit_message,
-        "commit_author": d.commit_author,
-        "branch": d.branch,
-        "environment": d.environment,
-        "status": d.status,
-        "is_active": view.is_active,
-        "deployment_url": d.deployment_url,
-        "build_time_seconds": d.build_time_seconds,
-        "error_message": d.error_message,
-        "created_at": iso(d.created_at),
-        "updated_at": iso(d.updated_at),
-        "deployed_at": iso(d.deployed_at),
     }
 
 

@@ -1,23 +1,6 @@
-"""How each dialect writes an instant: the one place a stored datetime becomes an API's text."""
+"""How each dialect writes an instant. The texts live in chalicelib/services/timestamps.py, so that a service
+rendering an API's body (a webhook's) writes them as the API does; routes import them from here."""
 
-from __future__ import annotations
-
-from datetime import UTC, datetime
-
-
-def iso(moment: datetime | None) -> str | None:
-    """deployd's own APIs (native, admin, Mintlify): ISO-8601 in UTC with an explicit +00:00 offset."""
-    return moment.astimezone(UTC).isoformat() if moment else None
-
-
-def github_time(moment: datetime | None) -> str | None:
-    """GitHub's timestamps: UTC to the second, with a Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
-def gitlab_time(moment: datetime | None) -> str | None:
-    """GitLab's timestamps: UTC with milliseconds and a Z."""
-    if not moment:
-        return None
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+from chalicelib.services.timestamps import github_time as github_time
+from chalicelib.services.timestamps import gitlab_time as gitlab_time
+from chalicelib.services.timestamps import iso as iso

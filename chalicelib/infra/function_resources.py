@@ -1,22 +1,25 @@
 """What each Lambda function of app.py gets in the merge template (chalicelib.infra.package): its environment
 (the physical names of the stack's resources, the API's URL), its log group, partial batch failures on its SQS
-event source, the routes stream as the event source of its consumer, and for an asynchronously invoked function
-bounded retries and a failure queue of its own."""
+event source, a table's stream as the event source of each stream consumer (STREAM_CONSUMERS), and for an
+asynchronously invoked function bounded retries and a failure queue of its own."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.infra import cdn, codebuild, iam, monitoring
 from chalicelib.infra.functions import Function
 from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID
-from chalicelib.infra.resources import BUILD_PROJECT, ROUTES, SITES_CDN, Catalogue
+from chalicelib.infra.resources import BUILD_PROJECT, DEPLOYMENTS, ROUTES, SITES_CDN, Catalogue, Table
 from chalicelib.infra.template import logical_id
 
 REST_API = "RestAPI"  # Chalice's logical id for the REST API
 ROUTE_STREAM_CONSUMER = "route_sync"  # the handler in app.py that the routes table's stream invokes
 ROUTE_STREAM_EVENT = "RoutesStream"
+DEPLOYMENT_STREAM_CONSUMER = "deployment_events"  # the handler the deployments table's stream invokes
+DEPLOYMENT_STREAM_EVENT = "DeploymentsStream"
 
 API_STAGE = "api"  # api_gateway_stage in .chalice/config.json
 
@@ -40,6 +43,43 @@ ROUTE_STREAM_RETRY = {
     "BisectBatchOnFunctionError": True,
     "MaximumRetryAttempts": 5,
     "MaximumRecordAgeInSeconds": 600,
+}
+# The deployments stream's consumer (webhook fan-out): a record that cannot be fanned out (DynamoDB or SQS
+# refusing) is retried from the first failed one, the batch split to isolate it, for up to a day of retries;
+# fanning a record out again makes no second message, so retries are harmless. Records stay in order per
+# deployment (one shard holds each item's changes in order), so events reach the queue in sequence order.
+DEPLOYMENT_STREAM_RETRY = {
+    "BatchSize": 100,
+    "MaximumBatchingWindowInSeconds": 1,
+    "BisectBatchOnFunctionError": True,
+    "MaximumRetryAttempts": 100,
+    "MaximumRecordAgeInSeconds": 24 * 3600,
+}
+
+
+@dataclass(frozen=True)
+class StreamConsumer:
+    """A handler of app.py a table's stream invokes, with how Lambda retries its failed records."""
+
+    table: Table
+    event_id: str
+    retry: dict[str, Any]
+    behind: str  # what it means when its oldest unread record is too old (the iterator-age alarm's text)
+
+
+STREAM_CONSUMERS: dict[str, StreamConsumer] = {
+    ROUTE_STREAM_CONSUMER: StreamConsumer(
+        ROUTES,
+        ROUTE_STREAM_EVENT,
+        ROUTE_STREAM_RETRY,
+        "The routes stream is behind: the sites' KeyValueStore lags the routes table",
+    ),
+    DEPLOYMENT_STREAM_CONSUMER: StreamConsumer(
+        DEPLOYMENTS,
+        DEPLOYMENT_STREAM_EVENT,
+        DEPLOYMENT_STREAM_RETRY,
+        "The deployments stream is behind: webhook events reach their subscribers late",
+    ),
 }
 
 
@@ -106,14 +146,15 @@ def function_events(function: Function) -> dict[str, Any]:
     if function.kind == "sqs":
         # Powertools' batch processing reports failed records; without this Lambda would retry the whole batch.
         return {function.sqs_event_id: {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
-    if function.handler == ROUTE_STREAM_CONSUMER:
+    consumer = STREAM_CONSUMERS.get(function.handler) if function.kind == "lambda" else None
+    if consumer is not None:
         properties = {
-            "Stream": {"Fn::GetAtt": [logical_id(ROUTES.logical, "Table"), "StreamArn"]},
+            "Stream": {"Fn::GetAtt": [logical_id(consumer.table.logical, "Table"), "StreamArn"]},
             "StartingPosition": "LATEST",
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            **ROUTE_STREAM_RETRY,
+            **consumer.retry,
         }
-        return {ROUTE_STREAM_EVENT: {"Type": "DynamoDB", "Properties": properties}}
+        return {consumer.event_id: {"Type": "DynamoDB", "Properties": properties}}
     return {}
 
 

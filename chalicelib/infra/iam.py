@@ -68,6 +68,9 @@ from chalicelib.infra.resources import (
     SITES_BUCKET,
     SLOT_WAITS,
     STAGING_PREFIX,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_QUEUE,
+    WEBHOOKS,
     Queue,
     Table,
 )
@@ -118,8 +121,13 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
             ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
             ROUTES: (PUT, DELETE),
+            WEBHOOKS: (GET, PUT, UPDATE, DELETE),
+            WEBHOOK_DELIVERIES: (GET, QUERY, UPDATE),  # the delivery log; a redelivery reopens a message
         },
     ),
+    # A batch of webhook messages: read them and their webhooks together, record each attempt, note failing or
+    # disable the webhook.
+    "sqs:webhook-deliveries": {WEBHOOKS: (BATCH_GET, UPDATE), WEBHOOK_DELIVERIES: (BATCH_GET, UPDATE)},
     # Claims a deployment, starts its build (locally or on CodeBuild), records a build that could not start.
     "sqs:builds": _tables(_ENDING, {PROJECTS: (GET,), DEPLOYMENTS: (GET, UPDATE), ENVIRONMENTS: (GET, UPDATE)}),
     # Build slots (join the line, hand out slots), the end of a deployment the state machine failed, going live.
@@ -144,16 +152,26 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
     # The routes stream's mirror: reads the current rows of the hosts it was told about, and counts the changes
     # (an ADD to the registry's route-mirror item) so that the hourly reconcile knows there were some.
     "lambda:route_sync": {ROUTES: (BATCH_GET,), REGISTRY: (UPDATE,)},
+    # The deployments stream's webhook fan-out: the organization's webhooks (by-org index), the project and its
+    # environment (the body's project and is_active), and an event's messages read and stored together (the
+    # ones not stored yet; a retried record sees which were stored and whether they were ever tried).
+    "lambda:deployment_events": {
+        PROJECTS: (GET,),
+        ENVIRONMENTS: (GET,),
+        WEBHOOK_DELIVERIES: (BATCH_GET, BATCH_WRITE),
+    },
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
-    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project")),
+    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org")),
     "schedule": ((PROJECTS, "by-schedule"), (DEPLOYMENTS, "by-project")),
+    "lambda:deployment_events": ((WEBHOOKS, "by-org"),),
 }
 
 # ---- the other services ----
 
 TASK_ANSWERS = ("states:SendTaskSuccess", "states:SendTaskFailure")
+ENQUEUE = ("sqs:GetQueueUrl", "sqs:SendMessage")  # adapters.webhook_queue finds the queue by name
 CONSUME_QUEUE = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 KVS_WRITES = (
     "cloudfront-keyvaluestore:DescribeKeyValueStore",
@@ -171,6 +189,7 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("states:StopExecution",), (EXECUTIONS,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
         Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),
+        Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),  # a redelivery asked for
     ),
     "sqs:builds": (
         Grant(("s3:PutObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # deployd's own log lines
@@ -185,6 +204,7 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         # the state machine failed a deployment itself (silence, time limit): its build may still be running
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
     ),
+    "sqs:webhook-deliveries": (Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),),  # the next retry
     "cloudwatch_event": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
@@ -211,9 +231,20 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:ListStreams",), (streams(ROUTES),)),
         Grant(KVS_WRITES, (KEY_VALUE_STORE,)),
     ),
+    "lambda:deployment_events": (
+        Grant(
+            ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"),
+            (stream(DEPLOYMENTS),),
+        ),
+        Grant(("dynamodb:ListStreams",), (streams(DEPLOYMENTS),)),
+        # enqueues each new message's first attempt (adapters.webhook_queue looks the queue up by name)
+        Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), (queue(WEBHOOK_QUEUE),)),
+    ),
 }
 
-SQS_CONSUMERS: dict[str, Queue] = {q.logical: q for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE)}
+SQS_CONSUMERS: dict[str, Queue] = {
+    q.logical: q for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE, resources.WEBHOOK_QUEUE)
+}
 
 
 def access_key(function: Function) -> str:

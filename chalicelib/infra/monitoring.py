@@ -4,7 +4,8 @@ One SNS topic receives every alarm (an e-mail subscription when the AlarmEmail p
 - a dead-letter queue holding any message: a build or an activation that failed every delivery, or a
   CodeBuild event `build_events` failed to handle after Lambda's retries (its on-failure destination);
 - a function's errors: an invocation that crashed or timed out (a record that fails is reported, not raised);
-- the routes stream falling behind: the sites' KeyValueStore is not following the routes table;
+- a table's stream falling behind: the sites' KeyValueStore is not following the routes table, or webhook
+  events are late (the deployments table's);
 - the API: any 5XX answer (bad input is a 4XX, so a 5XX is deployd's fault), and p99 latency above 3 s;
 - the platform's failed deployments (DeploymentsFailed with cause=platform: no heartbeat, a crashed runner,
   a CodeBuild fault). The users' own failed builds (cause=build) are on the dashboard, never an alarm;
@@ -23,7 +24,7 @@ own log group and is traced with X-Ray.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.infra import cdn
@@ -35,8 +36,8 @@ ALARM_TOPIC = "AlarmTopic"
 ALARM_SUBSCRIPTION = "AlarmEmailSubscription"
 HAS_ALARM_EMAIL = "HasAlarmEmail"
 DASHBOARD = "Dashboard"
-# The stream consumer is behind when its oldest record is older than this.
-ROUTE_STREAM_MAX_AGE_MS = 5 * 60 * 1000
+# A stream consumer is behind when its oldest record is older than this.
+STREAM_MAX_AGE_MS = 5 * 60 * 1000
 IS_US_EAST_1 = "IsUsEast1"  # CloudFront's metrics are published in us-east-1 only
 CLOUDFRONT_METRICS_REGION = "us-east-1"
 API_LATENCY_P99_MS = 3000
@@ -160,9 +161,10 @@ def failure_destination_alarm(queue: str, function: str) -> dict[str, Any]:
 
 
 def alarm_resources(
-    catalogue: Catalogue, functions: Sequence[str], route_stream_consumer: str | None
+    catalogue: Catalogue, functions: Sequence[str], stream_consumers: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The topic, its optional subscription, and the alarms. `functions` are the stack's function logical ids."""
+    """The topic, its optional subscription, and the alarms. `functions` are the stack's function logical ids;
+    `stream_consumers` the logical ids of those a table's stream invokes, each with what its lag means."""
     resources: dict[str, Any] = {
         ALARM_TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "deployd alarms"}},
         ALARM_SUBSCRIPTION: {
@@ -188,13 +190,13 @@ def alarm_resources(
             statistic="Sum",
             period=300,
         )
-    if route_stream_consumer is not None:
-        resources[f"{route_stream_consumer}IteratorAgeAlarm"] = _alarm(
-            "The routes stream is behind: the sites' KeyValueStore lags the routes table",
+    for consumer, behind in stream_consumers.items():
+        resources[f"{consumer}IteratorAgeAlarm"] = _alarm(
+            behind,
             "AWS/Lambda",
             "IteratorAge",
-            {"FunctionName": {"Ref": route_stream_consumer}},
-            threshold=ROUTE_STREAM_MAX_AGE_MS,
+            {"FunctionName": {"Ref": consumer}},
+            threshold=STREAM_MAX_AGE_MS,
             period=300,
         )
     return resources

@@ -10,8 +10,8 @@ resource comes from the catalogue (chalicelib.infra.resources):
   which replace the ones Chalice generates from .chalice/policy-<stage>.json;
 - alarms and the dashboard (.monitoring);
 - per function (.function_resources): its environment (the physical names of the stack's resources), its log
-  group, partial batch failures on its SQS event source, and for the routes stream's consumer the stream as its
-  event source.
+  group, partial batch failures on its SQS event source, and for a stream consumer (the routes table's, the
+  deployments table's) its table's stream as its event source.
 
 The merge is a deep merge: dicts are merged key by key and anything else (lists included) from this template
 wins. So the merge template may only extend resources Chalice generates, and names them as Chalice does
@@ -50,7 +50,7 @@ from chalicelib.infra.function_resources import (
     HAS_PUBLIC_API_URL,
     LAMBDA_RUNTIME,
     REST_API,
-    ROUTE_STREAM_CONSUMER,
+    STREAM_CONSUMERS,
     api_url,
     function_resources,
 )
@@ -225,8 +225,12 @@ def merge_template(
         resources.update(monitoring.api_alarms(prefix, API_STAGE))
     resources.update(monitoring.platform_failures_alarm())
     function_ids = [f.logical_id for f in functions]
-    stream_consumers = [f.logical_id for f in functions if f.handler == ROUTE_STREAM_CONSUMER]
-    resources.update(monitoring.alarm_resources(catalogue, function_ids, next(iter(stream_consumers), None)))
+    stream_consumers = {
+        f.logical_id: STREAM_CONSUMERS[f.handler].behind
+        for f in functions
+        if f.kind == "lambda" and f.handler in STREAM_CONSUMERS
+    }
+    resources.update(monitoring.alarm_resources(catalogue, function_ids, stream_consumers))
     resources[monitoring.DASHBOARD] = monitoring.dashboard_resource(catalogue, function_ids, PIPELINE, prefix)
     return {
         "Description": f"deployd ({stage})",

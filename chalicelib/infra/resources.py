@@ -127,10 +127,12 @@ PROJECTS = Table(
         Index("by-schedule", Key("schedule_bucket", "S"), Key("id", "N")),
     ),
 )
+# Its stream (old and new images) is the event stream webhooks are delivered from (workers.deployment_stream).
 DEPLOYMENTS = Table(
     "deployments",
     Key("id", "N"),
     indexes=(Index("by-project", Key("project_id", "N"), Key("seq", "N")),),
+    stream_view="NEW_AND_OLD_IMAGES",
 )
 # GitHub-style deployment statuses, newest last by id (ids come from one global sequence).
 DEPLOYMENT_STATUSES = Table("deployment-statuses", Key("deployment_id", "N"), Key("id", "N"))
@@ -140,6 +142,10 @@ SLOT_WAITS = Table("slot-waits", Key("org_slug", "S"), Key("position", "S"))
 # Host label -> artifact prefix: what CloudFront's KeyValueStore holds on AWS. Its stream feeds the
 # function that mirrors every change into the KeyValueStore (keys only: the mirror reads the current row).
 ROUTES = Table("routes", Key("host", "S"), stream_view="KEYS_ONLY")
+# Outbound webhook subscriptions, whichever dialect registered them (native, GitHub, GitLab).
+WEBHOOKS = Table("webhooks", Key("id", "N"), indexes=(Index("by-org", Key("org_slug", "S"), Key("id", "N")),))
+# One item per message to one webhook (its webhook-id), with every attempt; kept 30 days (TTL).
+WEBHOOK_DELIVERIES = Table("webhook-deliveries", Key("webhook_id", "N"), Key("id", "S"), ttl_attribute="expires_at")
 
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
@@ -151,6 +157,8 @@ TABLES: tuple[Table, ...] = (
     ENVIRONMENTS,
     SLOT_WAITS,
     ROUTES,
+    WEBHOOKS,
+    WEBHOOK_DELIVERIES,
 )
 
 # A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or
@@ -161,7 +169,10 @@ TABLES: tuple[Table, ...] = (
 # (queued -> cloning) makes that delivery a no-op that only deletes the message.
 BUILD_QUEUE = Queue("builds", visibility_timeout_seconds=600)
 ACTIVATION_QUEUE = Queue("activations", visibility_timeout_seconds=60)
-QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE)
+# One message per delivery attempt due ({"webhook_id", "delivery_id"}); retries come back with a delay. An
+# attempt takes at most 15 s, so a message a crashed worker held is visible again well within a minute.
+WEBHOOK_QUEUE = Queue("webhook-deliveries", visibility_timeout_seconds=60, max_receive_count=5)
+QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE, WEBHOOK_QUEUE)
 
 # What a CodeBuild build uploads waits under the sites bucket's staging prefix until the build-events handler
 # promotes it into the deployment's artifact prefix (chalicelib.adapters.build_output). CloudFront reads

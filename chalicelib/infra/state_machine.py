@@ -91,13 +91,14 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                 "Parameters": {
                     "TableName": "${DeploymentsTable}",
                     "Key": _DEPLOYMENT_KEY,
-                    "UpdateExpression": "SET #status = :deploying, updated_at = :now",
+                    "UpdateExpression": "SET #status = :deploying, updated_at = :now ADD event_seq :one",
                     "ConditionExpression": "#status = :uploading",
                     "ExpressionAttributeNames": {"#status": "status"},
                     "ExpressionAttributeValues": {
                         ":deploying": {"S": Status.DEPLOYING},
                         ":uploading": {"S": Status.UPLOADING},
                         ":now": {"S.$": "$$.State.EnteredTime"},
+                        ":one": {"N": "1"},
                     },
                 },
                 "ResultPath": None,
@@ -158,7 +159,8 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                     "TableName": "${DeploymentsTable}",
                     "Key": _DEPLOYMENT_KEY,
                     "UpdateExpression": (
-                        "SET #status = :failed, error_message = :message, finished_at = :now, updated_at = :now"
+                        "SET #status = :failed, error_message = :message, finished_at = :now, updated_at = :now "
+                        "ADD event_seq :one"
                     ),
                     "ConditionExpression": f"#status IN ({', '.join(non_terminal_values)})",
                     "ExpressionAttributeNames": {"#status": "status"},
@@ -166,6 +168,7 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                         ":failed": {"S": Status.FAILED},
                         ":message": {"S.$": "$.failure.message"},
                         ":now": {"S.$": "$$.State.EnteredTime"},
+                        ":one": {"N": "1"},
                         **non_terminal_values,
                     },
                 },

@@ -55,6 +55,38 @@ def serialize_dynamodb() -> None:
         _applied = True
 
 
+# --- a table's stream in a transaction's snapshot ---
+#
+# TransactWriteItems deep-copies every table it touches first (the snapshot a failed transaction restores),
+# and a table's stream shard, holding every record the table ever streamed, came along: with the deployments
+# table's stream, a transaction cost ~0.4 s after a few hundred deployments, and grew. A stream record is
+# never changed once appended, so the snapshot shares the records and copies only their list: a restore still
+# drops the records of the writes it undoes.
+_streams_patched = False
+
+
+def _shard_snapshot(shard: Any, memo: dict[int, Any]) -> Any:
+    import copy
+
+    clone = copy.copy(shard)
+    memo[id(shard)] = clone
+    clone.table = copy.deepcopy(shard.table, memo)  # the table being copied (already in memo)
+    clone.items = list(shard.items)
+    return clone
+
+
+def snapshot_streams_cheaply() -> None:
+    """Idempotent: a transaction's table snapshot shares the stream's records instead of copying each."""
+    global _streams_patched
+    with _lock:
+        if _streams_patched:
+            return
+        from moto.dynamodb.models.table import StreamShard
+
+        StreamShard.__deepcopy__ = _shard_snapshot  # type: ignore[attr-defined]
+        _streams_patched = True
+
+
 def read_moto_modules_once() -> None:
     """Idempotent. For every request, moto's server asks whether the request's host names one of its service
     modules by listing its package directory and stat-ing each entry (moto.backends.list_of_moto_modules), while
@@ -66,6 +98,208 @@ def read_moto_modules_once() -> None:
         if isinstance(backends.list_of_moto_modules, _ModuleList):
             return
         backends.list_of_moto_modules = _ModuleList(backends.list_of_moto_modules())  # type: ignore[assignment]
+
+
+def list_handler_methods_once() -> None:
+    """Idempotent. For every request, moto lists its handler class's methods with inspect.getmembers to find the
+    action's (moto.core.utils.method_names_from_class): about a tenth of a request's time. A class's methods do
+    not change while the process runs, so each class's are listed once."""
+    from moto.core import responses
+
+    with _lock:
+        if getattr(responses.method_names_from_class, "listed_once", False):
+            return
+        listed = functools.cache(lambda clazz: frozenset(_method_names(clazz)))
+        listed.listed_once = True  # type: ignore[attr-defined]
+        responses.method_names_from_class = listed  # type: ignore[assignment]
+
+
+def convert_names_once() -> None:
+    """Idempotent. moto converts the same CamelCase names (actions, queue attributes) to snake_case about a dozen
+    times a request, character by character; the conversion is a pure function of the name, so each name is
+    converted once."""
+    from moto import sqs
+    from moto.core import responses, utils
+
+    with _lock:
+        if getattr(utils.camelcase_to_underscores, "cache_info", None) is not None:
+            return
+        converted = functools.lru_cache(maxsize=4096)(utils.camelcase_to_underscores)
+        for module in (utils, responses, sqs.models):
+            module.camelcase_to_underscores = converted  # type: ignore[attr-defined]
+
+
+def _method_names(clazz: object) -> list[str]:
+    from moto.core.utils import method_names_from_class
+
+    return method_names_from_class(clazz)
+
+
+# --- a transaction's snapshot: the items it touches, not its tables ---
+#
+# Before a TransactWriteItems, moto deep-copies every table the transaction names, to put the copies back if it
+# fails. The cost grows with the table: on a stack that has recorded a thousand deployments, each activation's
+# transaction spent most of the emulator's time copying the deployments table, holding the lock every DynamoDB
+# request waits for. The transaction runs under that lock (serialize_dynamodb), so nothing else changes the table
+# meanwhile: saving the items it touches (and each table stream's length) before, and putting those back if it
+# fails, restores exactly what the copies would have.
+_transactions_patched = False
+_touching_only = threading.local()
+
+
+class _CopyShim:
+    """moto.dynamodb.models' `copy`: copy.deepcopy, except that a table is its own snapshot while a transaction
+    saves its touched items itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        import copy
+
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        import copy
+
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_touching_only, "active", False) and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, a copy of the item or None) for every item the transaction names."""
+    import copy
+
+    touched = []
+    for entry in transact_items:
+        operation, request = next(iter(entry.items()))
+        table = backend.tables.get(request.get("TableName"))
+        if table is None:
+            continue
+        if operation == "Put":
+            attributes = request["Item"]
+            keys = {name: attributes[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+        else:
+            keys = request["Key"]
+        hash_key, range_key = backend.get_keys_value(table, keys)
+        item = table.get_item(hash_key, range_key)
+        touched.append((table, hash_key, range_key, copy.deepcopy(item) if item is not None else None))
+    return touched
+
+
+def _put_back(touched: list[tuple[Any, Any, Any, Any]], stream_lengths: list[tuple[Any, int]]) -> None:
+    for table, hash_key, range_key, item in reversed(touched):  # the first saved state of a key is put back last
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+        elif item is None:
+            table.items.get(hash_key, {}).pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = item
+    for shard, length in stream_lengths:
+        del shard.items[length:]
+
+
+def snapshot_touched_items_only() -> None:
+    """Idempotent: a failed TransactWriteItems puts back the items it touched instead of whole table copies."""
+    global _transactions_patched
+    with _lock:
+        if _transactions_patched:
+            return
+        from moto.dynamodb import models
+        from moto.dynamodb.models import DynamoDBBackend
+
+        models.copy = _CopyShim()  # type: ignore[assignment]
+        whole_tables = DynamoDBBackend.transact_write_items
+
+        @functools.wraps(whole_tables)
+        def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+            with _lock:
+                try:
+                    touched = _touched(self, transact_items)
+                except Exception:  # a request moto will refuse anyway: its own path says how
+                    return whole_tables(self, transact_items)
+                tables = {id(table): table for table, *_ in touched}.values()
+                stream_lengths = [(t.stream_shard, len(t.stream_shard.items)) for t in tables if t.stream_shard]
+                _touching_only.active = True
+                try:
+                    return whole_tables(self, transact_items)
+                except BaseException:
+                    _put_back(touched, stream_lengths)
+                    raise
+                finally:
+                    _touching_only.active = False
+
+        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        _transactions_patched = True
+
+
+# --- DynamoDB's answers in plain JSON ---
+#
+# moto serializes every answer by walking the operation's output shape member by member; for DynamoDB, whose
+# answers are already wire-format JSON (items as {"S": ...} maps), that walk was most of the emulator's time per
+# request (a deployment item has dozens of attributes, each a structure of ten possible members). DynamoDB and
+# DynamoDB Streams answers are written with json.dumps instead: what botocore parses from them is the same
+# (tests/unit/test_moto_json.py compares the two on each of these operations). Table and stream descriptions keep
+# moto's serializer: they are rare, and their timestamps and nested shapes are where the two would differ.
+_QUICK_JSON_OPERATIONS = {
+    "dynamodb": frozenset(
+        {
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "Scan",
+            "BatchGetItem",
+            "BatchWriteItem",
+            "TransactWriteItems",
+        }
+    ),
+    "dynamodbstreams": frozenset({"GetShardIterator", "GetRecords"}),
+}
+_shape_walk: Callable[..., Any] | None = None  # moto's own serializer, kept for the comparison test
+
+
+def _epoch_seconds(value: Any) -> float:
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def answer_dynamodb_in_plain_json() -> None:
+    """Idempotent: DynamoDB and DynamoDB Streams results (not errors) are serialized with json.dumps."""
+    global _shape_walk
+    import json
+
+    from moto.core.responses import ActionResult
+
+    with _lock:
+        if _shape_walk is not None:
+            return
+        shape_walk = _shape_walk = ActionResult.execute_result
+
+        def execute_result(self: Any, context: Any) -> Any:
+            service_model = context.service_model
+            operations = _QUICK_JSON_OPERATIONS.get(service_model.service_name, frozenset())
+            if (
+                type(self).__name__ in ("ActionResult", "DynamoResult")
+                and context.operation_model.name in operations
+                and service_model.protocol == "json"
+                and isinstance(self.result, dict)
+            ):
+                try:
+                    body = json.dumps(self.result, default=_epoch_seconds, separators=(",", ":"))
+                except TypeError:
+                    return shape_walk(self, context)
+                version = service_model.metadata.get("jsonVersion", "1.0")
+                return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+            return shape_walk(self, context)
+
+        ActionResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
 class _ModuleList:

@@ -16,6 +16,8 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.route import Route
     from chalicelib.models.route_mirror_marker import RouteMirrorMarker
     from chalicelib.models.slot_wait import SlotWait
+    from chalicelib.models.webhook import Webhook
+    from chalicelib.models.webhook_delivery import WebhookDelivery
 
     return [
         ApiKey,
@@ -28,6 +30,8 @@ def all_models() -> list[type[Model]]:
         Route,
         RouteMirrorMarker,
         SlotWait,
+        Webhook,
+        WebhookDelivery,
     ]
 
 

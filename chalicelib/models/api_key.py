@@ -8,7 +8,7 @@ from pynamodb.models import Model
 
 from chalicelib.errors import NotFound
 from chalicelib.infra.resources import API_KEYS
-from chalicelib.models.attributes import TimestampAttribute, utc_now
+from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
 from chalicelib.models.base import table_meta
 from chalicelib.models.conditional import try_delete
 
@@ -21,6 +21,8 @@ class ApiKey(Model):
     name = UnicodeAttribute()
     token_sha256 = UnicodeAttribute()
     scopes = ListAttribute(of=UnicodeAttribute, default=list)
+    # The scope catalogue the key was made under (services.auth.SCOPE_CATALOGUE); None: before the webhooks scopes.
+    scope_catalogue = IntegerAttribute(null=True)
     created_at = TimestampAttribute(default_for_new=utc_now)
 
 

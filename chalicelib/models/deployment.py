@@ -7,6 +7,7 @@ cancelled. Every move is a conditional write naming the state it leaves (see `tr
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
@@ -84,12 +85,27 @@ class Deployment(Model):
     started_at = TimestampAttribute(null=True)
     deployed_at = TimestampAttribute(null=True)
     finished_at = TimestampAttribute(null=True)
+    # The sequence of its last event (webhooks): 1 when created; every write that changes `status` adds 1, and a
+    # promotion (an environment starts serving it) adds 1 more, in the same write. None on items older than it.
+    event_seq = IntegerAttribute(null=True)
+    # When and where an environment last started serving it (a deploy that went live there, or a rollback).
+    promoted_at = TimestampAttribute(null=True)
+    promoted_environment = UnicodeAttribute(null=True)
 
     by_project = DeploymentsByProject()
 
     @property
     def is_terminal(self) -> bool:
         return self.status not in NON_TERMINAL
+
+
+def promotion(environment: str, now: datetime) -> list[Action]:
+    """The actions that record an environment starting to serve a deployment: one more event (promoted)."""
+    return [
+        Deployment.promoted_at.set(now),
+        Deployment.promoted_environment.set(environment),
+        Deployment.event_seq.add(1),
+    ]
 
 
 class DeploymentRepository:
@@ -128,9 +144,15 @@ class DeploymentRepository:
 
     @staticmethod
     def transition(deployment: Deployment, leaving: Iterable[Status], to: Status, **fields: Any) -> bool:
-        """Move to `to` only if the stored status is one of `leaving`. False when another writer got there first."""
+        """Move to `to` only if the stored status is one of `leaving`. False when another writer got there first.
+
+        Counts the move as the deployment's next event (`event_seq`) in the same write."""
         leaving = tuple(leaving)
         now = utc_now()
-        actions: list[Action] = [Deployment.status.set(to), Deployment.updated_at.set(now)]
+        actions: list[Action] = [
+            Deployment.status.set(to),
+            Deployment.updated_at.set(now),
+            Deployment.event_seq.add(1),
+        ]
         actions += [getattr(Deployment, name).set(value) for name, value in fields.items()]
         return try_update(deployment, actions, Deployment.status.is_in(*leaving))

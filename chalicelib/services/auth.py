@@ -15,7 +15,18 @@ from chalicelib.aws import admin_token
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.models.api_key import ApiKey, ApiKeyRepository
 
-SCOPES = ("projects:read", "projects:write", "deployments:read", "deployments:write")
+SCOPES = (
+    "projects:read",
+    "projects:write",
+    "deployments:read",
+    "deployments:write",
+    "webhooks:read",
+    "webhooks:write",
+)
+# Keys record the catalogue they were made under. A key made before the webhooks scopes existed (no catalogue)
+# keeps every scope it had and gains both webhooks scopes (issue 11: "plus these").
+SCOPE_CATALOGUE = 2
+_ADDED_BY_CATALOGUE_2 = frozenset({"webhooks:read", "webhooks:write"})
 TOKEN_PREFIX = "dpl_"
 
 
@@ -56,7 +67,13 @@ def authenticate(authorization: str | None) -> Principal:
     key = ApiKeyRepository.find(key_id) if key_id else None
     if key is None or not hmac.compare_digest(key.token_sha256, token_digest(token)):
         raise Unauthenticated("invalid API key")
-    return Principal(key.org_slug, key.key_id, frozenset(str(scope) for scope in key.scopes))
+    return Principal(key.org_slug, key.key_id, granted_scopes(key))
+
+
+def granted_scopes(key: ApiKey) -> frozenset[str]:
+    """What the key may do: the scopes it was made with, plus the scopes added since for a key older than them."""
+    scopes = frozenset(str(scope) for scope in key.scopes)
+    return scopes | _ADDED_BY_CATALOGUE_2 if key.scope_catalogue is None else scopes
 
 
 @dataclass(frozen=True)
@@ -68,5 +85,12 @@ class IssuedKey:
 def issue_key(org_slug: str, name: str, scopes: list[str]) -> IssuedKey:
     key_id = secrets.token_hex(8)
     token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(key_id=key_id, org_slug=org_slug, name=name, token_sha256=token_digest(token), scopes=scopes)
+    key = ApiKey(
+        key_id=key_id,
+        org_slug=org_slug,
+        name=name,
+        token_sha256=token_digest(token),
+        scopes=scopes,
+        scope_catalogue=SCOPE_CATALOGUE,
+    )
     return IssuedKey(ApiKeyRepository.create(key), token)

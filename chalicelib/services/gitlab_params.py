@@ -51,3 +51,44 @@ class DeploymentCreate:
 @dataclass(frozen=True)
 class DeploymentUpdate:
     status: str
+
+
+# A project hook's event switches as GitLab's API names them. Only deployment_events makes deployd send anything
+# (deployd has no pushes, issues or pipelines to tell of); the others are stored and shown as given.
+HOOK_EVENTS = (
+    "push_events",
+    "tag_push_events",
+    "issues_events",
+    "confidential_issues_events",
+    "merge_requests_events",
+    "note_events",
+    "confidential_note_events",
+    "job_events",
+    "pipeline_events",
+    "wiki_page_events",
+    "deployment_events",
+    "releases_events",
+    "feature_flag_events",
+    "emoji_events",
+    "milestone_events",
+    "resource_access_token_events",
+    "repository_update_events",
+)
+HOOK_SWITCHES = (*HOOK_EVENTS, "enable_ssl_verification")
+# What a new hook has for a switch it was not given: GitLab's defaults.
+HOOK_DEFAULTS = {**{name: False for name in HOOK_EVENTS}, "push_events": True, "enable_ssl_verification": True}
+BRANCH_FILTER_STRATEGIES = ("wildcard", "regex", "all_branches")
+
+
+@dataclass(frozen=True)
+class HookFields:
+    """A project hook's parameters as given (POST and PUT alike: None, or absent from `switches`, is "not
+    given")."""
+
+    url: str
+    token: str | None = None
+    name: str | None = None
+    description: str | None = None
+    push_events_branch_filter: str | None = None
+    branch_filter_strategy: str | None = None
+    switches: dict[str, bool] | None = None

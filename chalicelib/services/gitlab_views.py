@@ -1,11 +1,13 @@
-"""What GitLab's API renders of the ledger: a project resolved from GitLab's :id, and a deployment with its
-creator (GitLab's user) and its environment, each looked up once per request.
+"""What GitLab's API and GitLab's deployment hooks render of the ledger: a project resolved from GitLab's :id,
+and a deployment with its creator (GitLab's user) and its environment, each looked up once per request; the
+JSON pieces both of them show (a user, a commit's title).
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from chalicelib.adapters import sites
@@ -57,6 +59,23 @@ class DeploymentListing:
 
 def gitlab_status(deployment: Deployment) -> str:
     return GITLAB_STATUS[deployment.status]
+
+
+def user_json(person: Person, base_url: str) -> dict[str, Any]:
+    """GitLab's user object; `base_url` is the API's public URL, under which a user's page would be."""
+    return {
+        "id": person.id,
+        "name": person.name,
+        "username": person.username,
+        "state": "active" if person.active else "blocked",
+        "avatar_url": None,
+        "web_url": f"{base_url}/{person.username}",
+    }
+
+
+def commit_title(deployment: Deployment) -> str:
+    message = deployment.commit_message or ""
+    return message.splitlines()[0] if message else ""
 
 
 def _stable_id(text: str) -> int:

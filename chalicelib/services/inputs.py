@@ -126,6 +126,46 @@ class PreviewTrigger(_Body):
     branch: BranchName
 
 
+def _event_types(value: list[str] | None) -> list[str] | None:
+    """Known event types, or ["*"] (every event); each named once, in the order given."""
+    if value is None:
+        return None
+    from chalicelib.vocabulary import EventType
+
+    if not value:
+        raise ValueError('must name at least one event type, or "*" for every event')
+    known = {"*", *(str(event) for event in EventType)}
+    unknown = [event for event in value if event not in known]
+    if unknown:
+        raise ValueError(f"unknown event type {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    return list(dict.fromkeys(value))
+
+
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_web_url)]
+EventTypes = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20), AfterValidator(_event_types)]
+WebhookDescription = Annotated[str, Field(max_length=500)]
+
+
+class WebhookCreate(_Body):
+    """A native webhook: where to POST, which events (every one by default), one project or every one."""
+
+    FREE_TEXT = frozenset({"description"})
+
+    url: WebhookUrl
+    events: EventTypes = Field(default_factory=lambda: ["*"])
+    project_id: Annotated[int, Field(ge=1)] | None = None
+    description: WebhookDescription | None = None
+
+
+class WebhookUpdate(_Body):
+    FREE_TEXT = frozenset({"description"})
+
+    url: WebhookUrl | None = None
+    events: EventTypes | None = None
+    active: bool | None = None
+    description: WebhookDescription | None = None
+
+
 def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
     return slug if _SLUG.match(slug) else "project"
@@ -178,6 +218,28 @@ class GithubEnvironmentUpdate(_GithubBody):
     prevent_self_review: bool | None = None
     reviewers: Annotated[list[GithubReviewer], Field(max_length=6)] | None = None
     deployment_branch_policy: GithubBranchPolicy | None = None
+
+
+class GithubHookConfig(_GithubBody):
+    url: WebUrl
+    content_type: str = "json"  # GitHub's default is "form"; deployd sends JSON only, so JSON is the default
+    secret: Annotated[str, Field(max_length=256)] | None = None
+    insecure_ssl: str | int = "0"
+
+
+class GithubHookCreate(_GithubBody):
+    name: str = "web"
+    config: GithubHookConfig
+    events: Annotated[list[str], Field(min_length=1, max_length=10)] | None = None
+    active: bool = True
+
+
+class GithubHookUpdate(_GithubBody):
+    config: GithubHookConfig | None = None
+    events: Annotated[list[str], Field(min_length=1, max_length=10)] | None = None
+    add_events: Annotated[list[str], Field(max_length=10)] | None = None
+    remove_events: Annotated[list[str], Field(max_length=10)] | None = None
+    active: bool | None = None
 
 
 class MintlifyPreviewRequest(_Checked):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.codebuild import BuildStateChange
+from chalicelib.workers import webhook_delivery
 from chalicelib.workers.activation_worker import handle_activation
 from chalicelib.workers.build_state import handle_build_state
 from chalicelib.workers.build_worker import handle_build
@@ -39,6 +40,10 @@ def consume_builds(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
 def consume_activations(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return _consume(event, context, handle_activation)
+
+
+def consume_webhook_deliveries(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return webhook_delivery.consume(event, context)
 
 
 def consume_build_event(event: dict[str, Any], context: Any = None) -> None:

@@ -155,3 +155,38 @@ def test_the_admin_api_authenticates_with_the_token_read_from_secrets_manager(ad
         # And the value is read once per container: with the secret gone, the token still works
         client("secretsmanager").delete_secret(SecretId=admin_secret, ForceDeleteWithoutRecovery=True)
         assert _create_org(api, "adm_" + "s" * 40, "initech").status_code == 201
+
+
+def _key_made_before_webhooks(org_slug: str, scopes: list[str]) -> str:
+    """An api-keys item as deployd wrote it before the webhooks scopes existed (no scope catalogue)."""
+    from chalicelib.models.api_key import ApiKey
+
+    token = f"dpl_old{len(scopes)}_secret"
+    ApiKey(
+        key_id=f"old{len(scopes)}", org_slug=org_slug, name="old", token_sha256=auth.token_digest(token), scopes=scopes
+    ).save()
+    return token
+
+
+def test_a_key_made_before_the_webhooks_scopes_keeps_its_scopes_and_gains_the_webhooks_ones(tables: None) -> None:
+    # Given keys made before webhooks existed: one with every scope of the time, one that could only read
+    everything = _key_made_before_webhooks(
+        "acme", ["projects:read", "projects:write", "deployments:read", "deployments:write"]
+    )
+    reader = _key_made_before_webhooks("acme", ["projects:read", "deployments:read"])
+
+    # Then both keep what they had and gain both webhooks scopes; the reader still may not trigger deployments
+    assert auth.authenticate(f"Bearer {everything}").scopes == frozenset(auth.SCOPES)
+    reader_scopes = {"projects:read", "deployments:read", "webhooks:read", "webhooks:write"}
+    assert auth.authenticate(f"Bearer {reader}").scopes == reader_scopes
+    with pytest.raises(Forbidden):
+        auth.authenticate(f"Bearer {reader}").require("deployments:write")
+
+
+def test_a_key_made_now_has_exactly_the_scopes_it_was_given(issued_key: Callable[..., auth.IssuedKey]) -> None:
+    issued = issued_key(scopes=["deployments:read", "deployments:write"])
+    principal = auth.authenticate(f"Bearer {issued.token}")
+    assert principal.scopes == {"deployments:read", "deployments:write"}
+    with pytest.raises(Forbidden):
+        principal.require("webhooks:write")
+    assert auth.authenticate(f"Bearer {issued_key().token}").scopes == frozenset(auth.SCOPES)

@@ -18,7 +18,17 @@ import pytest
 from chalicelib.infra import build_upload, codebuild, iam
 from chalicelib.infra.buildspec import SCRIPT_VARIABLE
 from chalicelib.infra.functions import Function, functions_of
-from chalicelib.infra.resources import BUILD_PROJECT, CATALOGUE, REGISTRY, ROUTES, SITES_BUCKET, STAGING_PREFIX, Table
+from chalicelib.infra.resources import (
+    BUILD_PROJECT,
+    CATALOGUE,
+    DEPLOYMENTS,
+    REGISTRY,
+    ROUTES,
+    SITES_BUCKET,
+    STAGING_PREFIX,
+    WEBHOOK_DELIVERIES,
+    Table,
+)
 from chalicelib.infra.template import logical_id
 from tests.unit.chalice_sam import packaged_template
 
@@ -36,9 +46,11 @@ FUNCTIONS = (
     Function("api_handler", "api"),
     Function("build_worker", "sqs", "deployd-prod-builds"),
     Function("activation_worker", "sqs", "deployd-prod-activations"),
+    Function("webhook_delivery", "sqs", "deployd-prod-webhook-deliveries"),
     Function("preview_scheduler", "schedule"),
     Function("build_events", "cloudwatch_event"),
     Function("route_sync", "lambda"),
+    Function("deployment_events", "lambda"),
 )
 
 
@@ -243,7 +255,20 @@ def test_the_api_cannot_answer_heartbeats_start_builds_or_touch_the_key_value_st
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert not [a for a, _ in allowed if a.startswith("cloudfront-keyvaluestore:")]
     assert not [t for _, t in allowed if t.startswith("bucket/sites")]  # sites are CloudFront's to read
-    assert not [a for a, _ in allowed if a.startswith("sqs:")]
+    # its only queue: a redelivery asked for puts a webhook message on the delivery queue
+    assert {(a, t) for a, t in allowed if a.startswith("sqs:")} == {
+        ("sqs:GetQueueUrl", "queue/webhook-deliveries"),
+        ("sqs:SendMessage", "queue/webhook-deliveries"),
+    }
+
+
+def test_the_webhook_worker_reaches_only_webhooks_their_messages_and_its_queue(functions: dict) -> None:
+    allowed = _allowed(functions["WebhookDelivery"])
+    assert ("dynamodb:UpdateItem", "table/webhook-deliveries") in allowed
+    assert ("sqs:SendMessage", "queue/webhook-deliveries") in allowed
+    assert ("sqs:ReceiveMessage", "queue/webhook-deliveries") in allowed
+    assert not [t for _, t in allowed if t.startswith(("table/deployments", "table/projects", "table/api-keys"))]
+    assert not [a for a, _ in allowed if a.startswith(("states:", "codebuild:", "s3:"))]
 
 
 def test_the_build_worker_cannot_read_keys_or_organizations_routes_or_upload_sites(functions: dict) -> None:
@@ -317,8 +342,35 @@ def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_val
     assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "sqs", "s3", "codebuild")]
 
 
+def test_deployment_events_reads_the_deployments_stream_stores_messages_and_only_sends_to_the_webhook_queue(
+    functions: dict,
+) -> None:
+    function = functions["DeploymentEvents"]
+    allowed = _allowed(function)
+    # It reads the deployments table's stream, never the table itself, and never writes a deployment
+    assert ("dynamodb:GetRecords", "table/deployments/stream") in allowed
+    assert _table_actions(function, DEPLOYMENTS) == set()
+    # It stores each message once (a conditional Put) and reads one back, and changes nothing else in DynamoDB
+    assert _table_actions(function, WEBHOOK_DELIVERIES) == {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}
+    writes = {(a, t) for a, t in allowed if a.split(":")[1].startswith(("Put", "Update", "Delete", "BatchWrite"))}
+    assert {t for _, t in writes if t.startswith("table/")} == {"table/webhook-deliveries"}
+    # Its only queue is the webhook deliveries', to send to; no S3, Step Functions or CodeBuild
+    assert {(a, t) for a, t in allowed if t.startswith("queue/")} == {
+        ("sqs:GetQueueUrl", "queue/webhook-deliveries"),
+        ("sqs:SendMessage", "queue/webhook-deliveries"),
+    }
+    assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "s3", "codebuild", "cloudfront-keyvaluestore")]
+
+
 def test_only_the_functions_that_query_an_index_may_and_only_that_index(functions: dict) -> None:
     indexes = {f: {t for a, t in _allowed(fn) if "/index/" in t} for f, fn in functions.items()}
-    assert indexes["APIHandler"] == {"table/projects/index/by-org", "table/deployments/index/by-project"}
+    assert indexes["APIHandler"] == {
+        "table/projects/index/by-org",
+        "table/deployments/index/by-project",
+        "table/webhooks/index/by-org",  # an organization's webhooks
+    }
     assert indexes["PreviewScheduler"] == {"table/projects/index/by-schedule", "table/deployments/index/by-project"}
-    assert not any(indexes[f] for f in ("BuildWorker", "ActivationWorker", "BuildEvents", "RouteSync"))
+    assert indexes["DeploymentEvents"] == {"table/webhooks/index/by-org"}
+    assert not any(
+        indexes[f] for f in ("BuildWorker", "ActivationWorker", "BuildEvents", "RouteSync", "WebhookDelivery")
+    )

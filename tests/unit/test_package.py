@@ -15,7 +15,13 @@ import pytest
 
 from chalicelib.adapters import executions
 from chalicelib.infra import codebuild, iam, package
-from chalicelib.infra.function_resources import LAMBDA_RUNTIME, REST_API, ROUTE_STREAM_EVENT, env_name
+from chalicelib.infra.function_resources import (
+    DEPLOYMENT_STREAM_EVENT,
+    LAMBDA_RUNTIME,
+    REST_API,
+    ROUTE_STREAM_EVENT,
+    env_name,
+)
 from chalicelib.infra.functions import Function, functions_of
 from chalicelib.infra.package import merge_template, resource_prefix
 from chalicelib.infra.resources import (
@@ -23,6 +29,7 @@ from chalicelib.infra.resources import (
     BUILD_PROJECT,
     BUILD_QUEUE,
     CATALOGUE,
+    DEPLOYMENTS,
     PREVIEW_SCHEDULE,
     ROUTES,
 )
@@ -187,6 +194,23 @@ def test_the_routes_stream_feeds_route_sync_with_partial_failures_and_bounded_re
     assert properties["MaximumRecordAgeInSeconds"] <= 3600
     routes = sam["Resources"][logical_id(ROUTES.logical, "Table")]["Properties"]
     assert routes["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+
+
+def test_the_deployments_stream_feeds_deployment_events_with_partial_failures_and_an_iterator_age_alarm(
+    sam: dict[str, Any],
+) -> None:
+    event = _functions(sam)["DeploymentEvents"]["Properties"]["Events"][DEPLOYMENT_STREAM_EVENT]
+    assert event["Type"] == "DynamoDB"
+    properties = event["Properties"]
+    assert properties["Stream"] == {"Fn::GetAtt": [logical_id(DEPLOYMENTS.logical, "Table"), "StreamArn"]}
+    assert properties["StartingPosition"] == "LATEST"
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    deployments = sam["Resources"][logical_id(DEPLOYMENTS.logical, "Table")]["Properties"]
+    assert deployments["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    alarm = sam["Resources"]["DeploymentEventsIteratorAgeAlarm"]["Properties"]
+    assert alarm["MetricName"] == "IteratorAge"
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "DeploymentEvents"}}]
 
 
 def test_a_redelivered_build_message_comes_back_while_its_build_task_still_waits(

@@ -134,7 +134,7 @@ def test_only_the_distribution_may_read_the_sites_bucket() -> None:
 
 
 def test_every_dead_letter_queue_has_an_alarm_on_its_depth() -> None:
-    resources = alarm_resources(CATALOGUE, ["APIHandler"], "RouteSync")
+    resources = alarm_resources(CATALOGUE, ["APIHandler"], {"RouteSync": "the routes stream is behind"})
     for queue in CATALOGUE.queues:
         alarm = resources[monitoring.dead_letter_alarm_id(queue)]["Properties"]
         assert alarm["Namespace"] == "AWS/SQS"

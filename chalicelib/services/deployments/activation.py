@@ -12,7 +12,7 @@ from chalicelib.adapters import sites
 from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
-from chalicelib.models.deployment import Deployment
+from chalicelib.models.deployment import Deployment, promotion
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.route import Route
@@ -43,7 +43,12 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
     now = utc_now()
 
     def switch(tx: TransactWrite) -> None:
-        tx.condition_check(Deployment, target.id, condition=Deployment.status == Status.DEPLOYED)
+        # The target records its promotion (its promoted event) in the same transaction.
+        tx.update(
+            Deployment(id=target.id),
+            actions=promotion(target.environment, now),
+            condition=Deployment.status == Status.DEPLOYED,
+        )
         tx.update(
             environment,
             actions=[
@@ -61,6 +66,7 @@ def rollback(org_slug: str, project_id: int, deployment_id: int) -> DeploymentVi
         transact(switch)
     except ConditionFailed as exc:
         raise Conflict("the project changed while rolling back (another rollback or a new deployment); retry") from exc
+    target.refresh(consistent_read=True)
     with deployment_context(target.id, project.id):
         logger.info("rolled back production", extra={"previous_deployment_id": environment.active_deployment_id})
     return DeploymentView(target, True)
@@ -121,18 +127,24 @@ def _write_activation(
     environment_route = _environment_route(project, deployment) if promote else None
     environment_url = sites.url_for(environment_route.host) if environment_route is not None else own_url
     now = utc_now()
-    tx.update(
-        deployment,
-        actions=[
-            Deployment.status.set(Status.DEPLOYED),
-            Deployment.deployment_url.set(own_url),
-            Deployment.environment_url.set(environment_url),
-            Deployment.deployed_at.set(now),
-            Deployment.finished_at.set(now),
-            Deployment.updated_at.set(now),
-        ],
-        condition=Deployment.status == Status.DEPLOYING,
-    )
+    # Its status_changed event, and when it becomes what the environment serves its promoted event after it.
+    actions: list[Action] = [
+        Deployment.status.set(Status.DEPLOYED),
+        Deployment.deployment_url.set(own_url),
+        Deployment.environment_url.set(environment_url),
+        Deployment.deployed_at.set(now),
+        Deployment.finished_at.set(now),
+        Deployment.updated_at.set(now),
+    ]
+    if promote:
+        actions += [
+            Deployment.promoted_at.set(now),
+            Deployment.promoted_environment.set(deployment.environment),
+            Deployment.event_seq.add(2),
+        ]
+    else:
+        actions.append(Deployment.event_seq.add(1))
+    tx.update(deployment, actions=actions, condition=Deployment.status == Status.DEPLOYING)
     env_actions: list[Action] = [Environment.in_flight.delete({deployment.id}), Environment.updated_at.set(now)]
     env_condition: Condition
     if promote:

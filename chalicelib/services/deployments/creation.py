@@ -92,6 +92,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         ),
         finished_at=now if status in TERMINAL else None,
         deployed_at=now if status == Status.DEPLOYED else None,
+        event_seq=1,  # its created event
     )
     environment_id = _environment_id(project.id, spec.environment)
 

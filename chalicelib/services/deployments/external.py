@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import Conflict
+from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.attributes import utc_now
-from chalicelib.models.conditional import try_update
-from chalicelib.models.deployment import Deployment
+from chalicelib.models.conditional import transact, try_update
+from chalicelib.models.deployment import Deployment, promotion
 from chalicelib.models.environment import Environment
 from chalicelib.services import statuses
 from chalicelib.vocabulary import TERMINAL, Status
@@ -28,6 +29,8 @@ def set_external_status(
         )
     now = utc_now()
     actions: list[Action] = [Deployment.status.set(status), Deployment.updated_at.set(now)]
+    if status != deployment.status:  # a move is the deployment's next event; a repeated report is none
+        actions.append(Deployment.event_seq.add(1))
     if status in TERMINAL:
         actions.append(Deployment.finished_at.set(now))
     if status == Status.DEPLOYED:
@@ -44,13 +47,29 @@ def set_external_status(
 
 
 def promote_external(deployment: Deployment) -> None:
-    """An externally deployed success becomes its environment's active deployment unless a newer one is."""
-    try_update(
-        Environment(project_id=deployment.project_id, name=deployment.environment),
-        [
-            Environment.active_deployment_id.set(deployment.id),
-            Environment.active_seq.set(deployment.seq),
-            Environment.updated_at.set(utc_now()),
-        ],
-        Environment.active_seq.does_not_exist() | (Environment.active_seq < deployment.seq),
-    )
+    """An externally deployed success becomes its environment's active deployment unless a newer one is.
+
+    The deployment records the promotion (its promoted event) in the same transaction."""
+    now = utc_now()
+
+    def promote(tx: TransactWrite) -> None:
+        tx.update(
+            Environment(project_id=deployment.project_id, name=deployment.environment),
+            actions=[
+                Environment.active_deployment_id.set(deployment.id),
+                Environment.active_seq.set(deployment.seq),
+                Environment.updated_at.set(now),
+            ],
+            condition=Environment.active_seq.does_not_exist() | (Environment.active_seq < deployment.seq),
+        )
+        tx.update(
+            Deployment(id=deployment.id),
+            actions=promotion(deployment.environment, now),
+            condition=Deployment.status == Status.DEPLOYED,
+        )
+
+    try:
+        transact(promote)
+    except ConditionFailed:
+        return  # a newer deployment serves the environment already (or this one moved on)
+    deployment.refresh(consistent_read=True)

@@ -39,6 +39,7 @@ def _end(
         Deployment.status.set(status),
         Deployment.finished_at.set(now),
         Deployment.updated_at.set(now),
+        Deployment.event_seq.add(1),
     ]
     if error_message is not None:
         actions.append(Deployment.error_message.set(error_message[:2000]))
