@@ -190,7 +190,7 @@ class EmbeddedStack:
         reset_clients()
         reset_connections()
         settings = get_settings()
-        clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions")}
+        clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions", "kms")}
         queue_urls = provision(clients, settings)
 
         import app as app_module  # imported only now: models read table names from the environment set above

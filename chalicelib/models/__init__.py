@@ -15,6 +15,7 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.registry import RegistryEntry
     from chalicelib.models.route import Route
     from chalicelib.models.route_mirror_marker import RouteMirrorMarker
+    from chalicelib.models.slack_installation import SlackInstallation
     from chalicelib.models.slot_wait import SlotWait
     from chalicelib.models.webhook import Webhook
     from chalicelib.models.webhook_delivery import WebhookDelivery
@@ -29,6 +30,7 @@ def all_models() -> list[type[Model]]:
         RegistryEntry,
         Route,
         RouteMirrorMarker,
+        SlackInstallation,
         SlotWait,
         Webhook,
         WebhookDelivery,
