@@ -123,7 +123,7 @@ def trigger_deployment(caller: Caller, project_id: str) -> Response:
     body = parse(DeploymentTrigger, json_body(dialect.current_request))
     projects.get(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
     with caller.meter.counting():
-        view = deployments.trigger(principal.org_slug, pid, body.branch, triggered_by=f"api-key:{principal.key_id}")
+        view = deployments.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api")
     return _data(201, deployment_json(view))
 
 
@@ -207,7 +207,7 @@ def trigger_preview(caller: Caller, project_id: str) -> Response:
     body = parse(PreviewTrigger, json_body(dialect.current_request))
     previews.check_trigger(principal.org_slug, pid)
     with caller.meter.counting():
-        view = previews.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}")
+        view = previews.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api")
     project = projects.get(principal.org_slug, pid).project
     return _data(
         202,
