@@ -163,6 +163,13 @@ WEBHOOK_DELIVERIES = Table("webhook-deliveries", Key("webhook_id", "N"), Key("id
 SLACK_INSTALLATIONS = Table(
     "slack-installations", Key("org_slug", "S"), indexes=(Index("by-team", Key("team_id", "S")),)
 )
+# Slack channels that get the live message of every deployment of a project (or of all), per organization.
+SLACK_SUBSCRIPTIONS = Table("slack-subscriptions", Key("org_slug", "S"), Key("target", "S"))
+# The one live message of a deployment in a Slack channel ("<team>:<channel>"): its ts, the last event sequence it
+# shows, and the lease of whoever is posting or editing it; kept 30 days (TTL).
+SLACK_LIVE_MESSAGES = Table(
+    "slack-live-messages", Key("deployment_id", "N"), Key("channel", "S"), ttl_attribute="expires_at"
+)
 
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
@@ -177,6 +184,8 @@ TABLES: tuple[Table, ...] = (
     WEBHOOKS,
     WEBHOOK_DELIVERIES,
     SLACK_INSTALLATIONS,
+    SLACK_SUBSCRIPTIONS,
+    SLACK_LIVE_MESSAGES,
 )
 
 # A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or
@@ -193,7 +202,10 @@ WEBHOOK_QUEUE = Queue("webhook-deliveries", visibility_timeout_seconds=60, max_r
 # The slow half of a Slack slash command or button: acknowledged within Slack's 3 seconds by the API, done by
 # its worker, which answers through the request's response_url (valid 30 minutes; a retry well within that).
 SLACK_COMMAND_QUEUE = Queue("slack-commands", visibility_timeout_seconds=60, max_receive_count=3)
-QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE, WEBHOOK_QUEUE, SLACK_COMMAND_QUEUE)
+# One message per live Slack message to post or edit ({"org_slug", "deployment_id", "team_id", "channel_id",
+# "sequence", "attempt"}); a Slack call takes at most 10 s, retries come back with a delay (Retry-After).
+SLACK_NOTIFY_QUEUE = Queue("slack-notifications", visibility_timeout_seconds=60, max_receive_count=5)
+QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE, WEBHOOK_QUEUE, SLACK_COMMAND_QUEUE, SLACK_NOTIFY_QUEUE)
 
 # What a CodeBuild build uploads waits under the sites bucket's staging prefix until the build-events handler
 # promotes it into the deployment's artifact prefix (chalicelib.adapters.build_output). CloudFront reads
