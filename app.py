@@ -9,7 +9,13 @@ from chalicelib.adapters import codebuild
 from chalicelib.api import admin, github, gitlab, health, mintlify, native
 from chalicelib.api.edges import edges
 from chalicelib.api.middleware import correlate, observe
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE, WEBHOOK_QUEUE
+from chalicelib.infra.resources import (
+    ACTIVATION_QUEUE,
+    BUILD_QUEUE,
+    PREVIEW_SCHEDULE,
+    SLACK_NOTIFY_QUEUE,
+    WEBHOOK_QUEUE,
+)
 from chalicelib.settings import get_settings
 from chalicelib.workers import consumers, deployment_stream, route_stream, scheduler
 
@@ -35,6 +41,12 @@ def activation_worker(event: SQSEvent) -> dict:
 @app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=1)
 def webhook_delivery(event: SQSEvent) -> dict:
     return consumers.consume_webhook_deliveries(event.to_dict(), event.context)
+
+
+# One live Slack message a batch: a rate-limited workspace holds up its own message only.
+@app.on_sqs_message(queue=get_settings().resource_name(SLACK_NOTIFY_QUEUE.logical), batch_size=1)
+def slack_notifications(event: SQSEvent) -> dict:
+    return consumers.consume_slack_notifications(event.to_dict(), event.context)
 
 
 @app.on_cw_event(

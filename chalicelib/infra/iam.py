@@ -66,6 +66,10 @@ from chalicelib.infra.resources import (
     REGISTRY,
     ROUTES,
     SITES_BUCKET,
+    SLACK_INSTALLATIONS,
+    SLACK_LIVE_MESSAGES,
+    SLACK_NOTIFY_QUEUE,
+    SLACK_SUBSCRIPTIONS,
     SLOT_WAITS,
     STAGING_PREFIX,
     WEBHOOK_DELIVERIES,
@@ -158,6 +162,19 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
         PROJECTS: (GET,),
         ENVIRONMENTS: (GET,),
         WEBHOOK_DELIVERIES: (GET, PUT),
+        # the Slack channels that show the deployment's live message, and the organization's subscribed ones
+        SLACK_LIVE_MESSAGES: (QUERY,),
+        SLACK_SUBSCRIPTIONS: (QUERY,),
+    },
+    # One live Slack message brought up to date: the installation (its token; an uninstalled app disconnects it,
+    # releasing the workspace's registry claim), the message's claim and lease, the deployment and its project,
+    # and a failed deployment's build log.
+    "sqs:slack-notifications": {
+        SLACK_INSTALLATIONS: (GET, DELETE),
+        REGISTRY: (DELETE,),
+        SLACK_LIVE_MESSAGES: (GET, PUT, UPDATE),
+        DEPLOYMENTS: (GET,),
+        PROJECTS: (GET,),
     },
 }
 
@@ -204,6 +221,11 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
     ),
     "sqs:webhook-deliveries": (Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),),  # the next retry
+    "sqs:slack-notifications": (
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # the next try (Retry-After, a busy message)
+        Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # a failed build's log tail
+        Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),  # ... of a build that ran on CodeBuild
+    ),
     "cloudwatch_event": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
@@ -238,11 +260,13 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:ListStreams",), (streams(DEPLOYMENTS),)),
         # enqueues each new message's first attempt (adapters.webhook_queue looks the queue up by name)
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), (queue(WEBHOOK_QUEUE),)),
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # a notification per Slack channel
     ),
 }
 
 SQS_CONSUMERS: dict[str, Queue] = {
-    q.logical: q for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE, resources.WEBHOOK_QUEUE)
+    q.logical: q
+    for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE, resources.WEBHOOK_QUEUE, resources.SLACK_NOTIFY_QUEUE)
 }
 
 
