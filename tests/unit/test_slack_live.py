@@ -184,13 +184,17 @@ def test_ratelimited_is_retried_after_the_wait_slack_asked_for(slack: FakeSlack)
     assert stored is not None and stored.ts is None and stored.rendered_seq == 0 and stored.lease_holder is None
     # (delayed by the Retry-After: not visible at once, visible within a few seconds)
     assert _counts() == {"visible": 0, "delayed": 1}
-    again = wait_until(_queued, timeout=10, what="the retried notification to become visible")
-    assert again == [
-        {"org_slug": "acme", "deployment_id": 42, "team_id": TEAM, "channel_id": "C1", "sequence": 1, "attempt": 1}
-    ]
-    # And that attempt posts the message
+    # And the deployment's next event within the wait does not call Slack either: it waits too
+    _deployment("cloning", 2)
+    slack_live.deliver(_notification(2))
+    assert len(slack.calls_of("chat.postMessage")) == 1 and _counts() == {"visible": 0, "delayed": 2}
+    again = wait_until(lambda: len(_queued()) == 2 or None, timeout=10, what="the notifications to come back")
+    assert again
+    # And once the wait is over the retried attempt posts the message, showing the deployment now
     slack_live.deliver(_notification(1, attempt=1))
     assert len(slack.calls_of("chat.postMessage")) == 2 and len(slack.messages) == 1
+    (message,) = slack.messages.values()
+    assert _header(message) == "Site · Cloning"
 
 
 def test_a_server_error_is_retried_and_given_up_after_the_last_delay(slack: FakeSlack) -> None:
