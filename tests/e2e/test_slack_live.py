@@ -40,8 +40,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack) -> It
 
 
 @pytest.fixture(scope="module")
-def stack_aws(stack: RunningStack) -> Iterator[None]:
-    """This process's services read and write the stack's local AWS (tables, KMS) while the module runs."""
+def stack_aws(stack: RunningStack, fake_slack: FakeSlack) -> Iterator[None]:
+    """This process's services read and write the stack's local AWS (tables, KMS) and call the fake Slack while
+    the module runs."""
     key_id, secret = stack.aws_key()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{stack.moto_port}")
@@ -49,6 +50,7 @@ def stack_aws(stack: RunningStack) -> Iterator[None]:
         patch.setenv("AWS_SECRET_ACCESS_KEY", secret)
         patch.delenv("AWS_SESSION_TOKEN", raising=False)
         patch.delenv("AWS_SECURITY_TOKEN", raising=False)
+        patch.setenv("DEPLOYD_SLACK_API_URL", fake_slack.api_url)
         forget_aws_state()
         yield
     forget_aws_state()
@@ -201,6 +203,29 @@ def test_deployments_triggered_through_the_native_api_and_the_github_dialect_bot
     assert len(ws.calls("chat.postMessage", channel)) == 2
     # And the channel subscribed to the other project heard of neither
     assert ws.messages(elsewhere) == [] and ws.calls("chat.postMessage", elsewhere) == []
+
+
+def test_a_deploy_announced_in_a_subscribed_channel_is_still_one_message(
+    workspace: Callable[[], Workspace], git_repo: Callable[[str], GitRepo]
+) -> None:
+    # Given a channel subscribed to a project
+    from chalicelib.services import slack_live
+
+    ws = workspace()
+    repo = git_repo("announced")
+    repo.commit({"index.html": "x"}, "v1")
+    project = ws.api.create_project(repo.path, build_command=STATIC_BUILD, output_dir="dist")
+    channel = ws.subscribe(project["id"])
+
+    # When a deployment is triggered and, while the stack's worker posts its message, the deploy command announces
+    # it in that same channel (as the command's worker does)
+    deployment = ws.api.trigger(project["id"])
+    slack_live.announce(ws.api.org, deployment["id"], ws.team_id, channel)
+    ws.api.wait_for_status(project["id"], deployment["id"], "deployed")
+
+    # Then the channel holds one message for it, edited to deployed
+    ws.message(channel, "Deployed")
+    assert len(ws.calls("chat.postMessage", channel)) == 1
 
 
 def test_ratelimited_by_slack_the_message_is_posted_after_retry_after(
