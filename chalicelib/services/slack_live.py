@@ -150,7 +150,12 @@ def _render(installation: SlackInstallation, message: SlackLiveMessage) -> Slack
         message.refresh(consistent_read=True)
         return Step.CURRENT if message.rendered_seq >= sequence else Later(BUSY_RETRY_SECONDS)
     try:
-        text, blocks = render(_view(deployment))
+        try:
+            view = _view(deployment)
+        except NotFound:  # the project was deleted meanwhile, and its deployments with it
+            SlackLiveMessageRepository.release(message, holder)
+            return Step.GONE
+        text, blocks = render(view)
         token = slack_installations.bot_token(installation)
         if message.ts is None:
             result = slack_api.post_message(token, message.channel_id, text, blocks)
