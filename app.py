@@ -14,6 +14,7 @@ from chalicelib.infra.resources import (
     BUILD_QUEUE,
     PREVIEW_SCHEDULE,
     SLACK_COMMAND_QUEUE,
+    SLACK_NOTIFY_QUEUE,
     WEBHOOK_QUEUE,
 )
 from chalicelib.settings import get_settings
@@ -47,6 +48,12 @@ def webhook_delivery(event: SQSEvent) -> dict:
 @app.on_sqs_message(queue=get_settings().resource_name(SLACK_COMMAND_QUEUE.logical), batch_size=1)
 def slack_command_worker(event: SQSEvent) -> dict:
     return consumers.consume_slack_commands(event.to_dict(), event.context)
+
+
+# One live Slack message a batch: a rate-limited workspace holds up its own message only.
+@app.on_sqs_message(queue=get_settings().resource_name(SLACK_NOTIFY_QUEUE.logical), batch_size=1)
+def slack_notifications(event: SQSEvent) -> dict:
+    return consumers.consume_slack_notifications(event.to_dict(), event.context)
 
 
 @app.on_cw_event(

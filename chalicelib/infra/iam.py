@@ -192,6 +192,19 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
         PROJECTS: (GET,),
         ENVIRONMENTS: (GET,),
         WEBHOOK_DELIVERIES: (GET, PUT),
+        # the Slack channels that show the deployment's live message, and the organization's subscribed ones
+        SLACK_LIVE_MESSAGES: (QUERY,),
+        SLACK_SUBSCRIPTIONS: (QUERY,),
+    },
+    # One live Slack message brought up to date: the installation (its token; an uninstalled app disconnects it,
+    # releasing the workspace's registry claim), the message's claim and lease, the deployment and its project,
+    # and a failed deployment's build log.
+    "sqs:slack-notifications": {
+        SLACK_INSTALLATIONS: (GET, DELETE),
+        REGISTRY: (DELETE,),
+        SLACK_LIVE_MESSAGES: (GET, PUT, UPDATE),
+        DEPLOYMENTS: (GET,),
+        PROJECTS: (GET,),
     },
 }
 
@@ -255,6 +268,12 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
     ),
     "sqs:webhook-deliveries": (Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),),  # the next retry
+    "sqs:slack-notifications": (
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # the next try (Retry-After, a busy message)
+        Grant(("kms:Decrypt",), (encryption_key(SLACK_TOKEN_KEY),)),  # the bot token it posts and edits with
+        Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # a failed build's log tail
+        Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),  # ... of a build that ran on CodeBuild
+    ),
     "cloudwatch_event": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
@@ -289,12 +308,19 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:ListStreams",), (streams(DEPLOYMENTS),)),
         # enqueues each new message's first attempt (adapters.webhook_queue looks the queue up by name)
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), (queue(WEBHOOK_QUEUE),)),
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # a notification per Slack channel
     ),
 }
 
 SQS_CONSUMERS: dict[str, Queue] = {
     q.logical: q
-    for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE, resources.WEBHOOK_QUEUE, SLACK_COMMAND_QUEUE)
+    for q in (
+        resources.BUILD_QUEUE,
+        resources.ACTIVATION_QUEUE,
+        resources.WEBHOOK_QUEUE,
+        SLACK_COMMAND_QUEUE,
+        resources.SLACK_NOTIFY_QUEUE,
+    )
 }
 
 

@@ -29,6 +29,7 @@ from chalicelib.infra.resources import (
     PIPELINE,
     PREVIEW_SCHEDULE,
     SLACK_COMMAND_QUEUE,
+    SLACK_NOTIFY_QUEUE,
     WEBHOOK_QUEUE,
 )
 
@@ -239,6 +240,7 @@ class EmbeddedStack:
             (ACTIVATION_QUEUE.logical, app_module.activation_worker, 4, 10),
             (WEBHOOK_QUEUE.logical, app_module.webhook_delivery, 4, 1),
             (SLACK_COMMAND_QUEUE.logical, app_module.slack_command_worker, 4, 1),
+            (SLACK_NOTIFY_QUEUE.logical, app_module.slack_notifications, 2, 1),
         ]
         for logical, handler, concurrency, batch_size in plan:
             if concurrency < 1:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import SLACK_LIVE_MESSAGES
@@ -38,6 +39,8 @@ class SlackLiveMessage(Model):
     rendered_seq = IntegerAttribute(default=0)  # the event sequence the message shows; 0: not posted yet
     lease_holder = UnicodeAttribute(null=True)
     lease_until = IntegerAttribute(null=True)  # epoch seconds; a lease past it is free to take over
+    # Slack's Retry-After for this message (epoch seconds): no call for it before then, whichever event asks
+    not_before = NumberAttribute(null=True)
     created_at = TimestampAttribute(default_for_new=utc_now)
     expires_at = IntegerAttribute()  # the table's TTL attribute (epoch seconds)
 
@@ -96,15 +99,16 @@ class SlackLiveMessageRepository:
                 SlackLiveMessage.rendered_seq.set(sequence),
                 SlackLiveMessage.lease_holder.remove(),
                 SlackLiveMessage.lease_until.remove(),
+                SlackLiveMessage.not_before.remove(),
             ],
             (SlackLiveMessage.lease_holder == holder) & (SlackLiveMessage.rendered_seq < sequence),
         )
 
     @staticmethod
-    def release(message: SlackLiveMessage, holder: str) -> None:
-        """Let go of the lease without recording anything (the Slack call failed)."""
-        try_update(
-            message,
-            [SlackLiveMessage.lease_holder.remove(), SlackLiveMessage.lease_until.remove()],
-            SlackLiveMessage.lease_holder == holder,
-        )
+    def release(message: SlackLiveMessage, holder: str, not_before: float | None = None) -> None:
+        """Let go of the lease without recording anything (the Slack call failed); `not_before`: Slack asked to wait
+        until then."""
+        actions: list[Action] = [SlackLiveMessage.lease_holder.remove(), SlackLiveMessage.lease_until.remove()]
+        if not_before is not None:
+            actions.append(SlackLiveMessage.not_before.set(not_before))
+        try_update(message, actions, SlackLiveMessage.lease_holder == holder)

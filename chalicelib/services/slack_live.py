@@ -11,8 +11,10 @@ Slack asked for; an uninstalled app disconnects the organization's installation.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -45,8 +47,14 @@ class Step(StrEnum):
     """What one rendering attempt came to, beyond Slack's own outcomes."""
 
     CURRENT = "current"  # the message already shows this state or a newer one
-    BUSY = "busy"  # another worker holds the message
     GONE = "gone"  # the deployment no longer exists
+
+
+@dataclass(frozen=True)
+class Later:
+    """Not now: another worker holds the message, or Slack asked to wait; the notification comes back then."""
+
+    seconds: float
 
 
 def announce(org_slug: str, deployment_id: int, team_id: str, channel_id: str) -> None:
@@ -126,7 +134,7 @@ def _installation(org_slug: str, team_id: str) -> SlackInstallation | None:
     return installation if installation is not None and installation.team_id == team_id else None
 
 
-def _render(installation: SlackInstallation, message: SlackLiveMessage) -> SlackResult | Step:
+def _render(installation: SlackInstallation, message: SlackLiveMessage) -> SlackResult | Step | Later:
     """Post or edit the message to show the deployment as it is now, under the message's lease."""
     deployment = DeploymentRepository.find(message.deployment_id)
     if deployment is None:
@@ -134,12 +142,20 @@ def _render(installation: SlackInstallation, message: SlackLiveMessage) -> Slack
     sequence = deployment.event_seq or 1
     if message.rendered_seq >= sequence:
         return Step.CURRENT
+    waiting = (message.not_before or 0) - time.time()
+    if waiting > 0:
+        return Later(waiting)  # Slack's Retry-After holds for every event of the message
     holder = uuid.uuid4().hex
     if not SlackLiveMessageRepository.lease(message, holder, sequence, LEASE_SECONDS):
         message.refresh(consistent_read=True)
-        return Step.CURRENT if message.rendered_seq >= sequence else Step.BUSY
+        return Step.CURRENT if message.rendered_seq >= sequence else Later(BUSY_RETRY_SECONDS)
     try:
-        text, blocks = render(_view(deployment))
+        try:
+            view = _view(deployment)
+        except NotFound:  # the project was deleted meanwhile, and its deployments with it
+            SlackLiveMessageRepository.release(message, holder)
+            return Step.GONE
+        text, blocks = render(view)
         token = slack_installations.bot_token(installation)
         if message.ts is None:
             result = slack_api.post_message(token, message.channel_id, text, blocks)
@@ -149,7 +165,8 @@ def _render(installation: SlackInstallation, message: SlackLiveMessage) -> Slack
         SlackLiveMessageRepository.release(message, holder)
         raise
     if not result.ok:
-        SlackLiveMessageRepository.release(message, holder)
+        wait = result.retry_after
+        SlackLiveMessageRepository.release(message, holder, time.time() + wait if wait is not None else None)
         return result
     ts = result.ts or message.ts or ""
     if not SlackLiveMessageRepository.rendered(message, holder, sequence, ts):
@@ -163,12 +180,12 @@ def _view(deployment: Deployment) -> LiveView:
     return LiveView(deployment, project.name, project.slug, log)
 
 
-def _follow_up(notification: Notification, result: SlackResult | Step) -> None:
+def _follow_up(notification: Notification, result: SlackResult | Step | Later) -> None:
     """Act on what rendering came to: retry later, disconnect an uninstalled app, or give up on the channel."""
     n = notification
     extra = {"deployment_id": n.deployment_id, "team_id": n.team_id, "channel_id": n.channel_id}
-    if result == Step.BUSY:
-        slack_queue.enqueue(n, BUSY_RETRY_SECONDS)
+    if isinstance(result, Later):
+        slack_queue.enqueue(n, result.seconds)
         return
     if not isinstance(result, SlackResult) or result.ok:
         return

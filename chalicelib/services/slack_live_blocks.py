@@ -135,9 +135,12 @@ def _buttons(d: Deployment) -> list[dict[str, Any]]:
         return [cancel, logs]
     if d.status == Status.DEPLOYED and d.environment == PRODUCTION:
         rollback = _button("Roll back", ROLLBACK_ACTION, d.id, style="danger")
+        # The button makes production serve this deployment again: pressed on an earlier deployment's message
+        # once a later one went live (on the live one, the route answers that it is already active).
         rollback["confirm"] = _confirm(
-            "Roll back?",
-            f"`{escape(d.environment)}` goes back to the deployment it served before #{d.id}.",
+            f"Roll back to #{d.id}?",
+            f"Production serves deployment #{d.id} (`{escape(short_sha(d.commit_sha))}`) again, instantly, "
+            "without a new build.",
             "Roll back",
             "Keep it",
         )

@@ -34,6 +34,7 @@ class Call:
     token: str | None
     params: dict[str, Any]
     path: str = ""
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic)
 
 
 @dataclass

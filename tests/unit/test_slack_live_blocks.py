@@ -103,8 +103,10 @@ def test_a_deployed_production_deployment_shows_its_url_and_a_roll_back_button_w
     rollback = buttons[ROLLBACK_ACTION]
     assert rollback["value"] == "42" and rollback["style"] == "danger"
     confirm = rollback["confirm"]
-    assert confirm["title"]["text"] == "Roll back?" and confirm["confirm"]["text"] == "Roll back"
-    assert confirm["deny"]["text"] and "production" in confirm["text"]["text"]
+    assert confirm["title"]["text"] == "Roll back to #42?" and confirm["confirm"]["text"] == "Roll back"
+    assert confirm["deny"]["text"] and confirm["text"]["text"].startswith(
+        "Production serves deployment #42 (`0123456`)"
+    )
     assert text.endswith(f"is deployed at {url}")
     _check_limits(blocks)
 
