@@ -63,8 +63,9 @@ class SlackInstallationRepository:
 
     @staticmethod
     def of_team(team_id: str) -> SlackInstallation | None:
-        """The installation of a workspace. The index is eventually consistent, so its hit is read again by key."""
-        for hit in SlackInstallation.by_team.query(team_id, limit=1):
+        """The installation of a workspace. The index is eventually consistent (a workspace that just moved to
+        another organization may still show under the old one too), so each hit is read again by key."""
+        for hit in SlackInstallation.by_team.query(team_id):
             installation = SlackInstallationRepository.of_org(hit.org_slug)
             if installation is not None and installation.team_id == team_id:
                 return installation

@@ -130,3 +130,10 @@ def test_a_signature_is_accepted_once_within_the_window(slack_tables: None) -> N
     assert SlackRequestLedger.first_sighting("v0=other", now=now)
     # Long after the window (the TTL has not deleted it yet) it no longer counts
     assert SlackRequestLedger.first_sighting("v0=abc", now=now + 3600)
+
+
+def test_a_commands_slow_half_is_claimed_once(slack_tables: None) -> None:
+    # A redelivered queue message finds its request already claimed: the worker does it at most once
+    assert SlackRequestLedger.first_work("request-1")
+    assert not SlackRequestLedger.first_work("request-1")
+    assert SlackRequestLedger.first_work("request-2")
