@@ -281,8 +281,12 @@ def test_every_command_from_deploy_to_rollback(
     # and nothing older is left to roll back to
     assert "Nothing to roll back to" in slack.ask(f"rollback {slug}")
 
-    # preview of a branch that has none
+    # preview: a branch that has none, then one built through the native API
     assert "has no preview of branch `feature`" in slack.ask(f"preview {slug} feature")
+    created = api.post(f"/projects/{project['id']}/previews", json={"branch": "main"})
+    assert created.status_code == 202, created.text
+    preview_url = created.json()["data"]["preview_url"]
+    assert f"Preview of `main`: {preview_url} (latest build #" in slack.ask(f"preview {slug} main")
 
     # subscribe / unsubscribe this channel, seen by the native API
     assert f"every deployment of *{slug}*" in slack.ask(f"subscribe {slug}")
@@ -364,3 +368,31 @@ def test_commands_are_acknowledged_within_3_seconds_while_a_build_runs(
             assert slack.answer(response_url)  # and the answer follows through response_url
     finally:
         gate.touch()
+
+
+def test_deploy_counts_in_the_native_triggers_budget(
+    workspace: Callable[[], tuple[Api, Workspace]], git_repo: Callable[..., GitRepo]
+) -> None:
+    # Given a workspace whose organization used up its per-minute trigger budget through the native API
+    api, slack = workspace()
+    repo = git_repo()
+    repo.commit({"index.html": "x"}, "v1")
+    project = api.create_project(repo.path)  # a ledger project: nothing builds
+
+    def exhaust() -> int:
+        """Trigger until refused; the end of the budget's window (epoch seconds)."""
+        while True:
+            response = api.post(f"/projects/{project['id']}/deployments", json={})
+            if response.status_code == 429:
+                return int(response.headers["x-ratelimit-reset"])
+            assert response.status_code == 201, response.text
+
+    reset = exhaust()
+    if reset - time.time() < 15:  # too close to a new window for the Slack request to land in this one
+        wait_until(lambda: time.time() >= reset, timeout=20, what="the next rate-limit window")
+        reset = exhaust()
+    # When a deploy comes from Slack, it is refused with the reason, ephemerally, and nothing is created
+    before = api.get(f"/projects/{project['id']}/deployments").json()["meta"]["total"]
+    answer = slack.ask(f"deploy {project['slug']}")
+    assert answer.startswith("Rate limited") and "Try again in" in answer
+    assert api.get(f"/projects/{project['id']}/deployments").json()["meta"]["total"] == before
