@@ -24,10 +24,12 @@ from chalicelib.models.slack_installation import SlackInstallation, SlackInstall
 from chalicelib.observability import logger
 from chalicelib.services import deployments, previews, projects, rate_limits, slack_installations, slack_live
 from chalicelib.services.integers import ascii_integer
-from chalicelib.services.slack_live_blocks import escape, log_tail, short_sha
+from chalicelib.services.slack_live_blocks import escape, log_tail, short_sha, truncate
 from chalicelib.vocabulary import Status
 
 STATUS_DEPLOYMENTS = 5  # what `status` lists
+PROJECTS_LISTED = 50  # what `projects` lists: an answer stays readable (and within Slack's message size)
+SUBJECT_LIMIT = 80  # a commit's subject line in `status`
 ROLLBACK_SEARCH = 100  # how many of the newest deployments `rollback` looks through for the previous one
 
 NOT_CONNECTED = (
@@ -283,7 +285,8 @@ def _deployment_id(ref: str) -> int:
 
 def _line(d: Deployment, active_id: int | None) -> str:
     live = " (live)" if d.id == active_id else ""
-    return f"#{d.id} {d.status}{live}: `{escape(d.branch)}` {short_sha(d.commit_sha)} {escape(d.commit_message or '')}"
+    subject = truncate(escape((d.commit_message or "").strip().split("\n", 1)[0]), SUBJECT_LIMIT)
+    return f"#{d.id} {d.status}{live}: `{escape(d.branch)}` {short_sha(d.commit_sha)} {subject}"
 
 
 def _projects(actor: Actor, args: list[str]) -> Reply:
@@ -293,8 +296,10 @@ def _projects(actor: Actor, args: list[str]) -> Reply:
     lines = [
         f"*{escape(v.project.slug)}*: <{v.production_url}|production>"
         + (f", serving #{v.active_deployment_id}" if v.active_deployment_id else ", nothing deployed yet")
-        for v in views
+        for v in views[:PROJECTS_LISTED]
     ]
+    if len(views) > PROJECTS_LISTED:
+        lines.append(f"… and {len(views) - PROJECTS_LISTED} more (the native API lists them all).")
     return Reply("\n".join(lines))
 
 
