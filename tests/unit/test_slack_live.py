@@ -258,3 +258,7 @@ def test_subscriptions_are_listed_and_unsubscribing_twice_says_so(slack: FakeSla
     assert slack_live.unsubscribe("acme", TEAM, "C1", 7) is False
     assert slack_live.unsubscribe("acme", TEAM, "C2", 7) is False  # subscribed to all, not to that project
     assert slack_live.subscriptions("acme") == [{"channel_id": "C2", "project_id": None}]
+    # And another workspace connected instead: its channels are listed, the first workspace's are not
+    slack_live.subscribe("acme", "T0OTHER", "C9", None)
+    slack_installations.install("acme", "T0OTHER", "Other", "UBOT", "xoxb-other")
+    assert slack_live.subscriptions("acme") == [{"channel_id": "C9", "project_id": None}]
