@@ -32,10 +32,13 @@ from chalicelib.infra.grants import (
     BUILD_PROJECT_TARGET,
     EXECUTIONS,
     KEY_VALUE_STORE,
+    SLACK_CLIENT_SECRET,
+    SLACK_SIGNING_SECRET,
     STATE_MACHINE,
     Grant,
     assume_role,
     bucket,
+    encryption_key,
     failure_queue,
     function_log_group,
     index,
@@ -66,10 +69,12 @@ from chalicelib.infra.resources import (
     REGISTRY,
     ROUTES,
     SITES_BUCKET,
+    SLACK_COMMAND_QUEUE,
     SLACK_INSTALLATIONS,
     SLACK_LIVE_MESSAGES,
     SLACK_NOTIFY_QUEUE,
     SLACK_SUBSCRIPTIONS,
+    SLACK_TOKEN_KEY,
     SLOT_WAITS,
     STAGING_PREFIX,
     WEBHOOK_DELIVERIES,
@@ -110,23 +115,48 @@ def _tables(*parts: Mapping[Table, Sequence[str]]) -> dict[Table, tuple[str, ...
     return {t: tuple(sorted(actions)) for t, actions in merged.items()}
 
 
+# What the API's services do to the ledger (triggers, cancels, rollbacks, logs, listings), whoever calls them:
+# the API, and the Slack command worker, which acts through the same services.
+_API_LEDGER: dict[Table, tuple[str, ...]] = _tables(
+    _ENDING,
+    {
+        REGISTRY: (GET, PUT, UPDATE, DELETE),  # sequences, slug claims, rate-limit counters
+        PROJECTS: (GET, PUT, UPDATE, DELETE),
+        DEPLOYMENTS: (GET, PUT, UPDATE, DELETE, CHECK),
+        DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
+        ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
+        ROUTES: (PUT, DELETE),
+    },
+)
+
 # Every table action of each function. Projects and deployments are only ever queried through their indexes,
 # which need Query on their own ARNs (INDEX_ACCESS).
 TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
-    # The API: every dialect, organizations and keys, projects, triggers, cancels, rollbacks, deletes.
+    # The API: every dialect, organizations and keys, projects, triggers, cancels, rollbacks, deletes; the Slack
+    # installation (connect, allowed users, disconnect) and its subscriptions (shown by GET).
     "api": _tables(
         _ENDING,
+        _API_LEDGER,
+        {
+            SLACK_INSTALLATIONS: (GET, PUT, UPDATE, DELETE),
+            SLACK_SUBSCRIPTIONS: (QUERY,),
+        },
         {
             ORGANIZATIONS: (GET, PUT),
             API_KEYS: (GET, PUT, DELETE),
-            REGISTRY: (GET, PUT, UPDATE, DELETE),  # sequences, slug claims, rate-limit counters
-            PROJECTS: (GET, PUT, UPDATE, DELETE),
-            DEPLOYMENTS: (GET, PUT, UPDATE, DELETE, CHECK),
-            DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
-            ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
-            ROUTES: (PUT, DELETE),
             WEBHOOKS: (GET, PUT, UPDATE, DELETE),
             WEBHOOK_DELIVERIES: (GET, QUERY, UPDATE),  # the delivery log; a redelivery reopens a message
+        },
+    ),
+    # The slow half of a Slack command or button: the API's own services on the ledger (deploy, rollback, cancel,
+    # status, logs), the installation (read), the channel subscriptions and the live message `deploy` announces.
+    "sqs:slack-commands": _tables(
+        _API_LEDGER,
+        {
+            ORGANIZATIONS: (GET,),  # the plan, for the trigger's rate limit
+            SLACK_INSTALLATIONS: (GET,),
+            SLACK_SUBSCRIPTIONS: (QUERY, PUT, DELETE),
+            SLACK_LIVE_MESSAGES: (GET, QUERY, PUT, UPDATE),
         },
     ),
     # One webhook message: read it and its webhook, record the attempt, note failing or disable the webhook.
@@ -179,7 +209,8 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
-    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org")),
+    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org"), (SLACK_INSTALLATIONS, "by-team")),
+    "sqs:slack-commands": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (SLACK_INSTALLATIONS, "by-team")),
     "schedule": ((PROJECTS, "by-schedule"), (DEPLOYMENTS, "by-project")),
     "lambda:deployment_events": ((WEBHOOKS, "by-org"),),
 }
@@ -206,6 +237,22 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
         Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),
         Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),  # a redelivery asked for
+        # Slack: the app's secrets, the bot token encrypted when a workspace connects, a command's slow half queued
+        Grant(("secretsmanager:GetSecretValue",), (SLACK_SIGNING_SECRET, SLACK_CLIENT_SECRET)),
+        Grant(("kms:Encrypt",), (encryption_key(SLACK_TOKEN_KEY),)),
+        Grant(ENQUEUE, (queue(SLACK_COMMAND_QUEUE),)),
+    ),
+    "sqs:slack-commands": (
+        # what the API's services call beyond the tables: a trigger starts its pipeline; a cancel stops it
+        Grant(("states:StartExecution",), (STATE_MACHINE,)),
+        Grant(TASK_ANSWERS, (STATE_MACHINE,)),
+        Grant(("states:StopExecution",), (EXECUTIONS,)),
+        Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
+        Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # View logs
+        Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),
+        # the bot token, to post the announced live message; its later edits go through the notifications queue
+        Grant(("kms:Decrypt",), (encryption_key(SLACK_TOKEN_KEY),)),
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),
     ),
     "sqs:builds": (
         Grant(("s3:PutObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # deployd's own log lines
@@ -223,6 +270,7 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     "sqs:webhook-deliveries": (Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),),  # the next retry
     "sqs:slack-notifications": (
         Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # the next try (Retry-After, a busy message)
+        Grant(("kms:Decrypt",), (encryption_key(SLACK_TOKEN_KEY),)),  # the bot token it posts and edits with
         Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # a failed build's log tail
         Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),  # ... of a build that ran on CodeBuild
     ),
@@ -266,7 +314,13 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
 
 SQS_CONSUMERS: dict[str, Queue] = {
     q.logical: q
-    for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE, resources.WEBHOOK_QUEUE, resources.SLACK_NOTIFY_QUEUE)
+    for q in (
+        resources.BUILD_QUEUE,
+        resources.ACTIVATION_QUEUE,
+        resources.WEBHOOK_QUEUE,
+        SLACK_COMMAND_QUEUE,
+        resources.SLACK_NOTIFY_QUEUE,
+    )
 }
 
 

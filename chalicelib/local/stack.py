@@ -28,6 +28,7 @@ from chalicelib.infra.resources import (
     DEPLOYMENTS,
     PIPELINE,
     PREVIEW_SCHEDULE,
+    SLACK_COMMAND_QUEUE,
     SLACK_NOTIFY_QUEUE,
     WEBHOOK_QUEUE,
 )
@@ -238,6 +239,7 @@ class EmbeddedStack:
             (BUILD_QUEUE.logical, app_module.build_worker, self.config.build_workers, 1),
             (ACTIVATION_QUEUE.logical, app_module.activation_worker, 4, 10),
             (WEBHOOK_QUEUE.logical, app_module.webhook_delivery, 4, 1),
+            (SLACK_COMMAND_QUEUE.logical, app_module.slack_command_worker, 4, 1),
             (SLACK_NOTIFY_QUEUE.logical, app_module.slack_notifications, 2, 1),
         ]
         for logical, handler, concurrency, batch_size in plan:

@@ -180,3 +180,9 @@ class SlackRequestLedger:
         # TTL deletes lazily: an entry past its expiry still exists, and no longer counts.
         unseen = RegistryEntry.name.does_not_exist() | (RegistryEntry.expires_at < moment)
         return try_save(entry, unseen)
+
+    @staticmethod
+    def first_work(request_id: str) -> bool:
+        """Claim the slow half of a request for one worker; False when a delivery of it was already claimed."""
+        entry = RegistryEntry(name=f"slack-work#{request_id}", expires_at=int(time.time()) + 24 * 3600)
+        return try_save(entry, RegistryEntry.name.does_not_exist())

@@ -16,6 +16,7 @@ from chalicelib.adapters.codebuild import BuildStateChange
 from chalicelib.workers.activation_worker import handle_activation
 from chalicelib.workers.build_state import handle_build_state
 from chalicelib.workers.build_worker import handle_build
+from chalicelib.workers.slack_commands import handle_slack_command
 from chalicelib.workers.slack_notifications import handle_slack_notification
 from chalicelib.workers.webhook_delivery import handle_webhook_message
 
@@ -45,6 +46,10 @@ def consume_activations(event: dict[str, Any], context: Any = None) -> dict[str,
 
 def consume_webhook_deliveries(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return _consume(event, context, handle_webhook_message)
+
+
+def consume_slack_commands(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return _consume(event, context, handle_slack_command)
 
 
 def consume_slack_notifications(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -59,7 +59,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
-        self.codes: dict[str, str] = {}  # OAuth code -> bot token it exchanges for
+        self.codes: dict[str, tuple[str, str, str]] = {}  # OAuth code -> (bot token, team id, team name)
         self.client_id = "1234.5678"
         self.client_secret = "fake-client-secret"
         self._failures: dict[str, list[Failure]] = {}
@@ -96,9 +96,11 @@ class FakeSlack:
     def response_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/response/{next(self._response_ids)}"
 
-    def grant(self, code: str, bot_token: str = "xoxb-fake-token") -> None:
-        """The next oauth.v2.access with `code` succeeds and hands out `bot_token`."""
-        self.codes[code] = bot_token
+    def grant(
+        self, code: str, bot_token: str = "xoxb-fake-token", team_id: str = TEAM_ID, team_name: str = TEAM_NAME
+    ) -> None:
+        """The next oauth.v2.access with `code` succeeds and hands out `bot_token` for that workspace."""
+        self.codes[code] = (bot_token, team_id, team_name)
 
     def fail(self, method: str, error: str, status: int = 200, retry_after: int | None = None) -> None:
         with self._lock:
@@ -162,9 +164,10 @@ class FakeSlack:
         if (client_id, client_secret) != (self.client_id, self.client_secret):
             return {"ok": False, "error": "invalid_client_id"}
         with self._lock:
-            token = self.codes.pop(str(params.get("code")), None)
-        if token is None:
+            granted = self.codes.pop(str(params.get("code")), None)
+        if granted is None:
             return {"ok": False, "error": "invalid_code"}
+        token, team_id, team_name = granted
         return {
             "ok": True,
             "access_token": token,
@@ -172,7 +175,7 @@ class FakeSlack:
             "scope": "commands,chat:write",
             "bot_user_id": BOT_USER_ID,
             "app_id": "A0FAKEAPP1",
-            "team": {"id": TEAM_ID, "name": TEAM_NAME},
+            "team": {"id": team_id, "name": team_name},
             "enterprise": None,
             "authed_user": {"id": "U0INSTALLER"},
         }

@@ -49,6 +49,7 @@ FUNCTIONS = (
     Function("build_worker", "sqs", "deployd-prod-builds"),
     Function("activation_worker", "sqs", "deployd-prod-activations"),
     Function("webhook_delivery", "sqs", "deployd-prod-webhook-deliveries"),
+    Function("slack_command_worker", "sqs", "deployd-prod-slack-commands"),
     Function("slack_notifications", "sqs", "deployd-prod-slack-notifications"),
     Function("preview_scheduler", "schedule"),
     Function("build_events", "cloudwatch_event"),
@@ -141,14 +142,20 @@ def test_every_function_of_app_py_has_its_access_defined(app_functions: dict[str
         assert iam.function_grants(function)  # raises for a function nobody defined the access of
 
 
-def test_only_the_api_functions_role_may_read_the_admin_token_secret(sam: dict[str, Any]) -> None:
-    readers = {}
+def test_only_the_api_functions_role_may_read_the_admin_token_and_slack_secrets(sam: dict[str, Any]) -> None:
+    readers: dict[str, list[Any]] = {}
     for name, role in _roles(sam).items():
         for statement in _statements(role):
             actions = _listed(statement["Action"])
             if any(action.startswith("secretsmanager:") for action in actions):
-                readers[name] = (actions, statement["Resource"])
-    assert readers == {"ApiHandlerRole": (["secretsmanager:GetSecretValue"], {"Ref": "AdminTokenSecret"})}
+                assert actions == ["secretsmanager:GetSecretValue"]
+                readers.setdefault(name, []).extend(_listed(statement["Resource"]))
+    assert list(readers) == ["ApiHandlerRole"]
+    assert sorted(r["Ref"] for r in readers["ApiHandlerRole"]) == [
+        "AdminTokenSecret",
+        "SlackClientSecretStore",
+        "SlackSigningSecretStore",
+    ]
 
 
 # --- the build ---
@@ -258,10 +265,13 @@ def test_the_api_cannot_answer_heartbeats_start_builds_or_touch_the_key_value_st
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert not [a for a, _ in allowed if a.startswith("cloudfront-keyvaluestore:")]
     assert not [t for _, t in allowed if t.startswith("bucket/sites")]  # sites are CloudFront's to read
-    # its only queue: a redelivery asked for puts a webhook message on the delivery queue
+    # its only queues: a redelivery asked for puts a webhook message on the delivery queue; a Slack command's
+    # slow half goes on the Slack command queue
     assert {(a, t) for a, t in allowed if a.startswith("sqs:")} == {
         ("sqs:GetQueueUrl", "queue/webhook-deliveries"),
         ("sqs:SendMessage", "queue/webhook-deliveries"),
+        ("sqs:GetQueueUrl", "queue/slack-commands"),
+        ("sqs:SendMessage", "queue/slack-commands"),
     }
 
 
@@ -395,6 +405,12 @@ def test_only_the_functions_that_query_an_index_may_and_only_that_index(function
         "table/projects/index/by-org",
         "table/deployments/index/by-project",
         "table/webhooks/index/by-org",  # an organization's webhooks
+        "table/slack-installations/index/by-team",  # the organization a Slack workspace belongs to
+    }
+    assert indexes["SlackCommandWorker"] == {
+        "table/projects/index/by-org",
+        "table/deployments/index/by-project",
+        "table/slack-installations/index/by-team",
     }
     assert indexes["PreviewScheduler"] == {"table/projects/index/by-schedule", "table/deployments/index/by-project"}
     assert indexes["DeploymentEvents"] == {"table/webhooks/index/by-org"}
@@ -409,3 +425,22 @@ def test_only_the_functions_that_query_an_index_may_and_only_that_index(function
             "SlackNotifications",
         )
     )
+
+
+def test_the_slack_token_key_encrypts_in_the_api_and_decrypts_only_in_the_slack_workers(functions: dict) -> None:
+    kms = {f: {a for a, t in _allowed(fn) if a.startswith("kms:")} for f, fn in functions.items()}
+    assert kms["APIHandler"] == {"kms:Encrypt"}  # a workspace connects: its bot token is stored encrypted
+    assert kms["SlackCommandWorker"] == {"kms:Decrypt"}  # `deploy` posts the live message as the bot
+    assert kms["SlackNotifications"] == {"kms:Decrypt"}  # every later edit, as the bot
+    assert {f for f, actions in kms.items() if actions} == {"APIHandler", "SlackCommandWorker", "SlackNotifications"}
+    assert {t for _, t in _allowed(functions["SlackCommandWorker"]) if t.startswith("key/")} == {"key/slack-tokens"}
+
+
+def test_the_slack_command_worker_acts_like_the_api_but_reads_no_keys_and_manages_no_webhooks(functions: dict) -> None:
+    allowed = _allowed(functions["SlackCommandWorker"])
+    assert ("states:StartExecution", "state-machine") in allowed  # deploy
+    assert ("states:StopExecution", "state-machine/executions") in allowed  # cancel
+    assert ("dynamodb:GetItem", "table/slack-installations") in allowed
+    assert ("dynamodb:PutItem", "table/slack-installations") not in allowed  # only the API connects workspaces
+    assert not [t for _, t in allowed if t.startswith(("table/api-keys", "table/webhooks", "secret/"))]
+    assert ("sqs:ReceiveMessage", "queue/slack-commands") in allowed
