@@ -168,9 +168,8 @@ def test_concurrent_first_events_post_one_message(slack: FakeSlack) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    # Then exactly one message was posted; the others found it claimed (current, or busy and put back)
-    assert len(slack.calls_of("chat.postMessage")) == 1
-    assert all(n["sequence"] == 1 for n in _queued())
+    # Then exactly one message was posted; the others found it claimed (shown already, or busy: put back for later)
+    assert len(slack.calls_of("chat.postMessage")) == 1 and len(slack.messages) == 1
 
 
 def test_ratelimited_is_retried_after_the_wait_slack_asked_for(slack: FakeSlack) -> None:
