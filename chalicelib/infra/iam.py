@@ -154,7 +154,7 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
         _API_LEDGER,
         {
             ORGANIZATIONS: (GET,),  # the plan, for the trigger's rate limit
-            SLACK_INSTALLATIONS: (GET,),
+            SLACK_INSTALLATIONS: (GET, DELETE),  # DELETE: Slack answers `deploy`'s post token_revoked (disconnect)
             SLACK_SUBSCRIPTIONS: (QUERY, PUT, DELETE),
             SLACK_LIVE_MESSAGES: (GET, QUERY, PUT, UPDATE),
         },

@@ -123,9 +123,16 @@ def unsubscribe(org_slug: str, team_id: str, channel_id: str, project_id: int | 
 
 
 def subscriptions(org_slug: str) -> list[dict[str, Any]]:
-    """The organization's subscribed channels: [{"channel_id", "project_id" (None: every project)}]."""
+    """The subscribed channels of the organization's connected workspace: [{"channel_id", "project_id" (None:
+    every project)}]; those of a workspace it connected before are kept (they come back if it reconnects that
+    workspace) but not listed, nor sent anything."""
+    installation = SlackInstallationRepository.of_org(org_slug)
+    if installation is None:
+        return []
     found = SlackSubscriptionRepository.of_org(org_slug)
-    return [{"channel_id": s.channel_id, "project_id": s.project_id} for s in found]
+    return [
+        {"channel_id": s.channel_id, "project_id": s.project_id} for s in found if s.team_id == installation.team_id
+    ]
 
 
 def _installation(org_slug: str, team_id: str) -> SlackInstallation | None:
