@@ -159,8 +159,9 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             SLACK_LIVE_MESSAGES: (GET, QUERY, PUT, UPDATE),
         },
     ),
-    # One webhook message: read it and its webhook, record the attempt, note failing or disable the webhook.
-    "sqs:webhook-deliveries": {WEBHOOKS: (GET, UPDATE), WEBHOOK_DELIVERIES: (GET, UPDATE)},
+    # A batch of webhook messages: read them and their webhooks together, record each attempt, note failing or
+    # disable the webhook.
+    "sqs:webhook-deliveries": {WEBHOOKS: (BATCH_GET, UPDATE), WEBHOOK_DELIVERIES: (BATCH_GET, UPDATE)},
     # Claims a deployment, starts its build (locally or on CodeBuild), records a build that could not start.
     "sqs:builds": _tables(_ENDING, {PROJECTS: (GET,), DEPLOYMENTS: (GET, UPDATE), ENVIRONMENTS: (GET, UPDATE)}),
     # Build slots (join the line, hand out slots), the end of a deployment the state machine failed, going live.
@@ -186,12 +187,12 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
     # (an ADD to the registry's route-mirror item) so that the hourly reconcile knows there were some.
     "lambda:route_sync": {ROUTES: (BATCH_GET,), REGISTRY: (UPDATE,)},
     # The deployments stream's webhook fan-out: the organization's webhooks (by-org index), the project and its
-    # environment (the body's project and is_active), and each message stored once (a conditional Put; a
-    # retried record reads the stored one back to see whether it was ever tried).
+    # environment (the body's project and is_active), and an event's messages read and stored together (the
+    # ones not stored yet; a retried record sees which were stored and whether they were ever tried).
     "lambda:deployment_events": {
         PROJECTS: (GET,),
         ENVIRONMENTS: (GET,),
-        WEBHOOK_DELIVERIES: (GET, PUT),
+        WEBHOOK_DELIVERIES: (BATCH_GET, BATCH_WRITE),
         # the Slack channels that show the deployment's live message, and the organization's subscribed ones
         SLACK_LIVE_MESSAGES: (QUERY,),
         SLACK_SUBSCRIPTIONS: (QUERY,),

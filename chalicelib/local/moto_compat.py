@@ -100,6 +100,106 @@ def read_moto_modules_once() -> None:
         backends.list_of_moto_modules = _ModuleList(backends.list_of_moto_modules())  # type: ignore[assignment]
 
 
+def list_handler_methods_once() -> None:
+    """Idempotent. For every request, moto lists its handler class's methods with inspect.getmembers to find the
+    action's (moto.core.utils.method_names_from_class): about a tenth of a request's time. A class's methods do
+    not change while the process runs, so each class's are listed once."""
+    from moto.core import responses
+
+    with _lock:
+        if getattr(responses.method_names_from_class, "listed_once", False):
+            return
+        listed = functools.cache(lambda clazz: frozenset(_method_names(clazz)))
+        listed.listed_once = True  # type: ignore[attr-defined]
+        responses.method_names_from_class = listed  # type: ignore[assignment]
+
+
+def convert_names_once() -> None:
+    """Idempotent. moto converts the same CamelCase names (actions, queue attributes) to snake_case about a dozen
+    times a request, character by character; the conversion is a pure function of the name, so each name is
+    converted once."""
+    from moto import sqs
+    from moto.core import responses, utils
+
+    with _lock:
+        if getattr(utils.camelcase_to_underscores, "cache_info", None) is not None:
+            return
+        converted = functools.lru_cache(maxsize=4096)(utils.camelcase_to_underscores)
+        for module in (utils, responses, sqs.models):
+            module.camelcase_to_underscores = converted  # type: ignore[attr-defined]
+
+
+def _method_names(clazz: object) -> list[str]:
+    from moto.core.utils import method_names_from_class
+
+    return method_names_from_class(clazz)
+
+
+# --- DynamoDB's answers in plain JSON ---
+#
+# moto serializes every answer by walking the operation's output shape member by member; for DynamoDB, whose
+# answers are already wire-format JSON (items as {"S": ...} maps), that walk was most of the emulator's time per
+# request (a deployment item has dozens of attributes, each a structure of ten possible members). DynamoDB and
+# DynamoDB Streams answers are written with json.dumps instead: what botocore parses from them is the same
+# (tests/unit/test_moto_json.py compares the two on each of these operations). Table and stream descriptions keep
+# moto's serializer: they are rare, and their timestamps and nested shapes are where the two would differ.
+_QUICK_JSON_OPERATIONS = {
+    "dynamodb": frozenset(
+        {
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "Scan",
+            "BatchGetItem",
+            "BatchWriteItem",
+            "TransactWriteItems",
+        }
+    ),
+    "dynamodbstreams": frozenset({"GetShardIterator", "GetRecords"}),
+}
+_shape_walk: Callable[..., Any] | None = None  # moto's own serializer, kept for the comparison test
+
+
+def _epoch_seconds(value: Any) -> float:
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def answer_dynamodb_in_plain_json() -> None:
+    """Idempotent: DynamoDB and DynamoDB Streams results (not errors) are serialized with json.dumps."""
+    global _shape_walk
+    import json
+
+    from moto.core.responses import ActionResult
+
+    with _lock:
+        if _shape_walk is not None:
+            return
+        shape_walk = _shape_walk = ActionResult.execute_result
+
+        def execute_result(self: Any, context: Any) -> Any:
+            service_model = context.service_model
+            operations = _QUICK_JSON_OPERATIONS.get(service_model.service_name, frozenset())
+            if (
+                type(self).__name__ in ("ActionResult", "DynamoResult")
+                and context.operation_model.name in operations
+                and service_model.protocol == "json"
+                and isinstance(self.result, dict)
+            ):
+                try:
+                    body = json.dumps(self.result, default=_epoch_seconds, separators=(",", ":"))
+                except TypeError:
+                    return shape_walk(self, context)
+                version = service_model.metadata.get("jsonVersion", "1.0")
+                return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+            return shape_walk(self, context)
+
+        ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
 class _ModuleList:
     """moto's module names, listed once; called as moto calls list_of_moto_modules."""
 

@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -25,13 +26,13 @@ from typing import Any
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
     BUILD_QUEUE,
-    DEPLOYMENTS,
     PIPELINE,
     PREVIEW_SCHEDULE,
     SLACK_COMMAND_QUEUE,
-    SLACK_NOTIFY_QUEUE,
-    WEBHOOK_QUEUE,
 )
+
+# How long the event functions' process may take to import the app and take the stream's position.
+EVENT_FUNCTIONS_START_SECONDS = 60.0
 
 
 def free_port() -> int:
@@ -108,6 +109,7 @@ class EmbeddedStack:
         self.moto_port = config.moto_port or free_port()
         self._moto: Any = None
         self._workers: list[Any] = []
+        self._events: subprocess.Popen[bytes] | None = None
         self._sites: Any = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
@@ -160,6 +162,9 @@ class EmbeddedStack:
         from chalicelib.adapters import sandbox
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
+            answer_dynamodb_in_plain_json,
+            convert_names_once,
+            list_handler_methods_once,
             read_moto_modules_once,
             serialize_dynamodb,
             snapshot_streams_cheaply,
@@ -169,6 +174,9 @@ class EmbeddedStack:
         serialize_dynamodb()
         snapshot_streams_cheaply()
         read_moto_modules_once()
+        list_handler_methods_once()
+        answer_dynamodb_in_plain_json()
+        convert_names_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
@@ -198,7 +206,7 @@ class EmbeddedStack:
         import app as app_module  # imported only now: models read table names from the environment set above
 
         self._start_workers(app_module, clients["sqs"], queue_urls, settings.region)
-        self._start_stream_worker(app_module, clients["dynamodb"], settings)
+        self._start_event_functions()
         if self.config.schedule_interval_seconds > 0:
             self._timer = ScheduleTimer(
                 app_module.preview_scheduler, self.config.schedule_interval_seconds, settings.region
@@ -233,41 +241,56 @@ class EmbeddedStack:
         self._moto.authenticate = True
 
     def _start_workers(self, app_module: Any, sqs: Any, queue_urls: dict[str, str], region: str) -> None:
-        from chalicelib.local.workers import QueueWorker
+        from chalicelib.local.workers import sqs_worker
 
         plan = [
-            (BUILD_QUEUE.logical, app_module.build_worker, self.config.build_workers, 1),
-            (ACTIVATION_QUEUE.logical, app_module.activation_worker, 4, 10),
-            (WEBHOOK_QUEUE.logical, app_module.webhook_delivery, 4, 1),
-            (SLACK_COMMAND_QUEUE.logical, app_module.slack_command_worker, 4, 1),
-            (SLACK_NOTIFY_QUEUE.logical, app_module.slack_notifications, 2, 1),
+            (BUILD_QUEUE.logical, "build_worker", self.config.build_workers),
+            (ACTIVATION_QUEUE.logical, "activation_worker", 4),
+            (SLACK_COMMAND_QUEUE.logical, "slack_command_worker", 4),
         ]
-        for logical, handler, concurrency, batch_size in plan:
+        for logical, name, concurrency in plan:
             if concurrency < 1:
                 continue  # no consumer at all: used to show what happens when workers never answer
-            url = queue_urls[logical]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            worker = QueueWorker(
-                sqs, url, arn, handler, f"{logical}-consumer", batch_size, region, concurrency=concurrency
-            )
+            worker = sqs_worker(app_module, sqs, queue_urls[logical], name, concurrency, region)
             worker.start()
             self._workers.append(worker)
 
-    def _start_stream_worker(self, app_module: Any, dynamodb: Any, settings: Any) -> None:
-        """The deployments table's stream feeds the webhook fan-out, as its event source mapping does on AWS."""
-        from chalicelib.aws import client
-        from chalicelib.local.workers import StreamWorker
+    def _start_event_functions(self) -> None:
+        """The deployments stream's consumer and the webhook deliveries, in a process of their own
+        (chalicelib/local/event_functions.py), started and ready before the stack answers."""
+        import select
+        import sys
 
-        table = dynamodb.describe_table(TableName=settings.resource_name(DEPLOYMENTS.logical))["Table"]
-        worker = StreamWorker(
-            client("dynamodbstreams"),
-            table["LatestStreamArn"],
-            app_module.deployment_events,
-            f"{DEPLOYMENTS.logical}-stream-consumer",
-            settings.region,
+        read_end, write_end = os.pipe()
+        env = {**os.environ, "DEPLOYD_READY_FD": str(write_end)}
+        self._events = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local.event_functions"],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
         )
-        worker.start()
-        self._workers.append(worker)
+        os.close(write_end)
+        try:
+            readable, _, _ = select.select([read_end], [], [], EVENT_FUNCTIONS_START_SECONDS)
+            said = os.read(read_end, 16) if readable else b""
+        finally:
+            os.close(read_end)
+        if said != b"ready\n":
+            self._stop_event_functions()
+            raise RuntimeError("the embedded stack's event functions process did not start")
+
+    def _stop_event_functions(self) -> None:
+        events, self._events = self._events, None
+        if events is None:
+            return
+        if events.stdin is not None:
+            events.stdin.close()
+        try:
+            events.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            events.kill()
+            events.wait()
 
     def _start_sites(self) -> None:
         from chalicelib.local.sites import SiteServer
@@ -306,5 +329,6 @@ class EmbeddedStack:
             self._sites.stop()
         for worker in self._workers:
             worker.join(timeout=5)
+        self._stop_event_functions()
         if self._moto is not None:
             self._moto.stop()

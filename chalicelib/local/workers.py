@@ -9,7 +9,9 @@ on the queue for redelivery.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,26 @@ class LocalLambdaContext:
         return 900_000
 
 
+def sqs_worker(app_module: Any, sqs: Any, url: str, name: str, concurrency: int, region: str) -> QueueWorker:
+    """A poller for the queue at `url` calling app.py's handler `name`, with the batch size and batching window
+    that handler registers for Lambda."""
+    from chalice.app import SQSEventConfig
+
+    (source,) = [s for s in app_module.app.event_sources if isinstance(s, SQSEventConfig) and s.name == name]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return QueueWorker(
+        sqs,
+        url,
+        arn,
+        getattr(app_module, name),
+        f"{source.queue}-consumer",
+        source.batch_size,
+        region,
+        concurrency=concurrency,
+        batching_window_seconds=source.maximum_batching_window_in_seconds,
+    )
+
+
 class QueueWorker(threading.Thread):
     def __init__(
         self,
@@ -41,8 +63,10 @@ class QueueWorker(threading.Thread):
         batch_size: int,
         region: str,
         concurrency: int = 1,
+        batching_window_seconds: float = 0,
     ) -> None:
         super().__init__(name=name, daemon=True)
+        self._batching_window = batching_window_seconds
         self._sqs = sqs
         self._queue_url = queue_url
         self._queue_arn = queue_arn
@@ -73,10 +97,21 @@ class QueueWorker(threading.Thread):
             threading.Thread(target=self._invoke, args=(messages,), name=f"{self.name}-invocation", daemon=True).start()
 
     def _receive(self) -> list[dict[str, Any]]:
+        """A batch: the first messages to arrive within a second, then (with a batching window, as Lambda's
+        MaximumBatchingWindowInSeconds) more until the batch is full or the window since the first has passed."""
+        messages = self._receive_some(self._batch_size, 1)
+        if not messages or not self._batching_window:
+            return messages
+        closes = time.monotonic() + self._batching_window
+        while len(messages) < self._batch_size and (left := closes - time.monotonic()) > 0:
+            messages += self._receive_some(self._batch_size - len(messages), max(1, min(20, math.ceil(left))))
+        return messages
+
+    def _receive_some(self, most: int, wait_seconds: int) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
             QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=1,
+            MaxNumberOfMessages=most,
+            WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
@@ -88,9 +123,10 @@ class QueueWorker(threading.Thread):
             context = LocalLambdaContext(function_name=self.name, aws_request_id=str(uuid.uuid4()))
             result = self._handler(event, context) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            for message in messages:
-                if message["MessageId"] not in failed:
-                    self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+            done = [message for message in messages if message["MessageId"] not in failed]
+            if done:  # one request for the batch, as Lambda deletes a batch's successful messages
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+                self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
         except Exception:  # the messages stay on the queue and come back after their visibility timeout
             logger.exception("queue worker invocation failed", extra={"worker": self.name})
         finally:
@@ -108,6 +144,10 @@ class QueueWorker(threading.Thread):
             "eventSourceARN": self._queue_arn,
             "awsRegion": self._region,
         }
+
+
+# The stream worker asks for the stream's shards every this many polls (a table's stream gains shards rarely).
+SHARD_LIST_EVERY = 25
 
 
 class StreamWorker(threading.Thread):
@@ -144,6 +184,7 @@ class StreamWorker(threading.Thread):
         # shard id -> the last sequence number handled (None: read the shard from its beginning). Shards present
         # at start are read from their end (LATEST), as a new event source mapping does.
         self._after: dict[str, str | None] = {shard_id: self._end_of(shard_id) for shard_id in self._shard_ids()}
+        self._polls = 0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -176,8 +217,10 @@ class StreamWorker(threading.Thread):
         return after
 
     def _poll(self) -> None:
-        for shard_id in self._shard_ids():
-            self._after.setdefault(shard_id, None)
+        self._polls += 1
+        if self._polls % SHARD_LIST_EVERY == 0:  # new shards are rare: the list is asked for now and then
+            for shard_id in self._shard_ids():
+                self._after.setdefault(shard_id, None)
         for shard_id, after in list(self._after.items()):
             records = self._read(shard_id, after)
             if records:

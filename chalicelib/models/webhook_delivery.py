@@ -5,6 +5,7 @@ that runs twice for one event (a stream batch retried) makes the same item, not 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
@@ -81,6 +82,26 @@ class WebhookDeliveryRepository:
         if delivery.created_at is None:
             delivery.created_at = utc_now()
         return try_save(delivery, WebhookDelivery.id.does_not_exist())
+
+    @staticmethod
+    def find_many(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], WebhookDelivery]:
+        """The stored messages among `keys` ((webhook id, message id) pairs), read together."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        return {(d.webhook_id, d.id): d for d in WebhookDelivery.batch_get(unique, consistent_read=True)}
+
+    @staticmethod
+    def create_many(deliveries: Iterable[WebhookDelivery]) -> None:
+        """Store new messages together. Unconditional, so only for messages `find_many` has just found absent
+        and that nothing else can write meanwhile: a message is first written by the fan-out of its event, and
+        one event is fanned out by one invocation at a time (a stream shard's records of one deployment reach
+        one batch at a time, in order); nothing else knows of the message until it is enqueued."""
+        with WebhookDelivery.batch_write() as batch:
+            for delivery in deliveries:
+                if delivery.created_at is None:
+                    delivery.created_at = utc_now()
+                batch.save(delivery)
 
     @staticmethod
     def of_webhook(webhook_id: int) -> list[WebhookDelivery]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from chalicelib.adapters import webhook_http, webhook_queue
@@ -111,8 +112,24 @@ def deliver(webhook_id: int, delivery_id: str) -> None:
     """One attempt at the message, if it is still due: pending, and its webhook still there and active."""
     webhook = WebhookRepository.find(webhook_id)
     delivery = WebhookDeliveryRepository.find(webhook_id, delivery_id)
-    if webhook is None or delivery is None or delivery.status != "pending" or not webhook.active:
+    if webhook is not None and delivery is not None:
+        attempt(webhook, delivery)
+
+
+def read_messages(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[Webhook, WebhookDelivery]]:
+    """The messages among `keys` ((webhook id, message id) pairs) that still exist, with their webhooks: a
+    batch's messages and webhooks in two reads, however many the batch holds."""
+    wanted = list(keys)
+    deliveries = WebhookDeliveryRepository.find_many(wanted)
+    webhooks = WebhookRepository.find_many(webhook_id for webhook_id, _ in deliveries)
+    return {key: (webhooks[key[0]], delivery) for key, delivery in deliveries.items() if key[0] in webhooks}
+
+
+def attempt(webhook: Webhook, delivery: WebhookDelivery) -> None:
+    """One attempt at the message as read, if it is still due: pending, and its webhook active."""
+    if delivery.status != "pending" or not webhook.active:
         return
+    webhook_id, delivery_id = webhook.id, delivery.id
     now = utc_now()
     timeout = GITHUB_TIMEOUT_SECONDS if webhook.dialect == "github" else TIMEOUT_SECONDS
     outcome = webhook_http.post(
@@ -123,16 +140,16 @@ def deliver(webhook_id: int, delivery_id: str) -> None:
         allow_private=get_settings().webhook_allow_private_targets,
         verify_tls=verifies_tls(webhook),
     )
-    attempt = Attempt(at=now, status_code=outcome.status_code, duration_ms=outcome.duration_ms, error=outcome.error)
+    made = Attempt(at=now, status_code=outcome.status_code, duration_ms=outcome.duration_ms, error=outcome.error)
     succeeded = outcome.status_code is not None and 200 <= outcome.status_code < 300
     if succeeded:
-        if WebhookDeliveryRepository.record_attempt(delivery, attempt, "succeeded", None):
+        if WebhookDeliveryRepository.record_attempt(delivery, made, "succeeded", None):
             _succeeded(webhook)
         return
     gone = outcome.status_code == 410
     delay = None if gone else next_delay(len(delivery.attempts) + 1, outcome)
     due = None if delay is None else utc_now() + timedelta(seconds=delay)
-    if not WebhookDeliveryRepository.record_attempt(delivery, attempt, "failed" if due is None else "pending", due):
+    if not WebhookDeliveryRepository.record_attempt(delivery, made, "failed" if due is None else "pending", due):
         return  # another worker recorded an attempt of this message first: it decides what comes next
     logger.info(
         "webhook attempt failed",

@@ -69,45 +69,73 @@ RENDERERS: dict[str, Renderer] = {
 
 def fan_out(events: Iterable[Event]) -> int:
     """Store and enqueue every event's messages; the number of messages enqueued."""
-    return sum(_fan_out_one(event) for event in events)
+    return FanOut()(events)
 
 
-def _fan_out_one(event: Event) -> int:
-    deployment = event.deployment
-    hooks = [
-        hook
-        for hook in WebhookRepository.of_org(deployment.org_slug)
-        if hook.dialect in RENDERERS and hook.wants(deployment.project_id, None)
-    ]
-    if not hooks:
-        return 0
-    try:
-        project = ProjectRepository.get_by_id(deployment.project_id)
-    except NotFound:
-        return 0  # the project is gone: so are its subscribers' reasons to hear about it
-    is_active = active_id(project.id, deployment.environment) == deployment.id
-    messages: dict[str, Message | None] = {}  # rendered once per dialect, whatever the number of webhooks
-    enqueued = 0
-    for hook in hooks:
-        if hook.dialect not in messages:
-            messages[hook.dialect] = RENDERERS[hook.dialect](event, project, is_active)
-        message = messages[hook.dialect]
-        if message is None or not hook.wants(deployment.project_id, message.event_type):
-            continue
-        if _store(hook, event, message):
-            webhook_queue.enqueue(hook.id, message_id(deployment.id, event.sequence))
-            enqueued += 1
-    logger.info(
-        "event fanned out",
-        extra={"event_type": event.type.value, "deployment_id": deployment.id, "messages": enqueued},
-    )
-    return enqueued
+class FanOut:
+    """One invocation's fan-out (a stream batch): an organization's webhooks, a project and an environment's
+    active deployment are read once however many events the batch holds, each event's messages are stored in
+    one write and enqueued ten to a request. What is read is the state when the batch runs, for every event."""
+
+    def __init__(self) -> None:
+        self._hooks: dict[str, list[Webhook]] = {}
+        self._projects: dict[int, Project | None] = {}
+        self._active: dict[tuple[int, str], int | None] = {}
+
+    def __call__(self, events: Iterable[Event]) -> int:
+        return sum(self._one(event) for event in events)
+
+    def _one(self, event: Event) -> int:
+        deployment = event.deployment
+        hooks = [
+            hook
+            for hook in self._hooks_of(deployment.org_slug)
+            if hook.dialect in RENDERERS and hook.wants(deployment.project_id, None)
+        ]
+        if not hooks:
+            return 0
+        project = self._project(deployment.project_id)
+        if project is None:
+            return 0  # the project is gone: so are its subscribers' reasons to hear about it
+        is_active = self._active_id(project.id, deployment.environment) == deployment.id
+        messages: dict[str, Message | None] = {}  # rendered once per dialect, whatever the number of webhooks
+        deliveries: list[WebhookDelivery] = []
+        for hook in hooks:
+            if hook.dialect not in messages:
+                messages[hook.dialect] = RENDERERS[hook.dialect](event, project, is_active)
+            message = messages[hook.dialect]
+            if message is not None and hook.wants(deployment.project_id, message.event_type):
+                deliveries.append(_delivery(hook, event, message))
+        due = _store(deliveries)
+        webhook_queue.enqueue_now([(delivery.webhook_id, delivery.id) for delivery in due])
+        logger.info(
+            "event fanned out",
+            extra={"event_type": event.type.value, "deployment_id": deployment.id, "messages": len(due)},
+        )
+        return len(due)
+
+    def _hooks_of(self, org_slug: str) -> list[Webhook]:
+        if org_slug not in self._hooks:
+            self._hooks[org_slug] = WebhookRepository.of_org(org_slug)
+        return self._hooks[org_slug]
+
+    def _project(self, project_id: int) -> Project | None:
+        if project_id not in self._projects:
+            try:
+                self._projects[project_id] = ProjectRepository.get_by_id(project_id)
+            except NotFound:
+                self._projects[project_id] = None
+        return self._projects[project_id]
+
+    def _active_id(self, project_id: int, environment: str) -> int | None:
+        key = (project_id, environment)
+        if key not in self._active:
+            self._active[key] = active_id(project_id, environment)
+        return self._active[key]
 
 
-def _store(hook: Webhook, event: Event, message: Message) -> bool:
-    """Whether the message needs enqueuing: newly stored, or stored before but never tried (a crash between
-    storing and enqueuing, then this retry of the stream batch)."""
-    delivery = WebhookDelivery(
+def _delivery(hook: Webhook, event: Event, message: Message) -> WebhookDelivery:
+    return WebhookDelivery(
         webhook_id=hook.id,
         id=message_id(event.deployment.id, event.sequence),
         event_type=message.event_type,
@@ -115,7 +143,13 @@ def _store(hook: Webhook, event: Event, message: Message) -> bool:
         body=json.dumps(message.body),
         expires_at=expiry(int(time.time())),
     )
-    if WebhookDeliveryRepository.create(delivery):
-        return True
-    stored = WebhookDeliveryRepository.find(hook.id, delivery.id)
-    return stored is not None and stored.status == "pending" and not stored.attempts
+
+
+def _store(deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    """Store the event's new messages; the messages to enqueue: the new ones, and those stored before but never
+    tried (a crash between storing and enqueuing, then this retry of the stream batch)."""
+    stored = WebhookDeliveryRepository.find_many((d.webhook_id, d.id) for d in deliveries)
+    new = [d for d in deliveries if (d.webhook_id, d.id) not in stored]
+    WebhookDeliveryRepository.create_many(new)
+    untried = [d for d in stored.values() if d.status == "pending" and not d.attempts]
+    return new + untried

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.codebuild import BuildStateChange
+from chalicelib.workers import webhook_delivery
 from chalicelib.workers.activation_worker import handle_activation
 from chalicelib.workers.build_state import handle_build_state
 from chalicelib.workers.build_worker import handle_build
 from chalicelib.workers.slack_commands import handle_slack_command
 from chalicelib.workers.slack_notifications import handle_slack_notification
-from chalicelib.workers.webhook_delivery import handle_webhook_message
 
 
 def _consume(event: dict[str, Any], context: Any, handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def consume_activations(event: dict[str, Any], context: Any = None) -> dict[str,
 
 
 def consume_webhook_deliveries(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    return _consume(event, context, handle_webhook_message)
+    return webhook_delivery.consume(event, context)
 
 
 def consume_slack_commands(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -16,18 +16,19 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 
-def _record_handler(record: DynamoDBRecord) -> None:
-    images = record.raw_event.get("dynamodb") or {}
-    events = events_of(images.get("OldImage"), images.get("NewImage"))
-    webhook_fanout.fan_out(events)
-    slack_live.notify(events)  # after the webhooks: a retried record fans out again without a second message
-
-
 def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    fan_out = webhook_fanout.FanOut()  # one per invocation: the batch's webhooks and projects read once
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        images = record.raw_event.get("dynamodb") or {}
+        events = events_of(images.get("OldImage"), images.get("NewImage"))
+        fan_out(events)
+        slack_live.notify(events)  # after the webhooks: a retried record fans out again without a second message
+
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     response = process_partial_response(
-        event=event, record_handler=_record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)

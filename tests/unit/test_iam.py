@@ -382,7 +382,7 @@ def test_deployment_events_reads_the_deployments_stream_stores_messages_and_only
     assert ("dynamodb:GetRecords", "table/deployments/stream") in allowed
     assert _table_actions(function, DEPLOYMENTS) == set()
     # It stores each message once (a conditional Put) and reads one back, and changes nothing else in DynamoDB
-    assert _table_actions(function, WEBHOOK_DELIVERIES) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+    assert _table_actions(function, WEBHOOK_DELIVERIES) == {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}
     writes = {(a, t) for a, t in allowed if a.split(":")[1].startswith(("Put", "Update", "Delete", "BatchWrite"))}
     assert {t for _, t in writes if t.startswith("table/")} == {"table/webhook-deliveries"}
     # Its only queues are the webhook deliveries' and the Slack notifications', to send to; no S3, Step Functions

@@ -1,5 +1,5 @@
 """The embedded stack's moto server finds a request's backend without listing moto's package directory each time
-(chalicelib.local.moto_compat.read_moto_modules_once)."""
+(chalicelib.local.moto_compat.read_moto_modules_once), and its handler classes' methods are listed once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from chalicelib.local.moto_compat import read_moto_modules_once
+from chalicelib.local.moto_compat import convert_names_once, list_handler_methods_once, read_moto_modules_once
 
 
 def test_a_backend_is_found_without_listing_the_disk_and_finds_what_the_listing_found(
@@ -29,3 +29,35 @@ def test_a_backend_is_found_without_listing_the_disk_and_finds_what_the_listing_
     dispatcher = DomainDispatcherApplication(create_backend_app)
     assert dispatcher.get_backend_for_host("dynamodb") == "dynamodb"
     assert dispatcher.get_backend_for_host("sqs.us-east-1.amazonaws.com") == "sqs"
+
+
+def test_a_handler_class_is_inspected_once_and_still_names_its_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+
+    from moto.core import responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    list_handler_methods_once()
+    list_handler_methods_once()  # idempotent
+    names = responses.method_names_from_class(DynamoHandler)
+    assert {"get_item", "transact_write_items"} <= names
+
+    def no_inspection(*args: object, **kwargs: object) -> list[object]:
+        raise AssertionError("inspected the handler class again")
+
+    monkeypatch.setattr(inspect, "getmembers", no_inspection)
+    assert responses.method_names_from_class(DynamoHandler) == names
+
+
+def test_names_are_converted_once_each_and_as_moto_converts_them() -> None:
+    from moto.core import responses, utils
+    from moto.sqs import models
+
+    expected = {name: utils.camelcase_to_underscores(name) for name in ("GetItem", "VisibilityTimeout", "ARNName")}
+    convert_names_once()
+    convert_names_once()  # idempotent
+    assert responses.camelcase_to_underscores is utils.camelcase_to_underscores is models.camelcase_to_underscores
+    for name, snake in expected.items():
+        assert utils.camelcase_to_underscores(name) == snake
+        assert utils.camelcase_to_underscores(name) == snake
+    assert utils.camelcase_to_underscores.cache_info().hits >= len(expected)  # type: ignore[attr-defined]

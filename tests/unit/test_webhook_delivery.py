@@ -330,3 +330,42 @@ def test_a_disabled_webhook_gets_nothing_and_refuses_a_redelivery_until_turned_o
         (due,) = queued()
         handle_webhook_message(due)
         assert len(receiver) == 1 and reread(delivery).status == "succeeded"
+
+
+def _sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
+    records = [
+        {"messageId": f"m{index}", "receiptHandle": f"r{index}", "body": json.dumps(body), "eventSource": "aws:sqs"}
+        for index, body in enumerate(bodies)
+    ]
+    return {"Records": records}
+
+
+def test_a_batch_is_attempted_at_once_so_a_slow_receiver_holds_up_only_its_own_message(world: None) -> None:
+    import threading
+
+    from chalicelib.workers import consumers
+
+    with running(Answer(delay_seconds=3)) as slow, running() as fast:
+        # Given a batch holding a message to a slow receiver, two to a fast one, and one of those twice
+        slow_message = message(register(slow.url()).webhook)
+        fast_hook = register(fast.url()).webhook
+        first, second = message(fast_hook), message(fast_hook)
+        bodies = [{"webhook_id": m.webhook_id, "delivery_id": m.id} for m in (slow_message, first, second, first)]
+        results: list[dict[str, Any]] = []
+
+        # When the batch is handled
+        handling = threading.Thread(
+            target=lambda: results.append(consumers.consume_webhook_deliveries(_sqs_event(*bodies)))
+        )
+        handling.start()
+
+        # Then the fast receiver has both its messages, once each, while the slow one has still not answered
+        deadline = time.monotonic() + 2.5
+        while len(fast) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sorted(got.headers["webhook-id"] for got in fast.received) == sorted([first.id, second.id])
+        assert reread(first).status == "succeeded" and reread(slow_message).status == "pending"
+        handling.join(timeout=10)
+        assert results == [{"batchItemFailures": []}]
+        assert reread(slow_message).status == "succeeded"
+        assert len(fast) == 2 and [a.status_code for a in reread(first).attempts] == [200]
