@@ -135,6 +135,108 @@ def _method_names(clazz: object) -> list[str]:
     return method_names_from_class(clazz)
 
 
+# --- a transaction's snapshot: the items it touches, not its tables ---
+#
+# Before a TransactWriteItems, moto deep-copies every table the transaction names, to put the copies back if it
+# fails. The cost grows with the table: on a stack that has recorded a thousand deployments, each activation's
+# transaction spent most of the emulator's time copying the deployments table, holding the lock every DynamoDB
+# request waits for. The transaction runs under that lock (serialize_dynamodb), so nothing else changes the table
+# meanwhile: saving the items it touches (and each table stream's length) before, and putting those back if it
+# fails, restores exactly what the copies would have.
+_transactions_patched = False
+_touching_only = threading.local()
+
+
+class _CopyShim:
+    """moto.dynamodb.models' `copy`: copy.deepcopy, except that a table is its own snapshot while a transaction
+    saves its touched items itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        import copy
+
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        import copy
+
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_touching_only, "active", False) and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+
+def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+    """(table, hash key, range key, a copy of the item or None) for every item the transaction names."""
+    import copy
+
+    touched = []
+    for entry in transact_items:
+        operation, request = next(iter(entry.items()))
+        table = backend.tables.get(request.get("TableName"))
+        if table is None:
+            continue
+        if operation == "Put":
+            attributes = request["Item"]
+            keys = {name: attributes[name] for name in (table.hash_key_attr, table.range_key_attr) if name}
+        else:
+            keys = request["Key"]
+        hash_key, range_key = backend.get_keys_value(table, keys)
+        item = table.get_item(hash_key, range_key)
+        touched.append((table, hash_key, range_key, copy.deepcopy(item) if item is not None else None))
+    return touched
+
+
+def _put_back(touched: list[tuple[Any, Any, Any, Any]], stream_lengths: list[tuple[Any, int]]) -> None:
+    for table, hash_key, range_key, item in reversed(touched):  # the first saved state of a key is put back last
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+        elif item is None:
+            table.items.get(hash_key, {}).pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = item
+    for shard, length in stream_lengths:
+        del shard.items[length:]
+
+
+def snapshot_touched_items_only() -> None:
+    """Idempotent: a failed TransactWriteItems puts back the items it touched instead of whole table copies."""
+    global _transactions_patched
+    with _lock:
+        if _transactions_patched:
+            return
+        from moto.dynamodb import models
+        from moto.dynamodb.models import DynamoDBBackend
+
+        models.copy = _CopyShim()  # type: ignore[assignment]
+        whole_tables = DynamoDBBackend.transact_write_items
+
+        @functools.wraps(whole_tables)
+        def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+            with _lock:
+                try:
+                    touched = _touched(self, transact_items)
+                except Exception:  # a request moto will refuse anyway: its own path says how
+                    return whole_tables(self, transact_items)
+                tables = {id(table): table for table, *_ in touched}.values()
+                stream_lengths = [(t.stream_shard, len(t.stream_shard.items)) for t in tables if t.stream_shard]
+                _touching_only.active = True
+                try:
+                    return whole_tables(self, transact_items)
+                except BaseException:
+                    _put_back(touched, stream_lengths)
+                    raise
+                finally:
+                    _touching_only.active = False
+
+        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        _transactions_patched = True
+
+
 # --- DynamoDB's answers in plain JSON ---
 #
 # moto serializes every answer by walking the operation's output shape member by member; for DynamoDB, whose

@@ -168,11 +168,13 @@ class EmbeddedStack:
             read_moto_modules_once,
             serialize_dynamodb,
             snapshot_streams_cheaply,
+            snapshot_touched_items_only,
         )
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
         snapshot_streams_cheaply()
+        snapshot_touched_items_only()
         read_moto_modules_once()
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
 
 import pynamodb.connection.base
@@ -32,6 +33,22 @@ def table_meta(logical: str) -> Any:
 @functools.cache
 def _connection() -> Connection:
     return Connection(region=get_settings().region)
+
+
+def batch_get(request_items: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """One BatchGetItem across tables (at most 100 keys in all), in DynamoDB's own request form; each table's
+    items as raw attribute maps (Model.from_raw_data reads them). Keys DynamoDB leaves unprocessed are asked
+    again, after a short backoff."""
+    found: dict[str, list[dict[str, Any]]] = {table: [] for table in request_items}
+    asking, attempt = request_items, 0
+    while asking:
+        if attempt:
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        answer = _connection().client.batch_get_item(RequestItems=asking)
+        for table, items in answer.get("Responses", {}).items():
+            found[table].extend(items)
+        asking, attempt = answer.get("UnprocessedKeys") or {}, attempt + 1
+    return found
 
 
 def transaction() -> TransactWrite:

@@ -3,7 +3,6 @@ is in (native Standard Webhooks, GitHub's repository hooks, GitLab's project hoo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, MapAttribute, UnicodeAttribute
@@ -75,14 +74,6 @@ class WebhookRepository:
             return Webhook.get(webhook_id, consistent_read=True)
         except DoesNotExist:
             return None
-
-    @staticmethod
-    def find_many(webhook_ids: Iterable[int]) -> dict[int, Webhook]:
-        """The webhooks among `webhook_ids` that exist, read together."""
-        unique = list(dict.fromkeys(webhook_ids))
-        if not unique:
-            return {}
-        return {hook.id: hook for hook in Webhook.batch_get(unique, consistent_read=True)}
 
     @staticmethod
     def get(org_slug: str, webhook_id: int) -> Webhook:

@@ -5,18 +5,22 @@ that runs twice for one event (a stream batch retried) makes the same item, not 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import ListAttribute, MapAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.expressions.condition import size
+from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.errors import ConditionFailed
 from chalicelib.infra.resources import WEBHOOK_DELIVERIES
 from chalicelib.models.attributes import IntegerAttribute, TimestampAttribute, utc_now
-from chalicelib.models.base import table_meta
-from chalicelib.models.conditional import try_save, try_update
+from chalicelib.models.base import batch_get, table_meta
+from chalicelib.models.conditional import transact, try_save, try_update
+from chalicelib.models.webhook import Webhook
 
 RETENTION = timedelta(days=30)
 
@@ -68,6 +72,24 @@ def expiry(now_epoch_seconds: int) -> int:
     return now_epoch_seconds + int(RETENTION.total_seconds())
 
 
+# One attempt to record: the message as read, the attempt, the message's new status and next attempt.
+AttemptRecord = tuple["WebhookDelivery", Attempt, str, "datetime | None"]
+
+
+def _attempt_write(
+    delivery: WebhookDelivery, attempt: Attempt, status: str, next_attempt_at: datetime | None
+) -> tuple[list[Action], Condition]:
+    seen = len(delivery.attempts)
+    actions: list[Action] = [
+        WebhookDelivery.attempts.set(WebhookDelivery.attempts.append([attempt])),
+        WebhookDelivery.status.set(status),
+        WebhookDelivery.next_attempt_at.set(next_attempt_at)
+        if next_attempt_at is not None
+        else WebhookDelivery.next_attempt_at.remove(),
+    ]
+    return actions, (size(WebhookDelivery.attempts) == seen) & (WebhookDelivery.status == "pending")
+
+
 class WebhookDeliveryRepository:
     @staticmethod
     def find(webhook_id: int, delivery_id: str) -> WebhookDelivery | None:
@@ -92,6 +114,31 @@ class WebhookDeliveryRepository:
         return {(d.webhook_id, d.id): d for d in WebhookDelivery.batch_get(unique, consistent_read=True)}
 
     @staticmethod
+    def find_with_webhooks(
+        keys: Iterable[tuple[int, str]],
+    ) -> tuple[dict[tuple[int, str], WebhookDelivery], dict[int, Webhook]]:
+        """The stored messages among `keys` and the webhooks they belong to, in one read (at most 50 keys)."""
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}, {}
+        deliveries, webhooks = WebhookDelivery.Meta.table_name, Webhook.Meta.table_name
+        found = batch_get(
+            {
+                deliveries: {
+                    "Keys": [{"webhook_id": {"N": str(hook)}, "id": {"S": message}} for hook, message in unique],
+                    "ConsistentRead": True,
+                },
+                webhooks: {
+                    "Keys": [{"id": {"N": str(hook)}} for hook in dict.fromkeys(hook for hook, _ in unique)],
+                    "ConsistentRead": True,
+                },
+            }
+        )
+        messages = [WebhookDelivery.from_raw_data(item) for item in found[deliveries]]
+        hooks = [Webhook.from_raw_data(item) for item in found[webhooks]]
+        return {(m.webhook_id, m.id): m for m in messages}, {hook.id: hook for hook in hooks}
+
+    @staticmethod
     def create_many(deliveries: Iterable[WebhookDelivery]) -> None:
         """Store new messages together. Unconditional, so only for messages `find_many` has just found absent
         and that nothing else can write meanwhile: a message is first written by the fan-out of its event, and
@@ -114,16 +161,25 @@ class WebhookDeliveryRepository:
     ) -> bool:
         """Append an attempt and the message's new state, if no other attempt was recorded since `delivery` was
         read (a message redelivered by SQS to two workers records one of their attempts); False otherwise."""
-        seen = len(delivery.attempts)
-        actions = [
-            WebhookDelivery.attempts.set(WebhookDelivery.attempts.append([attempt])),
-            WebhookDelivery.status.set(status),
-            WebhookDelivery.next_attempt_at.set(next_attempt_at)
-            if next_attempt_at is not None
-            else WebhookDelivery.next_attempt_at.remove(),
-        ]
-        condition = (size(WebhookDelivery.attempts) == seen) & (WebhookDelivery.status == "pending")
-        return try_update(delivery, actions, condition)
+        return try_update(delivery, *_attempt_write(delivery, attempt, status, next_attempt_at))
+
+    @staticmethod
+    def record_attempts(records: Sequence[AttemptRecord]) -> list[bool]:
+        """Record each attempt as record_attempt does, for distinct messages: in one transaction when every
+        condition holds; when one does not, the transaction wrote nothing and each is recorded on its own."""
+        if len(records) == 1:
+            return [WebhookDeliveryRepository.record_attempt(*records[0])]
+
+        def write(tx: TransactWrite) -> None:
+            for record in records:
+                actions, condition = _attempt_write(*record)
+                tx.update(record[0], actions=actions, condition=condition)
+
+        try:
+            transact(write)
+        except ConditionFailed:
+            return [WebhookDeliveryRepository.record_attempt(*record) for record in records]
+        return [True] * len(records)
 
     @staticmethod
     def reopen(delivery: WebhookDelivery, now: datetime) -> None:

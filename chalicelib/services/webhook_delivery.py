@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.adapters import webhook_http, webhook_queue
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.webhook import Webhook, WebhookRepository
-from chalicelib.models.webhook_delivery import Attempt, WebhookDelivery, WebhookDeliveryRepository, github_guid
+from chalicelib.models.webhook_delivery import (
+    Attempt,
+    AttemptRecord,
+    WebhookDelivery,
+    WebhookDeliveryRepository,
+    github_guid,
+)
 from chalicelib.observability import logger
 from chalicelib.services import github_hooks, gitlab_hooks
 from chalicelib.settings import get_settings
@@ -118,15 +127,78 @@ def deliver(webhook_id: int, delivery_id: str) -> None:
 
 def read_messages(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[Webhook, WebhookDelivery]]:
     """The messages among `keys` ((webhook id, message id) pairs) that still exist, with their webhooks: a
-    batch's messages and webhooks in two reads, however many the batch holds."""
-    wanted = list(keys)
-    deliveries = WebhookDeliveryRepository.find_many(wanted)
-    webhooks = WebhookRepository.find_many(webhook_id for webhook_id, _ in deliveries)
+    batch's messages and webhooks in one read, however many the batch holds."""
+    deliveries, webhooks = WebhookDeliveryRepository.find_with_webhooks(keys)
     return {key: (webhooks[key[0]], delivery) for key, delivery in deliveries.items() if key[0] in webhooks}
 
 
-def attempt(webhook: Webhook, delivery: WebhookDelivery) -> None:
-    """One attempt at the message as read, if it is still due: pending, and its webhook active."""
+# How long the attempt that writes waits for others to join its write (as a database's commit delay).
+GROUP_WINDOW_SECONDS = 0.01
+
+
+class AttemptLog:
+    """Records the attempts of one batch of messages together, as a group commit: the first attempt to end
+    writes its record after GROUP_WINDOW_SECONDS, with every attempt that ended by then, in one transaction;
+    attempts that end while it writes are written together by the next of them. Receivers that answer at about
+    the same time cost one write; a slow receiver's attempt, ending later, is written alone, and delays no other
+    attempt's record."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[_Pending] = []
+        self._writing = False
+
+    def record(self, delivery: WebhookDelivery, made: Attempt, status: str, next_attempt_at: datetime | None) -> bool:
+        """What WebhookDeliveryRepository.record_attempt answers for this attempt (blocks until written)."""
+        pending = _Pending((delivery, made, status, next_attempt_at))
+        with self._lock:
+            self._waiting.append(pending)
+            leads = not self._writing
+            self._writing = True
+        if leads:
+            self._write_all()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.written
+
+    def _write_all(self) -> None:
+        while True:
+            time.sleep(GROUP_WINDOW_SECONDS)  # attempts ending within a moment join this write
+            with self._lock:
+                group, self._waiting = self._waiting, []
+                if not group:
+                    self._writing = False
+                    return
+            try:
+                for pending, written in zip(
+                    group, WebhookDeliveryRepository.record_attempts([p.record for p in group]), strict=True
+                ):
+                    pending.written = written
+            except Exception as exc:  # each waiting attempt raises it: its queue message comes back
+                for pending in group:
+                    pending.error = exc
+            finally:
+                for pending in group:
+                    pending.done.set()
+
+
+@dataclass
+class _Pending:
+    record: AttemptRecord
+    written: bool = False
+    error: Exception | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+Recorder = Callable[[WebhookDelivery, Attempt, str, "datetime | None"], bool]
+
+
+def attempt(
+    webhook: Webhook, delivery: WebhookDelivery, record: Recorder = WebhookDeliveryRepository.record_attempt
+) -> None:
+    """One attempt at the message as read, if it is still due: pending, and its webhook active. `record` writes
+    the attempt (an AttemptLog's, to write a batch's attempts together)."""
     if delivery.status != "pending" or not webhook.active:
         return
     webhook_id, delivery_id = webhook.id, delivery.id
@@ -143,13 +215,13 @@ def attempt(webhook: Webhook, delivery: WebhookDelivery) -> None:
     made = Attempt(at=now, status_code=outcome.status_code, duration_ms=outcome.duration_ms, error=outcome.error)
     succeeded = outcome.status_code is not None and 200 <= outcome.status_code < 300
     if succeeded:
-        if WebhookDeliveryRepository.record_attempt(delivery, made, "succeeded", None):
+        if record(delivery, made, "succeeded", None):
             _succeeded(webhook)
         return
     gone = outcome.status_code == 410
     delay = None if gone else next_delay(len(delivery.attempts) + 1, outcome)
     due = None if delay is None else utc_now() + timedelta(seconds=delay)
-    if not WebhookDeliveryRepository.record_attempt(delivery, made, "failed" if due is None else "pending", due):
+    if not record(delivery, made, "failed" if due is None else "pending", due):
         return  # another worker recorded an attempt of this message first: it decides what comes next
     logger.info(
         "webhook attempt failed",

@@ -1,7 +1,8 @@
 """The webhook delivery queue's messages: {"webhook_id", "delivery_id", "not_before"?}, one attempt each.
 
 A batch's messages and their webhooks are read together, then every message is attempted at once, each in its own
-thread: a slow or dead receiver holds up only its own message's attempt. A message due later than SQS can delay
+thread: a slow or dead receiver holds up only its own message's attempt. Attempts that end at about the same time
+are recorded in one write (services.webhook_delivery.AttemptLog). A message due later than SQS can delay
 it goes back to the queue until it is due (adapters.webhook_queue). A message twice in one batch (SQS delivers at
 least once) is attempted once.
 """
@@ -55,13 +56,14 @@ def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     for record in records:
         first.setdefault(_key(json.loads(record["body"])), record["messageId"])
     found = webhook_delivery.read_messages(first)
+    log = webhook_delivery.AttemptLog()  # the batch's attempts written together as they end
 
     def handle(record: SQSRecord) -> None:
         message = json.loads(record.body)
         key = _key(message)
         if _requeued(message) or first[key] != record.message_id or key not in found:
             return
-        webhook_delivery.attempt(*found[key])
+        webhook_delivery.attempt(*found[key], record=log.record)
 
     async def record_handler(record: SQSRecord) -> None:
         await asyncio.to_thread(handle, record)

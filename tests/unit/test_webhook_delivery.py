@@ -364,8 +364,80 @@ def test_a_batch_is_attempted_at_once_so_a_slow_receiver_holds_up_only_its_own_m
         while len(fast) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert sorted(got.headers["webhook-id"] for got in fast.received) == sorted([first.id, second.id])
-        assert reread(first).status == "succeeded" and reread(slow_message).status == "pending"
+        while {reread(first).status, reread(second).status} != {"succeeded"} and time.monotonic() < deadline:
+            time.sleep(0.02)  # recorded once the receiver has answered
+        assert reread(first).status == reread(second).status == "succeeded"
+        assert reread(slow_message).status == "pending"
         handling.join(timeout=10)
         assert results == [{"batchItemFailures": []}]
         assert reread(slow_message).status == "succeeded"
         assert len(fast) == 2 and [a.status_code for a in reread(first).attempts] == [200]
+
+
+def _made(status_code: int = 200) -> Any:
+    from chalicelib.models.webhook_delivery import Attempt
+
+    return Attempt(at=utc_now(), status_code=status_code, duration_ms=3, error=None)
+
+
+def test_attempts_are_recorded_together_and_a_message_changed_meanwhile_alone(world: None) -> None:
+    with running() as receiver:
+        hook = register(receiver.url()).webhook
+        first, second, third = message(hook), message(hook), message(hook)
+        stale = reread(second)
+        assert WebhookDeliveryRepository.record_attempt(second, _made(500), "pending", utc_now())
+
+        # One group: the second message's record was read before another attempt was recorded on it
+        written = WebhookDeliveryRepository.record_attempts(
+            [
+                (first, _made(), "succeeded", None),
+                (stale, _made(), "succeeded", None),
+                (third, _made(), "succeeded", None),
+            ]
+        )
+
+        assert written == [True, False, True]
+        assert reread(first).status == reread(third).status == "succeeded"
+        assert [(a.status_code) for a in reread(second).attempts] == [500] and reread(second).status == "pending"
+
+
+def test_attempts_that_end_while_another_is_written_are_written_in_one_group(
+    world: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    with running() as receiver:
+        hook = register(receiver.url()).webhook
+        deliveries = [message(hook) for _ in range(5)]
+        groups: list[int] = []
+        slow_write = threading.Event()
+        real = WebhookDeliveryRepository.record_attempts
+
+        def observed(records: Any) -> list[bool]:
+            groups.append(len(records))
+            if len(groups) == 1:
+                slow_write.wait(10)  # the first write takes a while: the other attempts end meanwhile
+            return real(records)
+
+        monkeypatch.setattr(WebhookDeliveryRepository, "record_attempts", staticmethod(observed))
+        log = webhook_delivery.AttemptLog()
+        answers: list[bool] = []
+
+        def record(delivery: WebhookDelivery) -> None:
+            answers.append(log.record(delivery, _made(), "succeeded", None))
+
+        threads = [threading.Thread(target=record, args=(delivery,)) for delivery in deliveries]
+        threads[0].start()
+        deadline = time.monotonic() + 10
+        while not groups and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for thread in threads[1:]:
+            thread.start()
+        while len(log._waiting) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        slow_write.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+        assert groups == [1, 4] and answers == [True] * 5
+        assert all(reread(d).status == "succeeded" and len(reread(d).attempts) == 1 for d in deliveries)
