@@ -1,4 +1,4 @@
-"""Live Slack messages end to end: the embedded stack (its own, pointed at a fake Slack Web API on loopback) builds
+"""Live Slack messages end to end: the session's embedded stack (pointed at a fake Slack Web API on loopback) builds
 real repositories, and every deployment of a subscribed project shows up in the channel as one message edited in
 place, whichever API triggered it; Slack's rate limits are waited out and an uninstalled app is disconnected.
 
@@ -15,28 +15,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api, RunningStack, gated_build, start_stack, stop_stack
+from tests.e2e.conftest import Api, RunningStack, gated_build
 from tests.support.aws import forget_aws_state
-from tests.support.fake_slack import FakeSlack, Message, running
+from tests.support.fake_slack import FakeSlack, Message
 from tests.support.git import GitRepo
 from tests.support.polling import wait_until
 
 STATIC_BUILD = "mkdir -p dist && cp index.html dist/ && echo built"
 PIPELINE_ORDER = ["Queued", "Cloning", "Building", "Uploading", "Deploying", "Deployed"]
-
-
-@pytest.fixture(scope="module")
-def fake_slack() -> Iterator[FakeSlack]:
-    with running() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, fake_slack: FakeSlack) -> Iterator[RunningStack]:
-    """This module's own stack: its Slack Web API is the fake."""
-    started = start_stack(tmp_path_factory.mktemp("slack-stack"), DEPLOYD_SLACK_API_URL=fake_slack.api_url)
-    yield started
-    stop_stack(started)
 
 
 @pytest.fixture(scope="module")
