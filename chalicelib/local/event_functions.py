@@ -15,10 +15,13 @@ process runs until its standard input closes (the stack stopping, or dying).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 
 def main() -> int:
+    # Ctrl-C in `make run` reaches the whole process group: the stack stops this process by closing its input.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import app as app_module
     from chalicelib.aws import client, queue_url
     from chalicelib.infra.resources import DEPLOYMENTS, SLACK_NOTIFY_QUEUE, WEBHOOK_QUEUE
