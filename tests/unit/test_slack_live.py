@@ -155,6 +155,9 @@ def test_the_sequence_guard_refuses_an_older_state_and_a_second_holder(slack: Fa
 
 
 def test_concurrent_first_events_post_one_message(slack: FakeSlack) -> None:
+    from chalicelib.local.moto_compat import serialize_dynamodb
+
+    serialize_dynamodb()  # moto applies a conditional write atomically only so (DynamoDB always does)
     # Given a deployment whose first notifications reach several workers at once
     _deployment("queued", 1)
     barrier = threading.Barrier(4)
