@@ -6,10 +6,17 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.adapters import codebuild
-from chalicelib.api import admin, github, gitlab, health, mintlify, native
+from chalicelib.api import admin, github, gitlab, health, mintlify, native, slack
 from chalicelib.api.edges import edges
 from chalicelib.api.middleware import correlate, observe
-from chalicelib.infra.resources import ACTIVATION_QUEUE, BUILD_QUEUE, PREVIEW_SCHEDULE, WEBHOOK_QUEUE
+from chalicelib.infra.resources import (
+    ACTIVATION_QUEUE,
+    BUILD_QUEUE,
+    PREVIEW_SCHEDULE,
+    SLACK_COMMAND_QUEUE,
+    SLACK_NOTIFY_QUEUE,
+    WEBHOOK_QUEUE,
+)
 from chalicelib.settings import get_settings
 from chalicelib.workers import consumers, deployment_stream, route_stream, scheduler
 
@@ -17,7 +24,7 @@ app = Chalice(app_name="deployd")
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
 app.register_middleware(correlate, "http")  # every API request: a correlation id in its logs and response
 app.register_middleware(edges, "http")  # Chalice's own 405 in the dialect of the route
-for routes in (health, admin, native, github, gitlab, mintlify):
+for routes in (health, admin, native, github, gitlab, mintlify, slack):
     routes.dialect.mount(app)  # the module's routes, declared with dialect.route, at the dialect's prefix
 
 
@@ -36,6 +43,18 @@ def activation_worker(event: SQSEvent) -> dict:
 @app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=10)
 def webhook_delivery(event: SQSEvent) -> dict:
     return consumers.consume_webhook_deliveries(event.to_dict(), event.context)
+
+
+# One Slack command or button a batch: each answers its own response_url, none waits behind another.
+@app.on_sqs_message(queue=get_settings().resource_name(SLACK_COMMAND_QUEUE.logical), batch_size=1)
+def slack_command_worker(event: SQSEvent) -> dict:
+    return consumers.consume_slack_commands(event.to_dict(), event.context)
+
+
+# One live Slack message a batch: a rate-limited workspace holds up its own message only.
+@app.on_sqs_message(queue=get_settings().resource_name(SLACK_NOTIFY_QUEUE.logical), batch_size=1)
+def slack_notifications(event: SQSEvent) -> dict:
+    return consumers.consume_slack_notifications(event.to_dict(), event.context)
 
 
 @app.on_cw_event(

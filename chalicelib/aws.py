@@ -73,6 +73,22 @@ def admin_token() -> str:
     return settings.admin_token
 
 
+def slack_signing_secret() -> str:
+    """The Slack app's signing secret: on AWS its Secrets Manager secret, else the setting ("": Slack is off)."""
+    settings = get_settings()
+    if settings.slack_signing_secret_arn:
+        return _secret_string(settings.slack_signing_secret_arn)
+    return settings.slack_signing_secret
+
+
+def slack_client_secret() -> str:
+    """The Slack app's OAuth client secret: on AWS its Secrets Manager secret, else the setting."""
+    settings = get_settings()
+    if settings.slack_client_secret_arn:
+        return _secret_string(settings.slack_client_secret_arn)
+    return settings.slack_client_secret
+
+
 @functools.cache
 def queue_url(logical: str) -> str:
     """The URL of the stack's queue `logical`, asked once per container: it does not change while the queue lives."""

@@ -59,6 +59,14 @@ class Settings:
     webhook_retry_seconds: tuple[float, ...] = WEBHOOK_RETRY_SECONDS
     # Deliver to loopback, private and link-local targets (make run: local receivers are the point there).
     webhook_allow_private_targets: bool = False
+    # The Slack app (docs/slack.md); without a signing secret the /slack routes answer 404. On AWS the signing
+    # and client secrets are Secrets Manager secrets named by the *_ARN settings, read on first use.
+    slack_signing_secret: str = ""
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    slack_signing_secret_arn: str = ""
+    slack_client_secret_arn: str = ""
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -117,4 +125,10 @@ def get_settings() -> Settings:
         build_workspace_root=env.get("DEPLOYD_BUILD_WORKSPACE_ROOT", ""),
         webhook_retry_seconds=_seconds_list(env.get("DEPLOYD_WEBHOOK_RETRY_SECONDS"), WEBHOOK_RETRY_SECONDS),
         webhook_allow_private_targets=env.get("DEPLOYD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "false").lower() == "true",
+        slack_signing_secret=env.get("DEPLOYD_SLACK_SIGNING_SECRET", ""),
+        slack_client_id=env.get("DEPLOYD_SLACK_CLIENT_ID", ""),
+        slack_client_secret=env.get("DEPLOYD_SLACK_CLIENT_SECRET", ""),
+        slack_api_url=env.get("DEPLOYD_SLACK_API_URL", "https://slack.com/api/"),
+        slack_signing_secret_arn=env.get("DEPLOYD_SLACK_SIGNING_SECRET_ARN", ""),
+        slack_client_secret_arn=env.get("DEPLOYD_SLACK_CLIENT_SECRET_ARN", ""),
     )

@@ -11,7 +11,7 @@ from chalicelib.api.http import CONTENT_TYPES
 from chalicelib.api.metering import Meter
 from chalicelib.api.renderers import GITHUB, GITLAB, MINTLIFY, NATIVE
 from chalicelib.errors import Unauthenticated
-from chalicelib.services import auth
+from chalicelib.services import auth, slack_installations
 
 GITHUB_BUCKET = "core"
 
@@ -67,6 +67,12 @@ def admit_anyone(request: Request, meter: Meter, scope: str | None) -> None:
     return None
 
 
+def admit_slack(request: Request, meter: Meter, scope: str | None) -> None:
+    """Slack's requests prove themselves by signature (checked by the view, which has the raw body); without
+    a Slack app configured every /slack route is a 404 saying so."""
+    slack_installations.require_configured()
+
+
 health = Dialect("health", None, NATIVE, admit_anyone, bucket=None)
 admin = Dialect("admin", "/api/v1/admin", NATIVE, admit_admin, bucket=None)
 # Native and Mintlify routes count in "api" (hourly, on arrival) but for triggers, which count in "triggers"
@@ -75,3 +81,5 @@ native = Dialect("native", "/api/v1/public", NATIVE, admit_bearer, bucket="api")
 github = Dialect("github", "/api/v3", GITHUB, admit_github, bucket=GITHUB_BUCKET, read_content_types=CONTENT_TYPES)
 gitlab = Dialect("gitlab", "/api/v4", GITLAB, admit_gitlab, bucket="api")
 mintlify = Dialect("mintlify", "/v1", MINTLIFY, admit_bearer, bucket="api")
+# Slack's Request URL and OAuth redirect; not metered (Slack retries what is not acknowledged in time).
+slack = Dialect("slack", "/slack", NATIVE, admit_slack, bucket=None)

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from chalice import Response
 
-from chalicelib.api import dialects, native_webhooks
+from chalicelib.api import dialects, native_slack, native_webhooks
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
 from chalicelib.api.timestamps import iso
@@ -23,7 +23,7 @@ from chalicelib.services.previews import Preview
 from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
-__all__ = ["dialect", "native_webhooks"]  # the webhooks' routes are declared in their own module
+__all__ = ["dialect", "native_slack", "native_webhooks"]  # routes declared in their own modules
 
 
 def project_json(view: ProjectView) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def trigger_deployment(caller: Caller, project_id: str) -> Response:
     body = parse(DeploymentTrigger, json_body(dialect.current_request))
     projects.get(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
     with caller.meter.counting():
-        view = deployments.trigger(principal.org_slug, pid, body.branch, triggered_by=f"api-key:{principal.key_id}")
+        view = deployments.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api")
     return _data(201, deployment_json(view))
 
 
@@ -207,7 +207,7 @@ def trigger_preview(caller: Caller, project_id: str) -> Response:
     body = parse(PreviewTrigger, json_body(dialect.current_request))
     previews.check_trigger(principal.org_slug, pid)
     with caller.meter.counting():
-        view = previews.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}")
+        view = previews.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api")
     project = projects.get(principal.org_slug, pid).project
     return _data(
         202,

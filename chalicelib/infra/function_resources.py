@@ -11,9 +11,10 @@ from typing import Any
 
 from chalicelib.infra import cdn, codebuild, iam, monitoring
 from chalicelib.infra.functions import Function
+from chalicelib.infra.grants import SLACK_CLIENT_SECRET_LOGICAL_ID, SLACK_SIGNING_SECRET_LOGICAL_ID
 from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID
 from chalicelib.infra.resources import BUILD_PROJECT, DEPLOYMENTS, ROUTES, SITES_CDN, Catalogue, Table
-from chalicelib.infra.template import logical_id
+from chalicelib.infra.template import key_name, logical_id
 
 REST_API = "RestAPI"  # Chalice's logical id for the REST API
 ROUTE_STREAM_CONSUMER = "route_sync"  # the handler in app.py that the routes table's stream invokes
@@ -24,6 +25,7 @@ DEPLOYMENT_STREAM_EVENT = "DeploymentsStream"
 API_STAGE = "api"  # api_gateway_stage in .chalice/config.json
 
 HAS_PUBLIC_API_URL = "HasPublicApiUrl"
+HAS_SLACK = "HasSlack"  # the SlackSigningSecret and SlackClientSecret parameters are both given
 FUNCTION_LOG_RETENTION_DAYS = 30
 # Every function's runtime, and the Python `make package` must run with (see main).
 LAMBDA_RUNTIME = "python3.11"
@@ -112,6 +114,8 @@ def function_environment(catalogue: Catalogue) -> dict[str, Any]:
         variables[env_name(bucket.logical)] = {"Ref": logical_id(bucket.logical, "Bucket")}
     for project in catalogue.build_projects:
         variables[env_name(project.logical)] = {"Ref": codebuild.project_id(project)}
+    for key in catalogue.encryption_keys:
+        variables[env_name(key.logical)] = key_name(key)
     variables["DEPLOYD_STATE_MACHINE_ARN"] = {"Ref": PIPELINE_LOGICAL_ID}
     variables["DEPLOYD_BUILD_RUNNER"] = "codebuild"
     variables["DEPLOYD_BUILD_LOG_GROUP"] = {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
@@ -126,7 +130,22 @@ def function_variables(catalogue: Catalogue, function: Function) -> dict[str, An
     variables = {**function_environment(catalogue), "DEPLOYD_API_URL": api_url_variable(function)}
     if function.kind == "api":
         variables["DEPLOYD_ADMIN_TOKEN_SECRET_ARN"] = {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID}
+        variables.update(slack_variables())
     return variables
+
+
+def slack_variables() -> dict[str, Any]:
+    """The Slack app, for the API only (the secrets' ARNs, never their values); none when the stack has no Slack
+    app, so /slack answers 404 (docs/slack.md)."""
+
+    def when_slack(value: Any) -> dict[str, Any]:
+        return {"Fn::If": [HAS_SLACK, value, {"Ref": "AWS::NoValue"}]}
+
+    return {
+        "DEPLOYD_SLACK_SIGNING_SECRET_ARN": when_slack({"Ref": SLACK_SIGNING_SECRET_LOGICAL_ID}),
+        "DEPLOYD_SLACK_CLIENT_SECRET_ARN": when_slack({"Ref": SLACK_CLIENT_SECRET_LOGICAL_ID}),
+        "DEPLOYD_SLACK_CLIENT_ID": when_slack({"Ref": "SlackClientId"}),
+    }
 
 
 def function_log_group(function: Function, prefix: str) -> dict[str, Any]:

@@ -12,12 +12,15 @@ from typing import Any
 from chalicelib.infra import codebuild
 from chalicelib.infra.cdn import key_value_store_arn
 from chalicelib.infra.functions import Function
-from chalicelib.infra.resources import BUILD_PROJECT, SITES_CDN, Bucket, Queue, Table
+from chalicelib.infra.resources import BUILD_PROJECT, SITES_CDN, Bucket, EncryptionKey, Queue, Table
 from chalicelib.infra.template import logical_id
 
 PIPELINE_LOGICAL_ID = "DeploymentPipeline"
 PIPELINE_ROLE_LOGICAL_ID = "DeploymentPipelineRole"
 ADMIN_TOKEN_SECRET_LOGICAL_ID = "AdminTokenSecret"
+# The Slack app's signing and client secrets (the parameters SlackSigningSecret and SlackClientSecret).
+SLACK_SIGNING_SECRET_LOGICAL_ID = "SlackSigningSecretStore"
+SLACK_CLIENT_SECRET_LOGICAL_ID = "SlackClientSecretStore"
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,13 @@ BUILD_PROJECT_TARGET = Target("build-project", {"Fn::GetAtt": [codebuild.project
 BUILD_LOG_GROUP = Target("build-log-group", {"Fn::GetAtt": [codebuild.log_group_id(BUILD_PROJECT), "Arn"]})
 KEY_VALUE_STORE = Target("key-value-store", key_value_store_arn(SITES_CDN))
 ADMIN_TOKEN_SECRET = Target("secret/admin-token", {"Ref": ADMIN_TOKEN_SECRET_LOGICAL_ID})  # Ref: the secret's ARN
+SLACK_SIGNING_SECRET = Target("secret/slack-signing", {"Ref": SLACK_SIGNING_SECRET_LOGICAL_ID})
+SLACK_CLIENT_SECRET = Target("secret/slack-client", {"Ref": SLACK_CLIENT_SECRET_LOGICAL_ID})
 ANY = Target("*", "*")
+
+
+def encryption_key(key: EncryptionKey) -> Target:
+    return Target(f"key/{key.logical}", {"Fn::GetAtt": [logical_id(key.logical, "Key"), "Arn"]})
 
 
 def function_log_group_id(function: Function) -> str:

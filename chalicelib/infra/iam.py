@@ -32,10 +32,13 @@ from chalicelib.infra.grants import (
     BUILD_PROJECT_TARGET,
     EXECUTIONS,
     KEY_VALUE_STORE,
+    SLACK_CLIENT_SECRET,
+    SLACK_SIGNING_SECRET,
     STATE_MACHINE,
     Grant,
     assume_role,
     bucket,
+    encryption_key,
     failure_queue,
     function_log_group,
     index,
@@ -66,6 +69,12 @@ from chalicelib.infra.resources import (
     REGISTRY,
     ROUTES,
     SITES_BUCKET,
+    SLACK_COMMAND_QUEUE,
+    SLACK_INSTALLATIONS,
+    SLACK_LIVE_MESSAGES,
+    SLACK_NOTIFY_QUEUE,
+    SLACK_SUBSCRIPTIONS,
+    SLACK_TOKEN_KEY,
     SLOT_WAITS,
     STAGING_PREFIX,
     WEBHOOK_DELIVERIES,
@@ -106,23 +115,48 @@ def _tables(*parts: Mapping[Table, Sequence[str]]) -> dict[Table, tuple[str, ...
     return {t: tuple(sorted(actions)) for t, actions in merged.items()}
 
 
+# What the API's services do to the ledger (triggers, cancels, rollbacks, logs, listings), whoever calls them:
+# the API, and the Slack command worker, which acts through the same services.
+_API_LEDGER: dict[Table, tuple[str, ...]] = _tables(
+    _ENDING,
+    {
+        REGISTRY: (GET, PUT, UPDATE, DELETE),  # sequences, slug claims, rate-limit counters
+        PROJECTS: (GET, PUT, UPDATE, DELETE),
+        DEPLOYMENTS: (GET, PUT, UPDATE, DELETE, CHECK),
+        DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
+        ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
+        ROUTES: (PUT, DELETE),
+    },
+)
+
 # Every table action of each function. Projects and deployments are only ever queried through their indexes,
 # which need Query on their own ARNs (INDEX_ACCESS).
 TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
-    # The API: every dialect, organizations and keys, projects, triggers, cancels, rollbacks, deletes.
+    # The API: every dialect, organizations and keys, projects, triggers, cancels, rollbacks, deletes; the Slack
+    # installation (connect, allowed users, disconnect) and its subscriptions (shown by GET).
     "api": _tables(
         _ENDING,
+        _API_LEDGER,
+        {
+            SLACK_INSTALLATIONS: (GET, PUT, UPDATE, DELETE),
+            SLACK_SUBSCRIPTIONS: (QUERY,),
+        },
         {
             ORGANIZATIONS: (GET, PUT),
             API_KEYS: (GET, PUT, DELETE),
-            REGISTRY: (GET, PUT, UPDATE, DELETE),  # sequences, slug claims, rate-limit counters
-            PROJECTS: (GET, PUT, UPDATE, DELETE),
-            DEPLOYMENTS: (GET, PUT, UPDATE, DELETE, CHECK),
-            DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
-            ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
-            ROUTES: (PUT, DELETE),
             WEBHOOKS: (GET, PUT, UPDATE, DELETE),
             WEBHOOK_DELIVERIES: (GET, QUERY, UPDATE),  # the delivery log; a redelivery reopens a message
+        },
+    ),
+    # The slow half of a Slack command or button: the API's own services on the ledger (deploy, rollback, cancel,
+    # status, logs), the installation (read), the channel subscriptions and the live message `deploy` announces.
+    "sqs:slack-commands": _tables(
+        _API_LEDGER,
+        {
+            ORGANIZATIONS: (GET,),  # the plan, for the trigger's rate limit
+            SLACK_INSTALLATIONS: (GET, DELETE),  # DELETE: Slack answers `deploy`'s post token_revoked (disconnect)
+            SLACK_SUBSCRIPTIONS: (QUERY, PUT, DELETE),
+            SLACK_LIVE_MESSAGES: (GET, QUERY, PUT, UPDATE),
         },
     ),
     # A batch of webhook messages: read them and their webhooks together, record each attempt, note failing or
@@ -159,11 +193,25 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
         PROJECTS: (GET,),
         ENVIRONMENTS: (GET,),
         WEBHOOK_DELIVERIES: (BATCH_GET, BATCH_WRITE),
+        # the Slack channels that show the deployment's live message, and the organization's subscribed ones
+        SLACK_LIVE_MESSAGES: (QUERY,),
+        SLACK_SUBSCRIPTIONS: (QUERY,),
+    },
+    # One live Slack message brought up to date: the installation (its token; an uninstalled app disconnects it,
+    # releasing the workspace's registry claim), the message's claim and lease, the deployment and its project,
+    # and a failed deployment's build log.
+    "sqs:slack-notifications": {
+        SLACK_INSTALLATIONS: (GET, DELETE),
+        REGISTRY: (DELETE,),
+        SLACK_LIVE_MESSAGES: (GET, PUT, UPDATE),
+        DEPLOYMENTS: (GET,),
+        PROJECTS: (GET,),
     },
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
-    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org")),
+    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org"), (SLACK_INSTALLATIONS, "by-team")),
+    "sqs:slack-commands": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (SLACK_INSTALLATIONS, "by-team")),
     "schedule": ((PROJECTS, "by-schedule"), (DEPLOYMENTS, "by-project")),
     "lambda:deployment_events": ((WEBHOOKS, "by-org"),),
 }
@@ -190,6 +238,22 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
         Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),
         Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),  # a redelivery asked for
+        # Slack: the app's secrets, the bot token encrypted when a workspace connects, a command's slow half queued
+        Grant(("secretsmanager:GetSecretValue",), (SLACK_SIGNING_SECRET, SLACK_CLIENT_SECRET)),
+        Grant(("kms:Encrypt",), (encryption_key(SLACK_TOKEN_KEY),)),
+        Grant(ENQUEUE, (queue(SLACK_COMMAND_QUEUE),)),
+    ),
+    "sqs:slack-commands": (
+        # what the API's services call beyond the tables: a trigger starts its pipeline; a cancel stops it
+        Grant(("states:StartExecution",), (STATE_MACHINE,)),
+        Grant(TASK_ANSWERS, (STATE_MACHINE,)),
+        Grant(("states:StopExecution",), (EXECUTIONS,)),
+        Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
+        Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # View logs
+        Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),
+        # the bot token, to post the announced live message; its later edits go through the notifications queue
+        Grant(("kms:Decrypt",), (encryption_key(SLACK_TOKEN_KEY),)),
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),
     ),
     "sqs:builds": (
         Grant(("s3:PutObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # deployd's own log lines
@@ -205,6 +269,12 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
     ),
     "sqs:webhook-deliveries": (Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),),  # the next retry
+    "sqs:slack-notifications": (
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # the next try (Retry-After, a busy message)
+        Grant(("kms:Decrypt",), (encryption_key(SLACK_TOKEN_KEY),)),  # the bot token it posts and edits with
+        Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),  # a failed build's log tail
+        Grant(("logs:GetLogEvents",), (BUILD_LOG_GROUP,)),  # ... of a build that ran on CodeBuild
+    ),
     "cloudwatch_event": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
@@ -239,11 +309,19 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:ListStreams",), (streams(DEPLOYMENTS),)),
         # enqueues each new message's first attempt (adapters.webhook_queue looks the queue up by name)
         Grant(("sqs:GetQueueUrl", "sqs:SendMessage"), (queue(WEBHOOK_QUEUE),)),
+        Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # a notification per Slack channel
     ),
 }
 
 SQS_CONSUMERS: dict[str, Queue] = {
-    q.logical: q for q in (resources.BUILD_QUEUE, resources.ACTIVATION_QUEUE, resources.WEBHOOK_QUEUE)
+    q.logical: q
+    for q in (
+        resources.BUILD_QUEUE,
+        resources.ACTIVATION_QUEUE,
+        resources.WEBHOOK_QUEUE,
+        SLACK_COMMAND_QUEUE,
+        resources.SLACK_NOTIFY_QUEUE,
+    )
 }
 
 

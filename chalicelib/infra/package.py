@@ -25,15 +25,19 @@ traced, and `build_events` (invoked asynchronously by EventBridge) sends the eve
 Lambda's retries to a queue of its own, which has an alarm.
 
 Parameters: SitesDomain, CertificateArn (ACM, us-east-1, for *.SitesDomain), AdminToken, AlarmEmail
-(optional), PublicApiUrl (optional: the API's public base URL, see `api_url_variable`).
+(optional), PublicApiUrl (optional: the API's public base URL, see `api_url_variable`), SlackSigningSecret,
+SlackClientId and SlackClientSecret (optional: the Slack app, docs/slack.md).
 
 The AdminToken parameter (NoEcho) becomes a Secrets Manager secret; only the API function is told its ARN
 and may read it (chalicelib.aws.admin_token reads it on first use), and no function's environment holds the
-token itself.
+token itself. The Slack app's signing and client secrets (NoEcho parameters) are secrets the same way, and Slack
+bot tokens are stored encrypted with a customer-managed KMS key of the catalogue (SLACK_TOKEN_KEY): the API may
+encrypt with it (a workspace connects), the Slack workers decrypt (they post as the bot).
 
 Not here: a custom domain for the API (PublicApiUrl only tells the functions one), DNS records (the wildcard
 CNAME to the distribution is the operator's, in whatever DNS holds SitesDomain), CloudFront access logs,
-customer-managed KMS keys (tables, queues, buckets and the secret use AWS-owned or AWS-managed keys).
+customer-managed KMS keys but the Slack tokens' (tables, queues, buckets and the secrets use AWS-owned or
+AWS-managed keys).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from chalicelib.infra import cdn, codebuild, gateway_responses, iam, monitoring
 from chalicelib.infra.function_resources import (
     API_STAGE,
     HAS_PUBLIC_API_URL,
+    HAS_SLACK,
     LAMBDA_RUNTIME,
     REST_API,
     STREAM_CONSUMERS,
@@ -55,6 +60,7 @@ from chalicelib.infra.function_resources import (
     function_resources,
 )
 from chalicelib.infra.functions import Function, app_functions, consumed_queue
+from chalicelib.infra.grants import SLACK_CLIENT_SECRET_LOGICAL_ID, SLACK_SIGNING_SECRET_LOGICAL_ID
 from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
 from chalicelib.infra.resources import CATALOGUE, PIPELINE, Catalogue
 from chalicelib.infra.template import data_plane, logical_id
@@ -73,6 +79,23 @@ def admin_token_secret() -> dict[str, Any]:
         "Properties": {
             "Description": "Bearer token of deployd's admin API (the AdminToken parameter); read by the API only",
             "SecretString": {"Ref": "AdminToken"},
+        },
+    }
+
+
+def slack_secret(parameter: str, description: str) -> dict[str, Any]:
+    """A Slack app secret from its NoEcho parameter. Without a Slack app the secret still exists (so the API's
+    policy can name it) holding a random value no one uses: the API is not told of it (DEPLOYD_SLACK_*_ARN)."""
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {
+            "Description": description,
+            "SecretString": {"Fn::If": [HAS_SLACK, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]},
+            "GenerateSecretString": {
+                "Fn::If": [HAS_SLACK, {"Ref": "AWS::NoValue"}, {"PasswordLength": 32, "ExcludePunctuation": True}]
+            },
         },
     }
 
@@ -131,6 +154,27 @@ def parameters() -> dict[str, Any]:
             "AllowedPattern": r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
             "ConstraintDescription": "empty, or an e-mail address",
         },
+        "SlackSigningSecret": {
+            "Type": "String",
+            "NoEcho": True,
+            "Default": "",
+            "Description": "Optional: the Slack app's signing secret (docs/slack.md); empty: no Slack app, /slack "
+            "answers 404. Kept in Secrets Manager; only the API function reads it.",
+        },
+        "SlackClientId": {
+            "Type": "String",
+            "Default": "",
+            "Description": "Optional: the Slack app's client id (with SlackSigningSecret and SlackClientSecret).",
+            "AllowedPattern": r"^$|^[0-9]+\.[0-9]+$",
+            "ConstraintDescription": "empty, or a Slack client id such as 1234567890.1234567890",
+        },
+        "SlackClientSecret": {
+            "Type": "String",
+            "NoEcho": True,
+            "Default": "",
+            "Description": "Optional: the Slack app's client secret (OAuth). Kept in Secrets Manager; only the API "
+            "function reads it.",
+        },
         "PublicApiUrl": {
             "Type": "String",
             "Default": "",
@@ -146,6 +190,12 @@ def conditions() -> dict[str, Any]:
     return {
         monitoring.HAS_ALARM_EMAIL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
         HAS_PUBLIC_API_URL: {"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicApiUrl"}, ""]}]},
+        HAS_SLACK: {
+            "Fn::And": [
+                {"Fn::Not": [{"Fn::Equals": [{"Ref": "SlackSigningSecret"}, ""]}]},
+                {"Fn::Not": [{"Fn::Equals": [{"Ref": "SlackClientSecret"}, ""]}]},
+            ]
+        },
         monitoring.IS_US_EAST_1: {"Fn::Equals": [{"Ref": "AWS::Region"}, monitoring.CLOUDFRONT_METRICS_REGION]},
     }
 
@@ -196,6 +246,12 @@ def merge_template(
     resources = data_plane(catalogue)
     resources[PIPELINE_ROLE_LOGICAL_ID] = iam.pipeline_role()
     resources[ADMIN_TOKEN_SECRET_LOGICAL_ID] = admin_token_secret()
+    resources[SLACK_SIGNING_SECRET_LOGICAL_ID] = slack_secret(
+        "SlackSigningSecret", "The Slack app's signing secret (SlackSigningSecret); read by the API only"
+    )
+    resources[SLACK_CLIENT_SECRET_LOGICAL_ID] = slack_secret(
+        "SlackClientSecret", "The Slack app's OAuth client secret (SlackClientSecret); read by the API only"
+    )
     # Chalice builds each SQS event source's queue ARN from the queue *name* app.py passes to on_sqs_message
     # (Settings.resource_name: "<DEPLOYD_RESOURCE_PREFIX>-<logical>" with the stage's variables). A deep merge
     # cannot replace that ARN (an Fn::GetAtt would land next to Chalice's Fn::Sub), so the queues those

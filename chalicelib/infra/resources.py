@@ -105,6 +105,19 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class EncryptionKey:
+    """A KMS key (with the alias `alias/<physical name>`) that encrypts secrets deployd keeps in its tables."""
+
+    logical: str
+    description: str
+
+    @staticmethod
+    def alias(physical_name: str) -> str:
+        """The alias code names the key by (KMS accepts it wherever a key id goes)."""
+        return f"alias/{physical_name}"
+
+
+@dataclass(frozen=True)
 class SiteDistribution:
     """CloudFront in front of a bucket: a CloudFront Function maps the request's host label to the artifact
     prefix its KeyValueStore holds for it (a mirror of the routes table), so a rollback is a pointer switch."""
@@ -146,6 +159,17 @@ ROUTES = Table("routes", Key("host", "S"), stream_view="KEYS_ONLY")
 WEBHOOKS = Table("webhooks", Key("id", "N"), indexes=(Index("by-org", Key("org_slug", "S"), Key("id", "N")),))
 # One item per message to one webhook (its webhook-id), with every attempt; kept 30 days (TTL).
 WEBHOOK_DELIVERIES = Table("webhook-deliveries", Key("webhook_id", "N"), Key("id", "S"), ttl_attribute="expires_at")
+# The Slack workspace each organization connected (at most one), found by the workspace's team id too.
+SLACK_INSTALLATIONS = Table(
+    "slack-installations", Key("org_slug", "S"), indexes=(Index("by-team", Key("team_id", "S")),)
+)
+# Slack channels that get the live message of every deployment of a project (or of all), per organization.
+SLACK_SUBSCRIPTIONS = Table("slack-subscriptions", Key("org_slug", "S"), Key("target", "S"))
+# The one live message of a deployment in a Slack channel ("<team>:<channel>"): its ts, the last event sequence it
+# shows, and the lease of whoever is posting or editing it; kept 30 days (TTL).
+SLACK_LIVE_MESSAGES = Table(
+    "slack-live-messages", Key("deployment_id", "N"), Key("channel", "S"), ttl_attribute="expires_at"
+)
 
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
@@ -159,6 +183,9 @@ TABLES: tuple[Table, ...] = (
     ROUTES,
     WEBHOOKS,
     WEBHOOK_DELIVERIES,
+    SLACK_INSTALLATIONS,
+    SLACK_SUBSCRIPTIONS,
+    SLACK_LIVE_MESSAGES,
 )
 
 # A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or
@@ -172,7 +199,13 @@ ACTIVATION_QUEUE = Queue("activations", visibility_timeout_seconds=60)
 # One message per delivery attempt due ({"webhook_id", "delivery_id"}); retries come back with a delay. An
 # attempt takes at most 15 s, so a message a crashed worker held is visible again well within a minute.
 WEBHOOK_QUEUE = Queue("webhook-deliveries", visibility_timeout_seconds=60, max_receive_count=5)
-QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE, WEBHOOK_QUEUE)
+# The slow half of a Slack slash command or button: acknowledged within Slack's 3 seconds by the API, done by
+# its worker, which answers through the request's response_url (valid 30 minutes; a retry well within that).
+SLACK_COMMAND_QUEUE = Queue("slack-commands", visibility_timeout_seconds=60, max_receive_count=3)
+# One message per live Slack message to post or edit ({"org_slug", "deployment_id", "team_id", "channel_id",
+# "sequence", "attempt"}); a Slack call takes at most 10 s, retries come back with a delay (Retry-After).
+SLACK_NOTIFY_QUEUE = Queue("slack-notifications", visibility_timeout_seconds=60, max_receive_count=5)
+QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE, WEBHOOK_QUEUE, SLACK_COMMAND_QUEUE, SLACK_NOTIFY_QUEUE)
 
 # What a CodeBuild build uploads waits under the sites bucket's staging prefix until the build-events handler
 # promotes it into the deployment's artifact prefix (chalicelib.adapters.build_output). CloudFront reads
@@ -192,6 +225,10 @@ BUILD_PROJECTS: tuple[BuildProject, ...] = (BUILD_PROJECT,)
 PREVIEW_SCHEDULE = Schedule("preview-scheduler", every_minutes=1)
 SCHEDULES: tuple[Schedule, ...] = (PREVIEW_SCHEDULE,)
 
+# Encrypts the bot token of every Slack installation (services.slack_installations).
+SLACK_TOKEN_KEY = EncryptionKey("slack-tokens", "deployd: encrypts Slack bot tokens at rest")
+ENCRYPTION_KEYS: tuple[EncryptionKey, ...] = (SLACK_TOKEN_KEY,)
+
 SITES_CDN = SiteDistribution("sites-cdn", origin=SITES_BUCKET, routes=ROUTES)
 DISTRIBUTIONS: tuple[SiteDistribution, ...] = (SITES_CDN,)
 
@@ -205,6 +242,7 @@ class Catalogue:
     build_projects: tuple[BuildProject, ...] = BUILD_PROJECTS
     schedules: tuple[Schedule, ...] = SCHEDULES
     distributions: tuple[SiteDistribution, ...] = DISTRIBUTIONS
+    encryption_keys: tuple[EncryptionKey, ...] = ENCRYPTION_KEYS
 
 
 CATALOGUE = Catalogue()

@@ -20,6 +20,7 @@ from chalicelib.infra.resources import (
     ENVIRONMENTS,
     Bucket,
     Catalogue,
+    EncryptionKey,
     Queue,
     Table,
 )
@@ -138,6 +139,49 @@ def state_machine_resources(heartbeat_seconds: int) -> dict[str, Any]:
     }
 
 
+def key_name(key: EncryptionKey) -> dict[str, Any]:
+    """The key's physical name, as its alias spells it after `alias/` (settings.resource_name reads it back)."""
+    return {"Fn::Sub": f"${{AWS::StackName}}-{key.logical}"}
+
+
+def encryption_key_resources(key: EncryptionKey) -> dict[str, Any]:
+    """A symmetric KMS key with yearly rotation whose key policy defers to IAM (the functions' policies say who
+    may use it), and its alias."""
+    key_id = logical_id(key.logical, "Key")
+    account_root = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    return {
+        key_id: {
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "Description": key.description,
+                "EnableKeyRotation": True,
+                "PendingWindowInDays": 7,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministersTheKeyAndIamGrantsItsUse",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": account_root},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                },
+            },
+        },
+        logical_id(key.logical, "KeyAlias"): {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {
+                "AliasName": {"Fn::Sub": f"alias/${{AWS::StackName}}-{key.logical}"},
+                "TargetKeyId": {"Ref": key_id},
+            },
+        },
+    }
+
+
 def data_plane(catalogue: Catalogue = CATALOGUE, heartbeat_seconds: int = 60) -> dict[str, Any]:
     """The catalogue's resources as CloudFormation (the state machine's IAM role is referenced, not built here)."""
     resources: dict[str, Any] = {}
@@ -147,5 +191,7 @@ def data_plane(catalogue: Catalogue = CATALOGUE, heartbeat_seconds: int = 60) ->
         resources.update(queue_resources(queue))
     for bucket in catalogue.buckets:
         resources[logical_id(bucket.logical, "Bucket")] = bucket_resource(bucket)
+    for key in catalogue.encryption_keys:
+        resources.update(encryption_key_resources(key))
     resources.update(state_machine_resources(heartbeat_seconds))
     return resources

@@ -1,10 +1,11 @@
 """`python -m chalicelib.local.event_functions`: the embedded stack's event side, in a process of its own.
 
-On AWS the deployments stream's consumer (`deployment_events`) and the webhook delivery function run in Lambda
-functions of their own, and their work never competes with the pipeline's. In one Python process it would: every
-signature, POST and record of a delivery holds the interpreter lock the pipeline's threads need. So the embedded
-stack runs these two event sources here, beside it: the same worker threads (chalicelib.local.workers) calling
-the same handlers app.py registers, against the stack's moto endpoint, with the stack's environment.
+On AWS the deployments stream's consumer (`deployment_events`), the webhook delivery function and the Slack
+notifications function run in Lambda functions of their own, and their work never competes with the pipeline's.
+In one Python process it would: every signature, POST and record of a delivery holds the interpreter lock the
+pipeline's threads need. So the embedded stack runs these event sources here, beside it: the same worker
+threads (chalicelib.local.workers) calling the same handlers app.py registers, against the stack's moto
+endpoint, with the stack's environment.
 
 The stack starts this process after provisioning and waits for "ready" on the file descriptor named by
 DEPLOYD_READY_FD (written once the stream's position is taken, so no event made after start-up is missed); the
@@ -14,13 +15,16 @@ process runs until its standard input closes (the stack stopping, or dying).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 
 def main() -> int:
+    # Ctrl-C in `make run` reaches the whole process group: the stack stops this process by closing its input.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import app as app_module
     from chalicelib.aws import client, queue_url
-    from chalicelib.infra.resources import DEPLOYMENTS, WEBHOOK_QUEUE
+    from chalicelib.infra.resources import DEPLOYMENTS, SLACK_NOTIFY_QUEUE, WEBHOOK_QUEUE
     from chalicelib.local.workers import QueueWorker, StreamWorker, sqs_worker
     from chalicelib.settings import get_settings
 
@@ -35,6 +39,9 @@ def main() -> int:
             settings.region,
         ),
         sqs_worker(app_module, client("sqs"), queue_url(WEBHOOK_QUEUE.logical), "webhook_delivery", 4, settings.region),
+        sqs_worker(
+            app_module, client("sqs"), queue_url(SLACK_NOTIFY_QUEUE.logical), "slack_notifications", 2, settings.region
+        ),
     ]
     for worker in workers:
         worker.start()

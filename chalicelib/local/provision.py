@@ -93,6 +93,9 @@ def provision(clients: dict[str, Any], settings: Settings, catalogue: Catalogue 
             "EnvironmentsTable": settings.resource_name(ENVIRONMENTS.logical),
         },
     )
+    for key in catalogue.encryption_keys:
+        key_id = clients["kms"].create_key(Description=key.description)["KeyMetadata"]["KeyId"]
+        clients["kms"].create_alias(AliasName=key.alias(settings.resource_name(key.logical)), TargetKeyId=key_id)
     for machine in catalogue.state_machines:
         clients["stepfunctions"].create_state_machine(
             name=settings.resource_name(machine.logical), definition=definition, roleArn=PIPELINE_ROLE_ARN

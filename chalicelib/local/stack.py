@@ -28,6 +28,7 @@ from chalicelib.infra.resources import (
     BUILD_QUEUE,
     PIPELINE,
     PREVIEW_SCHEDULE,
+    SLACK_COMMAND_QUEUE,
 )
 
 # How long the event functions' process may take to import the app and take the stream's position.
@@ -201,7 +202,7 @@ class EmbeddedStack:
         reset_clients()
         reset_connections()
         settings = get_settings()
-        clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions")}
+        clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions", "kms")}
         queue_urls = provision(clients, settings)
 
         import app as app_module  # imported only now: models read table names from the environment set above
@@ -247,6 +248,7 @@ class EmbeddedStack:
         plan = [
             (BUILD_QUEUE.logical, "build_worker", self.config.build_workers),
             (ACTIVATION_QUEUE.logical, "activation_worker", 4),
+            (SLACK_COMMAND_QUEUE.logical, "slack_command_worker", 4),
         ]
         for logical, name, concurrency in plan:
             if concurrency < 1:

@@ -15,6 +15,9 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.registry import RegistryEntry
     from chalicelib.models.route import Route
     from chalicelib.models.route_mirror_marker import RouteMirrorMarker
+    from chalicelib.models.slack_installation import SlackInstallation
+    from chalicelib.models.slack_live_message import SlackLiveMessage
+    from chalicelib.models.slack_subscription import SlackSubscription
     from chalicelib.models.slot_wait import SlotWait
     from chalicelib.models.webhook import Webhook
     from chalicelib.models.webhook_delivery import WebhookDelivery
@@ -29,6 +32,9 @@ def all_models() -> list[type[Model]]:
         RegistryEntry,
         Route,
         RouteMirrorMarker,
+        SlackInstallation,
+        SlackLiveMessage,
+        SlackSubscription,
         SlotWait,
         Webhook,
         WebhookDelivery,

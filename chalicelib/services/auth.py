@@ -22,11 +22,15 @@ SCOPES = (
     "deployments:write",
     "webhooks:read",
     "webhooks:write",
+    "integrations:read",
+    "integrations:write",
 )
 # Keys record the catalogue they were made under. A key made before the webhooks scopes existed (no catalogue)
-# keeps every scope it had and gains both webhooks scopes (issue 11: "plus these").
-SCOPE_CATALOGUE = 2
+# keeps every scope it had and gains both webhooks scopes (issue 11: "plus these"); a key made before the
+# integrations scopes (catalogue 2 or none) gains both of those, the same way (issue 12).
+SCOPE_CATALOGUE = 3
 _ADDED_BY_CATALOGUE_2 = frozenset({"webhooks:read", "webhooks:write"})
+_ADDED_BY_CATALOGUE_3 = frozenset({"integrations:read", "integrations:write"})
 TOKEN_PREFIX = "dpl_"
 
 
@@ -73,7 +77,12 @@ def authenticate(authorization: str | None) -> Principal:
 def granted_scopes(key: ApiKey) -> frozenset[str]:
     """What the key may do: the scopes it was made with, plus the scopes added since for a key older than them."""
     scopes = frozenset(str(scope) for scope in key.scopes)
-    return scopes | _ADDED_BY_CATALOGUE_2 if key.scope_catalogue is None else scopes
+    catalogue = key.scope_catalogue or 1
+    if catalogue < 2:
+        scopes |= _ADDED_BY_CATALOGUE_2
+    if catalogue < 3:
+        scopes |= _ADDED_BY_CATALOGUE_3
+    return scopes
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def create_deployment(project: Project, body: GithubDeploymentCreate, creator: s
             "Deployment", "payload", "invalid", f"payload is larger than {MAX_PAYLOAD_BYTES // 1024} KB"
         )
     spec = DeploymentSpec(
+        triggered_by="github",
         ref=body.ref,
         environment=body.environment,
         source="github",

@@ -109,7 +109,7 @@ def deployment_json(site: str, project: Project, d: Deployment) -> dict[str, Any
         "original_environment": d.original_environment or d.environment,
         "environment": d.environment,
         "description": d.description,
-        "creator": creator_json(site, project, d.triggered_by),
+        "creator": creator_json(site, project, d.creator),
         "created_at": github_time(d.created_at),
         "updated_at": github_time(d.updated_at),
         "statuses_url": f"{url}/statuses",

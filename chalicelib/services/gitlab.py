@@ -94,6 +94,7 @@ def create_deployment(org_slug: str, key_id: str, raw_id: str, body: DeploymentC
         )
     _check_commit(project, body)
     spec = DeploymentSpec(
+        triggered_by="gitlab",
         ref=body.ref,
         environment=body.environment,
         source="gitlab",

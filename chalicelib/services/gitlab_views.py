@@ -95,7 +95,7 @@ class People:
         self._seen: dict[str, Person] = {}
 
     def of(self, deployment: Deployment) -> Person:
-        creator = deployment.triggered_by or ""
+        creator = deployment.creator or ""
         if creator not in self._seen:
             self._seen[creator] = self._lookup(creator)
         return self._seen[creator]

@@ -166,6 +166,16 @@ class WebhookUpdate(_Body):
     description: WebhookDescription | None = None
 
 
+# A Slack user id: U... or W... (Enterprise Grid), upper-case letters and digits.
+SlackUserId = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[UW][A-Z0-9]+$")]
+
+
+class SlackIntegrationUpdate(_Body):
+    """PATCH /integrations/slack: who may act from Slack; null for everyone in the workspace. Required."""
+
+    allowed_user_ids: list[SlackUserId] | None = Field(max_length=500)
+
+
 def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
     return slug if _SLUG.match(slug) else "project"

@@ -41,7 +41,7 @@ class UpdateStatus:
 
 def trigger_preview(org_slug: str, project_id: int, branch: str, creator: str) -> PreviewTriggered:
     """Create or redeploy the branch's preview: the URL is the branch's for good, the status id is new."""
-    view = previews.trigger(org_slug, project_id, branch, creator, source="mintlify")
+    view = previews.trigger(org_slug, project_id, branch, creator, "mintlify", source="mintlify")
     project = ProjectRepository.get(org_slug, project_id)
     return PreviewTriggered(str(view.deployment.id), previews.preview_url(project, branch))
 
@@ -53,7 +53,7 @@ def check_update(org_slug: str, project_id: int) -> None:
 
 def trigger_update(org_slug: str, project_id: int, creator: str) -> str:
     """Redeploy production from the head of the project's default branch."""
-    view = deployments.trigger(org_slug, project_id, None, triggered_by=creator)
+    view = deployments.trigger(org_slug, project_id, None, creator, "mintlify")
     return str(view.deployment.id)
 
 

@@ -20,6 +20,9 @@ def deployment_json(view: DeploymentView) -> dict[str, Any]:
         "branch": d.branch,
         "environment": d.environment,
         "status": d.status,
+        # Through what it was triggered (api, slack:<team>/<user>, schedule, github, gitlab, mintlify); null
+        # for deployments recorded before deployd kept it.
+        "triggered_by": d.triggered_by,
         "is_active": view.is_active,
         "deployment_url": d.deployment_url,
         "build_time_seconds": d.build_time_seconds,

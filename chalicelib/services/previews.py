@@ -61,7 +61,9 @@ def check_trigger(org_slug: str, project_id: int) -> Project:
     return project
 
 
-def trigger(org_slug: str, project_id: int, branch: str, creator: str, source: str = "native") -> DeploymentView:
+def trigger(
+    org_slug: str, project_id: int, branch: str, creator: str, triggered_by: str = "api", source: str = "native"
+) -> DeploymentView:
     """Deploy the branch head to its preview; a preview already building is superseded, not duplicated."""
     project = check_trigger(org_slug, project_id)
     environment = sites.preview_environment(branch)
@@ -70,6 +72,7 @@ def trigger(org_slug: str, project_id: int, branch: str, creator: str, source: s
         org_slug,
         project_id,
         DeploymentSpec(
+            triggered_by=triggered_by,
             ref=branch,
             environment=environment,
             source=source,

@@ -107,7 +107,7 @@ def _run_preview(project: Project, preview: Preview, now: datetime, rebuild: boo
         logger.info("scheduled rebuild skipped: branch unchanged", extra={"project_id": project_id, "branch": branch})
         return
     # Straight to the service: scheduled rebuilds are not API calls and count against no rate limit.
-    view = previews.trigger(org, project_id, branch, SCHEDULER, source="schedule")
+    view = previews.trigger(org, project_id, branch, SCHEDULER, "schedule", source="schedule")
     report.rebuilt.append((project_id, branch, view.deployment.id))
 
 

@@ -105,7 +105,7 @@ def publish_external_state(deployment: Deployment) -> DeploymentStatus:
         description=f"Deployment {deployment.status} (reported by its external deployer)"[:DESCRIPTION_LIMIT],
         environment=deployment.environment,
         environment_url=deployment.environment_url or "",
-        creator=deployment.triggered_by,
+        creator=deployment.creator,
     )
     if state == "success":
         deactivate_previous(deployment)

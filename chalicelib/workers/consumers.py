@@ -17,6 +17,8 @@ from chalicelib.workers import webhook_delivery
 from chalicelib.workers.activation_worker import handle_activation
 from chalicelib.workers.build_state import handle_build_state
 from chalicelib.workers.build_worker import handle_build
+from chalicelib.workers.slack_commands import handle_slack_command
+from chalicelib.workers.slack_notifications import handle_slack_notification
 
 
 def _consume(event: dict[str, Any], context: Any, handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -44,6 +46,14 @@ def consume_activations(event: dict[str, Any], context: Any = None) -> dict[str,
 
 def consume_webhook_deliveries(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return webhook_delivery.consume(event, context)
+
+
+def consume_slack_commands(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return _consume(event, context, handle_slack_command)
+
+
+def consume_slack_notifications(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return _consume(event, context, handle_slack_notification)
 
 
 def consume_build_event(event: dict[str, Any], context: Any = None) -> None:

@@ -1,5 +1,6 @@
 """The deployments table's stream consumer (Lambda `deployment_events`): every change of a deployment becomes its
-events (services.events) and each event a message to every webhook that wants it (services.webhook_fanout).
+events (services.events) and each event a message to every webhook that wants it (services.webhook_fanout), and
+a notification to every Slack channel that shows or wants the deployment's live message (services.slack_live).
 Powertools batch processing with partial batch failures: Lambda retries the shard from the first record that
 failed, and a record fanned out again makes no second message (message ids derive from the event).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.services import webhook_fanout
+from chalicelib.services import slack_live, webhook_fanout
 from chalicelib.services.events import events_of
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
     def record_handler(record: DynamoDBRecord) -> None:
         images = record.raw_event.get("dynamodb") or {}
-        fan_out(events_of(images.get("OldImage"), images.get("NewImage")))
+        events = events_of(images.get("OldImage"), images.get("NewImage"))
+        fan_out(events)
+        slack_live.notify(events)  # after the webhooks: a retried record fans out again without a second message
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     response = process_partial_response(

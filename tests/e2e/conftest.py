@@ -18,11 +18,13 @@ import pytest
 import requests
 
 from chalicelib.local.stack import free_port
+from tests.support import fake_slack as fake_slack_api
 from tests.support.git import GitRepo
 from tests.support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "e2e-admin-token"
+SLACK_SIGNING_SECRET = "e2e-slack-signing-secret"
 
 
 @dataclass
@@ -110,8 +112,24 @@ def stop_stack(stack: RunningStack) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = start_stack(tmp_path_factory.mktemp("stack"))
+def fake_slack() -> Iterator[fake_slack_api.FakeSlack]:
+    """The session stack's Slack: a fake Web API on loopback (tests/support/fake_slack.py)."""
+    with fake_slack_api.running() as fake:
+        yield fake
+
+
+def slack_env(fake: fake_slack_api.FakeSlack) -> dict[str, str]:
+    return {
+        "DEPLOYD_SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+        "DEPLOYD_SLACK_CLIENT_ID": fake.client_id,
+        "DEPLOYD_SLACK_CLIENT_SECRET": fake.client_secret,
+        "DEPLOYD_SLACK_API_URL": fake.api_url,
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_slack: fake_slack_api.FakeSlack) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("stack"), **slack_env(fake_slack))
     yield running
     stop_stack(running)
 

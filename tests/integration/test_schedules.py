@@ -83,7 +83,7 @@ def test_a_due_schedule_rebuilds_a_moved_branch_once_and_skips_an_unmoved_one(
     assert [s for m in mine for s in m.skipped] == [(pid, "still")]
     rebuild = pipeline.wait_terminal(rebuilt[0][2])
     assert rebuild.status == "deployed" and rebuild.commit_sha == head and rebuild.source == "schedule"
-    assert rebuild.triggered_by == "deployd-scheduler" and rebuild.id != first.id
+    assert rebuild.creator == "deployd-scheduler" and rebuild.triggered_by == "schedule" and rebuild.id != first.id
     status, served_id, body = pipeline.served(previews.preview_url(project, "moved"))
     assert (status, served_id) == (200, rebuild.id) and "moved on" in body
     assert Project.get(pid, consistent_read=True).last_scheduled_run_at.isoformat().startswith(due.isoformat()[:19])

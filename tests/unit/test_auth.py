@@ -178,9 +178,25 @@ def test_a_key_made_before_the_webhooks_scopes_keeps_its_scopes_and_gains_the_we
     # Then both keep what they had and gain both webhooks scopes; the reader still may not trigger deployments
     assert auth.authenticate(f"Bearer {everything}").scopes == frozenset(auth.SCOPES)
     reader_scopes = {"projects:read", "deployments:read", "webhooks:read", "webhooks:write"}
+    reader_scopes |= {"integrations:read", "integrations:write"}  # and, later, the integrations ones (issue 12)
     assert auth.authenticate(f"Bearer {reader}").scopes == reader_scopes
     with pytest.raises(Forbidden):
         auth.authenticate(f"Bearer {reader}").require("deployments:write")
+
+
+def test_a_key_made_before_the_integrations_scopes_gains_them(tables: None) -> None:
+    # Given a key made under the webhooks-era catalogue (2) that could only read deployments and webhooks
+    from chalicelib.models.api_key import ApiKey
+
+    token = "dpl_cat2_secret"
+    scopes = ["deployments:read", "webhooks:read"]
+    digest = auth.token_digest(token)
+    ApiKey(key_id="cat2", org_slug="acme", name="c2", token_sha256=digest, scopes=scopes, scope_catalogue=2).save()
+    # Then it keeps what it had and gains both integrations scopes (the Slack integration), nothing else
+    principal = auth.authenticate(f"Bearer {token}")
+    assert principal.scopes == {"deployments:read", "webhooks:read", "integrations:read", "integrations:write"}
+    with pytest.raises(Forbidden):
+        principal.require("deployments:write")
 
 
 def test_a_key_made_now_has_exactly_the_scopes_it_was_given(issued_key: Callable[..., auth.IssuedKey]) -> None:

@@ -195,7 +195,7 @@ def deployment(packaged_template: dict[str, Any]) -> Iterator[Deployment]:
                 physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in listed}
 
                 settings = get_settings()
-                provision({name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions")}, settings)
+                provision({name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions", "kms")}, settings)
                 outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
                 yield Deployment(template, dropped, stack["StackStatus"], physical, outputs, settings)
     finally:

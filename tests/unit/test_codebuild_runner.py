@@ -279,7 +279,7 @@ def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             settings = get_settings()
             queue_urls = provision(
-                {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions")}, settings
+                {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions", "kms")}, settings
             )
             build = client("codebuild")
             build.create_project(

@@ -25,6 +25,8 @@ from chalicelib.infra.resources import (
     REGISTRY,
     ROUTES,
     SITES_BUCKET,
+    SLACK_LIVE_MESSAGES,
+    SLACK_SUBSCRIPTIONS,
     STAGING_PREFIX,
     WEBHOOK_DELIVERIES,
     Table,
@@ -47,6 +49,8 @@ FUNCTIONS = (
     Function("build_worker", "sqs", "deployd-prod-builds"),
     Function("activation_worker", "sqs", "deployd-prod-activations"),
     Function("webhook_delivery", "sqs", "deployd-prod-webhook-deliveries"),
+    Function("slack_command_worker", "sqs", "deployd-prod-slack-commands"),
+    Function("slack_notifications", "sqs", "deployd-prod-slack-notifications"),
     Function("preview_scheduler", "schedule"),
     Function("build_events", "cloudwatch_event"),
     Function("route_sync", "lambda"),
@@ -138,14 +142,20 @@ def test_every_function_of_app_py_has_its_access_defined(app_functions: dict[str
         assert iam.function_grants(function)  # raises for a function nobody defined the access of
 
 
-def test_only_the_api_functions_role_may_read_the_admin_token_secret(sam: dict[str, Any]) -> None:
-    readers = {}
+def test_only_the_api_functions_role_may_read_the_admin_token_and_slack_secrets(sam: dict[str, Any]) -> None:
+    readers: dict[str, list[Any]] = {}
     for name, role in _roles(sam).items():
         for statement in _statements(role):
             actions = _listed(statement["Action"])
             if any(action.startswith("secretsmanager:") for action in actions):
-                readers[name] = (actions, statement["Resource"])
-    assert readers == {"ApiHandlerRole": (["secretsmanager:GetSecretValue"], {"Ref": "AdminTokenSecret"})}
+                assert actions == ["secretsmanager:GetSecretValue"]
+                readers.setdefault(name, []).extend(_listed(statement["Resource"]))
+    assert list(readers) == ["ApiHandlerRole"]
+    assert sorted(r["Ref"] for r in readers["ApiHandlerRole"]) == [
+        "AdminTokenSecret",
+        "SlackClientSecretStore",
+        "SlackSigningSecretStore",
+    ]
 
 
 # --- the build ---
@@ -255,10 +265,13 @@ def test_the_api_cannot_answer_heartbeats_start_builds_or_touch_the_key_value_st
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert not [a for a, _ in allowed if a.startswith("cloudfront-keyvaluestore:")]
     assert not [t for _, t in allowed if t.startswith("bucket/sites")]  # sites are CloudFront's to read
-    # its only queue: a redelivery asked for puts a webhook message on the delivery queue
+    # its only queues: a redelivery asked for puts a webhook message on the delivery queue; a Slack command's
+    # slow half goes on the Slack command queue
     assert {(a, t) for a, t in allowed if a.startswith("sqs:")} == {
         ("sqs:GetQueueUrl", "queue/webhook-deliveries"),
         ("sqs:SendMessage", "queue/webhook-deliveries"),
+        ("sqs:GetQueueUrl", "queue/slack-commands"),
+        ("sqs:SendMessage", "queue/slack-commands"),
     }
 
 
@@ -269,6 +282,24 @@ def test_the_webhook_worker_reaches_only_webhooks_their_messages_and_its_queue(f
     assert ("sqs:ReceiveMessage", "queue/webhook-deliveries") in allowed
     assert not [t for _, t in allowed if t.startswith(("table/deployments", "table/projects", "table/api-keys"))]
     assert not [a for a, _ in allowed if a.startswith(("states:", "codebuild:", "s3:"))]
+
+
+def test_the_slack_worker_reaches_live_messages_and_the_installation_never_deployments_writes(functions: dict) -> None:
+    function = functions["SlackNotifications"]
+    allowed = _allowed(function)
+    assert ("sqs:ReceiveMessage", "queue/slack-notifications") in allowed
+    assert ("sqs:SendMessage", "queue/slack-notifications") in allowed  # its retries
+    assert _table_actions(function, SLACK_LIVE_MESSAGES) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    }
+    # It reads deployments and projects, never changes them, never sees keys, webhooks or subscriptions
+    assert _table_actions(function, DEPLOYMENTS) == {"dynamodb:GetItem"}
+    assert not [
+        t for _, t in allowed if t.startswith(("table/api-keys", "table/webhooks", "table/slack-subscriptions"))
+    ]
+    assert not [a for a, _ in allowed if a.startswith(("states:", "codebuild:", "s3:Put", "s3:Delete"))]
 
 
 def test_the_build_worker_cannot_read_keys_or_organizations_routes_or_upload_sites(functions: dict) -> None:
@@ -342,7 +373,7 @@ def test_route_sync_reads_the_routes_stream_and_rows_and_writes_only_the_key_val
     assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "sqs", "s3", "codebuild")]
 
 
-def test_deployment_events_reads_the_deployments_stream_stores_messages_and_only_sends_to_the_webhook_queue(
+def test_deployment_events_reads_the_deployments_stream_stores_messages_and_only_sends_to_its_two_queues(
     functions: dict,
 ) -> None:
     function = functions["DeploymentEvents"]
@@ -354,11 +385,17 @@ def test_deployment_events_reads_the_deployments_stream_stores_messages_and_only
     assert _table_actions(function, WEBHOOK_DELIVERIES) == {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}
     writes = {(a, t) for a, t in allowed if a.split(":")[1].startswith(("Put", "Update", "Delete", "BatchWrite"))}
     assert {t for _, t in writes if t.startswith("table/")} == {"table/webhook-deliveries"}
-    # Its only queue is the webhook deliveries', to send to; no S3, Step Functions or CodeBuild
+    # Its only queues are the webhook deliveries' and the Slack notifications', to send to; no S3, Step Functions
+    # or CodeBuild
     assert {(a, t) for a, t in allowed if t.startswith("queue/")} == {
         ("sqs:GetQueueUrl", "queue/webhook-deliveries"),
         ("sqs:SendMessage", "queue/webhook-deliveries"),
+        ("sqs:GetQueueUrl", "queue/slack-notifications"),
+        ("sqs:SendMessage", "queue/slack-notifications"),
     }
+    # It only reads which Slack channels want the deployment
+    assert _table_actions(function, SLACK_SUBSCRIPTIONS) == {"dynamodb:Query"}
+    assert _table_actions(function, SLACK_LIVE_MESSAGES) == {"dynamodb:Query"}
     assert not [a for a, _ in allowed if a.split(":")[0] in ("states", "s3", "codebuild", "cloudfront-keyvaluestore")]
 
 
@@ -368,9 +405,42 @@ def test_only_the_functions_that_query_an_index_may_and_only_that_index(function
         "table/projects/index/by-org",
         "table/deployments/index/by-project",
         "table/webhooks/index/by-org",  # an organization's webhooks
+        "table/slack-installations/index/by-team",  # the organization a Slack workspace belongs to
+    }
+    assert indexes["SlackCommandWorker"] == {
+        "table/projects/index/by-org",
+        "table/deployments/index/by-project",
+        "table/slack-installations/index/by-team",
     }
     assert indexes["PreviewScheduler"] == {"table/projects/index/by-schedule", "table/deployments/index/by-project"}
     assert indexes["DeploymentEvents"] == {"table/webhooks/index/by-org"}
     assert not any(
-        indexes[f] for f in ("BuildWorker", "ActivationWorker", "BuildEvents", "RouteSync", "WebhookDelivery")
+        indexes[f]
+        for f in (
+            "BuildWorker",
+            "ActivationWorker",
+            "BuildEvents",
+            "RouteSync",
+            "WebhookDelivery",
+            "SlackNotifications",
+        )
     )
+
+
+def test_the_slack_token_key_encrypts_in_the_api_and_decrypts_only_in_the_slack_workers(functions: dict) -> None:
+    kms = {f: {a for a, t in _allowed(fn) if a.startswith("kms:")} for f, fn in functions.items()}
+    assert kms["APIHandler"] == {"kms:Encrypt"}  # a workspace connects: its bot token is stored encrypted
+    assert kms["SlackCommandWorker"] == {"kms:Decrypt"}  # `deploy` posts the live message as the bot
+    assert kms["SlackNotifications"] == {"kms:Decrypt"}  # every later edit, as the bot
+    assert {f for f, actions in kms.items() if actions} == {"APIHandler", "SlackCommandWorker", "SlackNotifications"}
+    assert {t for _, t in _allowed(functions["SlackCommandWorker"]) if t.startswith("key/")} == {"key/slack-tokens"}
+
+
+def test_the_slack_command_worker_acts_like_the_api_but_reads_no_keys_and_manages_no_webhooks(functions: dict) -> None:
+    allowed = _allowed(functions["SlackCommandWorker"])
+    assert ("states:StartExecution", "state-machine") in allowed  # deploy
+    assert ("states:StopExecution", "state-machine/executions") in allowed  # cancel
+    assert ("dynamodb:GetItem", "table/slack-installations") in allowed
+    assert ("dynamodb:PutItem", "table/slack-installations") not in allowed  # only the API connects workspaces
+    assert not [t for _, t in allowed if t.startswith(("table/api-keys", "table/webhooks", "secret/"))]
+    assert ("sqs:ReceiveMessage", "queue/slack-commands") in allowed

@@ -115,7 +115,13 @@ def test_every_function_gets_the_physical_name_of_every_resource_and_runs_the_co
         # chalicelib.settings reads every DEPLOYD_RESOURCE_<X> back as the physical name of <x>
         assert {v for v in variables if v.startswith("DEPLOYD_RESOURCE_")} == {
             env_name(e.logical)
-            for e in (*CATALOGUE.tables, *CATALOGUE.queues, *CATALOGUE.buckets, *CATALOGUE.build_projects)
+            for e in (
+                *CATALOGUE.tables,
+                *CATALOGUE.queues,
+                *CATALOGUE.buckets,
+                *CATALOGUE.build_projects,
+                *CATALOGUE.encryption_keys,
+            )
         } | {"DEPLOYD_RESOURCE_PREFIX"}
         # The API's definition references its function: the function must not reference the API back.
         assert (REST_API in _references(variables)) == (name != "APIHandler")
@@ -403,3 +409,36 @@ def test_the_queues_chalice_subscribes_to_are_named_per_stage() -> None:
         for queue in SQS_CONSUMERS.values():
             name = resources[logical_id(queue.logical, "Queue")]["Properties"]["QueueName"]
             assert name == f"{resource_prefix(stage)}-{queue.logical}" == f"deployd-{stage}-{queue.logical}"
+
+
+def test_the_slack_secrets_are_secrets_only_the_api_is_told_of_and_tokens_have_their_own_key(
+    sam: dict[str, Any],
+) -> None:
+    parameters = sam["Parameters"]
+    # The signing and client secrets are NoEcho parameters, optional, that land in Secrets Manager only
+    for name, store in (
+        ("SlackSigningSecret", "SlackSigningSecretStore"),
+        ("SlackClientSecret", "SlackClientSecretStore"),
+    ):
+        assert parameters[name]["NoEcho"] is True and parameters[name]["Default"] == ""
+        assert sam["Resources"][store]["Type"] == "AWS::SecretsManager::Secret"
+        assert [r for r, resource in sam["Resources"].items() if name in _references(resource)] == [store]
+    # Only the API is told where they are, and only when the stack has a Slack app (else /slack is a 404)
+    for name, function in _functions(sam).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        slack = {v: variables[v] for v in variables if v.startswith("DEPLOYD_SLACK_")}
+        if name != "APIHandler":
+            assert slack == {}, name
+            continue
+        assert slack["DEPLOYD_SLACK_SIGNING_SECRET_ARN"] == {
+            "Fn::If": ["HasSlack", {"Ref": "SlackSigningSecretStore"}, {"Ref": "AWS::NoValue"}]
+        }
+        assert "DEPLOYD_SLACK_SIGNING_SECRET" not in variables and "DEPLOYD_SLACK_CLIENT_SECRET" not in variables
+    # Bot tokens: a rotating customer-managed key, its alias the name every function is given
+    key = sam["Resources"]["SlackTokensKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    alias = sam["Resources"]["SlackTokensKeyAlias"]["Properties"]
+    assert alias["TargetKeyId"] == {"Ref": "SlackTokensKey"}
+    assert alias["AliasName"] == {"Fn::Sub": "alias/${AWS::StackName}-slack-tokens"}
+    api = _functions(sam)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["DEPLOYD_RESOURCE_SLACK_TOKENS"] == {"Fn::Sub": "${AWS::StackName}-slack-tokens"}

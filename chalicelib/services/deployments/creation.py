@@ -27,6 +27,7 @@ from chalicelib.vocabulary import TERMINAL, Status
 class DeploymentSpec:
     """What any dialect asks for when it creates a deployment."""
 
+    triggered_by: str  # through what: api, slack:<team>/<user>, schedule, github, gitlab, mintlify
     ref: str | None = None  # branch, tag or SHA; the project's default branch when None
     environment: str = PRODUCTION
     source: str = "native"
@@ -42,9 +43,12 @@ class DeploymentSpec:
     external_status: Status | None = None  # initial native status of an externally deployed deployment
 
 
-def trigger(org_slug: str, project_id: int, branch: str | None, triggered_by: str) -> DeploymentView:
-    """The native trigger: a deployment of the branch head (default branch) to production."""
-    return create(org_slug, project_id, DeploymentSpec(ref=branch, creator=triggered_by))
+def trigger(
+    org_slug: str, project_id: int, branch: str | None, creator: str, triggered_by: str = "api"
+) -> DeploymentView:
+    """The native trigger (the native API's, Slack's `deploy`, Mintlify's update): a deployment of the branch
+    head (default branch) to production."""
+    return create(org_slug, project_id, DeploymentSpec(triggered_by=triggered_by, ref=branch, creator=creator))
 
 
 def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentView:
@@ -78,7 +82,8 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         commit_message=commit.message,
         commit_author=commit.author,
         status=status,
-        triggered_by=spec.creator,
+        creator=spec.creator,
+        triggered_by=spec.triggered_by,
         source=spec.source,
         managed=managed,
         task=spec.task,
