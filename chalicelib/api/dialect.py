@@ -142,6 +142,7 @@ class Dialect:
         admit: Admission,
         bucket: str | None,
         read_content_types: list[str] | None = None,
+        body_content_types: list[str] | None = None,
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -151,6 +152,8 @@ class Dialect:
         self.bucket = bucket
         # Content types a route without a body accepts; None is Chalice's default (application/json).
         self.read_content_types = read_content_types
+        # Content types a route with a body accepts; the JSON family by default.
+        self.body_content_types = body_content_types or CONTENT_TYPES
 
     @property
     def current_request(self) -> Request:
@@ -163,7 +166,7 @@ class Dialect:
         `bucket` (the dialect's by default), its errors rendered, its bucket's x-ratelimit-* headers on every
         response, errors included."""
         counted_in = bucket or self.bucket
-        content_types = CONTENT_TYPES if BODY_METHODS.intersection(methods) else self.read_content_types
+        content_types = self.body_content_types if BODY_METHODS.intersection(methods) else self.read_content_types
 
         def decorate(view: View) -> View:
             def admitted(meter: Meter, params: dict[str, str]) -> Response:

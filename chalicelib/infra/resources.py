@@ -171,6 +171,12 @@ SLACK_LIVE_MESSAGES = Table(
     "slack-live-messages", Key("deployment_id", "N"), Key("channel", "S"), ttl_attribute="expires_at"
 )
 
+# Deploy hooks: a secret URL that triggers a build of a project's branch. Keyed by the SHA-256 of the URL's secret
+# (the secret itself is never stored), so a call finds its hook with one consistent read; listed by project.
+DEPLOY_HOOKS = Table(
+    "deploy-hooks", Key("digest", "S"), indexes=(Index("by-project", Key("project_id", "N"), Key("id", "N")),)
+)
+
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
     API_KEYS,
@@ -186,6 +192,7 @@ TABLES: tuple[Table, ...] = (
     SLACK_INSTALLATIONS,
     SLACK_SUBSCRIPTIONS,
     SLACK_LIVE_MESSAGES,
+    DEPLOY_HOOKS,
 )
 
 # A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or
