@@ -223,3 +223,32 @@ def test_managing_hooks_needs_the_deployments_write_scope(
     _hook(api, _key(org.slug), project.id, name="cms")
     stranger = _key(org_factory().slug)
     assert requests.get(f"{api}/projects/{project.id}/deploy-hooks", headers=stranger, timeout=10).status_code == 404
+
+
+def test_a_start_abandoned_by_a_crashed_call_does_not_hold_the_hook(
+    api: str,
+    api_key: tuple[str, dict[str, str]],
+    repo_factory: Callable[..., GitRepo],
+    project_factory: Callable[..., Any],
+) -> None:
+    from datetime import timedelta
+
+    from chalicelib.models.attributes import utc_now
+    from chalicelib.models.deploy_hook import DeployHook
+    from chalicelib.services import deploy_hooks
+
+    org_slug, headers = api_key
+    project = project_factory(org_slug, repo_factory(), build_command=None).project
+    hook = _hook(api, headers, project.id, name="cms")
+    secret = hook["url"].rsplit("/", 1)[1]
+
+    # Given a call that claimed a job two minutes ago and died before making its deployment
+    DeployHook(digest=deploy_hooks.digest(secret)).update(
+        actions=[DeployHook.job_id.set("crashed"), DeployHook.job_created_at.set(utc_now() - timedelta(minutes=2))]
+    )
+
+    # When the hook is called, it does not wait for that job: it starts its own
+    started = time.monotonic()
+    called = requests.post(hook["url"], timeout=60)
+    assert called.status_code == 201, called.text
+    assert called.json()["job"]["id"] != "crashed" and time.monotonic() - started < 10
