@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,35 @@ def test_a_title_that_is_not_short_plain_text_is_refused(body: bytes) -> None:
     with pytest.raises(InvalidInput) as refused:
         trigger_title({}, "application/json", body)
     assert refused.value.field == "trigger_title"
+
+
+def test_a_url_is_looked_up_the_same_way_whether_a_hook_has_it_or_not(
+    tables: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.errors import NotFound
+    from chalicelib.models.deploy_hook import DeployHook, DeployHookRepository
+
+    # Given a hook, stored under the digest of its secret
+    secret = deploy_hooks.new_secret()
+    DeployHookRepository.create(
+        DeployHook(digest=deploy_hooks.digest(secret), org_slug="acme", project_id=1, name="cms", branch="main")
+    )
+    reads: list[tuple[object, ...]] = []
+    real_get = DeployHook.get
+
+    def recorded(hash_key: str, *args: Any, **kwargs: Any) -> DeployHook:
+        reads.append((len(hash_key), args, tuple(sorted(kwargs.items()))))
+        return real_get(hash_key, *args, **kwargs)
+
+    monkeypatch.setattr(DeployHook, "get", recorded)
+
+    # When its URL, a URL no hook has and a malformed one are looked up
+    assert deploy_hooks.find(secret).name == "cms"
+    for unknown in (deploy_hooks.new_secret(), "x"):
+        with pytest.raises(NotFound) as missing:
+            deploy_hooks.find(unknown)
+        assert missing.value.message == "deploy hook not found"
+
+    # Then each was one consistent read of a digest of the same length, nothing else: no scan, no early exit
+    assert len(reads) == 3 and len(set(reads)) == 1
+    assert reads[0] == (64, (), (("consistent_read", True),))
