@@ -112,11 +112,27 @@ def find(secret: str) -> DeployHook:
     return hook
 
 
-def _deployment_view(deployment_id: int) -> DeploymentView | None:
-    deployment = DeploymentRepository.find(deployment_id)
-    if deployment is None:
+def _joined(hook: DeployHook, waited_for: str | None) -> HookRun | None:
+    """The hook's current job, if this call joins it: its deployment has not started building, or this call
+    waited while another call was starting it."""
+    if hook.job_id is None or hook.job_created_at is None or hook.job_deployment_id is None:
         return None
-    return DeploymentView(deployment, active_id(deployment.project_id, deployment.environment) == deployment.id)
+    deployment = DeploymentRepository.find(hook.job_deployment_id)
+    if deployment is None or (hook.job_id != waited_for and deployment.status != Status.QUEUED):
+        return None
+    view = DeploymentView(deployment, active_id(deployment.project_id, deployment.environment) == deployment.id)
+    return HookRun(hook.job_id, hook.job_created_at, view, started=False)
+
+
+def _being_started(hook: DeployHook, now: datetime) -> bool:
+    """Another call claimed the hook's job and is creating its deployment (and has not been at it too long)."""
+    claimed_at = hook.job_created_at
+    return (
+        hook.job_id is not None
+        and hook.job_deployment_id is None
+        and claimed_at is not None
+        and (now - claimed_at < ABANDONED_AFTER)
+    )
 
 
 def call(hook: DeployHook, title: str | None = None) -> HookRun:
@@ -129,19 +145,16 @@ def call(hook: DeployHook, title: str | None = None) -> HookRun:
         if current is None or current.id != hook.id:
             raise _unknown()
         now = utc_now()
-        starting = current.job_id is not None and current.job_deployment_id is None
-        if starting and current.job_created_at is not None and now - current.job_created_at < ABANDONED_AFTER:
-            # Another call is creating the job's deployment: this call joins it, whatever its state by then.
+        if _being_started(current, now):
+            # This call joins that job once its deployment is recorded, whatever the deployment's state by then.
             if time.monotonic() > deadline:
                 raise Conflict("another call of this deploy hook is still starting its deployment; retry shortly")
             waited_for = current.job_id
             time.sleep(POLL_SECONDS)
             continue
-        if current.job_id is not None and current.job_deployment_id is not None:
-            view = _deployment_view(current.job_deployment_id)
-            joined = view is not None and (current.job_id == waited_for or view.deployment.status == Status.QUEUED)
-            if joined and view is not None and current.job_created_at is not None:
-                return HookRun(current.job_id, current.job_created_at, view, started=False)
+        joined = _joined(current, waited_for)
+        if joined is not None:
+            return joined
         job_id = secrets.token_urlsafe(15)
         if not DeployHookRepository.claim_job(current, job_id, now):
             continue  # another call claimed first: read what it started
