@@ -64,6 +64,7 @@ from chalicelib.infra.resources import (
     DEPLOYMENT_STATUSES,
     DEPLOYMENTS,
     ENVIRONMENTS,
+    IDEMPOTENCY,
     ORGANIZATIONS,
     PROJECTS,
     REGISTRY,
@@ -146,6 +147,8 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             API_KEYS: (GET, PUT, DELETE),
             WEBHOOKS: (GET, PUT, UPDATE, DELETE),
             WEBHOOK_DELIVERIES: (GET, QUERY, UPDATE),  # the delivery log; a redelivery reopens a message
+            # Idempotency-Key records: claimed (put), completed (update), dropped when the request failed (delete)
+            IDEMPOTENCY: (GET, PUT, UPDATE, DELETE),
         },
     ),
     # The slow half of a Slack command or button: the API's own services on the ledger (deploy, rollback, cancel,

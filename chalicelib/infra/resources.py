@@ -170,6 +170,9 @@ SLACK_SUBSCRIPTIONS = Table("slack-subscriptions", Key("org_slug", "S"), Key("ta
 SLACK_LIVE_MESSAGES = Table(
     "slack-live-messages", Key("deployment_id", "N"), Key("channel", "S"), ttl_attribute="expires_at"
 )
+# Idempotency-Key records of the API's POSTs (Powertools' idempotency utility: partition key `id`, the stored
+# response, its status); DynamoDB deletes each one after 24 hours through the TTL on `expiration`.
+IDEMPOTENCY = Table("idempotency", Key("id", "S"), ttl_attribute="expiration")
 
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
@@ -186,6 +189,7 @@ TABLES: tuple[Table, ...] = (
     SLACK_INSTALLATIONS,
     SLACK_SUBSCRIPTIONS,
     SLACK_LIVE_MESSAGES,
+    IDEMPOTENCY,
 )
 
 # A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or
