@@ -31,6 +31,8 @@ Admission = Callable[[Request, Meter, "str | None"], "Principal | None"]
 
 # The attribute `Dialect.route` sets on every view it declares; tests check that every route has it.
 DECLARED_BY = "deployd_dialect"
+# ... and the attribute saying whether the route honours Idempotency-Key (api/idempotency.py).
+KEYED = "deployd_idempotent"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -199,6 +201,7 @@ class Dialect:
                 return response
 
             setattr(handler, DECLARED_BY, self.name)
+            setattr(handler, KEYED, keyed)
             options: dict[str, Any] = {"methods": methods}
             if content_types is not None:
                 options["content_types"] = content_types
