@@ -29,7 +29,7 @@ def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> dict[str, A
     }
 
 
-@dialect.route("/projects/{project_id}/deploy-hooks", methods=["POST"], scope="deployments:write")
+@dialect.route("/projects/{project_id}/deploy-hooks", methods=["POST"], scope="deployments:write", one_time=("url",))
 def create_deploy_hook(caller: Caller, project_id: str) -> Response:
     from chalicelib.services.inputs import DeployHookCreate
 

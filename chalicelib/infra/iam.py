@@ -65,6 +65,7 @@ from chalicelib.infra.resources import (
     DEPLOYMENT_STATUSES,
     DEPLOYMENTS,
     ENVIRONMENTS,
+    IDEMPOTENCY,
     ORGANIZATIONS,
     PROJECTS,
     REGISTRY,
@@ -149,6 +150,8 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             WEBHOOK_DELIVERIES: (GET, QUERY, UPDATE),  # the delivery log; a redelivery reopens a message
             # deploy hooks: made, listed (by-project index), deleted; a call reads its hook and claims its job
             DEPLOY_HOOKS: (GET, PUT, UPDATE, DELETE),
+            # Idempotency-Key records: claimed (put), completed (update), dropped when the request failed (delete)
+            IDEMPOTENCY: (GET, PUT, UPDATE, DELETE),
         },
     ),
     # The slow half of a Slack command or button: the API's own services on the ledger (deploy, rollback, cancel,
