@@ -54,6 +54,13 @@ class ConditionFailed(Conflict):
         self.failed = frozenset(failed)
 
 
+class IdempotencyKeyInUse(Conflict):
+    """A request with this Idempotency-Key is still executing; retry after `retry_after` seconds."""
+
+    code = "idempotency_key_in_use"
+    retry_after = 1
+
+
 class Unprocessable(DomainError):
     """Well-formed input that cannot be acted on: a repository that cannot be cloned, a branch that does not exist."""
 
@@ -71,6 +78,12 @@ class FieldRejected(Unprocessable):
         super().__init__(message, field=field)
         self.resource = resource
         self.problem = problem
+
+
+class IdempotencyKeyReused(Unprocessable):
+    """An Idempotency-Key already used for a request with another method, path or body."""
+
+    code = "idempotency_key_reused"
 
 
 class RateLimited(DomainError):

@@ -19,8 +19,9 @@ from chalice import Blueprint, Response
 from chalice.app import ChaliceViewError, Request
 
 from chalicelib.api.http import CONTENT_TYPES, json_response
+from chalicelib.api.idempotency import answer_once
 from chalicelib.api.metering import Meter
-from chalicelib.errors import DomainError
+from chalicelib.errors import DomainError, IdempotencyKeyInUse
 from chalicelib.observability import logger
 from chalicelib.services.auth import Principal
 
@@ -30,6 +31,8 @@ Admission = Callable[[Request, Meter, "str | None"], "Principal | None"]
 
 # The attribute `Dialect.route` sets on every view it declares; tests check that every route has it.
 DECLARED_BY = "deployd_dialect"
+# ... and the attribute saying whether the route honours Idempotency-Key (api/idempotency.py).
+KEYED = "deployd_idempotent"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -75,6 +78,14 @@ def own_status(error: Refused) -> int:
     return error.status
 
 
+def _retry_after(error: DomainError) -> dict[str, str] | None:
+    """Retry-After for an error that says when to come back (a key still in use); a rate limit's comes with the
+    meter's headers."""
+    if isinstance(error, IdempotencyKeyInUse):
+        return {"Retry-After": str(error.retry_after)}
+    return None
+
+
 class Renderer:
     """One dialect's error answers. The table must answer DomainError: the default of every domain error it
     does not name, so a new error type is a client error in the dialect's format, never a 500."""
@@ -105,7 +116,7 @@ class Renderer:
             try:
                 return view(*args, **kwargs)
             except DomainError as exc:
-                return self.render(exc)
+                return self.render(exc, _retry_after(exc))
             except ChaliceViewError as exc:
                 return self.render(Refused(exc.STATUS_CODE, str(exc), "invalid_input"))
             except Exception:
@@ -132,7 +143,9 @@ class Caller:
 class Dialect:
     """A blueprint mounted at `prefix`, whose routes are admitted by `admit(request, meter, scope)` (which
     authenticates, checks the scope and counts the request, in the dialect's order) and answered in
-    `renderer`'s error format. `bucket` is its routes' default rate-limit bucket (None: not metered)."""
+    `renderer`'s error format. `bucket` is its routes' default rate-limit bucket (None: not metered).
+    `idempotent`: its POST routes honour Idempotency-Key for an admitted organization (api/idempotency.py),
+    every one of them, declared now or later; a route that admits no organization (a public URL) is not covered."""
 
     def __init__(
         self,
@@ -142,6 +155,8 @@ class Dialect:
         admit: Admission,
         bucket: str | None,
         read_content_types: list[str] | None = None,
+        body_content_types: list[str] | None = None,
+        idempotent: bool = False,
     ) -> None:
         self.name = name
         self.prefix = prefix
@@ -151,24 +166,40 @@ class Dialect:
         self.bucket = bucket
         # Content types a route without a body accepts; None is Chalice's default (application/json).
         self.read_content_types = read_content_types
+        # Content types a route with a body accepts; the JSON family by default.
+        self.body_content_types = body_content_types or CONTENT_TYPES
+        self.idempotent = idempotent
 
     @property
     def current_request(self) -> Request:
         return self.blueprint.current_request
 
     def route(
-        self, path: str, *, methods: list[str], scope: str | None, bucket: str | None = None
+        self,
+        path: str,
+        *,
+        methods: list[str],
+        scope: str | None,
+        bucket: str | None = None,
+        one_time: tuple[str, ...] = (),
     ) -> Callable[[View], View]:
         """Register `view(caller, **path_params)` at `path` for `methods`: admitted with `scope`, counted in
         `bucket` (the dialect's by default), its errors rendered, its bucket's x-ratelimit-* headers on every
-        response, errors included."""
+        response, errors included. `one_time` names the fields of the answer's `data` shown once and never stored
+        (a secret): an idempotent replay shows them masked."""
         counted_in = bucket or self.bucket
-        content_types = CONTENT_TYPES if BODY_METHODS.intersection(methods) else self.read_content_types
+        keyed = self.idempotent and "POST" in methods
+        content_types = self.body_content_types if BODY_METHODS.intersection(methods) else self.read_content_types
 
         def decorate(view: View) -> View:
             def admitted(meter: Meter, params: dict[str, str]) -> Response:
-                principal = self.admit(self.current_request, meter, scope)
-                return view(Caller(meter, principal), **params)
+                request = self.current_request
+                principal = self.admit(request, meter, scope)
+                caller = Caller(meter, principal)
+                if keyed and principal is not None and request.method == "POST":
+                    # After admission: a request refused with 401, 403 or 429 never touches its key.
+                    return answer_once(request, principal.org_slug, lambda: view(caller, **params), one_time)
+                return view(caller, **params)
 
             guarded = self.renderer.guard(admitted)
 
@@ -180,6 +211,7 @@ class Dialect:
                 return response
 
             setattr(handler, DECLARED_BY, self.name)
+            setattr(handler, KEYED, keyed)
             options: dict[str, Any] = {"methods": methods}
             if content_types is not None:
                 options["content_types"] = content_types

@@ -77,9 +77,22 @@ health = Dialect("health", None, NATIVE, admit_anyone, bucket=None)
 admin = Dialect("admin", "/api/v1/admin", NATIVE, admit_admin, bucket=None)
 # Native and Mintlify routes count in "api" (hourly, on arrival) but for triggers, which count in "triggers"
 # or "previews" (per minute, once the request is valid).
-native = Dialect("native", "/api/v1/public", NATIVE, admit_bearer, bucket="api")
+# Their POSTs honour Idempotency-Key (docs/idempotency.md).
+native = Dialect("native", "/api/v1/public", NATIVE, admit_bearer, bucket="api", idempotent=True)
 github = Dialect("github", "/api/v3", GITHUB, admit_github, bucket=GITHUB_BUCKET, read_content_types=CONTENT_TYPES)
 gitlab = Dialect("gitlab", "/api/v4", GITLAB, admit_gitlab, bucket="api")
-mintlify = Dialect("mintlify", "/v1", MINTLIFY, admit_bearer, bucket="api")
+mintlify = Dialect("mintlify", "/v1", MINTLIFY, admit_bearer, bucket="api", idempotent=True)
+# Deploy hooks' public URLs: the secret in the path is the credential; no organization is known before the hook is
+# found, so the view counts the call in the hook's organization's "triggers" bucket. Any body is accepted (CMSs
+# send their own JSON types, or nothing).
+hooks = Dialect(
+    "hooks",
+    "/api/v1/hooks",
+    NATIVE,
+    admit_anyone,
+    bucket="triggers",
+    read_content_types=["*/*"],
+    body_content_types=["*/*"],
+)
 # Slack's Request URL and OAuth redirect; not metered (Slack retries what is not acknowledged in time).
 slack = Dialect("slack", "/slack", NATIVE, admit_slack, bucket=None)

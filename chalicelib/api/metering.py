@@ -30,10 +30,15 @@ class Meter:
 
     def identify(self, principal: auth.Principal) -> auth.Principal:
         """The caller is known: a counting bucket counts the request now (RateLimited when over)."""
-        self.org_slug = principal.org_slug
+        self.identify_organization(principal.org_slug)
+        return principal
+
+    def identify_organization(self, org_slug: str) -> None:
+        """The organization is known (from its key, or from a deploy hook's secret): a counting bucket counts the
+        request now (RateLimited when over)."""
+        self.org_slug = org_slug
         if self.bucket in COUNTED_ON_ARRIVAL:
             self._admit()
-        return principal
 
     def identify_anonymous(self, address: str) -> None:
         """An unauthenticated caller (GitHub's): counted against its address's budget (RateLimited when over)."""

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from chalice import Response
 
-from chalicelib.api import dialects, native_slack, native_webhooks
+from chalicelib.api import dialects, native_deploy_hooks, native_slack, native_webhooks
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
 from chalicelib.api.timestamps import iso
@@ -23,7 +23,7 @@ from chalicelib.services.previews import Preview
 from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
-__all__ = ["dialect", "native_slack", "native_webhooks"]  # routes declared in their own modules
+__all__ = ["dialect", "native_deploy_hooks", "native_slack", "native_webhooks"]  # routes declared in their own modules
 
 
 def project_json(view: ProjectView) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def installation_json(installation: SlackInstallation) -> dict[str, Any]:
     }
 
 
-@dialect.route("/integrations/slack", methods=["POST"], scope="integrations:write")
+@dialect.route("/integrations/slack", methods=["POST"], scope="integrations:write", one_time=("install_url",))
 def connect_slack(caller: Caller) -> Response:
     redirect_uri = public_api_url(dialect.current_request) + REDIRECT_PATH
     return json_response(

@@ -57,7 +57,7 @@ def _data(status: int, payload: Any) -> Response:
     return json_response(status, {"data": payload})
 
 
-@dialect.route("/webhooks", methods=["POST"], scope="webhooks:write")
+@dialect.route("/webhooks", methods=["POST"], scope="webhooks:write", one_time=("secret",))
 def create_webhook(caller: Caller) -> Response:
     from chalicelib.services.inputs import WebhookCreate
 
@@ -91,7 +91,7 @@ def delete_webhook(caller: Caller, webhook_id: str) -> Response:
     return json_response(204, None)
 
 
-@dialect.route("/webhooks/{webhook_id}/rotate-secret", methods=["POST"], scope="webhooks:write")
+@dialect.route("/webhooks/{webhook_id}/rotate-secret", methods=["POST"], scope="webhooks:write", one_time=("secret",))
 def rotate_webhook_secret(caller: Caller, webhook_id: str) -> Response:
     issued = webhooks.rotate_secret(caller.principal.org_slug, path_id(webhook_id, "webhook"))
     return _data(200, issued_json(issued))

@@ -15,6 +15,7 @@ from chalicelib.errors import (
     DomainError,
     FieldRejected,
     Forbidden,
+    IdempotencyKeyReused,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -59,14 +60,15 @@ STATUSES: dict[type[DomainError], Status] = {
 NATIVE = Renderer(same_body(native_body, STATUSES))
 
 
-# Mintlify: {"error": "..."}; an unknown branch (Unprocessable) is a 400, Mintlify's only client error.
+# Mintlify: {"error": "..."}; an unknown branch (Unprocessable) is a 400, Mintlify's only client error. A reused
+# Idempotency-Key is deployd's own addition, answered 422 as in the native API.
 
 
 def mintlify_body(error: DomainError) -> dict[str, Any]:
     return {"error": error.message}
 
 
-MINTLIFY = Renderer(same_body(mintlify_body, {**STATUSES, Unprocessable: 400}))
+MINTLIFY = Renderer(same_body(mintlify_body, {**STATUSES, Unprocessable: 400, IdempotencyKeyReused: 422}))
 
 
 # GitHub: {"message", "documentation_url"}, with GitHub's fixed wordings; a primary rate limit is a 403.

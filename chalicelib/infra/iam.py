@@ -61,9 +61,11 @@ from chalicelib.infra.resources import (
     API_KEYS,
     BUILD_LOGS_BUCKET,
     BUILD_PROJECT,
+    DEPLOY_HOOKS,
     DEPLOYMENT_STATUSES,
     DEPLOYMENTS,
     ENVIRONMENTS,
+    IDEMPOTENCY,
     ORGANIZATIONS,
     PROJECTS,
     REGISTRY,
@@ -146,6 +148,10 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
             API_KEYS: (GET, PUT, DELETE),
             WEBHOOKS: (GET, PUT, UPDATE, DELETE),
             WEBHOOK_DELIVERIES: (GET, QUERY, UPDATE),  # the delivery log; a redelivery reopens a message
+            # deploy hooks: made, listed (by-project index), deleted; a call reads its hook and claims its job
+            DEPLOY_HOOKS: (GET, PUT, UPDATE, DELETE),
+            # Idempotency-Key records: claimed (put), completed (update), dropped when the request failed (delete)
+            IDEMPOTENCY: (GET, PUT, UPDATE, DELETE),
         },
     ),
     # The slow half of a Slack command or button: the API's own services on the ledger (deploy, rollback, cancel,
@@ -210,7 +216,13 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
 }
 
 INDEX_ACCESS: dict[str, tuple[tuple[Table, str], ...]] = {
-    "api": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (WEBHOOKS, "by-org"), (SLACK_INSTALLATIONS, "by-team")),
+    "api": (
+        (PROJECTS, "by-org"),
+        (DEPLOYMENTS, "by-project"),
+        (WEBHOOKS, "by-org"),
+        (SLACK_INSTALLATIONS, "by-team"),
+        (DEPLOY_HOOKS, "by-project"),
+    ),
     "sqs:slack-commands": ((PROJECTS, "by-org"), (DEPLOYMENTS, "by-project"), (SLACK_INSTALLATIONS, "by-team")),
     "schedule": ((PROJECTS, "by-schedule"), (DEPLOYMENTS, "by-project")),
     "lambda:deployment_events": ((WEBHOOKS, "by-org"),),

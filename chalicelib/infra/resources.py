@@ -170,6 +170,15 @@ SLACK_SUBSCRIPTIONS = Table("slack-subscriptions", Key("org_slug", "S"), Key("ta
 SLACK_LIVE_MESSAGES = Table(
     "slack-live-messages", Key("deployment_id", "N"), Key("channel", "S"), ttl_attribute="expires_at"
 )
+# Idempotency-Key records of the API's POSTs (Powertools' idempotency utility: partition key `id`, the stored
+# response, its status); DynamoDB deletes each one after 24 hours through the TTL on `expiration`.
+IDEMPOTENCY = Table("idempotency", Key("id", "S"), ttl_attribute="expiration")
+
+# Deploy hooks: a secret URL that triggers a build of a project's branch. Keyed by the SHA-256 of the URL's secret
+# (the secret itself is never stored), so a call finds its hook with one consistent read; listed by project.
+DEPLOY_HOOKS = Table(
+    "deploy-hooks", Key("digest", "S"), indexes=(Index("by-project", Key("project_id", "N"), Key("id", "N")),)
+)
 
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
@@ -186,6 +195,8 @@ TABLES: tuple[Table, ...] = (
     SLACK_INSTALLATIONS,
     SLACK_SUBSCRIPTIONS,
     SLACK_LIVE_MESSAGES,
+    DEPLOY_HOOKS,
+    IDEMPOTENCY,
 )
 
 # A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or

@@ -7,6 +7,7 @@ from pynamodb.models import Model
 
 def all_models() -> list[type[Model]]:
     from chalicelib.models.api_key import ApiKey
+    from chalicelib.models.deploy_hook import DeployHook
     from chalicelib.models.deployment import Deployment
     from chalicelib.models.deployment_status import DeploymentStatus
     from chalicelib.models.environment import Environment
@@ -24,6 +25,7 @@ def all_models() -> list[type[Model]]:
 
     return [
         ApiKey,
+        DeployHook,
         Deployment,
         DeploymentStatus,
         Environment,

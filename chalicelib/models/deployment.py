@@ -56,8 +56,9 @@ class Deployment(Model):
     # Who asked for it, in the terms of the API that created it (an API key id, a GitHub login): GitHub's
     # `creator`. Stored under the name `triggered_by`, which it had before the field below existed.
     creator = UnicodeAttribute(null=True, attr_name="triggered_by")
-    # Through what it was triggered: api, slack:<team>/<user>, schedule, github, gitlab or mintlify. None on
-    # deployments recorded before deployd kept it (docs/slack.md, "Who triggered a deployment").
+    # Through what it was triggered: api, slack:<team>/<user>, schedule, github, gitlab, mintlify or
+    # deploy_hook:<name>. None on deployments recorded before deployd kept it (docs/slack.md, "Who triggered a
+    # deployment").
     triggered_by = UnicodeAttribute(null=True, attr_name="trigger")
     # Which API created it (native, github, gitlab) and whether deployd builds it (`managed`) or an
     # external deployer reports its progress (a project without a build command).

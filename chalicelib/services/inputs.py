@@ -166,6 +166,15 @@ class WebhookUpdate(_Body):
     description: WebhookDescription | None = None
 
 
+class DeployHookCreate(_Body):
+    """A deploy hook: its name (shown as `triggered_by: deploy_hook:<name>`), the branch it deploys (the default)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    branch: BranchName | None = None
+
+    _branch = field_validator("branch")(_check_branch)
+
+
 # A Slack user id: U... or W... (Enterprise Grid), upper-case letters and digits.
 SlackUserId = Annotated[str, Field(min_length=2, max_length=32, pattern=r"^[UW][A-Z0-9]+$")]
 

@@ -20,7 +20,8 @@ def deployment_json(view: DeploymentView) -> dict[str, Any]:
         "branch": d.branch,
         "environment": d.environment,
         "status": d.status,
-        # Through what it was triggered (api, slack:<team>/<user>, schedule, github, gitlab, mintlify); null
+        # Through what it was triggered (api, slack:<team>/<user>, schedule, github, gitlab, mintlify,
+        # deploy_hook:<name>); null
         # for deployments recorded before deployd kept it.
         "triggered_by": d.triggered_by,
         "is_active": view.is_active,

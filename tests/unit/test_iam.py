@@ -406,6 +406,7 @@ def test_only_the_functions_that_query_an_index_may_and_only_that_index(function
         "table/deployments/index/by-project",
         "table/webhooks/index/by-org",  # an organization's webhooks
         "table/slack-installations/index/by-team",  # the organization a Slack workspace belongs to
+        "table/deploy-hooks/index/by-project",  # a project's deploy hooks
     }
     assert indexes["SlackCommandWorker"] == {
         "table/projects/index/by-org",
@@ -444,3 +445,11 @@ def test_the_slack_command_worker_acts_like_the_api_but_reads_no_keys_and_manage
     assert ("dynamodb:PutItem", "table/slack-installations") not in allowed  # only the API connects workspaces
     assert not [t for _, t in allowed if t.startswith(("table/api-keys", "table/webhooks", "secret/"))]
     assert ("sqs:ReceiveMessage", "queue/slack-commands") in allowed
+
+
+def test_only_the_api_reaches_deploy_hooks_and_never_scans_them(functions: dict) -> None:
+    # Deploy hooks are made, listed, called and deleted by the API alone; a call reads one hook by its digest
+    reaching = {f for f, fn in functions.items() if any(t.startswith("table/deploy-hooks") for _, t in _allowed(fn))}
+    assert reaching == {"APIHandler"}
+    actions = {a for a, t in _allowed(functions["APIHandler"]) if t == "table/deploy-hooks"}
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}

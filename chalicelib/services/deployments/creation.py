@@ -27,7 +27,7 @@ from chalicelib.vocabulary import TERMINAL, Status
 class DeploymentSpec:
     """What any dialect asks for when it creates a deployment."""
 
-    triggered_by: str  # through what: api, slack:<team>/<user>, schedule, github, gitlab, mintlify
+    triggered_by: str  # through what: api, slack:<team>/<user>, schedule, github, gitlab, mintlify, deploy_hook:<name>
     ref: str | None = None  # branch, tag or SHA; the project's default branch when None
     environment: str = PRODUCTION
     source: str = "native"
