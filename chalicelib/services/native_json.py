@@ -21,8 +21,7 @@ def deployment_json(view: DeploymentView) -> dict[str, Any]:
         "environment": d.environment,
         "status": d.status,
         # Through what it was triggered (api, slack:<team>/<user>, schedule, github, gitlab, mintlify,
-        # deploy_hook:<name>); null
-        # for deployments recorded before deployd kept it.
+        # deploy_hook:<name>); null for deployments recorded before deployd kept it.
         "triggered_by": d.triggered_by,
         "is_active": view.is_active,
         "deployment_url": d.deployment_url,
