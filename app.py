@@ -38,8 +38,7 @@ def activation_worker(event: SQSEvent) -> dict:
     return consumers.consume_activations(event.to_dict(), event.context)
 
 
-# Up to ten messages a batch, gathered for at most a second, read together and attempted at once: a slow receiver
-# holds up its own message only.
+# Up to ten messages a batch, read together and attempted at once: a slow receiver holds up its own message only.
 @app.on_sqs_message(queue=get_settings().resource_name(WEBHOOK_QUEUE.logical), batch_size=10)
 def webhook_delivery(event: SQSEvent) -> dict:
     return consumers.consume_webhook_deliveries(event.to_dict(), event.context)

@@ -9,9 +9,7 @@ on the queue for redelivery.
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +31,8 @@ class LocalLambdaContext:
 
 
 def sqs_worker(app_module: Any, sqs: Any, url: str, name: str, concurrency: int, region: str) -> QueueWorker:
-    """A poller for the queue at `url` calling app.py's handler `name`, with the batch size and batching window
-    that handler registers for Lambda."""
+    """A poller for the queue at `url` calling app.py's handler `name`, with the batch size that handler registers
+    for Lambda."""
     from chalice.app import SQSEventConfig
 
     (source,) = [s for s in app_module.app.event_sources if isinstance(s, SQSEventConfig) and s.name == name]
@@ -48,7 +46,6 @@ def sqs_worker(app_module: Any, sqs: Any, url: str, name: str, concurrency: int,
         source.batch_size,
         region,
         concurrency=concurrency,
-        batching_window_seconds=source.maximum_batching_window_in_seconds,
     )
 
 
@@ -63,10 +60,8 @@ class QueueWorker(threading.Thread):
         batch_size: int,
         region: str,
         concurrency: int = 1,
-        batching_window_seconds: float = 0,
     ) -> None:
         super().__init__(name=name, daemon=True)
-        self._batching_window = batching_window_seconds
         self._sqs = sqs
         self._queue_url = queue_url
         self._queue_arn = queue_arn
@@ -97,21 +92,10 @@ class QueueWorker(threading.Thread):
             threading.Thread(target=self._invoke, args=(messages,), name=f"{self.name}-invocation", daemon=True).start()
 
     def _receive(self) -> list[dict[str, Any]]:
-        """A batch: the first messages to arrive within a second, then (with a batching window, as Lambda's
-        MaximumBatchingWindowInSeconds) more until the batch is full or the window since the first has passed."""
-        messages = self._receive_some(self._batch_size, 1)
-        if not messages or not self._batching_window:
-            return messages
-        closes = time.monotonic() + self._batching_window
-        while len(messages) < self._batch_size and (left := closes - time.monotonic()) > 0:
-            messages += self._receive_some(self._batch_size - len(messages), max(1, min(20, math.ceil(left))))
-        return messages
-
-    def _receive_some(self, most: int, wait_seconds: int) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
             QueueUrl=self._queue_url,
-            MaxNumberOfMessages=most,
-            WaitTimeSeconds=wait_seconds,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=1,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
