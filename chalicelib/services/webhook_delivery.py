@@ -163,8 +163,8 @@ class AttemptLog:
         return pending.written
 
     def _write_all(self) -> None:
+        time.sleep(GROUP_WINDOW_SECONDS)  # attempts ending within a moment join the first write
         while True:
-            time.sleep(GROUP_WINDOW_SECONDS)  # attempts ending within a moment join this write
             with self._lock:
                 group, self._waiting = self._waiting, []
                 if not group:
