@@ -37,12 +37,6 @@ def _requeued(message: dict[str, Any]) -> bool:
     return True
 
 
-def handle_webhook_message(message: dict[str, Any]) -> None:
-    """One message on its own (what a batch of one does)."""
-    if not _requeued(message):
-        webhook_delivery.deliver(*_key(message))
-
-
 def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import (
         AsyncBatchProcessor,

@@ -24,7 +24,6 @@ from chalicelib.models.webhook_delivery import WebhookDelivery, WebhookDeliveryR
 from chalicelib.services import webhook_delivery, webhooks
 from chalicelib.services.inputs import WebhookCreate
 from chalicelib.settings import get_settings
-from chalicelib.workers.webhook_delivery import handle_webhook_message
 from tests.support.receiver import Answer, running
 
 ORG = "acme"
@@ -252,8 +251,8 @@ def test_a_message_due_later_than_sqs_can_delay_goes_back_to_the_queue(world: No
         issued = register(receiver.url())
         delivery = message(issued.webhook)
 
-        handle_webhook_message(
-            {"webhook_id": issued.webhook.id, "delivery_id": delivery.id, "not_before": time.time() + 3600}
+        consume(
+            _sqs_event({"webhook_id": issued.webhook.id, "delivery_id": delivery.id, "not_before": time.time() + 3600})
         )
 
         assert len(receiver) == 0 and reread(delivery).attempts == []
@@ -268,7 +267,7 @@ def test_a_redelivery_sends_a_delivered_message_again_with_the_same_webhook_id(w
 
         webhooks.redeliver(ORG, issued.webhook.id, delivery.id)
         (due,) = queued()
-        handle_webhook_message(due)
+        consume(_sqs_event(due))
 
         assert [r.headers["webhook-id"] for r in receiver.received] == [delivery.id, delivery.id]
         assert [a.status_code for a in reread(delivery).attempts] == [200, 200]
@@ -328,8 +327,15 @@ def test_a_disabled_webhook_gets_nothing_and_refuses_a_redelivery_until_turned_o
         webhooks.update(ORG, issued.webhook.id, WebhookUpdate(active=True))
         webhooks.redeliver(ORG, issued.webhook.id, delivery.id)
         (due,) = queued()
-        handle_webhook_message(due)
+        consume(_sqs_event(due))
         assert len(receiver) == 1 and reread(delivery).status == "succeeded"
+
+
+def consume(event: dict[str, Any]) -> dict[str, Any]:
+    """The delivery queue's handler, as Lambda calls it."""
+    from chalicelib.workers import consumers
+
+    return consumers.consume_webhook_deliveries(event)
 
 
 def _sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
