@@ -28,7 +28,9 @@ from tests.support.git import GitRepo
 from tests.support.polling import poll
 from tests.support.processes import marked_sleep, processes_with
 
-_deployment_ids = itertools.count(1000)
+# Distinct per process: pytest-xdist workers build at once in the same temporary directory, whose workspaces are
+# named by deployment id.
+_deployment_ids = itertools.count(1000 + (os.getpid() % 100_000) * 1000)
 
 
 @pytest.fixture
