@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.infra.deployment_zip import RuntimeMismatch, compile_package, interpreter_runtime
+from chalicelib.infra.deployment_zip import RuntimeMismatch, compile_package, interpreter_runtime, split_awscrt
 
 CHALICE_DATE = (1980, 1, 1, 0, 0, 0)
 SOURCES = {
@@ -125,3 +125,38 @@ def test_packaging_refuses_an_interpreter_that_is_not_the_functions_runtime(tmp_
 
     assert str(refused.value) == f"package with python3.10, the functions' runtime (this is {interpreter_runtime()})"
     assert package.read_bytes() == shipped
+
+
+def test_awscrt_moves_to_a_layer_of_its_own_and_the_rest_of_the_package_stays(tmp_path: Path) -> None:
+    # Given a package with awscrt (its package, extension module and metadata) and botocore's optional CRT code
+    package = tmp_path / "deployment.zip"
+    entries = {
+        "app.py": "import botocore\n",
+        "awscrt/__init__.py": "",
+        "awscrt/auth.py": "",
+        "_awscrt.abi3.so": "\x7fELF",
+        "awscrt-0.38.0.dist-info/METADATA": "Name: awscrt\n",
+        "botocore/__init__.py": "",
+        "botocore/crt/auth.py": "",
+        "boto3/crt.py": "",
+    }
+    with zipfile.ZipFile(package, "w") as written:
+        for name, text in entries.items():
+            written.writestr(zipfile.ZipInfo(name, date_time=CHALICE_DATE), text)
+
+    # When awscrt is split off
+    moved = split_awscrt(package, tmp_path / "awscrt-layer.zip")
+
+    # Then the layer holds it where Lambda looks for a Python layer's modules, and the package all the rest
+    assert sorted(moved) == [
+        "_awscrt.abi3.so",
+        "awscrt-0.38.0.dist-info/METADATA",
+        "awscrt/__init__.py",
+        "awscrt/auth.py",
+    ]
+    with zipfile.ZipFile(tmp_path / "awscrt-layer.zip") as layer:
+        assert {name: layer.read(name).decode() for name in layer.namelist()} == {
+            f"python/{name}": entries[name] for name in moved
+        }
+    with zipfile.ZipFile(package) as kept:
+        assert sorted(kept.namelist()) == ["app.py", "boto3/crt.py", "botocore/__init__.py", "botocore/crt/auth.py"]
