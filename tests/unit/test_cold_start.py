@@ -67,6 +67,7 @@ def test_importing_the_app_makes_no_client_and_no_connection(imported):
         "dulwich",  # git operations import it
         "aws_lambda_powertools.utilities.batch",  # the SQS consumers import it
         "chalicelib.services.inputs",  # request models: views that validate a body import them
+        "asyncio",  # the webhook delivery worker's batches run on it
     ],
 )
 def test_heavy_libraries_wait_for_their_first_use(imported, heavy):
