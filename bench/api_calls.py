@@ -1,0 +1,200 @@
+"""AWS calls per API operation: how many botocore calls each request makes, counted through the real Chalice app.
+
+`counted()` records every botocore call made in its context (work handed to a thread with the context copied
+counts too), so a request's calls are told apart from the pipeline's worker threads running beside it.
+`measure_operations` runs each operation of the table once on a fresh tenant through chalice.test.Client and
+returns its calls; `make bench` prints the table against the floor of the same run (GET /healthz).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_calls: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("bench_api_calls", default=None)
+
+
+@functools.cache
+def _install() -> None:
+    """Wraps botocore's one entry point for every call (boto3 clients and PynamoDB's connection alike)."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def counting(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        calls = _calls.get()
+        if calls is not None:
+            calls.append(f"{self.meta.service_model.service_name}.{operation_name}")
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    """The botocore calls made inside the block, as `service.Operation`, in order."""
+    _install()
+    calls: list[str] = []
+    token = _calls.set(calls)
+    try:
+        yield calls
+    finally:
+        _calls.reset(token)
+
+
+@dataclass
+class Measured:
+    operation: str
+    status: int
+    calls: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.calls)
+
+    def summary(self) -> str:
+        return ", ".join(f"{name}×{n}" if n > 1 else name for name, n in Counter(self.calls).items())
+
+
+# What each operation may cost, in botocore calls: the figures reached; a regression fails tests/integration.
+BUDGETS: dict[str, int] = {
+    "GET /healthz (floor)": 0,
+    "native GET deployment": 6,
+    "native list page": 6,
+    "native logs": 6,
+    "native rollback": 8,
+    "native trigger": 17,
+    "native cancel": 15,
+    "GitHub POST status": 16,
+    "GitLab list deployments": 7,
+}
+
+
+def _git(directory: Path, *args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", "-C", str(directory), *args], check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def _repository(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    _git(root, "init", "-q", "-b", "main")
+    (root / "index.html").write_text("<h1>calls</h1>\n")
+    _git(root, "add", ".")
+    _git(root, "-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "first")
+    return root
+
+
+def _wait(probe: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def measure_operations(workdir: Path) -> list[Measured]:
+    """Each operation of BUDGETS once, for a fresh pro organization, through the Chalice app in this process.
+
+    Needs the embedded stack running in this process with at least one build worker (rollback needs two
+    deployed deployments)."""
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.models.deployment import DeploymentRepository
+    from chalicelib.services import organizations, projects
+    from chalicelib.services.inputs import ProjectCreate
+
+    slug = f"calls-{uuid.uuid4().hex[:8]}"
+    organizations.create(slug, None, "pro")
+    token = organizations.create_key(slug, "bench", None).token
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    repo = _repository(workdir / f"repo-{slug}")
+    built = projects.create(slug, ProjectCreate(name="built", repo_url=str(repo), build_command="true")).project
+    # Cancelled while it builds (a deterministic state to leave: a queued one races the build worker's claim).
+    slow = projects.create(slug, ProjectCreate(name="slow", repo_url=str(repo), build_command="sleep 60")).project
+    ledger = projects.create(slug, ProjectCreate(name="ledger", repo_url=str(repo), build_command=None)).project
+    native = f"/api/v1/public/projects/{built.id}"
+    results: list[Measured] = []
+
+    with Client(app) as api:
+
+        def call(operation: str, method: str, path: str, body: str | None = None) -> Any:
+            with counted() as calls:
+                response = api.http.request(method, path, headers=headers, body=(body or "").encode())
+            results.append(Measured(operation, response.status_code, list(calls)))
+            return response
+
+        def reached(deployment_id: int, status: str) -> bool:
+            return DeploymentRepository.get(deployment_id).status == status
+
+        def trigger() -> int:
+            response = api.http.post(f"{native}/deployments", headers=headers, body=b'{"branch": "main"}')
+            assert response.status_code == 201, response.body
+            return int(response.json_body["data"]["id"])
+
+        first, second = trigger(), None
+        _wait(lambda: reached(first, "deployed"), f"deployment {first} to deploy")
+        second = trigger()
+        _wait(lambda: reached(second, "deployed"), f"deployment {second} to deploy")
+
+        call("GET /healthz (floor)", "GET", "/healthz")
+        call("native GET deployment", "GET", f"{native}/deployments/{second}")
+        call("native list page", "GET", f"{native}/deployments?page=1&per_page=20")
+        call("native logs", "GET", f"{native}/deployments/{second}/logs")
+        call("native rollback", "POST", f"{native}/deployments/{first}/rollback", "{}")
+        slow_path = f"/api/v1/public/projects/{slow.id}/deployments"
+        third = call("native trigger", "POST", slow_path, '{"branch": "main"}').json_body["data"]["id"]
+        _wait(lambda: reached(third, "building"), f"deployment {third} to build")
+        call("native cancel", "POST", f"{slow_path}/{third}/cancel", "{}")
+
+        repo_path = f"/api/v3/repos/{slug}/{ledger.slug}"
+        created = api.http.post(
+            f"{repo_path}/deployments", headers=headers, body=b'{"ref": "main", "environment": "production"}'
+        )
+        assert created.status_code == 201, created.body
+        call(
+            "GitHub POST status",
+            "POST",
+            f"{repo_path}/deployments/{created.json_body['id']}/statuses",
+            '{"state": "success"}',
+        )
+        call("GitLab list deployments", "GET", f"/api/v4/projects/{ledger.id}/deployments")
+    return results
+
+
+def table(results: list[Measured]) -> str:
+    lines = [f"{'operation':<28} {'status':>6} {'calls':>5} {'budget':>6}  calls made"]
+    for r in results:
+        lines.append(f"{r.operation:<28} {r.status:>6} {r.count:>5} {BUDGETS[r.operation]:>6}  {r.summary()}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import tempfile
+
+    from chalicelib.local.stack import EmbeddedStack, StackConfig, free_port
+
+    stack = EmbeddedStack(StackConfig(api_port=free_port(), sites_port=free_port(), build_workers=1))
+    stack.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="deployd-bench-calls-") as workdir:
+            print("botocore calls per API operation (counted, not timed; the floor is GET /healthz)")
+            print(table(measure_operations(Path(workdir))))
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
