@@ -78,14 +78,14 @@ class Budget:
 # What each operation may cost: the figures reached; a regression fails tests/integration/test_call_budgets.py.
 BUDGETS: dict[str, Budget] = {
     "GET /healthz (floor)": Budget(0, 0),
-    "native GET deployment": Budget(6, 4),
-    "native list page": Budget(6, 4),
-    "native logs": Budget(6, 4),
+    "native GET deployment": Budget(6, 3),
+    "native list page": Budget(6, 3),
+    "native logs": Budget(6, 3),
     "native rollback": Budget(8, 7),
     "native trigger": Budget(17, 16),
     "native cancel": Budget(15, 14),
     "GitHub POST status": Budget(16, 14),
-    "GitLab list deployments": Budget(7, 6),
+    "GitLab list deployments": Budget(7, 5),
 }
 
 

@@ -24,11 +24,16 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="deployd-io")
 
 
+def start(call: Callable[[], A]) -> Future[A]:
+    """`call()` on the pool, in a copy of this context. Only leaves go to the pool: a call that itself waited for
+    the pool could wait forever once every thread was such a call."""
+    return _pool().submit(contextvars.copy_context().run, call)
+
+
 def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
     """`first()` here and `second()` on the pool at the same time; both results, or the first error raised
     (`first`'s when both fail). `second` is always waited for, so nothing it does outlives the call."""
-    context = contextvars.copy_context()
-    pending: Future[B] = _pool().submit(context.run, second)
+    pending = start(second)
     try:
         result = first()
     finally:

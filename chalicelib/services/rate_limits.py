@@ -162,8 +162,31 @@ def admit(org_slug: str, bucket: str, now: float | None = None) -> RateLimitStat
     The count does not depend on the plan, so the ADD and the read of the plan go out together: one round trip
     of waiting instead of two, and the count is as exact as ever (the ADD is atomic; only the comparison waits)."""
     limit_for(DEFAULT_PLAN, bucket)  # an unknown bucket counts nothing
-    plan, counted = concurrency.both(lambda: plan_of(org_slug), lambda: _count(org_slug, bucket, now))
-    return check(_state(limit_for(plan, bucket), *counted))
+    counted, plan = concurrency.both(lambda: _count(org_slug, bucket, now), lambda: plan_of(org_slug))
+    count, bucket, start, window = counted
+    return check(_state(limit_for(plan, bucket), count, bucket, start, window))
+
+
+class Admission:
+    """One request being counted against its organization's plan (as `admit` counts it), its verdict due at
+    `result()`: the ADD and the read of the plan go out on the shared pool while the caller gets on with its own
+    reads; the count stays exact (the ADD is atomic), only the comparison with the plan's limit waits."""
+
+    def __init__(self, org_slug: str, bucket: str, now: float | None) -> None:
+        limit_for(DEFAULT_PLAN, bucket)  # an unknown bucket counts nothing
+        self._plan = concurrency.start(lambda: plan_of(org_slug))
+        self._count = concurrency.start(lambda: _count(org_slug, bucket, now))
+
+    def result(self) -> RateLimitState:
+        """The window's standing with this request counted; RateLimited when over the plan's limit."""
+        counted = self._count.result()  # waited for first: the count is made even when the plan read fails
+        count, bucket, start, window = counted
+        return check(_state(limit_for(self._plan.result(), bucket), count, bucket, start, window))
+
+
+def admission(org_slug: str, bucket: str, now: float | None = None) -> Admission:
+    """Start counting one request of the organization in `bucket`; its verdict comes with `result()`."""
+    return Admission(org_slug, bucket, now)
 
 
 def standing(org_slug: str, bucket: str, now: float | None = None) -> RateLimitState:
