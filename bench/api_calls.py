@@ -115,7 +115,13 @@ def _wait(probe: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def measure_operations(workdir: Path) -> list[Measured]:
+@dataclass
+class Tenant:
+    headers: dict[str, str]
+    deployment_path: str  # a deployed deployment's native URL path
+
+
+def measure_operations(workdir: Path, tenant: list[Tenant] | None = None) -> list[Measured]:
     """Each operation of BUDGETS once, for a fresh pro organization, through the Chalice app in this process.
 
     Needs the embedded stack running in this process with at least one build worker (rollback needs two
@@ -163,6 +169,8 @@ def measure_operations(workdir: Path) -> list[Measured]:
         second = trigger()
         _wait(lambda: reached(second, "deployed"), f"deployment {second} to deploy")
 
+        if tenant is not None:
+            tenant.append(Tenant(headers, f"{native}/deployments/{second}"))
         call("GET /healthz (floor)", "GET", "/healthz")
         call("native GET deployment", "GET", f"{native}/deployments/{second}")
         call("native list page", "GET", f"{native}/deployments?page=1&per_page=20")
@@ -199,6 +207,24 @@ def table(results: list[Measured]) -> str:
     return "\n".join(lines)
 
 
+ROUNDS = 30
+
+
+def over_http(url: str, headers: dict[str, str]) -> float:
+    """The median time of GET `url` over loopback HTTP (a connection each, as curl makes), after a warm-up."""
+    import statistics
+
+    import requests
+
+    requests.get(url, headers=headers, timeout=30).raise_for_status()
+    samples = []
+    for _ in range(ROUNDS):
+        began = time.perf_counter()
+        requests.get(url, headers=headers, timeout=30).raise_for_status()
+        samples.append(time.perf_counter() - began)
+    return statistics.median(samples)
+
+
 def main() -> None:
     import tempfile
 
@@ -208,8 +234,15 @@ def main() -> None:
     stack.start()
     try:
         with tempfile.TemporaryDirectory(prefix="deployd-bench-calls-") as workdir:
+            tenant: list[Tenant] = []
             print("botocore calls per API operation (counted, not timed; the floor is GET /healthz)")
-            print(table(measure_operations(Path(workdir))))
+            print(table(measure_operations(Path(workdir), tenant)))
+            floor = over_http(stack.api_url + "/healthz", {})
+            read = over_http(stack.api_url + tenant[0].deployment_path, tenant[0].headers)
+            print(
+                f"over HTTP on the embedded stack, median of {ROUNDS}: GET /healthz {floor * 1000:.1f} ms, "
+                f"GET deployment {read * 1000:.1f} ms: {read / floor:.1f}x the floor (goal <= 4x)"
+            )
     finally:
         stack.stop()
 
