@@ -32,13 +32,16 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.listing
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.api_calls
 
 # The CloudFormation template and the function package for STAGE, in out/STAGE/ (sam.json + deployment.zip).
-# The region only fills Chalice's placeholders; the template deploys to any region.
+# The region only fills Chalice's placeholders; the template deploys to any region. The package ships bytecode
+# (chalicelib.infra.deployment_zip).
 package: $(STAMP)
 	rm -rf out/$(STAGE)
 	$(BIN)/python -m chalicelib.infra.package $(STAGE) out/$(STAGE)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) --merge-template out/$(STAGE)/merge-template.json out/$(STAGE)
+	$(BIN)/python -m chalicelib.infra.deployment_zip out/$(STAGE)
 	$(BIN)/cfn-lint out/$(STAGE)/sam.json
 
 lint: $(STAMP)

@@ -192,7 +192,7 @@ class Dialect:
         content_types = self.body_content_types if BODY_METHODS.intersection(methods) else self.read_content_types
 
         def decorate(view: View) -> View:
-            def admitted(meter: Meter, params: dict[str, str]) -> Response:
+            def answer(meter: Meter, params: dict[str, str]) -> Response:
                 request = self.current_request
                 principal = self.admit(request, meter, scope)
                 caller = Caller(meter, principal)
@@ -201,11 +201,21 @@ class Dialect:
                     return answer_once(request, principal.org_slug, lambda: view(caller, **params), one_time)
                 return view(caller, **params)
 
+            def admitted(meter: Meter, params: dict[str, str]) -> Response:
+                try:
+                    response = answer(meter, params)
+                except Exception:
+                    meter.settle()  # over the limit is the answer, whatever else the request ran into
+                    raise
+                meter.settle()
+                return response
+
             guarded = self.renderer.guard(admitted)
 
             @functools.wraps(view)
             def handler(**params: str) -> Response:
-                meter = Meter(counted_in)
+                # A GET changes nothing, so its view may read while its count is made (api/metering.py).
+                meter = Meter(counted_in, deferred=self.current_request.method == "GET")
                 response = guarded(meter, params)
                 response.headers.update(meter.headers())
                 return response

@@ -23,10 +23,14 @@ COUNTED_ON_ARRIVAL = frozenset({"api", "core"})
 class Meter:
     """The rate-limit standing of one request, for its response headers."""
 
-    def __init__(self, bucket: str | None) -> None:
+    def __init__(self, bucket: str | None, deferred: bool = False) -> None:
         self.bucket = bucket
         self.org_slug: str | None = None
         self.state: RateLimitState | None = None
+        # A read's count goes on while its view reads, and is settled before it answers (`settle`): a request
+        # over the limit is still refused, and counted exactly, but waits for one round trip less.
+        self.deferred = deferred
+        self._pending: rate_limits.Admission | None = None
 
     def identify(self, principal: auth.Principal) -> auth.Principal:
         """The caller is known: a counting bucket counts the request now (RateLimited when over)."""
@@ -48,7 +52,17 @@ class Meter:
     def _admit(self) -> None:
         assert self.org_slug is not None, "identify the caller first"
         org_slug = self.org_slug
-        self._record(lambda bucket: rate_limits.admit(org_slug, bucket))
+        if self.deferred:
+            assert self.bucket is not None, "an unmetered route counts no one"
+            self._pending = rate_limits.admission(org_slug, self.bucket)
+        else:
+            self._record(lambda bucket: rate_limits.admit(org_slug, bucket))
+
+    def settle(self) -> None:
+        """The verdict of a count still going on: RateLimited when the request is over the limit."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._record(lambda _bucket: pending.result())
 
     def _record(self, count: Callable[[str], RateLimitState]) -> None:
         assert self.bucket is not None, "an unmetered route counts no one"
@@ -62,6 +76,7 @@ class Meter:
     def counting(self) -> Iterator[None]:
         """Count the request against the bucket; give the count back if the block fails with a domain error
         (an unknown branch found while triggering), so only accepted requests use the budget."""
+        self.deferred = False  # a counted write waits for its verdict before it acts
         self._admit()
         try:
             yield

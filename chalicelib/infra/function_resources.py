@@ -29,6 +29,13 @@ HAS_SLACK = "HasSlack"  # the SlackSigningSecret and SlackClientSecret parameter
 FUNCTION_LOG_RETENTION_DAYS = 30
 # Every function's runtime, and the Python `make package` must run with (see main).
 LAMBDA_RUNTIME = "python3.11"
+# The handlers that sign CloudFront KeyValueStore calls (services.route_mirror: the routes stream's mirror, and
+# the scheduled reconcile). KeyValueStore takes SigV4A only, which botocore signs only with awscrt; awscrt costs
+# every cold start that can import it some 80-90 ms, so it is a layer of its own (built by
+# chalicelib.infra.deployment_zip) that only these functions get.
+KEY_VALUE_STORE_SIGNERS = frozenset({ROUTE_STREAM_CONSUMER, "preview_scheduler"})
+AWSCRT_LAYER = "AwsCrtLayer"
+AWSCRT_LAYER_PACKAGE = "awscrt-layer.zip"  # next to deployment.zip in `make package`'s output
 # An asynchronously invoked function (EventBridge's build events): Lambda retries a failed event this often,
 # for at most this long, then sends it to the function's failure queue, kept as long as SQS keeps anything.
 ASYNC_RETRY_ATTEMPTS = 2
@@ -195,6 +202,19 @@ def event_invoke_config(function: Function) -> dict[str, Any]:
     }
 
 
+def awscrt_layer() -> dict[str, Any]:
+    return {
+        "Type": "AWS::Serverless::LayerVersion",
+        "Properties": {
+            "Description": "awscrt, for the functions that sign CloudFront KeyValueStore calls (SigV4A)",
+            "ContentUri": f"./{AWSCRT_LAYER_PACKAGE}",
+            "CompatibleRuntimes": [LAMBDA_RUNTIME],
+            "CompatibleArchitectures": ["x86_64"],  # Chalice's packages: manylinux x86_64 wheels
+            "RetentionPolicy": "Delete",
+        },
+    }
+
+
 def function_resources(catalogue: Catalogue, functions: Sequence[Function], prefix: str) -> dict[str, Any]:
     """Per function: a partial function resource and a partial role (deep-merged by Chalice into the ones it
     generates), the function's log group, and for an asynchronously invoked one its failure queue."""
@@ -206,6 +226,9 @@ def function_resources(catalogue: Catalogue, functions: Sequence[Function], pref
             "Environment": {"Variables": function_variables(catalogue, function)},
             "LoggingConfig": {"LogGroup": {"Ref": log_group}},
         }
+        if function.handler in KEY_VALUE_STORE_SIGNERS:
+            properties["Layers"] = [{"Ref": AWSCRT_LAYER}]
+            resources[AWSCRT_LAYER] = awscrt_layer()
         events = function_events(function)
         if events:
             properties["Events"] = events

@@ -17,7 +17,8 @@ The merge is a deep merge: dicts are merged key by key and anything else (lists 
 wins. So the merge template may only extend resources Chalice generates, and names them as Chalice does
 (chalicelib.infra.functions reads them from app.py). Timeouts, memory and X-Ray tracing are Chalice's own
 settings, in .chalice/config.json. The runtime is pinned here (LAMBDA_RUNTIME): Chalice would take the version
-of whichever Python runs it, and builds the dependencies for that version, so packaging refuses any other.
+of whichever Python runs it, and builds the dependencies for that version, so packaging refuses any other
+(the package's bytecode, chalicelib.infra.deployment_zip, is that version's too).
 
 Also here: the REST API is named after the stage prefix (its metrics are named by it; the alarms on them
 would otherwise mix the stages of one account), the state machine logs errors to its own log group and is
@@ -49,11 +50,11 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.infra import cdn, codebuild, gateway_responses, iam, monitoring
+from chalicelib.infra.deployment_zip import RuntimeMismatch, check_interpreter
 from chalicelib.infra.function_resources import (
     API_STAGE,
     HAS_PUBLIC_API_URL,
     HAS_SLACK,
-    LAMBDA_RUNTIME,
     REST_API,
     STREAM_CONSUMERS,
     api_url,
@@ -302,10 +303,12 @@ def main(argv: list[str]) -> int:
         print("usage: python -m chalicelib.infra.package STAGE OUT_DIR", file=sys.stderr)
         return 2
     stage, out_dir = argv
-    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    if running != LAMBDA_RUNTIME:
-        # chalice package builds the dependencies (pydantic-core, awscrt: compiled) for the Python it runs on.
-        print(f"package with {LAMBDA_RUNTIME}, the functions' runtime (this is {running})", file=sys.stderr)
+    try:
+        # chalice package builds the dependencies (pydantic-core, awscrt: compiled) for the Python it runs on,
+        # and the package's bytecode is that Python's (chalicelib.infra.deployment_zip).
+        check_interpreter()
+    except RuntimeMismatch as exc:
+        print(exc, file=sys.stderr)
         return 2
     path = Path(out_dir) / "merge-template.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ least once) is attempted once.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,8 @@ def _requeued(message: dict[str, Any]) -> bool:
 
 
 def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    import asyncio  # here, not at the top: every function's cold start imports this module, only this one runs it
+
     from aws_lambda_powertools.utilities.batch import (
         AsyncBatchProcessor,
         EventType,

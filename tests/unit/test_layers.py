@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"services"},  # the rules
     {"models", "adapters"},  # PynamoDB models and repositories; outbound clients (AWS, git, processes)
     {"catalogue"},  # what exists (infra/resources.py) and the build's contract (infra/buildspec.py, build_upload.py)
-    {"settings", "errors", "vocabulary", "observability", "aws"},  # the foundation
+    {"settings", "errors", "vocabulary", "observability", "aws", "concurrency"},  # the foundation
 ]
 FOUNDATION = LAYERS[-1]
 # The modules of infra/ that run-time code reads; the rest of infra/ generates the template and the state machine.

@@ -16,6 +16,7 @@ import pytest
 from chalicelib.adapters import executions
 from chalicelib.infra import codebuild, iam, package
 from chalicelib.infra.function_resources import (
+    AWSCRT_LAYER,
     DEPLOYMENT_STREAM_EVENT,
     LAMBDA_RUNTIME,
     REST_API,
@@ -237,6 +238,20 @@ def test_every_function_runs_the_pinned_runtime_and_packaging_refuses_another_py
     monkeypatch.setattr(package.sys, "version_info", SimpleNamespace(major=3, minor=12))
     assert package.main([STAGE, str(tmp_path)]) == 2
     assert not (tmp_path / "merge-template.json").exists()
+
+
+def test_only_the_functions_that_sign_keyvaluestore_calls_get_the_awscrt_layer(sam: dict[str, Any]) -> None:
+    layered = {
+        name: function["Properties"]["Layers"]
+        for name, function in _functions(sam).items()
+        if "Layers" in function["Properties"]
+    }
+    assert layered == {"RouteSync": [{"Ref": AWSCRT_LAYER}], "PreviewScheduler": [{"Ref": AWSCRT_LAYER}]}
+    layer = sam["Resources"][AWSCRT_LAYER]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    # the package chalicelib.infra.deployment_zip writes next to deployment.zip, for the functions' runtime
+    assert layer["Properties"]["ContentUri"] == "./awscrt-layer.zip"
+    assert layer["Properties"]["CompatibleRuntimes"] == [LAMBDA_RUNTIME]
 
 
 def test_build_events_sends_what_it_failed_to_handle_to_its_failure_queue_after_bounded_retries(

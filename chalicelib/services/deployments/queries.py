@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib import concurrency
 from chalicelib.adapters import build_logs
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models.deployment import Deployment, DeploymentRepository
@@ -38,15 +39,25 @@ def active_id(project_id: int, environment: str = PRODUCTION) -> int | None:
 
 
 def deployment_of(project: Project, deployment_id: int) -> Deployment:
-    deployment = DeploymentRepository.find(deployment_id)
+    return _owned(project, DeploymentRepository.find(deployment_id), deployment_id)
+
+
+def _owned(project: Project, deployment: Deployment | None, deployment_id: int) -> Deployment:
     if deployment is None or deployment.project_id != project.id:
         raise NotFound(f"deployment {deployment_id} not found in project {project.id}")
     return deployment
 
 
+def _project_and_deployment(org_slug: str, project_id: int, deployment_id: int) -> tuple[Project, Deployment]:
+    """Both read at once (neither key needs the other); the project still decides who may see the deployment."""
+    project, found = concurrency.both(
+        lambda: ProjectRepository.get(org_slug, project_id), lambda: DeploymentRepository.find(deployment_id)
+    )
+    return project, _owned(project, found, deployment_id)
+
+
 def view(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
-    project = ProjectRepository.get(org_slug, project_id)
-    deployment = deployment_of(project, deployment_id)
+    project, deployment = _project_and_deployment(org_slug, project_id, deployment_id)
     return DeploymentView(deployment, active_id(project.id, deployment.environment) == deployment.id)
 
 
@@ -56,15 +67,16 @@ def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[
         raise InvalidInput(f"page must be between 1 and {MAX_PAGE}", field="page")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
-    project = ProjectRepository.get(org_slug, project_id)
+    # Production's active deployment is read beside the project: its key is the path's project id.
+    project, active = concurrency.both(
+        lambda: ProjectRepository.get(org_slug, project_id), lambda: active_id(project_id)
+    )
     found = listing.deployments(project, page, per_page)
-    active = active_id(project.id)
     return found.map(lambda d: DeploymentView(d, d.id == active))
 
 
 def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:
-    project = ProjectRepository.get(org_slug, project_id)
-    deployment = deployment_of(project, deployment_id)
+    _, deployment = _project_and_deployment(org_slug, project_id, deployment_id)
     return BuildLogView(deployment, log_text(deployment))
 
 
