@@ -263,8 +263,18 @@ def test_on_a_terminal_deploy_shows_a_live_status_and_ctrl_c_can_cancel(
     deployment = api.get(f"/projects/{project['id']}/deployments").json()["data"][0]
     assert deployment["status"] == "cancelled"
 
-    # And from a second deployment `logs --follow` streams until `deployd cancel` ends it, then exits 3
-    second = api.trigger(project["id"])
+    # And when a second deploy is interrupted and the question answered "n", it stops watching, the build goes on
+    terminal = Terminal(cli, "deploy", str(project["id"]), **env)
+    terminal.wait_for("build-started")
+    os.kill(terminal.process.pid, signal.SIGINT)
+    terminal.wait_for("Cancel deployment")
+    terminal.type("n\n")
+    assert terminal.finish() == 130, terminal.text
+    assert "goes on" in terminal.text
+    second = api.get(f"/projects/{project['id']}/deployments").json()["data"][0]
+    assert second["status"] == "building"
+
+    # And `logs --follow` streams it until `deployd cancel` ends it, then exits 3
     follower = subprocess.Popen(
         [sys.executable, "-m", "deployd_cli", "logs", str(project["id"]), str(second["id"]), "--follow"],
         stdout=subprocess.PIPE,
@@ -272,9 +282,26 @@ def test_on_a_terminal_deploy_shows_a_live_status_and_ctrl_c_can_cancel(
         cwd=ROOT,
         env={**cli.env, **env},
     )
-    api.wait_for_status(project["id"], second["id"], "building")
     cancelled = cli.run("cancel", str(project["id"]), str(second["id"]), "--json", **env)
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
     out, _ = follower.communicate(timeout=60)
     assert follower.returncode == 3
     assert out.count("\nbuild-started\n") == 1, out
+
+
+def test_login_on_a_terminal_asks_for_the_key_without_echo(
+    cli: Cli, stack: RunningStack, org_api: Callable[..., Api]
+) -> None:
+    # Given an organization's key
+    api = org_api()
+
+    # When `deployd login` asks for it on a terminal and it is typed
+    terminal = Terminal(cli, "login", "--api", stack.api)
+    terminal.wait_for("API key")
+    terminal.type(api.token + "\n")
+
+    # Then it is kept (whoami works with it) and was never shown
+    assert terminal.finish() == 0, terminal.text
+    assert f"as organization {api.org}" in terminal.text
+    assert api.token not in terminal.text
+    assert cli.json("whoami")["org"] == api.org
