@@ -196,8 +196,12 @@ def deploy(session: Session, project: str, branch: str | None, no_wait: bool) ->
 
     Exit status: 0 deployed, 1 failed, 2 usage error, 3 cancelled, 130 stopped watching (it goes on)."""
     pid = session.project_id(project)
+    built_here = session.client.get(f"/projects/{pid}")["build_command"] is not None
     deployment = session.client.post(f"/projects/{pid}/deployments", {"branch": branch} if branch else {})
-    if no_wait:
+    if no_wait or not built_here:
+        if not built_here:  # a ledger: only its external deployer's status reports move the deployment
+            did = deployment["id"]
+            _notice(f"project {project} has no build command: deployment {did} moves only as its deployer reports")
         session.show(deployment, lambda: _print_queued(deployment))
         return 0
     return _follow_deployment(session, pid, deployment, project)

@@ -211,6 +211,17 @@ def test_failures_are_one_line_with_their_own_exit_status(
     assert json.loads(failed.stdout)["status"] == "failed"
     assert "error: missing semicolon" in failed.stderr
 
+    # And without --json the streamed log ends with the failure, then the reason
+    plain = cli.run("deploy", str(project["id"]))
+    assert plain.returncode == 1
+    assert plain.stdout.index("error: missing semicolon") < plain.stdout.index("Failed: ")
+
+    # And a project without a build command (a ledger) is not waited for: its deployment is queued for its deployer
+    ledger = api.create_project(repo.path)
+    queued = cli.run("deploy", str(ledger["id"]), "--json")
+    assert queued.returncode == 0 and json.loads(queued.stdout)["status"] == "queued"
+    assert "no build command" in queued.stderr
+
     # And a usage error exits 2, an API error is one line with its status and message
     assert cli.run("deploy").returncode == 2
     missing = cli.run("deployments", "show", str(project["id"]), "999999")
