@@ -480,7 +480,7 @@ def deploy_hooks_delete(session: Session, project: str, hook: int) -> None:
 def main() -> None:
     """The console script: errors are one line on stderr, never a traceback; the exit status is the command's."""
     try:
-        result = cli.main(standalone_mode=False)
+        result = cli.main(prog_name="deployd", standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
