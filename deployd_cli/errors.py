@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-# Exit codes (docs/cli.md): a deployment that failed, or any error, is 1; click's usage errors are 2.
+# Exit codes (docs/cli.md): a deployment that failed, or any error, is 1 (click's usage errors are 2).
 FAILED = 1
-USAGE = 2
 CANCELLED = 3
 INTERRUPTED = 130  # Ctrl-C and "stop watching": the deployment goes on
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from collections import deque
@@ -15,7 +16,7 @@ import click
 
 from deployd_cli import config, render
 from deployd_cli.client import ApiClient, segment
-from deployd_cli.errors import INTERRUPTED, USAGE, CliError
+from deployd_cli.errors import INTERRUPTED, CliError
 from deployd_cli.watch import TAIL_LINES, LiveDisplay, LogFollower, LogPoll, PlainDisplay, exit_code, stamp, watch
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -321,7 +322,7 @@ def logs(session: Session, project: str, deployment: int, follow: bool) -> int:
     try:
         for answer in follower.follow():
             if session.as_json:
-                click.echo(render.json.dumps(answer.data, ensure_ascii=False))
+                click.echo(json.dumps(answer.data, ensure_ascii=False))
             elif answer.text:
                 click.echo(answer.text, nl=False)
     except KeyboardInterrupt:
@@ -496,6 +497,3 @@ def main() -> None:
         click.echo(f"deployd: unexpected error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
-
-
-__all__ = ["USAGE", "cli", "main"]

@@ -164,6 +164,8 @@ def test_a_pipeline_logs_in_manages_a_project_and_deploys_with_plain_timestamped
     log = cli.run("logs", project["slug"], str(deployment["id"]), "--follow")
     assert log.returncode == 0 and log.stdout.count("out-3\n") == 1
     assert "out-6" in cli.json("logs", project["slug"], str(deployment["id"]))["build_logs"]
+    followed = cli.run("logs", project["slug"], str(deployment["id"]), "--follow", "--json")
+    assert [json.loads(line)["status"] for line in followed.stdout.splitlines()] == ["deployed"]
 
     # And previews, deploy hooks and webhooks are listed, created and deleted
     repo.git("branch", "feature/cli")
