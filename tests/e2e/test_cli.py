@@ -13,8 +13,8 @@ import subprocess
 import sys
 import termios
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from fcntl import ioctl
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ class Cli:
 
     home: Path
     env: dict[str, str]
+    started: list[subprocess.Popen[Any]] = field(default_factory=list)  # ended at teardown if a test failed early
 
     def run(self, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -56,10 +57,15 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(tmp_path: Path) -> Iterator[Cli]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPLOYD_")}
     env.update({"XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path), "NO_COLOR": "1"})
-    return Cli(tmp_path, env)
+    runner = Cli(tmp_path, env)
+    yield runner
+    for process in runner.started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 class Terminal:
@@ -77,6 +83,7 @@ class Terminal:
             env={**cli.env, "TERM": "xterm-256color", **env},
             start_new_session=True,
         )
+        cli.started.append(self.process)
         os.close(slave)
         self.output = b""
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -295,6 +302,7 @@ def test_on_a_terminal_deploy_shows_a_live_status_and_ctrl_c_can_cancel(
         cwd=ROOT,
         env={**cli.env, **env},
     )
+    cli.started.append(follower)
     cancelled = cli.run("cancel", str(project["id"]), str(second["id"]), "--json", **env)
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
     out, _ = follower.communicate(timeout=60)
