@@ -7,9 +7,12 @@ STAGE ?= dev
 
 .PHONY: run test test-unit test-integration test-e2e lint bench package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The pinned requirements, then the project itself (editable, its dependencies being those pins): the `deployd`
+# command line lands at .venv/bin/deployd.
+$(STAMP): requirements.txt requirements-cli.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -47,7 +50,7 @@ package: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy chalicelib app.py
+	$(BIN)/mypy chalicelib app.py deployd_cli
 
 clean:
 	rm -rf $(VENV) .pytest_cache out

@@ -16,6 +16,7 @@ from chalicelib.api import dialects, native_deploy_hooks, native_slack, native_w
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
 from chalicelib.api.timestamps import iso
+from chalicelib.errors import InvalidInput
 from chalicelib.services import deployments, previews, projects
 from chalicelib.services.deployments import DeploymentView
 from chalicelib.services.native_json import deployment_json
@@ -49,6 +50,13 @@ def project_json(view: ProjectView) -> dict[str, Any]:
 
 def _data(status: int, payload: Any) -> Response:
     return json_response(status, {"data": payload})
+
+
+@dialect.route("/whoami", methods=["GET"], scope=None)
+def whoami(caller: Caller) -> Response:
+    """The calling key: its organization, id and scopes (any valid key may ask; `deployd whoami`)."""
+    principal = caller.principal
+    return _data(200, {"org": principal.org_slug, "key_id": principal.key_id, "scopes": sorted(principal.scopes)})
 
 
 @dialect.route("/projects", methods=["POST"], scope="projects:write")
@@ -136,15 +144,24 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}/logs", methods=["GET"], scope="deployments:read")
 def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    """`offset` (bytes, default 0) returns the log from there on, and `next_offset` is the one to ask for next:
+    a client polling with it sees every line once (the CLI's `logs --follow`)."""
     principal = caller.principal
+    query: Any = dialect.current_request.query_params or {}
+    offset = int_param(query.get("offset"), "offset", 0)
     result = deployments.logs(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
+    end = result.log.end
+    if not 0 <= offset <= end:
+        raise InvalidInput(f"offset must be between 0 and {end}, the log's length so far", field="offset")
     return _data(
         200,
         {
             "deployment_id": result.deployment.id,
             "status": result.deployment.status,
-            "build_logs": result.text,
+            "build_logs": result.log.since(offset),
             "error_message": result.deployment.error_message,
+            "offset": offset,
+            "next_offset": end,
         },
     )
 

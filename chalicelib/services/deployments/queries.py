@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chalicelib import concurrency
 from chalicelib.adapters import build_logs
+from chalicelib.adapters.build_logs import LogText
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
@@ -30,7 +31,11 @@ class DeploymentView:
 @dataclass(frozen=True)
 class BuildLogView:
     deployment: Deployment
-    text: str
+    log: LogText
+
+    @property
+    def text(self) -> str:
+        return self.log.text()
 
 
 def active_id(project_id: int, environment: str = PRODUCTION) -> int | None:
@@ -76,14 +81,20 @@ def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[
 
 
 def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:
+    """The deployment, then its log: read in that order, a log read after a final status holds every line the
+    build wrote before it."""
     _, deployment = _project_and_deployment(org_slug, project_id, deployment_id)
-    return BuildLogView(deployment, log_text(deployment))
+    return BuildLogView(deployment, build_log(deployment))
 
 
 def log_text(deployment: Deployment) -> str:
-    """The deployment's whole build log, as one text whichever runner built it; a failed build's log ends with
-    why it failed, as the worker ends a local build's log."""
-    text = build_logs.read(deployment.id, deployment.build_id)
+    """The deployment's whole build log, as one text whichever runner built it."""
+    return build_log(deployment).text()
+
+
+def build_log(deployment: Deployment) -> LogText:
+    """The build log; a failed build's log ends with why it failed, as the worker ends a local build's log."""
+    log = build_logs.read_log(deployment.id, deployment.build_id)
     if deployment.build_id and deployment.status == Status.FAILED and deployment.error_message:
-        text += f"==> Failed: {deployment.error_message}\n"
-    return text
+        log = log.followed_by(f"==> Failed: {deployment.error_message}\n")
+    return log
