@@ -454,3 +454,78 @@ class LocalAwsServer:
             self._server.shutdown()
         if self._thread is not None:
             self._thread.join()
+
+
+# --- which tables and buckets changed: what the embedded stack's snapshots export again ---
+#
+# A snapshot (chalicelib.local.snapshots) exports only the tables and buckets written since the one before. Each
+# write the endpoint applies (DynamoDB's item writes, which BatchWriteItem is made of too, and S3's object writes,
+# which copies and multipart completions are made of) counts one change of its table or bucket, under the lock
+# DynamoDB's writes hold, so a count read under it includes every table write already applied. A write refused by
+# its condition counts too: a table exported for nothing costs less than a change missed.
+_changes: dict[str, int] = {}
+_changes_counted = False
+
+
+def _count(keys: Iterable[str]) -> None:
+    with _lock:
+        for key in keys:
+            _changes[key] = _changes.get(key, 0) + 1
+
+
+def _counting(method: Callable[..., Any], names: Callable[..., Iterable[str]], prefix: str) -> Callable[..., Any]:
+    """`method`, counting a change of each table or bucket it names once it returns or raises. A DynamoDB write
+    is counted inside the lock it is applied under (it runs under it already); an S3 write only takes it to count,
+    so objects never wait for tables."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        keys = [prefix + name for name in names(*args, **kwargs)]
+        if prefix == "s3:":
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _count(keys)
+        with _lock:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _count(keys)
+
+    return wrapper
+
+
+def _first(name: str, *args: Any, **kwargs: Any) -> list[str]:
+    return [str(args[0] if args else kwargs[name])]
+
+
+def _transaction_tables(*args: Any, **kwargs: Any) -> list[str]:
+    items = args[0] if args else kwargs["transact_items"]
+    return [str(request.get("TableName")) for entry in items for request in entry.values()]
+
+
+def count_changes() -> None:
+    """Idempotent: count every write to each DynamoDB table and S3 bucket of the endpoint (`changes`)."""
+    global _changes_counted
+    with _lock:
+        if _changes_counted:
+            return
+        from moto.dynamodb.models import DynamoDBBackend
+        from moto.s3.models import S3Backend
+
+        for name in ("put_item", "update_item", "delete_item"):
+            tables = functools.partial(_first, "table_name")
+            setattr(DynamoDBBackend, name, _counting(getattr(DynamoDBBackend, name), tables, "dynamodb:"))
+        DynamoDBBackend.transact_write_items = _counting(  # type: ignore[method-assign]
+            DynamoDBBackend.transact_write_items, _transaction_tables, "dynamodb:"
+        )
+        for name in ("put_object", "delete_object", "delete_objects"):
+            buckets = functools.partial(_first, "bucket_name")
+            setattr(S3Backend, name, _counting(getattr(S3Backend, name), buckets, "s3:"))
+        _changes_counted = True
+
+
+def changes() -> dict[str, int]:
+    """Writes counted so far by "dynamodb:<table>" and "s3:<bucket>" (physical names); see count_changes."""
+    with _lock:
+        return dict(_changes)
