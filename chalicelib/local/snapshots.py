@@ -13,8 +13,9 @@ after every file it names is, so a crash at any moment leaves the previous snaps
 from __future__ import annotations
 
 import base64
-import contextlib
+import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -23,13 +24,13 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chalicelib.infra.resources import CATALOGUE, Bucket, Catalogue, Table
+from chalicelib.infra.resources import CATALOGUE, Catalogue, Table
 from chalicelib.settings import Settings
 
 FORMAT = "deployd-snapshot"
@@ -39,10 +40,10 @@ MEMORY = "memory"  # DEPLOYD_DATA_DIR's value that keeps nothing
 MANIFEST = "snapshot.json"
 # A change is on disk within this interval plus one snapshot's duration: well inside the 5 seconds a crash may lose.
 INTERVAL_SECONDS = 2.0
-# A snapshot exports again the tables written while it exported; after this many rounds it writes what it has.
+# A snapshot reads again the items written while it read; after this many rounds it writes what it has.
 CONSISTENCY_ROUNDS = 5
 BATCH_WRITE_SIZE = 25  # BatchWriteItem's limit
-SCAN_PAGE_SIZE = 200  # each page holds the emulator's DynamoDB lock briefly
+BATCH_GET_SIZE = 100  # BatchGetItem's limit
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +77,28 @@ def data_directory(value: str | None, checkout: Path) -> Path | None:
     return Path(value).expanduser().resolve() if value else checkout / ".deployd"
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """`path` holds `data` whole, or what it held before: never a part of it, even if the machine stops."""
+def write_atomically(path: Path, data: bytes, flush: bool = True) -> None:
+    """`path` holds `data` whole, or what it held before: never a part of it, even if the machine stops. With
+    `flush` False the caller flushes the file and its directory itself before anything names it."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with temporary.open("wb") as file:
             file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+            if flush:
+                file.flush()
+                os.fsync(file.fileno())
         temporary.replace(path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
+    if flush:
+        _flush_directory(path.parent)  # the rename itself
+
+
+def _flush_directory(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(directory)  # the rename itself
+        os.fsync(directory)
     finally:
         os.close(directory)
 
@@ -128,15 +136,22 @@ def _attribute_from_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-@dataclass
+def _encode_item(item: dict[str, Any]) -> str:
+    return json.dumps({name: _attribute_to_json(value) for name, value in item.items()}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
 class StoredObject:
     blob: str  # sha256 of the bytes, the file's name under objects/
     size: int
     etag: str
     headers: dict[str, Any]  # PutObject arguments: ContentType, Metadata, CacheControl, ContentEncoding
 
-    def to_json(self) -> dict[str, Any]:
-        return {"blob": self.blob, "size": self.size, "etag": self.etag, "headers": self.headers}
+    @functools.cached_property
+    def encoded(self) -> str:
+        """Its entry in the manifest, made once: a manifest written every few seconds lists every object."""
+        value = {"blob": self.blob, "size": self.size, "etag": self.etag, "headers": self.headers}
+        return json.dumps(value, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> StoredObject:
@@ -150,14 +165,12 @@ class Manifest:
     written_at: str = ""
 
     def to_bytes(self) -> bytes:
-        body = {
-            "format": FORMAT,
-            "version": VERSION,
-            "written_at": self.written_at,
-            "tables": self.tables,
-            "buckets": {name: {k: o.to_json() for k, o in objects.items()} for name, objects in self.buckets.items()},
-        }
-        return json.dumps(body, separators=(",", ":")).encode()
+        head = {"format": FORMAT, "version": VERSION, "written_at": self.written_at, "tables": self.tables}
+        buckets = ",".join(
+            json.dumps(name) + ":{" + ",".join(f"{json.dumps(key)}:{o.encoded}" for key, o in objects.items()) + "}"
+            for name, objects in self.buckets.items()
+        )
+        return (json.dumps(head, separators=(",", ":"))[:-1] + ',"buckets":{' + buckets + "}}").encode()
 
     def blobs(self) -> set[str]:
         return {o.blob for objects in self.buckets.values() for o in objects.values()}
@@ -252,25 +265,36 @@ class DataDirectory:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._unreadable(path, f"malformed table: {exc!r}") from exc
 
-    def write_table(self, items: list[dict[str, Any]]) -> str:
-        data = json.dumps(
-            {"items": [{k: _attribute_to_json(v) for k, v in item.items()} for item in items]}, separators=(",", ":")
-        ).encode()
+    def write_table(self, encoded_items: Iterable[str]) -> str:
+        """Write a table's file from its items, each already encoded (`_encode_item`); returns its name."""
+        data = ('{"items":[' + ",".join(encoded_items) + "]}").encode()
         name = _digest(data)
         path = self.tables_path / name
         if not path.exists():
             write_atomically(path, data)
         return name
 
-    def write_blob(self, data: bytes) -> str:
+    def write_blob(self, data: bytes) -> tuple[str, Path | None]:
+        """The object's name, and the path of its file if it was written now: not yet flushed to disk (`commit`
+        flushes all of a snapshot's at once, which costs one journal commit rather than one per file)."""
         name = _digest(data)
         path = self.objects_path / name
-        if not path.exists():
-            write_atomically(path, data)
-        return name
+        if path.exists():
+            return name, None
+        write_atomically(path, data, flush=False)
+        return name, path
 
-    def commit(self, manifest: Manifest, previous: Manifest) -> None:
-        """Make `manifest` the snapshot, then remove the files only `previous` named."""
+    def commit(self, manifest: Manifest, previous: Manifest, unflushed: list[Path]) -> None:
+        """Make `manifest` the snapshot once every file it names is on disk, then remove the files only `previous`
+        named."""
+        for path in unflushed:
+            descriptor = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        if unflushed:
+            _flush_directory(self.objects_path)
         manifest.written_at = datetime.now(UTC).isoformat()
         write_atomically(self.manifest_path, manifest.to_bytes())
         for name in set(previous.tables.values()) - set(manifest.tables.values()):
@@ -302,8 +326,10 @@ class DataDirectory:
 class Snapshots:
     """Exports the catalogue's tables and buckets into a DataDirectory, and imports them back.
 
-    `changes` says how many writes each table and bucket has seen ("dynamodb:<name>", "s3:<name>"); only those
-    written since the last snapshot are exported again."""
+    `changes` hands over every write since it was last called ((service, table or bucket, key), see
+    moto_compat.take_changes). A snapshot reads again only the items (BatchGetItem) and objects (GetObject) written
+    since the last one, into a copy of each table it keeps, and writes the files of the tables and objects that
+    changed: its cost follows the changes, not the size of the stack."""
 
     def __init__(
         self,
@@ -311,7 +337,7 @@ class Snapshots:
         manifest: Manifest,
         clients: dict[str, Any],
         settings: Settings,
-        changes: Callable[[], dict[str, int]],
+        changes: Callable[[], list[tuple[str, str, Any]]],
         catalogue: Catalogue = CATALOGUE,
     ) -> None:
         self.directory = directory
@@ -320,37 +346,49 @@ class Snapshots:
         self._s3 = clients["s3"]
         self._settings = settings
         self._changes = changes
-        self._catalogue = catalogue
-        self._exported: dict[str, int] = {}  # the change counts the current snapshot reflects
+        self._tables = {settings.resource_name(t.logical): t for t in catalogue.tables}
+        self._buckets = {settings.resource_name(b.logical): b for b in catalogue.buckets}
+        # Each table's items as the snapshot holds them, encoded, by key; read from the data directory once.
+        self._items: dict[str, dict[str, str]] = {
+            table.logical: {
+                self._key(table, item)[0]: _encode_item(item)
+                for item in directory.table_items(manifest.tables[table.logical])
+            }
+            for table in catalogue.tables
+            if table.logical in manifest.tables
+        }
+        # Written since the last snapshot that committed: kept until one does (a failed one reads them again).
+        self._pending_items: dict[str, dict[str, dict[str, Any]]] = {}  # table logical -> key text -> key
+        self._pending_objects: dict[str, set[str]] = {}  # bucket logical -> object keys
         self._writing = threading.Lock()
 
-    def _table_key(self, table: Table) -> str:
-        return f"dynamodb:{self._settings.resource_name(table.logical)}"
-
-    def _bucket_key(self, bucket: Bucket) -> str:
-        return f"s3:{self._settings.resource_name(bucket.logical)}"
+    @staticmethod
+    def _key(table: Table, attributes: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        names = [table.hash_key.name] + ([table.range_key.name] if table.range_key else [])
+        key = {name: attributes[name] for name in names}
+        return json.dumps(key, sort_keys=True), key
 
     # --- restore ---
 
     def restore(self) -> None:
         """Write the snapshot's items and objects into the freshly provisioned tables and buckets."""
         now = int(time.time())
-        for table in self._catalogue.tables:
-            name = self.manifest.tables.get(table.logical)
-            if name is None:
-                continue
-            items = self.directory.table_items(name)
+        for physical, table in self._tables.items():
+            items = [
+                {name: _attribute_from_json(value) for name, value in json.loads(encoded).items()}
+                for encoded in self._items.get(table.logical, {}).values()
+            ]
             if table.ttl_attribute:  # what DynamoDB would have deleted by now is not brought back
                 attribute = table.ttl_attribute
                 items = [i for i in items if attribute not in i or int(i[attribute].get("N", now + 1)) > now]
-            self._import_table(self._settings.resource_name(table.logical), items)
-        for bucket in self._catalogue.buckets:
-            physical = self._settings.resource_name(bucket.logical)
-            for key, stored in self.manifest.buckets.get(bucket.logical, {}).items():
+            self._import_table(physical, items)
+        for physical, bucket in self._buckets.items():
+            objects = self.manifest.buckets.get(bucket.logical, {})
+            for key, stored in list(objects.items()):
                 body = (self.directory.objects_path / stored.blob).read_bytes()
                 answer = self._s3.put_object(Bucket=physical, Key=key, Body=body, **stored.headers)
-                stored.etag = str(answer["ETag"])
-        self._exported = self._changes()  # what was just imported is what the snapshot holds
+                objects[key] = dataclasses.replace(stored, etag=str(answer["ETag"]))
+        self._changes()  # the import's own writes: what the snapshot already holds
 
     def _import_table(self, physical: str, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), BATCH_WRITE_SIZE):
@@ -360,84 +398,82 @@ class Snapshots:
 
     # --- snapshot ---
 
+    def _take(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Add the writes recorded since the last call to the pending ones; returns the items among them (table
+        logical name -> key text -> key)."""
+        taken: dict[str, dict[str, dict[str, Any]]] = {}
+        for service, name, key in self._changes():
+            if service == "dynamodb" and name in self._tables:
+                table = self._tables[name]
+                text, attributes = self._key(table, key)
+                taken.setdefault(table.logical, {})[text] = attributes
+                self._pending_items.setdefault(table.logical, {})[text] = attributes
+            elif service == "s3" and name in self._buckets:
+                self._pending_objects.setdefault(self._buckets[name].logical, set()).add(str(key))
+        return taken
+
     def snapshot(self) -> bool:
-        """Write a snapshot if anything changed since the last one; True if one was written."""
+        """Write a snapshot if anything was written since the last one; True if one was written."""
         with self._writing:
-            counts = self._changes()
-            tables = [
-                t
-                for t in self._catalogue.tables
-                if counts.get(self._table_key(t)) != self._exported.get(self._table_key(t))
-            ]
-            buckets = [
-                b
-                for b in self._catalogue.buckets
-                if counts.get(self._bucket_key(b)) != self._exported.get(self._bucket_key(b))
-            ]
-            if not tables and not buckets:
+            self._take()
+            if not self._pending_items and not self._pending_objects:
                 return False
-            manifest = Manifest(dict(self.manifest.tables), {k: dict(v) for k, v in self.manifest.buckets.items()})
-            counts = self._export_tables(manifest, tables, counts)
+            # Read the written items, then those written meanwhile, until a round sees no table written: the tables
+            # are then as they all were at one instant (a transaction is never half in the snapshot).
+            unread = {logical: dict(keys) for logical, keys in self._pending_items.items()}
+            for _ in range(CONSISTENCY_ROUNDS):
+                for logical, keys in unread.items():
+                    self._read_items(logical, keys)
+                unread = self._take()
+                if not unread:
+                    break
+            else:
+                log.warning("snapshot written while tables kept changing; a restore repairs what a write half made")
             # Objects after tables: an item that names an object was written after it, so the object is found.
-            for bucket in buckets:
-                counts[self._bucket_key(bucket)] = self._changes().get(self._bucket_key(bucket), 0)
-                manifest.buckets[bucket.logical] = self._export_bucket(bucket)
-            self.directory.commit(manifest, self.manifest)
+            manifest = Manifest(dict(self.manifest.tables), {k: dict(v) for k, v in self.manifest.buckets.items()})
+            for logical in self._pending_items:
+                manifest.tables[logical] = self.directory.write_table(self._items.get(logical, {}).values())
+            written: list[Path] = []
+            for logical, object_keys in self._pending_objects.items():
+                self._read_objects(logical, object_keys, manifest.buckets.setdefault(logical, {}), written)
+            self.directory.commit(manifest, self.manifest, written)
             self.manifest = manifest
-            self._exported = counts
+            self._pending_items, self._pending_objects = {}, {}
             return True
 
-    def _export_tables(self, manifest: Manifest, tables: list[Table], before: dict[str, int]) -> dict[str, int]:
-        """Export `tables`, then again those written meanwhile, until a round sees no table written: the tables
-        are then as they all were at one instant (a transaction is never half in the snapshot)."""
-        for _ in range(CONSISTENCY_ROUNDS):
-            for table in tables:
-                manifest.tables[table.logical] = self.directory.write_table(self._scan(table))
-            after = self._changes()
-            tables = [
-                t for t in self._catalogue.tables if after.get(self._table_key(t)) != before.get(self._table_key(t))
-            ]
-            for key, count in after.items():
-                if key.startswith("dynamodb:"):
-                    before[key] = count
-            if not tables:
-                return before
-        log.warning("snapshot written while tables kept changing; a restore repairs what a write half made")
-        return before
+    def _read_items(self, logical: str, keys: dict[str, dict[str, Any]]) -> None:
+        """Read the items at `keys` into the table's copy; a key with no item any more leaves it."""
+        physical = self._settings.resource_name(logical)
+        items = self._items.setdefault(logical, {})
+        table = next(t for t in self._tables.values() if t.logical == logical)
+        batch = list(keys.items())
+        for start in range(0, len(batch), BATCH_GET_SIZE):
+            chunk = dict(batch[start : start + BATCH_GET_SIZE])
+            for text in chunk:
+                items.pop(text, None)
+            request = {physical: {"Keys": list(chunk.values()), "ConsistentRead": True}}
+            while request:
+                answer = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(physical, []):
+                    items[self._key(table, item)[0]] = _encode_item(item)
+                request = answer.get("UnprocessedKeys") or {}
 
-    def _scan(self, table: Table) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._settings.resource_name(table.logical),
-            "ConsistentRead": True,
-            "Limit": SCAN_PAGE_SIZE,
-        }
-        while True:
-            page = self._dynamodb.scan(**request)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def _export_bucket(self, bucket: Bucket) -> dict[str, StoredObject]:
-        physical = self._settings.resource_name(bucket.logical)
-        known = self.manifest.buckets.get(bucket.logical, {})
-        objects: dict[str, StoredObject] = {}
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=physical):
-            for summary in page.get("Contents", []):
-                key, etag = str(summary["Key"]), str(summary["ETag"])
-                stored = known.get(key)
-                if stored is not None and stored.etag == etag:
-                    objects[key] = stored
-                    continue
-                with contextlib.suppress(self._s3.exceptions.NoSuchKey):  # deleted since the listing
-                    answer = self._s3.get_object(Bucket=physical, Key=key)
-                    data = answer["Body"].read()
-                    headers = {name: answer[name] for name in _HEADERS if answer.get(name)}
-                    objects[key] = StoredObject(
-                        self.directory.write_blob(data), len(data), str(answer["ETag"]), headers
-                    )
-        return objects
+    def _read_objects(
+        self, logical: str, keys: set[str], objects: dict[str, StoredObject], written: list[Path]
+    ) -> None:
+        physical = self._settings.resource_name(logical)
+        for key in keys:
+            try:
+                answer = self._s3.get_object(Bucket=physical, Key=key)
+            except self._s3.exceptions.NoSuchKey:
+                objects.pop(key, None)
+                continue
+            data = answer["Body"].read()
+            headers = {name: answer[name] for name in _HEADERS if answer.get(name)}
+            blob, path = self.directory.write_blob(data)
+            if path is not None:
+                written.append(path)
+            objects[key] = StoredObject(blob, len(data), str(answer["ETag"]), headers)
 
 
 class PeriodicSnapshots(threading.Thread):

@@ -181,14 +181,14 @@ class EmbeddedStack:
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
             answer_dynamodb_in_plain_json,
-            changes,
             convert_names_once,
-            count_changes,
             list_handler_methods_once,
             read_moto_modules_once,
+            record_changes,
             serialize_dynamodb,
             snapshot_streams_cheaply,
             snapshot_touched_items_only,
+            take_changes,
         )
 
         manifest = None
@@ -199,7 +199,6 @@ class EmbeddedStack:
                 self.admin_token = self._data.admin_token()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
-        count_changes()
         snapshot_streams_cheaply()
         snapshot_touched_items_only()
         read_moto_modules_once()
@@ -232,7 +231,8 @@ class EmbeddedStack:
         clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions", "kms")}
         queue_urls = provision(clients, settings)
         if self._data is not None and manifest is not None:
-            snapshots = Snapshots(self._data, manifest, clients, settings, changes)
+            record_changes()
+            snapshots = Snapshots(self._data, manifest, clients, settings, take_changes)
             self._restore(snapshots)
             self._snapshots = snapshots  # only now may the stack write snapshots: never a half-restored one
 
@@ -394,6 +394,9 @@ class EmbeddedStack:
         if self._snapshots is not None:
             self._snapshots.snapshot()
         if self._data is not None:
+            from chalicelib.local.moto_compat import stop_recording
+
+            stop_recording()
             self._data.close()
         if self._moto is not None:
             self._moto.stop()

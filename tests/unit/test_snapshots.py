@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from chalicelib.aws import client
 from chalicelib.infra.resources import BUILD_LOGS_BUCKET, CATALOGUE, DEPLOYMENTS, REGISTRY, SITES_BUCKET
-from chalicelib.local.moto_compat import changes, count_changes
+from chalicelib.local.moto_compat import record_changes, stop_recording, take_changes
 from chalicelib.local.provision import table_request
 from chalicelib.local.snapshots import DataDirectory, Manifest, Snapshots, SnapshotUnreadable, data_directory
 from chalicelib.settings import Settings, get_settings
@@ -33,7 +34,7 @@ def snapshots(path: Path, settings: Settings) -> Snapshots:
     directory = DataDirectory(path)
     manifest = directory.open()
     clients = {"dynamodb": client("dynamodb"), "s3": client("s3")}
-    return Snapshots(directory, manifest, clients, settings, changes)
+    return Snapshots(directory, manifest, clients, settings, take_changes)
 
 
 def scan(settings: Settings, logical: str) -> list[dict[str, Any]]:
@@ -50,8 +51,10 @@ DEPLOYMENT = {
 
 
 @pytest.fixture
-def counted() -> None:
-    count_changes()
+def counted() -> Iterator[None]:
+    record_changes()
+    yield
+    stop_recording()
 
 
 def test_a_restored_stack_holds_the_items_and_objects_it_had(tables: None, counted: None, tmp_path: Path) -> None:
