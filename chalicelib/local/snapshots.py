@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,8 @@ INTERVAL_SECONDS = 2.0
 CONSISTENCY_ROUNDS = 5
 BATCH_WRITE_SIZE = 25  # BatchWriteItem's limit
 BATCH_GET_SIZE = 100  # BatchGetItem's limit
+# Items and objects are put back this many requests at a time: each waits for the endpoint most of its time.
+RESTORE_THREADS = 4
 
 log = logging.getLogger(__name__)
 
@@ -373,28 +376,33 @@ class Snapshots:
     def restore(self) -> None:
         """Write the snapshot's items and objects into the freshly provisioned tables and buckets."""
         now = int(time.time())
-        for physical, table in self._tables.items():
-            items = [
-                {name: _attribute_from_json(value) for name, value in json.loads(encoded).items()}
-                for encoded in self._items.get(table.logical, {}).values()
-            ]
-            if table.ttl_attribute:  # what DynamoDB would have deleted by now is not brought back
-                attribute = table.ttl_attribute
-                items = [i for i in items if attribute not in i or int(i[attribute].get("N", now + 1)) > now]
-            self._import_table(physical, items)
-        for physical, bucket in self._buckets.items():
-            objects = self.manifest.buckets.get(bucket.logical, {})
-            for key, stored in list(objects.items()):
-                body = (self.directory.objects_path / stored.blob).read_bytes()
-                answer = self._s3.put_object(Bucket=physical, Key=key, Body=body, **stored.headers)
-                objects[key] = dataclasses.replace(stored, etag=str(answer["ETag"]))
+        with ThreadPoolExecutor(RESTORE_THREADS, thread_name_prefix="restore") as pool:
+            batches = []
+            for physical, table in self._tables.items():
+                items = [
+                    {name: _attribute_from_json(value) for name, value in json.loads(encoded).items()}
+                    for encoded in self._items.get(table.logical, {}).values()
+                ]
+                if table.ttl_attribute:  # what DynamoDB would have deleted by now is not brought back
+                    attribute = table.ttl_attribute
+                    items = [i for i in items if attribute not in i or int(i[attribute].get("N", now + 1)) > now]
+                batches += [(physical, items[i : i + BATCH_WRITE_SIZE]) for i in range(0, len(items), BATCH_WRITE_SIZE)]
+            list(pool.map(lambda batch: self._put_items(*batch), batches))
+            for physical, bucket in self._buckets.items():
+                objects = self.manifest.buckets.get(bucket.logical, {})
+                for key, etag in pool.map(functools.partial(self._put_object, physical, objects), list(objects)):
+                    objects[key] = dataclasses.replace(objects[key], etag=etag)
         self._changes()  # the import's own writes: what the snapshot already holds
 
-    def _import_table(self, physical: str, items: list[dict[str, Any]]) -> None:
-        for start in range(0, len(items), BATCH_WRITE_SIZE):
-            requests = {physical: [{"PutRequest": {"Item": i}} for i in items[start : start + BATCH_WRITE_SIZE]]}
-            while requests:
-                requests = self._dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+    def _put_items(self, physical: str, items: list[dict[str, Any]]) -> None:
+        requests = {physical: [{"PutRequest": {"Item": item}} for item in items]}
+        while requests:
+            requests = self._dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+
+    def _put_object(self, physical: str, objects: dict[str, StoredObject], key: str) -> tuple[str, str]:
+        stored = objects[key]
+        body = (self.directory.objects_path / stored.blob).read_bytes()
+        return key, str(self._s3.put_object(Bucket=physical, Key=key, Body=body, **stored.headers)["ETag"])
 
     # --- snapshot ---
 
