@@ -10,6 +10,7 @@ each after a change, against the same reads with no snapshot running (the floor)
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import tempfile
 import threading
@@ -165,8 +166,11 @@ def main() -> None:
         )
     finally:
         stack.stop()
-    restored, empty = start_up_seconds(str(data_dir)), start_up_seconds("memory")
-    print(f"start-up restoring that snapshot {restored:6.1f} s   start-up with nothing to restore {empty:6.1f} s")
+    try:
+        restored, empty = start_up_seconds(str(data_dir)), start_up_seconds("memory")
+        print(f"start-up restoring that snapshot {restored:6.1f} s   start-up with nothing to restore {empty:6.1f} s")
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def start_up_seconds(data_dir: str) -> float:

@@ -57,7 +57,7 @@ class SnapshotUnreadable(Exception):
     def __init__(self, path: Path, reason: str, directory: Path) -> None:
         super().__init__(
             f"deployd cannot start: the snapshot file {path} cannot be read ({reason}).\n"
-            "Nothing was changed or deleted. Either:\n"
+            "The snapshot was left as it is. Either:\n"
             f"  - move the data directory {directory} away (deployd then starts empty, and keeps what you moved), or\n"
             f"  - start with DEPLOYD_DATA_DIR={MEMORY} to run without keeping anything."
         )
@@ -191,6 +191,7 @@ class DataDirectory:
         self.tables_path = path / "tables"
         self.objects_path = path / "objects"
         self._lock_file: Any = None
+        self._unflushed: set[str] = set()  # object files written but not yet flushed to disk
 
     def open(self) -> Manifest:
         """Take the directory and read its snapshot (empty if there is none yet); SnapshotUnreadable if it cannot
@@ -282,9 +283,12 @@ class DataDirectory:
         flushes all of a snapshot's at once, which costs one journal commit rather than one per file)."""
         name = _digest(data)
         path = self.objects_path / name
+        if name in self._unflushed:  # written by a snapshot that failed before flushing it
+            return name, path
         if path.exists():
             return name, None
         write_atomically(path, data, flush=False)
+        self._unflushed.add(name)
         return name, path
 
     def commit(self, manifest: Manifest, previous: Manifest, unflushed: list[Path]) -> None:
@@ -298,6 +302,7 @@ class DataDirectory:
                 os.close(descriptor)
         if unflushed:
             _flush_directory(self.objects_path)
+            self._unflushed.difference_update(path.name for path in unflushed)
         manifest.written_at = datetime.now(UTC).isoformat()
         write_atomically(self.manifest_path, manifest.to_bytes())
         for name in set(previous.tables.values()) - set(manifest.tables.values()):

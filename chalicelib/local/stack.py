@@ -175,8 +175,9 @@ class EmbeddedStack:
         get_settings.cache_clear()
 
     def start(self) -> None:
-        """Start every part; with a data directory whose snapshot cannot be read, raise SnapshotUnreadable (or
-        DataDirectoryInUse) before starting any."""
+        """Start every part. With a data directory another stack holds, or whose snapshot cannot be read, raise
+        DataDirectoryInUse or SnapshotUnreadable before starting any; with one that reads whole but that the tables
+        refuse, SnapshotUnreadable once the local AWS runs (`stop` then ends it, writing no snapshot)."""
         from chalicelib.adapters import sandbox
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
@@ -392,7 +393,10 @@ class EmbeddedStack:
         if self._periodic is not None:
             self._periodic.stop()
         if self._snapshots is not None:
-            self._snapshots.snapshot()
+            try:
+                self._snapshots.snapshot()
+            except Exception:  # the one before it stays whole on disk
+                logging.getLogger(__name__).exception("the last snapshot could not be written")
         if self._data is not None:
             from chalicelib.local.moto_compat import stop_recording
 

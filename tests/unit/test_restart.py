@@ -1,0 +1,94 @@
+"""What the embedded stack settles when it starts again from a snapshot (chalicelib.services.restart): the work in
+flight ended with the process, and a snapshot taken in the middle of a write is made whole."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.environment import Environment
+from chalicelib.models.organization import OrganizationRepository
+from chalicelib.models.project import Project
+from chalicelib.models.registry import RegistryEntry, next_id
+from chalicelib.models.slot_wait import SlotWait
+from chalicelib.services import build_slots, restart
+from chalicelib.vocabulary import Status
+
+_seq = itertools.count(1)
+
+
+def _project() -> Project:
+    project = Project(
+        id=next_id("project"),
+        org_slug="acme",
+        slug="site",
+        name="Site",
+        repo_url="https://example.com/site.git",
+        default_branch="main",
+        build_command="true",
+        output_dir=".",
+        build_timeout_seconds=600,
+        deployment_seq=9,
+        deployment_count=4,
+    )
+    project.save()
+    return project
+
+
+def _deployment(project: Project, status: Status, **fields: Any) -> Deployment:
+    deployment = Deployment(
+        id=next_id("deployment"),
+        project_id=project.id,
+        seq=next(_seq),
+        org_slug="acme",
+        environment="production",
+        branch="main",
+        commit_sha="a" * 40,
+        status=status,
+        event_seq=1,
+        **fields,
+    )
+    deployment.save()
+    return deployment
+
+
+def test_a_restart_fails_what_was_in_flight_and_frees_every_slot(tables: None) -> None:
+    # Given a free organization (one slot) whose snapshot was taken mid-write: a build holding the slot, a
+    # deployment waiting in line for it, a deployment that ended but had not yet given its slot back (the counter
+    # says two are held), an environment still naming an ended deployment as in flight, and the deployment
+    # sequence behind the ids in use
+    OrganizationRepository.create("acme", "Acme", "free")
+    project = _project()
+    building = _deployment(project, Status.BUILDING, slot_held=True)
+    waiting = _deployment(project, Status.QUEUED)
+    ended = _deployment(project, Status.DEPLOYED, slot_held=True)
+    failed = _deployment(project, Status.FAILED, error_message="exit 1")
+    RegistryEntry(name="build-slots#acme", value=2).save()
+    SlotWait(
+        org_slug="acme",
+        position=f"{1:015d}#{waiting.id:015d}",
+        deployment_id=waiting.id,
+        project_id=project.id,
+        task_token="token-of-an-execution-that-is-gone",
+    ).save()
+    Environment(project_id=project.id, name="production", in_flight={building.id, waiting.id, failed.id}).save()
+    RegistryEntry(name="sequence#deployment", value=building.id).save()
+
+    # When the stack settles after starting again
+    assert restart.end_interrupted_work() == 2
+
+    # Then both deployments in flight failed as interrupted, the ended ones are as they were
+    for deployment in (building, waiting):
+        after = DeploymentRepository.find(deployment.id)
+        assert after is not None
+        assert (after.status, after.error_message) == (Status.FAILED, restart.INTERRUPTED)
+    assert [DeploymentRepository.find(d.id).status for d in (ended, failed)] == [Status.DEPLOYED, Status.FAILED]  # type: ignore[union-attr]
+    # And no slot is held or waited for: the next deployment gets the organization's one slot at once
+    assert build_slots.running("acme") == 0
+    assert list(SlotWait.scan()) == []
+    assert all(not d.slot_held for d in Deployment.scan())
+    # And the environment has nothing in flight, so nothing blocks a rollback or a delete
+    assert not Environment.get(project.id, "production").in_flight
+    # And the next id is a new one
+    assert next_id("deployment") > failed.id
