@@ -240,10 +240,12 @@ class EmbeddedStack:
         import app as app_module  # imported only now: models read table names from the environment set above
 
         self._start_workers(app_module, clients["sqs"], queue_urls, settings.region)
-        self._start_event_functions()  # before in-flight work is ended, so its events reach subscribers
         if self._snapshots is not None:
             from chalicelib.services import restart
 
+            restart.resume_webhook_deliveries()  # before the event functions make new ones
+        self._start_event_functions()  # before in-flight work is ended, so its events reach subscribers
+        if self._snapshots is not None:
             ended = restart.end_interrupted_work()
             if ended:
                 logging.getLogger(__name__).warning("%d deployments in flight at the last stop ended failed", ended)

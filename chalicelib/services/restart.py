@@ -8,8 +8,11 @@ only if it still holds what was read.
 
 from __future__ import annotations
 
+import time
+
 from pynamodb.models import Model
 
+from chalicelib.adapters import webhook_queue
 from chalicelib.models.conditional import try_delete, try_update
 from chalicelib.models.deploy_hook import DeployHook
 from chalicelib.models.deployment import Deployment, DeploymentRepository
@@ -19,6 +22,7 @@ from chalicelib.models.project import Project
 from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait
 from chalicelib.models.webhook import Webhook
+from chalicelib.models.webhook_delivery import WebhookDelivery
 from chalicelib.services.deployments import record_failure
 from chalicelib.vocabulary import NON_TERMINAL, TERMINAL
 
@@ -51,6 +55,18 @@ def end_interrupted_work() -> int:
     _release_environments()
     _level_sequences()
     return ended
+
+
+def resume_webhook_deliveries() -> int:
+    """A pending webhook message's next attempt was a queue message, gone with the process that held it: ask for
+    that attempt again, when it is due. Returns how many were asked for."""
+    now = time.time()
+    resumed = 0
+    for delivery in WebhookDelivery.scan(WebhookDelivery.status == "pending", consistent_read=True):
+        due = delivery.next_attempt_at.timestamp() if delivery.next_attempt_at is not None else now
+        webhook_queue.enqueue(delivery.webhook_id, delivery.id, max(0.0, due - now))
+        resumed += 1
+    return resumed
 
 
 def _free_build_slots() -> None:

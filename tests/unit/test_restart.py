@@ -4,15 +4,21 @@ flight ended with the process, and a snapshot taken in the middle of a write is 
 from __future__ import annotations
 
 import itertools
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.aws import client
+from chalicelib.infra.resources import WEBHOOK_QUEUE
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment
 from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.project import Project
 from chalicelib.models.registry import RegistryEntry, next_id
 from chalicelib.models.slot_wait import SlotWait
+from chalicelib.models.webhook_delivery import WebhookDelivery
 from chalicelib.services import build_slots, restart
+from chalicelib.settings import get_settings
 from chalicelib.vocabulary import Status
 
 _seq = itertools.count(1)
@@ -92,3 +98,35 @@ def test_a_restart_fails_what_was_in_flight_and_frees_every_slot(tables: None) -
     assert not Environment.get(project.id, "production").in_flight
     # And the next id is a new one
     assert next_id("deployment") > failed.id
+
+
+def test_a_restart_asks_again_for_the_attempts_of_pending_webhook_messages(tables: None) -> None:
+    # Given a snapshot holding a webhook message waiting for a retry an hour away, one whose retry was due while the
+    # stack was down, and one delivered; and the fresh, empty queue of a started stack
+    settings = get_settings()
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=settings.resource_name(WEBHOOK_QUEUE.logical))["QueueUrl"]
+    now = datetime.now(UTC)
+    for message_id, status, due in (
+        ("msg_later", "pending", now + timedelta(hours=1)),
+        ("msg_overdue", "pending", now - timedelta(minutes=5)),
+        ("msg_done", "succeeded", None),
+    ):
+        WebhookDelivery(
+            webhook_id=1,
+            id=message_id,
+            event_type="deployment.created",
+            body="{}",
+            status=status,
+            next_attempt_at=due,
+            expires_at=int(now.timestamp()) + 86400,
+        ).save()
+
+    # When the stack settles after starting again
+    assert restart.resume_webhook_deliveries() == 2
+
+    # Then the overdue attempt is asked for now, and the later one when it is due (past SQS's longest delay)
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"]) for m in received] == [{"webhook_id": 1, "delivery_id": "msg_overdue"}]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
