@@ -198,7 +198,12 @@ def start_up_seconds(data_dir: str) -> float:
         raise RuntimeError(f"make run exited with {process.returncode}")
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never left running
+            process.wait()
+            raise
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def main() -> int:
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    stopped.wait()
+    while not stopped.wait(0.5):  # waking now and then runs a handler whose signal reached another thread
+        pass
     stack.stop()
     return 0
 

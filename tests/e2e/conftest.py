@@ -70,7 +70,7 @@ def start_stack(tmp: Path, **env: str) -> RunningStack:
     api_port = int(env.pop("PORT", 0)) or free_port()
     sites_port = int(env.pop("DEPLOYD_SITES_PORT", 0)) or free_port()
     moto_port = int(env.pop("DEPLOYD_MOTO_PORT", 0)) or free_port()
-    log_path = tmp / f"stack-{api_port}.log"
+    log_path = tmp / f"stack-{api_port}-{uuid.uuid4().hex[:6]}.log"  # a restart on the same port keeps the first
     child_env = {
         **os.environ,
         "PORT": str(api_port),
