@@ -12,7 +12,7 @@ import time
 
 from pynamodb.models import Model
 
-from chalicelib.adapters import webhook_queue
+from chalicelib.adapters import idempotency_records, webhook_queue
 from chalicelib.models.conditional import try_delete, try_update
 from chalicelib.models.deploy_hook import DeployHook
 from chalicelib.models.deployment import Deployment, DeploymentRepository
@@ -42,8 +42,9 @@ _SEQUENCES: dict[str, type[Model]] = {
 
 
 def end_interrupted_work() -> int:
-    """Fail every deployment still in flight with INTERRUPTED, free every build slot, and bring the id sequences
-    level with the ids in use. Returns how many deployments were ended."""
+    """Fail every deployment still in flight with INTERRUPTED, free every build slot, bring the id sequences level
+    with the ids in use, and forget the idempotency claims of requests that were running. Returns how many
+    deployments were ended."""
     # A waiter's task token belonged to an execution that is gone; its deployment is failed below.
     for wait in SlotWait.scan(consistent_read=True):
         try_delete(wait, SlotWait.position.exists())
@@ -54,6 +55,7 @@ def end_interrupted_work() -> int:
     _free_build_slots()
     _release_environments()
     _level_sequences()
+    idempotency_records.forget_unfinished()  # so a retry of a request the stop cut short runs it again
     return ended
 
 

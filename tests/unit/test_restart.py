@@ -8,7 +8,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from chalicelib.adapters import idempotency_records
 from chalicelib.aws import client
+from chalicelib.errors import IdempotencyKeyInUse
 from chalicelib.infra.resources import WEBHOOK_QUEUE
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import Environment
@@ -130,3 +134,30 @@ def test_a_restart_asks_again_for_the_attempts_of_pending_webhook_messages(table
     assert [json.loads(m["Body"]) for m in received] == [{"webhook_id": 1, "delivery_id": "msg_overdue"}]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
     assert attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+class _ProcessKilled(BaseException):
+    """What the work of a request sees when its process is killed: it never finishes, nothing is cleaned up."""
+
+
+def test_a_request_a_restart_cut_short_runs_when_retried_with_its_key(tables: None) -> None:
+    # Given a request with an Idempotency-Key whose process died while it ran: a retry hears "still executing"
+    scope = {"org": "acme", "key": "key-1", "idempotency_key": "retry-me"}
+
+    def killed() -> dict[str, Any]:
+        raise _ProcessKilled
+
+    with pytest.raises(_ProcessKilled):
+        idempotency_records.once(scope, "POST /projects {}", killed)
+    with pytest.raises(IdempotencyKeyInUse):
+        idempotency_records.once(scope, "POST /projects {}", lambda: {"id": 1})
+
+    # When the stack settles after starting again
+    restart.end_interrupted_work()
+
+    # Then the retry runs the request (and a finished request's record is kept: its retry replays)
+    first = idempotency_records.once(scope, "POST /projects {}", lambda: {"id": 1})
+    assert (first.result, first.replayed) == ({"id": 1}, False)
+    restart.end_interrupted_work()
+    again = idempotency_records.once(scope, "POST /projects {}", lambda: {"id": 2})
+    assert (again.result, again.replayed) == ({"id": 1}, True)
