@@ -80,12 +80,13 @@ def data_directory(value: str | None, checkout: Path) -> Path | None:
     return Path(value).expanduser().resolve() if value else checkout / ".deployd"
 
 
-def write_atomically(path: Path, data: bytes, flush: bool = True) -> None:
+def write_atomically(path: Path, data: bytes, flush: bool = True, mode: int = 0o644) -> None:
     """`path` holds `data` whole, or what it held before: never a part of it, even if the machine stops. With
-    `flush` False the caller flushes the file and its directory itself before anything names it."""
+    `flush` False the caller flushes the file and its directory itself before anything names it. `mode` applies
+    before any byte is written."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with temporary.open("wb") as file:
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as file:
             file.write(data)
             if flush:
                 file.flush()
@@ -326,8 +327,7 @@ class DataDirectory:
         if path.exists():
             return path.read_text().strip()
         token = f"adm_{secrets.token_urlsafe(24)}"
-        write_atomically(path, token.encode())
-        path.chmod(0o600)
+        write_atomically(path, token.encode(), mode=0o600)  # a secret: readable by its owner only
         return token
 
 

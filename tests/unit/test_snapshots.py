@@ -184,3 +184,11 @@ def test_the_data_directory_is_in_the_checkout_unless_moved_or_memory(tmp_path: 
     assert data_directory("", tmp_path) == tmp_path / ".deployd"
     assert data_directory(str(tmp_path / "elsewhere"), Path("/checkout")) == tmp_path / "elsewhere"
     assert data_directory("memory", tmp_path) is None
+
+
+def test_a_generated_admin_token_is_kept_readable_by_its_owner_only(tmp_path: Path) -> None:
+    # Given a data directory with no admin token yet, When one is generated, Then the next start finds the same
+    first = DataDirectory(tmp_path).admin_token()
+    assert DataDirectory(tmp_path).admin_token() == first
+    assert first.startswith("adm_")
+    assert (tmp_path / "admin-token").stat().st_mode & 0o777 == 0o600
