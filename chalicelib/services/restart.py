@@ -42,14 +42,16 @@ _SEQUENCES: dict[str, type[Model]] = {
 
 
 def end_interrupted_work() -> int:
-    """Fail every deployment still in flight with INTERRUPTED, free every build slot, bring the id sequences level
+    """Fail every deployment deployd was building with INTERRUPTED, free every build slot, bring the id sequences level
     with the ids in use, and forget the idempotency claims of requests that were running. Returns how many
     deployments were ended."""
     # A waiter's task token belonged to an execution that is gone; its deployment is failed below.
     for wait in SlotWait.scan(consistent_read=True):
         try_delete(wait, SlotWait.position.exists())
     ended = 0
-    for deployment in Deployment.scan(Deployment.status.is_in(*NON_TERMINAL), consistent_read=True):
+    # Only deployd's own builds ran here: an external deployer (a project without a build command) still reports.
+    built_here = (Deployment.managed == True) | Deployment.managed.does_not_exist()  # noqa: E712
+    for deployment in Deployment.scan(Deployment.status.is_in(*NON_TERMINAL) & built_here, consistent_read=True):
         if record_failure(deployment, INTERRUPTED, cause="platform"):
             ended += 1
     _free_build_slots()

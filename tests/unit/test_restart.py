@@ -74,6 +74,7 @@ def test_a_restart_fails_what_was_in_flight_and_frees_every_slot(tables: None) -
     waiting = _deployment(project, Status.QUEUED)
     ended = _deployment(project, Status.DEPLOYED, slot_held=True)
     failed = _deployment(project, Status.FAILED, error_message="exit 1")
+    external = _deployment(project, Status.DEPLOYING, managed=False)  # an outside deployer still reporting
     RegistryEntry(name="build-slots#acme", value=2).save()
     SlotWait(
         org_slug="acme",
@@ -88,12 +89,14 @@ def test_a_restart_fails_what_was_in_flight_and_frees_every_slot(tables: None) -
     # When the stack settles after starting again
     assert restart.end_interrupted_work() == 2
 
-    # Then both deployments in flight failed as interrupted, the ended ones are as they were
+    # Then both deployments deployd was building failed as interrupted; the ended ones, and the one an outside
+    # deployer reports on, are as they were
     for deployment in (building, waiting):
         after = DeploymentRepository.find(deployment.id)
         assert after is not None
         assert (after.status, after.error_message) == (Status.FAILED, restart.INTERRUPTED)
-    assert [DeploymentRepository.find(d.id).status for d in (ended, failed)] == [Status.DEPLOYED, Status.FAILED]  # type: ignore[union-attr]
+    statuses = [DeploymentRepository.find(d.id).status for d in (ended, failed, external)]  # type: ignore[union-attr]
+    assert statuses == [Status.DEPLOYED, Status.FAILED, Status.DEPLOYING]
     # And no slot is held or waited for: the next deployment gets the organization's one slot at once
     assert build_slots.running("acme") == 0
     assert list(SlotWait.scan()) == []
@@ -101,7 +104,7 @@ def test_a_restart_fails_what_was_in_flight_and_frees_every_slot(tables: None) -
     # And the environment has nothing in flight, so nothing blocks a rollback or a delete
     assert not Environment.get(project.id, "production").in_flight
     # And the next id is a new one
-    assert next_id("deployment") > failed.id
+    assert next_id("deployment") > external.id
 
 
 def test_a_restart_asks_again_for_the_attempts_of_pending_webhook_messages(tables: None) -> None:
