@@ -87,7 +87,8 @@ def _free_build_slots() -> None:
 
 
 def _release_environments() -> None:
-    """An environment names as in flight only deployments that are (what a snapshot taken mid-write kept)."""
+    """An environment names as in flight, or as its preview's builder, only deployments that are (what a snapshot
+    taken mid-write kept, and builds the process ran)."""
     for environment in Environment.scan(Environment.in_flight.exists(), consistent_read=True):
         ended = set()
         for deployment_id in environment.in_flight or set():
@@ -97,6 +98,16 @@ def _release_environments() -> None:
         if ended:
             Environment(project_id=environment.project_id, name=environment.name).update(
                 actions=[Environment.in_flight.delete(ended)]
+            )
+    # A preview's build lock held by a build that ended with the process: the next build takes it at once, rather
+    # than after the heartbeat limit a lock whose holder went silent waits.
+    for environment in Environment.scan(Environment.builder.exists(), consistent_read=True):
+        holder = DeploymentRepository.find(environment.builder) if environment.builder is not None else None
+        if holder is None or holder.status in TERMINAL:
+            try_update(
+                Environment(project_id=environment.project_id, name=environment.name),
+                [Environment.builder.remove()],
+                Environment.builder == environment.builder,
             )
 
 

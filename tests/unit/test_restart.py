@@ -52,7 +52,7 @@ def _deployment(project: Project, status: Status, **fields: Any) -> Deployment:
         project_id=project.id,
         seq=next(_seq),
         org_slug="acme",
-        environment="production",
+        environment=fields.pop("environment", "production"),
         branch="main",
         commit_sha="a" * 40,
         status=status,
@@ -84,14 +84,16 @@ def test_a_restart_fails_what_was_in_flight_and_frees_every_slot(tables: None) -
         task_token="token-of-an-execution-that-is-gone",
     ).save()
     Environment(project_id=project.id, name="production", in_flight={building.id, waiting.id, failed.id}).save()
+    preview = _deployment(project, Status.BUILDING, environment="preview-feature")
+    Environment(project_id=project.id, name="preview-feature", in_flight={preview.id}, builder=preview.id).save()
     RegistryEntry(name="sequence#deployment", value=building.id).save()
 
     # When the stack settles after starting again
-    assert restart.end_interrupted_work() == 2
+    assert restart.end_interrupted_work() == 3
 
     # Then both deployments deployd was building failed as interrupted; the ended ones, and the one an outside
     # deployer reports on, are as they were
-    for deployment in (building, waiting):
+    for deployment in (building, waiting, preview):
         after = DeploymentRepository.find(deployment.id)
         assert after is not None
         assert (after.status, after.error_message) == (Status.FAILED, restart.INTERRUPTED)
@@ -101,8 +103,10 @@ def test_a_restart_fails_what_was_in_flight_and_frees_every_slot(tables: None) -
     assert build_slots.running("acme") == 0
     assert list(SlotWait.scan()) == []
     assert all(not d.slot_held for d in Deployment.scan())
-    # And the environment has nothing in flight, so nothing blocks a rollback or a delete
+    # And the environments have nothing in flight, so nothing blocks a rollback or a delete, and the preview's
+    # build lock is free for its next build
     assert not Environment.get(project.id, "production").in_flight
+    assert Environment.get(project.id, "preview-feature").builder is None
     # And the next id is a new one
     assert next_id("deployment") > external.id
 
