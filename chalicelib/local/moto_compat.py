@@ -454,3 +454,107 @@ class LocalAwsServer:
             self._server.shutdown()
         if self._thread is not None:
             self._thread.join()
+
+
+# --- what changed: the items and objects the embedded stack's snapshots read again ---
+#
+# A snapshot (chalicelib.local.snapshots) reads back only what was written since the one before. Each write the
+# endpoint applies (DynamoDB's item writes, which BatchWriteItem is made of too, and S3's object writes, which
+# copies and multipart completions are made of) is recorded with its table and key, or bucket and object key. A
+# table write is recorded inside the lock it is applied under, so a snapshot that finds nothing new recorded
+# knows no table changed while it read. A write refused by its condition is recorded too: an item read again for
+# nothing costs less than a change missed.
+_recorded: list[tuple[str, str, Any]] = []
+_recording = False
+_changes_patched = False
+
+
+def _record(service: str, entries: Iterable[tuple[str, Any]]) -> None:
+    with _lock:
+        if _recording:
+            _recorded.extend((service, name, key) for name, key in entries)
+
+
+def _recording_writes(
+    method: Callable[..., Any], service: str, entries: Callable[..., Iterable[tuple[str, Any]]]
+) -> Callable[..., Any]:
+    """`method`, recording what it writes once it returns or raises. A DynamoDB write is recorded inside the lock
+    it runs under; an S3 write takes the lock only to record, so objects never wait for tables."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if service == "s3":
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _record(service, entries(*args, **kwargs))
+        with _lock:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                _record(service, entries(*args, **kwargs))
+
+    return wrapper
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str) -> Any:
+    return args[position] if len(args) > position else kwargs[name]
+
+
+def _put_item(*args: Any, **kwargs: Any) -> list[tuple[str, Any]]:
+    return [(_argument(args, kwargs, 0, "table_name"), _argument(args, kwargs, 1, "item_attrs"))]
+
+
+def _keyed_item(*args: Any, **kwargs: Any) -> list[tuple[str, Any]]:
+    return [(_argument(args, kwargs, 0, "table_name"), _argument(args, kwargs, 1, "key"))]
+
+
+def _transaction_items(*args: Any, **kwargs: Any) -> list[tuple[str, Any]]:
+    entries = []
+    for entry in _argument(args, kwargs, 0, "transact_items"):
+        for request in entry.values():
+            entries.append((str(request.get("TableName")), request.get("Item") or request.get("Key") or {}))
+    return entries
+
+
+def _object(*args: Any, **kwargs: Any) -> list[tuple[str, Any]]:
+    return [(_argument(args, kwargs, 0, "bucket_name"), _argument(args, kwargs, 1, "key_name"))]
+
+
+def record_changes() -> None:
+    """Idempotent: from now on, record every item and object write of the endpoint until `take_changes`."""
+    global _changes_patched, _recording
+    with _lock:
+        _recording = True
+        if _changes_patched:
+            return
+        from moto.dynamodb.models import DynamoDBBackend
+        from moto.s3.models import S3Backend
+
+        patches = [
+            (DynamoDBBackend, "put_item", "dynamodb", _put_item),
+            (DynamoDBBackend, "update_item", "dynamodb", _keyed_item),
+            (DynamoDBBackend, "delete_item", "dynamodb", _keyed_item),
+            (DynamoDBBackend, "transact_write_items", "dynamodb", _transaction_items),
+            (S3Backend, "put_object", "s3", _object),  # copies and multipart completions put objects too
+            (S3Backend, "delete_object", "s3", _object),  # and DeleteObjects deletes each
+        ]
+        for cls, name, service, entries in patches:
+            setattr(cls, name, _recording_writes(getattr(cls, name), service, entries))
+        _changes_patched = True
+
+
+def stop_recording() -> None:
+    global _recording
+    with _lock:
+        _recording = False
+        _recorded.clear()
+
+
+def take_changes() -> list[tuple[str, str, Any]]:
+    """Every write recorded since the last call, oldest first, as (service, table or bucket, key): for DynamoDB the
+    item or key attributes the request named (its key attributes among them), for S3 the object key."""
+    with _lock:
+        taken = list(_recorded)
+        _recorded.clear()
+        return taken
