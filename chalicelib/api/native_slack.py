@@ -47,6 +47,7 @@ def installation_json(installation: SlackInstallation) -> SlackIntegrationJson:
     scope="integrations:write",
     one_time=("install_url",),
     answers={201: One(SlackInstallJson)},
+    errors=(404,),  # no Slack app configured on this deployd
 )
 def connect_slack(caller: Caller) -> Response:
     """Begin connecting a Slack workspace: the "Add to Slack" URL to open, valid once and for a short while."""
@@ -56,7 +57,11 @@ def connect_slack(caller: Caller) -> Response:
 
 
 @dialect.route(
-    "/integrations/slack", methods=["GET"], scope="integrations:read", answers={200: One(SlackIntegrationJson)}
+    "/integrations/slack",
+    methods=["GET"],
+    scope="integrations:read",
+    answers={200: One(SlackIntegrationJson)},
+    errors=(404,),  # no workspace connected
 )
 def get_slack(caller: Caller) -> Response:
     """Get the connected Slack workspace and its subscribed channels."""
@@ -65,7 +70,11 @@ def get_slack(caller: Caller) -> Response:
 
 
 @dialect.route(
-    "/integrations/slack", methods=["PATCH"], scope="integrations:write", answers={200: One(SlackIntegrationJson)}
+    "/integrations/slack",
+    methods=["PATCH"],
+    scope="integrations:write",
+    answers={200: One(SlackIntegrationJson)},
+    errors=(404,),
 )
 def update_slack(caller: Caller, body: SlackIntegrationUpdate) -> Response:
     """Choose who may act from Slack (null: everyone in the workspace)."""
@@ -73,7 +82,9 @@ def update_slack(caller: Caller, body: SlackIntegrationUpdate) -> Response:
     return json_response(200, {"data": installation_json(installation)})
 
 
-@dialect.route("/integrations/slack", methods=["DELETE"], scope="integrations:write", answers={204: None})
+@dialect.route(
+    "/integrations/slack", methods=["DELETE"], scope="integrations:write", answers={204: None}, errors=(404,)
+)
 def disconnect_slack(caller: Caller) -> Response:
     """Disconnect the Slack workspace."""
     slack_installations.installation_of(caller.principal.org_slug)  # 404 when none is connected
