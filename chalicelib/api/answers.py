@@ -19,6 +19,7 @@ from typing import (
 
 from typing_extensions import TypedDict
 
+from chalicelib.services import text
 from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, Timestamp
 
 __all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "Timestamp"]
@@ -86,7 +87,7 @@ class Paging(TypedDict):
 
 
 class TriggerTitle(TypedDict):
-    trigger_title: NotRequired[Annotated[str, JsonSchema(maxLength=500)]]
+    trigger_title: NotRequired[Annotated[str, JsonSchema(maxLength=500, pattern=text.NO_CONTROL_IN_FREE_TEXT_PATTERN)]]
 
 
 class SlackRedirect(TypedDict):
