@@ -28,7 +28,7 @@ from tests.support.git import GitRepo
 
 LOCAL = "http://127.0.0.1"
 SEED = 20261129
-EXAMPLES = 10  # per operation, after the coverage phase; see docs/openapi.md for the run's time
+EXAMPLES = 5  # per operation, after the coverage phase; see docs/openapi.md for the run's time
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     openapi_checks.status_code_conformance,
