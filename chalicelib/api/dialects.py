@@ -74,6 +74,8 @@ def admit_slack(request: Request, meter: Meter, scope: str | None) -> None:
 
 
 health = Dialect("health", None, NATIVE, admit_anyone, bucket=None)
+# The API's OpenAPI document, public like the API's reference docs.
+openapi = Dialect("openapi", "/api/v1", NATIVE, admit_anyone, bucket=None)
 admin = Dialect("admin", "/api/v1/admin", NATIVE, admit_admin, bucket=None)
 # Native and Mintlify routes count in "api" (hourly, on arrival) but for triggers, which count in "triggers"
 # or "previews" (per minute, once the request is valid).
