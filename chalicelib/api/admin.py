@@ -11,13 +11,13 @@ from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse
 from chalicelib.api.timestamps import iso
-from chalicelib.services import organizations
 
 dialect = dialects.admin  # the admin token is checked before every view (dialects.admit_admin)
 
 
 @dialect.route("/orgs", methods=["POST"], scope=None)
 def create_org(caller: Caller) -> Response:
+    from chalicelib.services import organizations
     from chalicelib.services.inputs import OrganizationCreate
 
     body = parse(OrganizationCreate, json_body(dialect.current_request))
@@ -29,6 +29,7 @@ def create_org(caller: Caller) -> Response:
 
 @dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None)
 def create_key(caller: Caller, slug: str) -> Response:
+    from chalicelib.services import organizations
     from chalicelib.services.inputs import KeyCreate
 
     body = parse(KeyCreate, json_body(dialect.current_request))
@@ -51,5 +52,7 @@ def create_key(caller: Caller, slug: str) -> Response:
 
 @dialect.route("/orgs/{slug}/keys/{key_id}", methods=["DELETE"], scope=None)
 def revoke_key(caller: Caller, slug: str, key_id: str) -> Response:
+    from chalicelib.services import organizations
+
     organizations.revoke_key(slug, key_id)
     return json_response(204, None)

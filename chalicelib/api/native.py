@@ -1,13 +1,14 @@
 """The native API (Miaobu-style) under /api/v1/public: projects and deployments of the key's organization.
 
 Single objects are wrapped as {"data": {...}}, lists as {"data": [...], "meta": {...}}; errors are
-{"error": {"code", "message", "field"?}}. A view imports its body's model (chalicelib.services.inputs)
-itself, so pydantic loads with the first request that has a body to validate, not on a cold start.
+{"error": {"code", "message", "field"?}}. A view imports the services it calls, and its body's model
+(chalicelib.services.inputs), itself: the API's cold start declares every route but loads a service with the
+first request that calls it, and pydantic with the first that has a body to validate.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from chalice import Response
@@ -16,11 +17,10 @@ from chalicelib.api import dialects, native_deploy_hooks, native_slack, native_w
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
 from chalicelib.api.timestamps import iso
-from chalicelib.services import deployments, previews, projects
-from chalicelib.services.deployments import DeploymentView
-from chalicelib.services.native_json import deployment_json
-from chalicelib.services.previews import Preview
-from chalicelib.services.projects import ProjectView
+
+if TYPE_CHECKING:
+    from chalicelib.services.previews import Preview
+    from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
 __all__ = ["dialect", "native_deploy_hooks", "native_slack", "native_webhooks"]  # routes declared in their own modules
@@ -53,6 +53,7 @@ def _data(status: int, payload: Any) -> Response:
 
 @dialect.route("/projects", methods=["POST"], scope="projects:write")
 def create_project(caller: Caller) -> Response:
+    from chalicelib.services import projects
     from chalicelib.services.inputs import ProjectCreate
 
     principal = caller.principal
@@ -62,6 +63,8 @@ def create_project(caller: Caller) -> Response:
 
 @dialect.route("/projects", methods=["GET"], scope="projects:read")
 def list_projects(caller: Caller) -> Response:
+    from chalicelib.services import projects
+
     principal = caller.principal
     items = [project_json(v) for v in projects.list_all(principal.org_slug)]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
@@ -69,12 +72,15 @@ def list_projects(caller: Caller) -> Response:
 
 @dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read")
 def get_project(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import projects
+
     principal = caller.principal
     return _data(200, project_json(projects.get(principal.org_slug, path_id(project_id, "project"))))
 
 
 @dialect.route("/projects/{project_id}", methods=["PATCH"], scope="projects:write")
 def update_project(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import projects
     from chalicelib.services.inputs import ProjectUpdate
 
     principal = caller.principal
@@ -85,6 +91,8 @@ def update_project(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}", methods=["DELETE"], scope="projects:write")
 def delete_project(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import projects
+
     principal = caller.principal
     projects.delete(principal.org_slug, path_id(project_id, "project"))
     return json_response(204, None)
@@ -92,6 +100,9 @@ def delete_project(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments", methods=["GET"], scope="deployments:read")
 def list_deployments(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     query: Any = dialect.current_request.query_params or {}
     page = deployments.list_page(
@@ -116,7 +127,9 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments", methods=["POST"], scope="deployments:write", bucket="triggers")
 def trigger_deployment(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import deployments, projects
     from chalicelib.services.inputs import DeploymentTrigger
+    from chalicelib.services.native_json import deployment_json
 
     principal = caller.principal
     pid = path_id(project_id, "project")
@@ -129,6 +142,9 @@ def trigger_deployment(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"], scope="deployments:read")
 def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.view(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
@@ -136,6 +152,8 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}/logs", methods=["GET"], scope="deployments:read")
 def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.services import deployments
+
     principal = caller.principal
     result = deployments.logs(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(
@@ -151,6 +169,9 @@ def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}/cancel", methods=["POST"], scope="deployments:write")
 def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.cancel(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
@@ -160,6 +181,9 @@ def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
     "/projects/{project_id}/deployments/{deployment_id}/rollback", methods=["POST"], scope="deployments:write"
 )
 def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.rollback(
         principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment")
@@ -171,6 +195,9 @@ def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> 
 
 
 def preview_json(preview: Preview) -> dict[str, Any]:
+    from chalicelib.services.deployments import DeploymentView
+    from chalicelib.services.native_json import deployment_json
+
     active_id = preview.environment.active_deployment_id
     latest = preview.latest
     return {
@@ -193,6 +220,8 @@ def _branch_param(branch: str) -> str:
 
 @dialect.route("/projects/{project_id}/previews", methods=["GET"], scope="deployments:read")
 def list_previews(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import previews
+
     principal = caller.principal
     items = [preview_json(p) for p in previews.list_previews(principal.org_slug, path_id(project_id, "project"))]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
@@ -200,7 +229,9 @@ def list_previews(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/previews", methods=["POST"], scope="deployments:write", bucket="previews")
 def trigger_preview(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import previews, projects
     from chalicelib.services.inputs import PreviewTrigger
+    from chalicelib.services.native_json import deployment_json
 
     principal = caller.principal
     pid = path_id(project_id, "project")
@@ -221,6 +252,8 @@ def trigger_preview(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/previews/{branch}", methods=["GET"], scope="deployments:read")
 def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
+    from chalicelib.services import previews
+
     principal = caller.principal
     preview = previews.get(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return _data(200, preview_json(preview))
@@ -228,6 +261,8 @@ def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
 
 @dialect.route("/projects/{project_id}/previews/{branch}", methods=["DELETE"], scope="deployments:write")
 def delete_preview(caller: Caller, project_id: str, branch: str) -> Response:
+    from chalicelib.services import previews
+
     principal = caller.principal
     previews.remove(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return json_response(204, None)

@@ -5,7 +5,7 @@ A hook's URL holds its secret, so it is shown whole only in the answer that made
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
@@ -13,13 +13,17 @@ from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse, path_id, public_api_url
 from chalicelib.api.timestamps import iso
-from chalicelib.models.deploy_hook import DeployHook
-from chalicelib.services import deploy_hooks
+
+if TYPE_CHECKING:
+    from chalicelib.models.deploy_hook import DeployHook
+
 
 dialect = dialects.native
 
 
 def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> dict[str, Any]:
+    from chalicelib.services import deploy_hooks
+
     return {
         "id": hook.id,
         "name": hook.name,
@@ -31,6 +35,7 @@ def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> dict[str, A
 
 @dialect.route("/projects/{project_id}/deploy-hooks", methods=["POST"], scope="deployments:write", one_time=("url",))
 def create_deploy_hook(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import deploy_hooks
     from chalicelib.services.inputs import DeployHookCreate
 
     pid = path_id(project_id, "project")
@@ -41,6 +46,8 @@ def create_deploy_hook(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deploy-hooks", methods=["GET"], scope="deployments:write")
 def list_deploy_hooks(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import deploy_hooks
+
     hooks = deploy_hooks.list_all(caller.principal.org_slug, path_id(project_id, "project"))
     items = [deploy_hook_json(hook) for hook in hooks]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
@@ -48,5 +55,7 @@ def list_deploy_hooks(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deploy-hooks/{hook_id}", methods=["DELETE"], scope="deployments:write")
 def delete_deploy_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    from chalicelib.services import deploy_hooks
+
     deploy_hooks.delete(caller.principal.org_slug, path_id(project_id, "project"), path_id(hook_id, "deploy hook"))
     return json_response(204, None)

@@ -6,7 +6,7 @@ Reading takes integrations:read, changing integrations:write (keys made before t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
@@ -15,13 +15,17 @@ from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse, public_api_url
 from chalicelib.api.slack import REDIRECT_PATH
 from chalicelib.api.timestamps import iso
-from chalicelib.models.slack_installation import SlackInstallation
-from chalicelib.services import slack_installations, slack_live
+
+if TYPE_CHECKING:
+    from chalicelib.models.slack_installation import SlackInstallation
+
 
 dialect = dialects.native
 
 
 def installation_json(installation: SlackInstallation) -> dict[str, Any]:
+    from chalicelib.services import slack_live
+
     return {
         "team_id": installation.team_id,
         "team_name": installation.team_name,
@@ -33,6 +37,8 @@ def installation_json(installation: SlackInstallation) -> dict[str, Any]:
 
 @dialect.route("/integrations/slack", methods=["POST"], scope="integrations:write", one_time=("install_url",))
 def connect_slack(caller: Caller) -> Response:
+    from chalicelib.services import slack_installations
+
     redirect_uri = public_api_url(dialect.current_request) + REDIRECT_PATH
     return json_response(
         201, {"data": {"install_url": slack_installations.begin(caller.principal.org_slug, redirect_uri)}}
@@ -41,12 +47,15 @@ def connect_slack(caller: Caller) -> Response:
 
 @dialect.route("/integrations/slack", methods=["GET"], scope="integrations:read")
 def get_slack(caller: Caller) -> Response:
+    from chalicelib.services import slack_installations
+
     installation = slack_installations.installation_of(caller.principal.org_slug)
     return json_response(200, {"data": installation_json(installation)})
 
 
 @dialect.route("/integrations/slack", methods=["PATCH"], scope="integrations:write")
 def update_slack(caller: Caller) -> Response:
+    from chalicelib.services import slack_installations
     from chalicelib.services.inputs import SlackIntegrationUpdate
 
     body = parse(SlackIntegrationUpdate, json_body(dialect.current_request))
@@ -56,6 +65,8 @@ def update_slack(caller: Caller) -> Response:
 
 @dialect.route("/integrations/slack", methods=["DELETE"], scope="integrations:write")
 def disconnect_slack(caller: Caller) -> Response:
+    from chalicelib.services import slack_installations
+
     slack_installations.installation_of(caller.principal.org_slug)  # 404 when none is connected
     slack_installations.disconnect(caller.principal.org_slug)
     return json_response(204, None)

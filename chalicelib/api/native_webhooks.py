@@ -5,7 +5,7 @@ A webhook's secret appears only in the answers that create or rotate it; every o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
@@ -13,10 +13,12 @@ from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_body, json_response, parse, path_id
 from chalicelib.api.timestamps import iso
-from chalicelib.models.webhook import Webhook
-from chalicelib.models.webhook_delivery import WebhookDelivery
-from chalicelib.services import webhooks
-from chalicelib.services.webhooks import IssuedWebhook
+
+if TYPE_CHECKING:
+    from chalicelib.models.webhook import Webhook
+    from chalicelib.models.webhook_delivery import WebhookDelivery
+    from chalicelib.services.webhooks import IssuedWebhook
+
 
 dialect = dialects.native
 
@@ -59,6 +61,7 @@ def _data(status: int, payload: Any) -> Response:
 
 @dialect.route("/webhooks", methods=["POST"], scope="webhooks:write", one_time=("secret",))
 def create_webhook(caller: Caller) -> Response:
+    from chalicelib.services import webhooks
     from chalicelib.services.inputs import WebhookCreate
 
     body = parse(WebhookCreate, json_body(dialect.current_request))
@@ -67,17 +70,22 @@ def create_webhook(caller: Caller) -> Response:
 
 @dialect.route("/webhooks", methods=["GET"], scope="webhooks:read")
 def list_webhooks(caller: Caller) -> Response:
+    from chalicelib.services import webhooks
+
     items = [webhook_json(w) for w in webhooks.list_all(caller.principal.org_slug)]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
 @dialect.route("/webhooks/{webhook_id}", methods=["GET"], scope="webhooks:read")
 def get_webhook(caller: Caller, webhook_id: str) -> Response:
+    from chalicelib.services import webhooks
+
     return _data(200, webhook_json(webhooks.get(caller.principal.org_slug, path_id(webhook_id, "webhook"))))
 
 
 @dialect.route("/webhooks/{webhook_id}", methods=["PATCH"], scope="webhooks:write")
 def update_webhook(caller: Caller, webhook_id: str) -> Response:
+    from chalicelib.services import webhooks
     from chalicelib.services.inputs import WebhookUpdate
 
     wid = path_id(webhook_id, "webhook")
@@ -87,18 +95,24 @@ def update_webhook(caller: Caller, webhook_id: str) -> Response:
 
 @dialect.route("/webhooks/{webhook_id}", methods=["DELETE"], scope="webhooks:write")
 def delete_webhook(caller: Caller, webhook_id: str) -> Response:
+    from chalicelib.services import webhooks
+
     webhooks.delete(caller.principal.org_slug, path_id(webhook_id, "webhook"))
     return json_response(204, None)
 
 
 @dialect.route("/webhooks/{webhook_id}/rotate-secret", methods=["POST"], scope="webhooks:write", one_time=("secret",))
 def rotate_webhook_secret(caller: Caller, webhook_id: str) -> Response:
+    from chalicelib.services import webhooks
+
     issued = webhooks.rotate_secret(caller.principal.org_slug, path_id(webhook_id, "webhook"))
     return _data(200, issued_json(issued))
 
 
 @dialect.route("/webhooks/{webhook_id}/deliveries", methods=["GET"], scope="webhooks:read")
 def list_webhook_deliveries(caller: Caller, webhook_id: str) -> Response:
+    from chalicelib.services import webhooks
+
     query: Any = dialect.current_request.query_params or {}
     page = webhooks.deliveries(
         caller.principal.org_slug,
@@ -112,5 +126,7 @@ def list_webhook_deliveries(caller: Caller, webhook_id: str) -> Response:
 
 @dialect.route("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", methods=["POST"], scope="webhooks:write")
 def redeliver_webhook_message(caller: Caller, webhook_id: str, delivery_id: str) -> Response:
+    from chalicelib.services import webhooks
+
     delivery = webhooks.redeliver(caller.principal.org_slug, path_id(webhook_id, "webhook"), delivery_id)
     return json_response(202, {"data": {"id": delivery.id, "status": "pending"}})

@@ -96,10 +96,15 @@ SLACK = ("slack_sdk", "chalicelib.adapters.slack_", "chalicelib.services.slack_"
 MUST_NOT_LOAD = {
     API_HANDLER_NAME: (
         "chalicelib.workers.",  # the event functions' consumers
+        "chalicelib.services.deployments",  # a view loads the services it calls, with its first request
+        "chalicelib.adapters.runners",  # the build: running it, its sandbox, its git clone
+        "chalicelib.adapters.sandbox",
+        "chalicelib.adapters.git",
+        "chalicelib.services.webhook",
         "dulwich",
-        "slack_sdk",
         "pydantic",  # request bodies' models: the views that validate one import them
         "aws_lambda_powertools.utilities.batch",
+        *SLACK,
     ),
     "build_worker": (*SLACK, "chalicelib.services.webhook", "chalicelib.adapters.webhook_", "pydantic"),
     "activation_worker": (*SLACK, "chalicelib.services.webhook", "chalicelib.adapters.webhook_", "pydantic"),
