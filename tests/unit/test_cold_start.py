@@ -215,3 +215,43 @@ def test_the_awscrt_layer_goes_to_exactly_the_handlers_that_reach_the_keyvaluest
     mirror_users = _importers("chalicelib.services.route_mirror")
     assert mirror_users == {"chalicelib.workers.route_stream", "chalicelib.workers.scheduler"}
     assert _functions_importing(mirror_users) == KEY_VALUE_STORE_SIGNERS
+
+
+# An event function's handler as Lambda calls it, its entry module imported alone (app.py never is on Lambda):
+# the blueprint was registered on no app, and still runs the middleware every entry point gets.
+ALONE = """
+import json, sys
+import chalicelib.functions.route_sync as entry
+from chalicelib.observability import logger
+from chalicelib.workers import route_stream
+
+
+def consume(event, context):
+    logger.info("consumed")
+    return {"batchItemFailures": []}
+
+
+route_stream.consume = consume
+
+
+class Context:
+    function_name = "deployd-prod-route_sync"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:deployd-prod-route_sync"
+    aws_request_id = "request-1"
+
+
+print(json.dumps({"answer": entry.route_sync({"Records": []}, Context()), "app": "app" in sys.modules}))
+"""
+
+
+def test_an_event_function_imported_alone_runs_the_middleware_of_every_entry_point() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDA_TASK_ROOT"}
+    result = subprocess.run([sys.executable, "-c", ALONE], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    *logged, answer = result.stdout.splitlines()
+    assert json.loads(answer) == {"answer": {"batchItemFailures": []}, "app": False}
+    (line,) = [json.loads(text) for text in logged if '"consumed"' in text]
+    assert line["function_name"] == "deployd-prod-route_sync"
+    assert line["function_request_id"] == "request-1"
+    assert line["cold_start"] is True
