@@ -14,24 +14,25 @@ from urllib.parse import parse_qsl, urlencode
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api import gitlab_parsing as parsing
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, load_json, path_id, public_api_url
 from chalicelib.api.timestamps import gitlab_time
 from chalicelib.errors import InvalidInput
-from chalicelib.services import statuses
+from chalicelib.vocabulary import Status
 
 if TYPE_CHECKING:
     from chalicelib.models.webhook import Webhook
     from chalicelib.services.gitlab_views import GitLabDeployment, Person, ProjectResource
     from chalicelib.services.listing import Page
 
-from chalicelib.vocabulary import Status
-
 dialect = dialects.gitlab  # every response carries the organization's hourly "api" bucket headers
 
-# A deployment deployd builds is shown with a job (`deployable`); its queued state is a pending job.
-JOB_STATUS = {**statuses.GITLAB_STATUS, Status.QUEUED: "pending"}
+
+def _job_status(status: str) -> str:
+    """A deployment deployd builds is shown with a job (`deployable`); its queued state is a pending job."""
+    from chalicelib.services import statuses
+
+    return "pending" if status == Status.QUEUED else statuses.GITLAB_STATUS[status]
 
 
 def _fields() -> dict[str, Any]:
@@ -83,12 +84,14 @@ def _commit_json(item: GitLabDeployment) -> dict[str, Any]:
 
 def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
     """The build, as GitLab's job; deployments reported by an external deployer have none (null)."""
+    from chalicelib.services import statuses
+
     d = item.deployment
     if not d.managed:
         return None
     return {
         "id": d.id,
-        "status": JOB_STATUS[d.status],
+        "status": _job_status(d.status),
         "stage": "deploy",
         "name": d.task,
         "ref": d.branch,
@@ -228,6 +231,7 @@ def get_project(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments", methods=["GET"], scope="deployments:read")
 def list_deployments(caller: Caller, project_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
     from chalicelib.services import gitlab as service
 
     principal = caller.principal
@@ -239,6 +243,7 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments", methods=["POST"], scope="deployments:write")
 def create_deployment(caller: Caller, project_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
     from chalicelib.services import gitlab as service
 
     principal = caller.principal
@@ -258,6 +263,7 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["PUT"], scope="deployments:write")
 def update_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
     from chalicelib.services import gitlab as service
 
     principal = caller.principal
@@ -281,6 +287,7 @@ def delete_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
     "/projects/{project_id}/deployments/{deployment_id}/merge_requests", methods=["GET"], scope="deployments:read"
 )
 def deployment_merge_requests(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
     from chalicelib.services import gitlab as service
 
     principal = caller.principal
@@ -297,6 +304,7 @@ def deployment_merge_requests(caller: Caller, project_id: str, deployment_id: st
 
 @dialect.route("/projects/{project_id}/hooks", methods=["POST"], scope="webhooks:write")
 def create_hook(caller: Caller, project_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
     from chalicelib.services import gitlab_hooks
 
     fields = parsing.hook_fields(_fields())
@@ -322,6 +330,7 @@ def get_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/hooks/{hook_id}", methods=["PUT"], scope="webhooks:write")
 def update_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
     from chalicelib.services import gitlab_hooks
 
     fields = parsing.hook_fields(_fields())

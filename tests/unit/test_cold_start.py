@@ -101,6 +101,8 @@ MUST_NOT_LOAD = {
         "chalicelib.adapters.sandbox",
         "chalicelib.adapters.git",
         "chalicelib.services.webhook",
+        "chalicelib.services.statuses",  # and the GitLab dialect's parsing, with a GitLab request
+        "chalicelib.api.gitlab_parsing",
         "dulwich",
         "pydantic",  # request bodies' models: the views that validate one import them
         "aws_lambda_powertools.utilities.batch",
