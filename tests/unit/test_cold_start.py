@@ -257,3 +257,29 @@ def test_an_event_function_imported_alone_runs_the_middleware_of_every_entry_poi
     assert line["function_name"] == "deployd-prod-route_sync"
     assert line["function_request_id"] == "request-1"
     assert line["cold_start"] is True
+
+
+READS = """
+import json, sys
+from chalicelib.services import deployments
+from chalicelib.services.native_json import deployment_json
+
+readers = (deployments.view, deployments.list_page, deployments.logs, deployments.DeploymentView)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_reading_deployments_loads_neither_the_pipeline_s_start_nor_the_build() -> None:
+    # Given what the API's GET views of deployments call (GET deployment, a list page, logs)
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDA_TASK_ROOT"}
+
+    # When a fresh interpreter reaches them
+    result = subprocess.run([sys.executable, "-c", READS], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+
+    # Then a first GET pays for reading only: not for a trigger's git, the build's runners, activation's sites
+    assert "chalicelib.services.deployments.queries" in loaded
+    build = ("chalicelib.services.deployments.creation", "chalicelib.services.deployments.activation")
+    build += ("chalicelib.adapters.git", "chalicelib.adapters.runners", "chalicelib.adapters.sandbox")
+    assert sorted(m for m in loaded if m.startswith(build + ("chalicelib.adapters.sites", "dulwich"))) == []
