@@ -15,7 +15,6 @@ from chalicelib.api.answers import IssuedKeyJson, One, OrganizationJson
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response
 from chalicelib.api.timestamps import iso
-from chalicelib.services import organizations
 
 if TYPE_CHECKING:
     from chalicelib.services.inputs import KeyCreate, OrganizationCreate
@@ -26,6 +25,8 @@ dialect = dialects.admin  # the admin token is checked before every view (dialec
 @dialect.route("/orgs", methods=["POST"], scope=None, answers={201: One(OrganizationJson)}, errors=(409,))
 def create_org(caller: Caller, body: OrganizationCreate) -> Response:
     """Create an organization."""
+    from chalicelib.services import organizations
+
     org = organizations.create(body.slug, body.name, body.plan)
     created: OrganizationJson = {
         "slug": org.slug,
@@ -39,6 +40,8 @@ def create_org(caller: Caller, body: OrganizationCreate) -> Response:
 @dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None, answers={201: One(IssuedKeyJson)})
 def create_key(caller: Caller, slug: str, body: KeyCreate) -> Response:
     """Issue an API key of an organization; its token is shown in this answer only."""
+    from chalicelib.services import organizations
+
     issued = organizations.create_key(slug, body.name, body.scopes)
     key = issued.key
     created: IssuedKeyJson = {
@@ -55,5 +58,7 @@ def create_key(caller: Caller, slug: str, body: KeyCreate) -> Response:
 @dialect.route("/orgs/{slug}/keys/{key_id}", methods=["DELETE"], scope=None, answers={204: None})
 def revoke_key(caller: Caller, slug: str, key_id: str) -> Response:
     """Revoke an API key."""
+    from chalicelib.services import organizations
+
     organizations.revoke_key(slug, key_id)
     return json_response(204, None)

@@ -1,9 +1,10 @@
 """The native API (Miaobu-style) under /api/v1/public: projects and deployments of the key's organization.
 
 Single objects are wrapped as {"data": {...}}, lists as {"data": [...], "meta": {...}}; errors are
-{"error": {"code", "message", "field"?}}. A view's body arrives validated by the model its `body` parameter names
-(chalicelib.services.inputs, imported for type checking only: pydantic loads with the first request that has a
-body to validate, not on a cold start). Each route declares its answers for the OpenAPI document.
+{"error": {"code", "message", "field"?}}. A view imports the services it calls itself, and its body arrives validated
+by the model its `body` parameter names (chalicelib.services.inputs, imported for type checking only): the API's cold
+start declares every route but loads a service with the first request that calls it, and pydantic with the first
+that has a body to validate. Each route declares its answers for the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -32,14 +33,11 @@ from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_response, path_id
 from chalicelib.api.timestamps import iso
 from chalicelib.errors import InvalidInput
-from chalicelib.services import deployments, previews, projects
-from chalicelib.services.deployments import DeploymentView
-from chalicelib.services.native_json import deployment_json
-from chalicelib.services.previews import Preview
-from chalicelib.services.projects import ProjectView
 
 if TYPE_CHECKING:
     from chalicelib.services.inputs import DeploymentTrigger, PreviewTrigger, ProjectCreate, ProjectUpdate
+    from chalicelib.services.previews import Preview
+    from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
 __all__ = ["dialect", "native_deploy_hooks", "native_slack", "native_webhooks"]  # routes declared in their own modules
@@ -81,6 +79,8 @@ def whoami(caller: Caller) -> Response:
 @dialect.route("/projects", methods=["POST"], scope="projects:write", answers={201: One(ProjectJson)}, errors=(409,))
 def create_project(caller: Caller, body: ProjectCreate) -> Response:
     """Create a project of the key's organization."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     return _data(201, project_json(projects.create(principal.org_slug, body)))
 
@@ -88,6 +88,8 @@ def create_project(caller: Caller, body: ProjectCreate) -> Response:
 @dialect.route("/projects", methods=["GET"], scope="projects:read", answers={200: Many(ProjectJson, Total)})
 def list_projects(caller: Caller) -> Response:
     """List the organization's projects."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     items = [project_json(v) for v in projects.list_all(principal.org_slug)]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
@@ -96,6 +98,8 @@ def list_projects(caller: Caller) -> Response:
 @dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read", answers={200: One(ProjectJson)})
 def get_project(caller: Caller, project_id: str) -> Response:
     """Get a project."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     return _data(200, project_json(projects.get(principal.org_slug, path_id(project_id, "project"))))
 
@@ -105,6 +109,8 @@ def get_project(caller: Caller, project_id: str) -> Response:
 )
 def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Response:
     """Change a project's settings: only the fields sent."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     pid = path_id(project_id, "project")
     return _data(200, project_json(projects.update(principal.org_slug, pid, body)))
@@ -113,6 +119,8 @@ def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Resp
 @dialect.route("/projects/{project_id}", methods=["DELETE"], scope="projects:write", answers={204: None}, errors=(409,))
 def delete_project(caller: Caller, project_id: str) -> Response:
     """Delete a project, its deployments and its sites."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     projects.delete(principal.org_slug, path_id(project_id, "project"))
     return json_response(204, None)
@@ -127,6 +135,9 @@ def delete_project(caller: Caller, project_id: str) -> Response:
 )
 def list_deployments(caller: Caller, project_id: str) -> Response:
     """List a project's deployments, newest first."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     query: Any = dialect.current_request.query_params or {}
     page = deployments.list_page(
@@ -159,6 +170,9 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
 )
 def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger) -> Response:
     """Deploy a branch (the project's default when none is named) to production."""
+    from chalicelib.services import deployments, projects
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     pid = path_id(project_id, "project")
     projects.get(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
@@ -175,6 +189,9 @@ def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger)
 )
 def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """Get a deployment."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.view(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
@@ -190,6 +207,8 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
 def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """`offset` (bytes, default 0) returns the log from there on, and `next_offset` is the one to ask for next:
     a client polling with it sees every line once (the CLI's `logs --follow`)."""
+    from chalicelib.services import deployments
+
     principal = caller.principal
     query: Any = dialect.current_request.query_params or {}
     offset = int_param(query.get("offset"), "offset", 0)
@@ -217,6 +236,9 @@ def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
 )
 def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """Cancel a deployment that has not finished."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.cancel(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
@@ -231,6 +253,9 @@ def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
 )
 def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """Serve an earlier deployment in production again."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.rollback(
         principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment")
@@ -242,6 +267,9 @@ def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> 
 
 
 def preview_json(preview: Preview) -> PreviewJson:
+    from chalicelib.services.deployments import DeploymentView
+    from chalicelib.services.native_json import deployment_json
+
     active_id = preview.environment.active_deployment_id
     latest = preview.latest
     return {
@@ -270,6 +298,8 @@ def _branch_param(branch: str) -> str:
 )
 def list_previews(caller: Caller, project_id: str) -> Response:
     """List a project's previews (one per branch)."""
+    from chalicelib.services import previews
+
     principal = caller.principal
     items = [preview_json(p) for p in previews.list_previews(principal.org_slug, path_id(project_id, "project"))]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
@@ -285,6 +315,9 @@ def list_previews(caller: Caller, project_id: str) -> Response:
 )
 def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Response:
     """Build a branch's preview."""
+    from chalicelib.services import previews, projects
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     pid = path_id(project_id, "project")
     previews.check_trigger(principal.org_slug, pid)
@@ -307,6 +340,8 @@ def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Re
 )
 def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
     """Get a branch's preview."""
+    from chalicelib.services import previews
+
     principal = caller.principal
     preview = previews.get(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return _data(200, preview_json(preview))
@@ -317,6 +352,8 @@ def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
 )
 def delete_preview(caller: Caller, project_id: str, branch: str) -> Response:
     """Delete a branch's preview and its sites."""
+    from chalicelib.services import previews
+
     principal = caller.principal
     previews.remove(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return json_response(204, None)

@@ -14,16 +14,17 @@ from chalicelib.api.answers import DeployHookJson, Many, One, Total
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, path_id, public_api_url
 from chalicelib.api.timestamps import iso
-from chalicelib.models.deploy_hook import DeployHook
-from chalicelib.services import deploy_hooks
 
 if TYPE_CHECKING:
+    from chalicelib.models.deploy_hook import DeployHook
     from chalicelib.services.inputs import DeployHookCreate
 
 dialect = dialects.native
 
 
 def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> DeployHookJson:
+    from chalicelib.services import deploy_hooks
+
     return {
         "id": hook.id,
         "name": hook.name,
@@ -43,6 +44,8 @@ def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> DeployHookJ
 )
 def create_deploy_hook(caller: Caller, project_id: str, body: DeployHookCreate) -> Response:
     """Make a deploy hook: a URL that deploys a branch when called; its URL is shown whole in this answer only."""
+    from chalicelib.services import deploy_hooks
+
     pid = path_id(project_id, "project")
     issued = deploy_hooks.create(caller.principal.org_slug, pid, body)
     return json_response(201, {"data": deploy_hook_json(issued.hook, issued.secret)})
@@ -56,6 +59,8 @@ def create_deploy_hook(caller: Caller, project_id: str, body: DeployHookCreate) 
 )
 def list_deploy_hooks(caller: Caller, project_id: str) -> Response:
     """List a project's deploy hooks, their URLs masked."""
+    from chalicelib.services import deploy_hooks
+
     hooks = deploy_hooks.list_all(caller.principal.org_slug, path_id(project_id, "project"))
     items = [deploy_hook_json(hook) for hook in hooks]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
@@ -66,5 +71,7 @@ def list_deploy_hooks(caller: Caller, project_id: str) -> Response:
 )
 def delete_deploy_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
     """Delete a deploy hook; its URL deploys nothing from then on."""
+    from chalicelib.services import deploy_hooks
+
     deploy_hooks.delete(caller.principal.org_slug, path_id(project_id, "project"), path_id(hook_id, "deploy hook"))
     return json_response(204, None)

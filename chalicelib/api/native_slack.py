@@ -16,16 +16,17 @@ from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, public_api_url
 from chalicelib.api.slack import REDIRECT_PATH
 from chalicelib.api.timestamps import iso
-from chalicelib.models.slack_installation import SlackInstallation
-from chalicelib.services import slack_installations, slack_live
 
 if TYPE_CHECKING:
+    from chalicelib.models.slack_installation import SlackInstallation
     from chalicelib.services.inputs import SlackIntegrationUpdate
 
 dialect = dialects.native
 
 
 def installation_json(installation: SlackInstallation) -> SlackIntegrationJson:
+    from chalicelib.services import slack_live
+
     subscriptions: list[SlackSubscriptionJson] = [
         {"channel_id": s["channel_id"], "project_id": s["project_id"]}
         for s in slack_live.subscriptions(installation.org_slug)
@@ -51,6 +52,8 @@ def installation_json(installation: SlackInstallation) -> SlackIntegrationJson:
 )
 def connect_slack(caller: Caller) -> Response:
     """Begin connecting a Slack workspace: the "Add to Slack" URL to open, valid once and for a short while."""
+    from chalicelib.services import slack_installations
+
     redirect_uri = public_api_url(dialect.current_request) + REDIRECT_PATH
     begun: SlackInstallJson = {"install_url": slack_installations.begin(caller.principal.org_slug, redirect_uri)}
     return json_response(201, {"data": begun})
@@ -65,6 +68,8 @@ def connect_slack(caller: Caller) -> Response:
 )
 def get_slack(caller: Caller) -> Response:
     """Get the connected Slack workspace and its subscribed channels."""
+    from chalicelib.services import slack_installations
+
     installation = slack_installations.installation_of(caller.principal.org_slug)
     return json_response(200, {"data": installation_json(installation)})
 
@@ -78,6 +83,8 @@ def get_slack(caller: Caller) -> Response:
 )
 def update_slack(caller: Caller, body: SlackIntegrationUpdate) -> Response:
     """Choose who may act from Slack (null: everyone in the workspace)."""
+    from chalicelib.services import slack_installations
+
     installation = slack_installations.set_allowed_users(caller.principal.org_slug, body.allowed_user_ids)
     return json_response(200, {"data": installation_json(installation)})
 
@@ -87,6 +94,8 @@ def update_slack(caller: Caller, body: SlackIntegrationUpdate) -> Response:
 )
 def disconnect_slack(caller: Caller) -> Response:
     """Disconnect the Slack workspace."""
+    from chalicelib.services import slack_installations
+
     slack_installations.installation_of(caller.principal.org_slug)  # 404 when none is connected
     slack_installations.disconnect(caller.principal.org_slug)
     return json_response(204, None)

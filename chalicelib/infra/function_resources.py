@@ -17,6 +17,10 @@ from chalicelib.infra.resources import BUILD_PROJECT, DEPLOYMENTS, ROUTES, SITES
 from chalicelib.infra.template import key_name, logical_id
 
 REST_API = "RestAPI"  # Chalice's logical id for the REST API
+# The API function's handler. Chalice names app.py's app (`app.app`), and app.py registers every function, so its
+# cold start would load them all; the API's own entry module has its routes only (chalicelib.functions). The
+# event functions' handlers name their entry modules already (Chalice names a blueprint's module).
+API_HANDLER = "chalicelib.functions.api.app"
 ROUTE_STREAM_CONSUMER = "route_sync"  # the handler in app.py that the routes table's stream invokes
 ROUTE_STREAM_EVENT = "RoutesStream"
 DEPLOYMENT_STREAM_CONSUMER = "deployment_events"  # the handler the deployments table's stream invokes
@@ -226,6 +230,8 @@ def function_resources(catalogue: Catalogue, functions: Sequence[Function], pref
             "Environment": {"Variables": function_variables(catalogue, function)},
             "LoggingConfig": {"LogGroup": {"Ref": log_group}},
         }
+        if function.kind == "api":
+            properties["Handler"] = API_HANDLER
         if function.handler in KEY_VALUE_STORE_SIGNERS:
             properties["Layers"] = [{"Ref": AWSCRT_LAYER}]
             resources[AWSCRT_LAYER] = awscrt_layer()

@@ -253,7 +253,7 @@ class EmbeddedStack:
             self._periodic.start()
         if self.config.schedule_interval_seconds > 0:
             self._timer = ScheduleTimer(
-                app_module.preview_scheduler, self.config.schedule_interval_seconds, settings.region
+                app_module.app.handler_map["preview_scheduler"], self.config.schedule_interval_seconds, settings.region
             )
             self._timer.start()
         self._start_sites()

@@ -93,6 +93,24 @@ def test_every_handler_of_app_py_is_a_function_and_every_merged_resource_is_whol
     assert all("Type" in resource for resource in sam["Resources"].values())
 
 
+def test_every_function_s_handler_is_its_own_entry_module_and_the_handler_app_py_registers(sam: dict[str, Any]) -> None:
+    import importlib
+
+    import app
+
+    for function in functions_of(app.app):
+        # Given the handler Lambda calls for the function, as the packaged template names it
+        module, _, attribute = _functions(sam)[function.logical_id]["Properties"]["Handler"].rpartition(".")
+
+        # When Lambda imports it
+        handler = getattr(importlib.import_module(module), attribute)
+
+        # Then it is the function's own module (app.py would load every function), with app.py's handler
+        own = "api" if function.kind == "api" else function.handler
+        assert module == f"chalicelib.functions.{own}"
+        assert handler is (app.app if function.kind == "api" else app.app.handler_map[function.handler])
+
+
 def test_every_reference_names_a_resource_parameter_or_condition_of_the_stack(sam: dict[str, Any]) -> None:
     known = set(sam["Resources"]) | set(sam["Parameters"]) | set(sam["Conditions"]) | PSEUDO
     for name, resource in sam["Resources"].items():
