@@ -4,13 +4,15 @@ describes (chalicelib.api.answers has the other answers' types)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from typing_extensions import TypedDict  # pydantic reads only this one on Python 3.11
 
-from chalicelib.services.deployments.queries import DeploymentView
 from chalicelib.services.timestamps import iso
 from chalicelib.vocabulary import Status
+
+if TYPE_CHECKING:  # the API's cold start loads the answers' types, not the deployments' reads
+    from chalicelib.services.deployments.queries import DeploymentView
 
 
 class JsonSchema:
