@@ -8,6 +8,7 @@ so the same key sent with another request is told apart from a retry.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,8 @@ def forget_unfinished() -> int:
     record expires a day later. Returns how many were deleted."""
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 
+    from chalicelib.models.conditional import try_client_write
+
     dynamodb = client("dynamodb")
     table = get_settings().resource_name(IDEMPOTENCY.logical)
     claimed = {":claimed": {"S": STATUS_CONSTANTS["INPROGRESS"]}}
@@ -107,15 +110,14 @@ def forget_unfinished() -> int:
         ConsistentRead=True,
     ):
         for item in page.get("Items", []):
-            try:
-                dynamodb.delete_item(
-                    TableName=table,
-                    Key={"id": item["id"]},
-                    ConditionExpression="#status = :claimed",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=claimed,
-                )
-            except dynamodb.exceptions.ConditionalCheckFailedException:
-                continue  # finished meanwhile
-            deleted += 1
+            delete = functools.partial(
+                dynamodb.delete_item,
+                TableName=table,
+                Key={"id": item["id"]},
+                ConditionExpression="#status = :claimed",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=claimed,
+            )
+            if try_client_write(delete):  # False: it finished meanwhile, and its record stays
+                deleted += 1
     return deleted
