@@ -11,6 +11,7 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.deployment import Deployment
     from chalicelib.models.deployment_status import DeploymentStatus
     from chalicelib.models.environment import Environment
+    from chalicelib.models.idempotency_claim import IdempotencyClaim
     from chalicelib.models.organization import Organization
     from chalicelib.models.project import Project
     from chalicelib.models.registry import RegistryEntry
@@ -29,6 +30,7 @@ def all_models() -> list[type[Model]]:
         Deployment,
         DeploymentStatus,
         Environment,
+        IdempotencyClaim,
         Organization,
         Project,
         RegistryEntry,

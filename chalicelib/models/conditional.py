@@ -80,20 +80,6 @@ def _written(write: Callable[[], object]) -> bool:
     return True
 
 
-def try_client_write(write: Callable[[], object]) -> bool:
-    """Make one conditional write through a boto3 DynamoDB client, for a table no model maps (Powertools' idempotency
-    records); False when its ConditionExpression did not hold."""
-    from botocore.exceptions import ClientError
-
-    try:
-        write()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
-            return False
-        raise
-    return True
-
-
 def transact(write: Callable[[TransactWrite], None], attempts: int = 5) -> None:
     """Run one write transaction built by `write`: all of its writes happen, or none.
 

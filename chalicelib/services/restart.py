@@ -12,12 +12,13 @@ import time
 
 from pynamodb.models import Model
 
-from chalicelib.adapters import idempotency_records, webhook_queue
+from chalicelib.adapters import webhook_queue
 from chalicelib.models.conditional import try_delete, try_update
 from chalicelib.models.deploy_hook import DeployHook
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import Environment
+from chalicelib.models.idempotency_claim import IdempotencyClaim
 from chalicelib.models.project import Project
 from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait
@@ -57,8 +58,18 @@ def end_interrupted_work() -> int:
     _free_build_slots()
     _release_environments()
     _level_sequences()
-    idempotency_records.forget_unfinished()  # so a retry of a request the stop cut short runs it again
+    _forget_unfinished_requests()  # so a retry of a request the stop cut short runs it again
     return ended
+
+
+def _forget_unfinished_requests() -> None:
+    """Release every Idempotency-Key still claimed: the process running its request is gone. Without this, a retry
+    of the key would hear "still executing" until the record expires a day later."""
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
+    claimed = STATUS_CONSTANTS["INPROGRESS"]
+    for claim in IdempotencyClaim.scan(IdempotencyClaim.status == claimed, consistent_read=True):
+        try_delete(claim, IdempotencyClaim.status == claimed)  # refused when it finished meanwhile: its record stays
 
 
 def resume_webhook_deliveries() -> int:

@@ -19,7 +19,6 @@ from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.conditional import (
     TransactionFailed,
     transact,
-    try_client_write,
     try_delete,
     try_save,
     try_update,
@@ -113,41 +112,6 @@ def test_a_delete_happens_only_while_its_condition_holds(tables: None) -> None:
     assert (by_other, by_owner) == (False, True)
     assert kept is not None and kept.owner == "acme"
     assert _stored("key") is None
-
-
-def test_a_client_write_happens_only_while_its_condition_holds_and_other_refusals_are_raised(tables: None) -> None:
-    # Given an entry owned by "acme", written through a boto3 client as for a table no model maps
-    from botocore.exceptions import ClientError
-
-    from chalicelib.aws import client
-    from chalicelib.infra.resources import REGISTRY
-    from chalicelib.settings import get_settings
-
-    RegistryEntry(name="claim", owner="acme").save()
-    dynamodb = client("dynamodb")
-    registry = get_settings().resource_name(REGISTRY.logical)
-
-    def delete_if_owned_by(owner: str, table: str = registry) -> Callable[[], object]:
-        return lambda: dynamodb.delete_item(
-            TableName=table,
-            Key={"name": {"S": "claim"}},
-            ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": {"S": owner}},
-        )
-
-    # When another owner deletes it, then its owner does
-    by_other = try_client_write(delete_if_owned_by("globex"))
-    kept = _stored("claim")
-    by_owner = try_client_write(delete_if_owned_by("acme"))
-
-    # Then only the owner's delete happens, and a refusal that is not the condition's reaches the caller
-    assert (by_other, by_owner) == (False, True)
-    assert kept is not None and kept.owner == "acme"
-    assert _stored("claim") is None
-    with pytest.raises(ClientError) as raised:
-        try_client_write(delete_if_owned_by("acme", table="no-such-table"))
-    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 def test_a_refusal_other_than_a_failed_condition_is_raised(aws: Any) -> None:
