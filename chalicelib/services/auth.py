@@ -39,6 +39,7 @@ class Principal:
     org_slug: str
     key_id: str
     scopes: frozenset[str]
+    plan: str | None = None  # the organization's plan, as the key carries it (None: read it from the organization)
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -71,7 +72,7 @@ def authenticate(authorization: str | None) -> Principal:
     key = ApiKeyRepository.find(key_id) if key_id else None
     if key is None or not hmac.compare_digest(key.token_sha256, token_digest(token)):
         raise Unauthenticated("invalid API key")
-    return Principal(key.org_slug, key.key_id, granted_scopes(key))
+    return Principal(key.org_slug, key.key_id, granted_scopes(key), key.plan)
 
 
 def granted_scopes(key: ApiKey) -> frozenset[str]:
@@ -91,7 +92,7 @@ class IssuedKey:
     token: str
 
 
-def issue_key(org_slug: str, name: str, scopes: list[str]) -> IssuedKey:
+def issue_key(org_slug: str, name: str, scopes: list[str], plan: str) -> IssuedKey:
     key_id = secrets.token_hex(8)
     token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
@@ -101,5 +102,6 @@ def issue_key(org_slug: str, name: str, scopes: list[str]) -> IssuedKey:
         token_sha256=token_digest(token),
         scopes=scopes,
         scope_catalogue=SCOPE_CATALOGUE,
+        plan=plan,
     )
     return IssuedKey(ApiKeyRepository.create(key), token)
