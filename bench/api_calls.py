@@ -78,9 +78,9 @@ class Budget:
 # What each operation may cost: the figures reached; a regression fails tests/integration/test_call_budgets.py.
 BUDGETS: dict[str, Budget] = {
     "GET /healthz (floor)": Budget(0, 0),
-    "native GET deployment": Budget(3, 2),
-    "native list page": Budget(4, 3),
-    "native logs": Budget(4, 3),
+    "native GET deployment": Budget(2, 2),
+    "native list page": Budget(3, 2),
+    "native logs": Budget(3, 2),
     "native rollback": Budget(7, 7),
     "native trigger": Budget(16, 16),
     "native cancel": Budget(14, 14),
