@@ -130,9 +130,9 @@ class Renderer:
 
 @dataclass
 class Prefetch:
-    """The reads a route declares, keyed by its path alone: an admission that reads the caller's API key reads them
-    in the same round trip and leaves what it found in `read` (one that reads no key leaves None, and the view
-    reads for itself)."""
+    """The reads a route declares, keyed by its path alone: the admission (one that takes `prefetch=`, as
+    dialects.admit_bearer does) reads them in the same round trip as the caller's API key and leaves what it found
+    in `read`, for the view."""
 
     keys: ProjectKeys
     read: ProjectRead | None = None

@@ -23,24 +23,22 @@ def _admit_key(principal: auth.Principal, meter: Meter, scope: str | None) -> au
     return meter.identify(principal)
 
 
-def _authenticate(authorization: str | None, prefetch: Prefetch | None) -> auth.Principal:
-    """The key's principal; with a route's declared reads, read in the same round trip as the key."""
-    if prefetch is None:
-        return auth.authenticate(authorization)
-    principal, prefetch.read = auth.authenticate_reading(authorization, prefetch.keys)
-    return principal
-
-
 def admit_bearer(request: Request, meter: Meter, scope: str | None, prefetch: Prefetch | None = None) -> auth.Principal:
-    """An organization's API key as `Authorization: Bearer <token>` (native, Mintlify)."""
-    return _admit_key(_authenticate(request.headers.get("authorization"), prefetch), meter, scope)
+    """An organization's API key as `Authorization: Bearer <token>` (native, Mintlify); a route's declared reads
+    (`prefetch`) are read in the same round trip as the key."""
+    authorization = request.headers.get("authorization")
+    if prefetch is None:
+        principal = auth.authenticate(authorization)
+    else:
+        principal, prefetch.read = auth.authenticate_reading(authorization, prefetch.keys)
+    return _admit_key(principal, meter, scope)
 
 
-def admit_gitlab(request: Request, meter: Meter, scope: str | None, prefetch: Prefetch | None = None) -> auth.Principal:
+def admit_gitlab(request: Request, meter: Meter, scope: str | None) -> auth.Principal:
     """GitLab's clients send the key as PRIVATE-TOKEN (python-gitlab) or as a Bearer token."""
     private_token = request.headers.get("private-token")
     authorization = f"Bearer {private_token}" if private_token else request.headers.get("authorization")
-    return _admit_key(_authenticate(authorization, prefetch), meter, scope)
+    return _admit_key(auth.authenticate(authorization), meter, scope)
 
 
 def _client_address(request: Request) -> str:
