@@ -10,8 +10,11 @@ deployd is designed for resolve the way they would on AWS.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import posixpath
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -411,6 +414,106 @@ def _names_control_api(path: str) -> bool:
     return first.lower() == "moto-api"
 
 
+# --- one connection for many requests ---
+#
+# werkzeug's development server closes the connection after every answer (it cannot tell where a request's body ends
+# before the next request line, so it drains the socket and hangs up), so every AWS call the stack made opened a new
+# TCP connection and the server started a thread for it: about a third of a DynamoDB read's cost, twice over (a
+# connection each side). AWS keeps connections open and botocore's pool reuses them; so does this handler. It gives
+# the application a view of the body bounded by Content-Length (what it leaves unread is skipped afterwards, and
+# werkzeug's drain reads nothing past it), and keeps the connection unless the request asked to close it or framed
+# its body in chunks (then it hangs up as werkzeug does). Answers go out without Nagle's delay: the headers and the
+# body are written separately, and a reused connection would otherwise wait for the client's delayed ACK (40 ms).
+
+
+class _BoundedBody(io.BufferedIOBase):
+    """A request's body read from the connection's stream: `length` bytes, then end of file."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        super().__init__()
+        self._stream = stream
+        self.left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        data = self._stream.read(wanted) if wanted else b""
+        self.left -= len(data)
+        if wanted and not data:
+            self.left = 0  # the client hung up mid-body
+        return bytes(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        data = self._stream.readline(wanted) if wanted else b""
+        self.left -= len(data)
+        if wanted and not data:
+            self.left = 0
+        return bytes(data)
+
+    def skip_rest(self) -> None:
+        while self.read(1 << 16):
+            pass
+
+
+_connections_lock = threading.Lock()
+
+
+def _open_connections(server: Any) -> set[socket.socket]:
+    """The connections a LocalAwsServer's server holds open (set when it is made)."""
+    return server.open_connections  # type: ignore[no-any-return]
+
+
+def _keep_alive_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAliveRequestHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        _keep = False
+
+        def run_wsgi(self) -> None:
+            length = self.headers.get("Content-Length", "0")
+            framed_in_chunks = "Transfer-Encoding" in self.headers
+            self._keep = not framed_in_chunks and length.isascii() and length.isdigit()
+            if not self._keep:
+                return super().run_wsgi()  # werkzeug's own way, and the connection closes
+            connection_stream = self.rfile
+            body = self.rfile = _BoundedBody(connection_stream, int(length))
+            try:
+                super().run_wsgi()
+                body.skip_rest()
+            finally:
+                self.rfile = connection_stream
+                self._keep = False
+
+        def setup(self) -> None:
+            super().setup()
+            with _connections_lock:
+                _open_connections(self.server).add(self.connection)
+
+        def finish(self) -> None:
+            with _connections_lock:
+                _open_connections(self.server).discard(self.connection)
+            super().finish()
+
+        def send_header(self, keyword: str, value: str) -> None:
+            # werkzeug says "Connection: close" on every answer; kept connections do not
+            closing = keyword.lower() == "connection" and value.lower() == "close"
+            if closing and self._keep and not self.close_connection:
+                return
+            super().send_header(keyword, value)
+
+    return KeepAliveRequestHandler
+
+
 class LocalAwsServer:
     """moto's server (as ThreadedMotoServer runs it) behind a guard: every AWS request must be signed with an IAM
     user's key (the stack's: see EmbeddedStack), and moto's unauthenticated control API (/moto-api/: reset,
@@ -440,18 +543,26 @@ class LocalAwsServer:
         return guard
 
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
         require_authentication()
         app = self._guarded(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_keep_alive_handler())
+        self._server.open_connections = set()
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """No new connection is accepted, and the kept ones are cut: a stopped server answers no one."""
         if self._server is not None:
             self._server.shutdown()
+            self._server.server_close()
+            with _connections_lock:
+                kept = list(_open_connections(self._server))
+            for connection in kept:
+                with contextlib.suppress(OSError):  # closed by its client meanwhile
+                    connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join()
 
