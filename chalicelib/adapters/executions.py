@@ -32,7 +32,14 @@ def build_task_limits(build_timeout_seconds: int) -> tuple[int, int]:
     return timeout, max(1, min(settings.heartbeat_seconds, timeout - 1))
 
 
+def execution_arn(deployment_id: int) -> str:
+    """The ARN the deployment's execution has (or will have): its state machine's, as an execution, and its name."""
+    machine = get_settings().state_machine_arn
+    return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{execution_name(deployment_id)}"
+
+
 def start(deployment_id: int, project_id: int, environment: str, build_timeout_seconds: int) -> str:
+    """Start the deployment's execution; its ARN."""
     settings = get_settings()
     timeout_seconds, heartbeat_seconds = build_task_limits(build_timeout_seconds)
     payload = {

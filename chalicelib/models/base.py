@@ -8,6 +8,7 @@ from typing import Any
 
 import pynamodb.connection.base
 from pynamodb.connection import Connection
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.aws import botocore_session
@@ -49,6 +50,26 @@ def batch_get(request_items: dict[str, dict[str, Any]]) -> dict[str, list[dict[s
             found[table].extend(items)
         asking, attempt = answer.get("UnprocessedKeys") or {}, attempt + 1
     return found
+
+
+def read_together(*keys: tuple[type[Model], Any, Any]) -> list[Any]:
+    """The items of (model, hash key, range key or None), strongly consistent, in one BatchGetItem across their
+    tables; each a model instance, or None where there is no such item. For items a step needs all of at once."""
+    wanted = [
+        model.get_operation_kwargs_from_class(hash_key, range_key=range_key) for model, hash_key, range_key in keys
+    ]
+    request: dict[str, dict[str, Any]] = {}
+    for kwargs in wanted:
+        table = request.setdefault(kwargs["TableName"], {"Keys": [], "ConsistentRead": True})
+        if kwargs["Key"] not in table["Keys"]:
+            table["Keys"].append(kwargs["Key"])
+    found = batch_get(request)
+    items: list[Any] = []
+    for (model, _, _), kwargs in zip(keys, wanted, strict=True):
+        key = kwargs["Key"]
+        raw = next((item for item in found[kwargs["TableName"]] if all(item.get(k) == v for k, v in key.items())), None)
+        items.append(model.from_raw_data(raw) if raw is not None else None)
+    return items
 
 
 def transaction() -> TransactWrite:

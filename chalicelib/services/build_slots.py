@@ -66,17 +66,20 @@ def dispatch(org_slug: str) -> None:
     """Give free slots to the oldest waiting deployments of the organization, one conditional grant at a time."""
     limit = slot_limit(org_slug)
     while True:
-        wait = SlotWaitRepository.oldest(org_slug)
-        if wait is None or running(org_slug) >= limit:
-            return
-        granted = _grant(org_slug, wait, limit)
-        if granted is None:
-            continue  # the waiter was no longer queued, or another dispatcher took it: look again
-        if not granted:
-            return  # every slot is taken
-        executions.succeed(wait.task_token, {"slot": True})
-        with deployment_context(wait.deployment_id, wait.project_id):
-            logger.info("build slot granted", extra={"org": org_slug, "slots": limit})
+        # The first `limit` in line are all that can be granted at once; the counter's condition in each grant
+        # says when the slots are taken, so the counter is not read first.
+        waits = SlotWaitRepository.oldest(org_slug, limit)
+        for wait in waits:
+            granted = _grant(org_slug, wait, limit)
+            if granted is None:
+                continue  # the waiter was no longer queued, or another dispatcher took it: the next one
+            if not granted:
+                return  # every slot is taken
+            executions.succeed(wait.task_token, {"slot": True})
+            with deployment_context(wait.deployment_id, wait.project_id):
+                logger.info("build slot granted", extra={"org": org_slug, "slots": limit})
+        if len(waits) < limit:
+            return  # the whole line was served
 
 
 def _grant(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
@@ -127,20 +130,22 @@ def release(deployment: Deployment) -> None:
     """A deployment that ended gives its slot back (only if it held one), and the next in line gets it."""
     holder = Deployment(id=deployment.id)
 
-    def give_back(tx: TransactWrite) -> None:
+    def release_held(tx: TransactWrite) -> None:
         tx.update(
             holder,
             actions=[Deployment.slot_held.remove()],
             condition=(Deployment.slot_held == True) & Deployment.status.is_in(*TERMINAL),  # noqa: E712
         )
-        tx.update(
-            _counter(deployment.org_slug),
-            actions=[RegistryEntry.value.add(-1)],
-            condition=RegistryEntry.value > 0,
-        )
+        give_back(tx, deployment.org_slug)
 
     try:
-        transact(give_back)
+        transact(release_held)
     except ConditionFailed:
         return  # it held no slot (or already gave it back)
     dispatch(deployment.org_slug)
+
+
+def give_back(tx: TransactWrite, org_slug: str) -> None:
+    """The counter's share of giving a slot back, for a transaction that also ends a deployment holding one
+    (conditional on its `slot_held`); `dispatch` the organization's line after it."""
+    tx.update(_counter(org_slug), actions=[RegistryEntry.value.add(-1)], condition=RegistryEntry.value > 0)
