@@ -29,6 +29,10 @@ _ITEM_OPERATIONS = (
     "transact_get_items",
     "transact_write_items",
 )
+# The handlers that read items copy them into their answer after the backend call returned (DynamoResult): a
+# write on another thread could change an item while it is copied ("dictionary changed size during iteration"),
+# so the copy, too, is made under the lock.
+_READING_HANDLERS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 _lock = threading.RLock()
 _applied = False
 
@@ -43,15 +47,19 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def serialize_dynamodb() -> None:
-    """Idempotent: wraps moto's DynamoDB backend item operations in one lock, once per process."""
+    """Idempotent: wraps moto's DynamoDB backend item operations, and the copying of the items read into their
+    answers, in one lock, once per process."""
     global _applied
     with _lock:
         if _applied:
             return
         from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.responses import DynamoHandler
 
         for name in _ITEM_OPERATIONS:
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+        for name in _READING_HANDLERS:
+            setattr(DynamoHandler, name, _serialized(getattr(DynamoHandler, name)))
         _applied = True
 
 

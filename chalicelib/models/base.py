@@ -72,6 +72,40 @@ def read_together(*keys: tuple[type[Model], Any, Any]) -> list[Any]:
     return items
 
 
-def transaction() -> TransactWrite:
+# PynamoDB sends a transaction's writes grouped by kind, in this order, whatever order they were added in.
+_WIRE_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
+
+
+class OrderedTransactWrite(TransactWrite):
+    """A TransactWrite that remembers the order its writes were added in, so that DynamoDB's cancellation
+    reasons (one per write, in the order sent) can be told by the position the caller gave each write."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds: list[str] = []
+
+    def condition_check(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("condition_check")
+        super().condition_check(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("delete")
+        super().delete(*args, **kwargs)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("save")
+        super().save(*args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("update")
+        super().update(*args, **kwargs)
+
+    def added_position(self, sent_position: int) -> int:
+        """The position (in the order added) of the write sent at `sent_position`."""
+        sent = sorted(range(len(self.kinds)), key=lambda added: _WIRE_ORDER[self.kinds[added]])
+        return sent[sent_position] if sent_position < len(sent) else sent_position
+
+
+def transaction() -> OrderedTransactWrite:
     """A DynamoDB write transaction: all of its conditional writes happen, or none."""
-    return TransactWrite(connection=_connection())
+    return OrderedTransactWrite(connection=_connection())
