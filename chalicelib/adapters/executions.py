@@ -38,8 +38,11 @@ def execution_arn(deployment_id: int) -> str:
     return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{execution_name(deployment_id)}"
 
 
-def start(deployment_id: int, project_id: int, environment: str, build_timeout_seconds: int) -> str:
-    """Start the deployment's execution; its ARN."""
+def start(
+    deployment_id: int, project_id: int, environment: str, build_timeout_seconds: int, slot_held: bool = False
+) -> str:
+    """Start the deployment's execution; its ARN. `slot_held`: the deployment took a build slot as it was
+    recorded, and its execution goes straight to the build."""
     settings = get_settings()
     timeout_seconds, heartbeat_seconds = build_task_limits(build_timeout_seconds)
     payload = {
@@ -50,6 +53,8 @@ def start(deployment_id: int, project_id: int, environment: str, build_timeout_s
         "heartbeat_seconds": heartbeat_seconds,
         "in_flight_ids": [str(deployment_id)],
     }
+    if slot_held:
+        payload["slot_held"] = True
     response = client("stepfunctions").start_execution(
         stateMachineArn=settings.state_machine_arn,
         name=execution_name(deployment_id),

@@ -31,7 +31,8 @@ SLOT_WAIT_SECONDS = 24 * 3600
 
 def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int = 120) -> dict[str, Any]:
     """Execution input: deployment_id (string), project_id (string), environment, timeout_seconds,
-    heartbeat_seconds and in_flight_ids. The workers' messages carry the ids (and the environment) they read
+    heartbeat_seconds, in_flight_ids, and slot_held (true, or absent) when the deployment took a build slot
+    as it was recorded. The workers' messages carry the ids (and the environment) they read
     together in one request.
 
     The Build task's heartbeat comes from the input (a local build heartbeats; a CodeBuild build cannot, see
@@ -46,7 +47,17 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
         "States": {
             "HeartbeatGiven": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.heartbeat_seconds", "IsPresent": False, "Next": "DefaultHeartbeat"}],
+                "Choices": [
+                    {"Variable": "$.heartbeat_seconds", "IsPresent": False, "Next": "DefaultHeartbeat"},
+                    # Recorded with a free build slot (services.build_slots.take): nothing to wait for.
+                    {
+                        "And": [
+                            {"Variable": "$.slot_held", "IsPresent": True},
+                            {"Variable": "$.slot_held", "BooleanEquals": True},
+                        ],
+                        "Next": "Build",
+                    },
+                ],
                 "Default": "AcquireSlot",
             },
             "DefaultHeartbeat": {

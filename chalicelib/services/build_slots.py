@@ -1,11 +1,13 @@
 """Per-organization build slots: how many of an organization's builds may run at once, by plan.
 
-A deployment's pipeline first asks for a slot (AcquireSlot in the state machine). If one is free it
-proceeds at once; otherwise it waits in its organization's line, oldest first, and starts when a build of
-the same organization ends. Organizations never share slots, so one cannot starve another. All counting
-is conditional: the slot counter never exceeds the plan's limit and never goes below zero, a slot is given
-to a deployment only while it is still queued, and only a deployment that holds a slot gives one back, so
-a cancelled queued deployment frees nothing it did not hold.
+A deployment recorded while nobody waits in its organization's line takes a free slot as it is recorded
+(`take`, in the creation's transaction) and its pipeline goes straight to the build. Otherwise its pipeline
+first asks for a slot (AcquireSlot in the state machine). If one is free it proceeds at once; otherwise it
+waits in its organization's line, oldest first, and starts when a build of the same organization ends.
+Organizations never share slots, so one cannot starve another. All counting is conditional: the slot counter
+never exceeds the plan's limit and never goes below zero, a slot is given to a deployment only while it is
+still queued, and only a deployment that holds a slot gives one back, so a cancelled queued deployment frees
+nothing it did not hold.
 """
 
 from __future__ import annotations
@@ -40,6 +42,24 @@ def running(org_slug: str) -> int:
         return RegistryEntry.get(f"build-slots#{org_slug}", consistent_read=True).value or 0
     except RegistryEntry.DoesNotExist:
         return 0
+
+
+def limit_when_nobody_waits(org_slug: str) -> int | None:
+    """The organization's slot limit when nobody waits in its line (a new deployment may then `take` a free
+    slot as it is recorded); None when someone does: the newcomer joins the line behind them."""
+    if SlotWaitRepository.oldest(org_slug, 1):
+        return None
+    return slot_limit(org_slug)
+
+
+def take(tx: TransactWrite, org_slug: str, limit: int) -> None:
+    """A transaction's share of taking a free slot for a deployment it records queued with `slot_held`: the
+    same conditional count a grant makes, refused (ConditionFailed at its position) when every slot is taken."""
+    tx.update(
+        _counter(org_slug),
+        actions=[RegistryEntry.value.add(1)],
+        condition=RegistryEntry.value.does_not_exist() | (RegistryEntry.value < limit),
+    )
 
 
 def request(deployment_id: int, task_token: str) -> None:
@@ -86,11 +106,7 @@ def _grant(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
     """True: granted. False: no slot free. None: this waiter is gone or no longer queued (dropped)."""
 
     def grant(tx: TransactWrite) -> None:
-        tx.update(
-            _counter(org_slug),
-            actions=[RegistryEntry.value.add(1)],
-            condition=RegistryEntry.value.does_not_exist() | (RegistryEntry.value < limit),
-        )
+        take(tx, org_slug, limit)
         tx.delete(wait, condition=SlotWait.position.exists())
         tx.update(
             Deployment(id=wait.deployment_id),

@@ -16,7 +16,7 @@ from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRe
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.observability import deployment_context, deployment_event, logger
-from chalicelib.services import statuses
+from chalicelib.services import build_slots, statuses
 from chalicelib.services.deployments.external import promote_external
 from chalicelib.services.deployments.queries import DeploymentView, active_id
 from chalicelib.services.deployments.terminal import record_failure
@@ -116,8 +116,15 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Projec
         deployment.execution_arn = executions.execution_arn(deployment.id)
         report = statuses.pipeline_report(deployment, Status.QUEUED)
         deployment.reported_rank = report.rank
+    # With nobody in its organization's line, a build of deployd's takes a free build slot as it is recorded, and
+    # its pipeline starts building at once instead of asking for one (the line's order and the limit are kept:
+    # the slot is taken by the same conditional count a grant makes).
+    slots = build_slots.limit_when_nobody_waits(org_slug) if managed else None
 
     def record(tx: TransactWrite) -> None:
+        if slots is not None:
+            build_slots.take(tx, org_slug, slots)  # first: a refusal at position 0 means every slot is taken
+        deployment.slot_held = True if slots is not None else None
         tx.save(deployment, condition=Deployment.id.does_not_exist())
         if report is not None:
             report.write(tx)
@@ -134,7 +141,13 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Projec
         tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)], condition=Project.id.exists())
 
     try:
-        transact(record)
+        try:
+            transact(record)
+        except ConditionFailed as exc:
+            if slots is None or exc.failed != {0}:
+                raise
+            slots = None  # every slot was taken meanwhile: recorded without one, the pipeline asks for one
+            transact(record)
     except (ConditionFailed, TransactionFailed) as exc:
         # The reserved seq stays unused: listing tolerates gaps.
         if isinstance(exc, TransactionFailed) and not exc.cancelled:  # DynamoDB refused the request itself
@@ -166,7 +179,13 @@ def _environment_id(existing: Environment | None) -> int:
 
 def _start_pipeline(deployment: Deployment, project: Project) -> None:
     try:
-        arn = executions.start(deployment.id, project.id, deployment.environment, project.build_timeout_seconds)
+        arn = executions.start(
+            deployment.id,
+            project.id,
+            deployment.environment,
+            project.build_timeout_seconds,
+            slot_held=bool(deployment.slot_held),
+        )
     except Exception as exc:  # the pipeline could not start: end the deployment rather than leave it queued
         logger.exception("could not start the deployment pipeline")
         record_failure(
