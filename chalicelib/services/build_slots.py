@@ -27,6 +27,7 @@ from chalicelib.observability import deployment_context, logger
 from chalicelib.vocabulary import TERMINAL, Status
 
 SLOTS_BY_PLAN = {"free": 1, "pro": 3, "enterprise": 10}
+MOST_SLOTS = max(SLOTS_BY_PLAN.values())
 
 
 def slot_limit(org_slug: str) -> int:
@@ -84,11 +85,16 @@ def request(deployment_id: int, task_token: str) -> None:
 
 def dispatch(org_slug: str) -> None:
     """Give free slots to the oldest waiting deployments of the organization, one conditional grant at a time."""
-    limit = slot_limit(org_slug)
+    limit: int | None = None
     while True:
         # The first `limit` in line are all that can be granted at once; the counter's condition in each grant
-        # says when the slots are taken, so the counter is not read first.
-        waits = SlotWaitRepository.oldest(org_slug, limit)
+        # says when the slots are taken, so the counter is not read first, and the plan only once someone waits.
+        waits = SlotWaitRepository.oldest(org_slug, limit or MOST_SLOTS)
+        if not waits:
+            return
+        if limit is None:
+            limit = slot_limit(org_slug)
+            waits = waits[:limit]
         for wait in waits:
             granted = _grant(org_slug, wait, limit)
             if granted is None:
