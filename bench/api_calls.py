@@ -82,7 +82,7 @@ BUDGETS: dict[str, Budget] = {
     "native list page": Budget(6, 3),
     "native logs": Budget(6, 3),
     "native rollback": Budget(8, 7),
-    "native trigger": Budget(17, 16),
+    "native trigger": Budget(13, 12),
     "native cancel": Budget(15, 14),
     "GitHub POST status": Budget(16, 14),
     "GitLab list deployments": Budget(7, 5),
