@@ -82,7 +82,7 @@ BUDGETS: dict[str, Budget] = {
     "native list page": Budget(3, 2),
     "native logs": Budget(3, 2),
     "native rollback": Budget(7, 7),
-    "native trigger": Budget(16, 16),
+    "native trigger": Budget(13, 12),
     "native cancel": Budget(14, 14),
     "GitHub POST status": Budget(13, 13),
     "GitLab list deployments": Budget(6, 5),

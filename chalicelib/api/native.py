@@ -186,9 +186,11 @@ def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger)
     """Deploy a branch (the project's default when none is named) to production."""
     principal = caller.principal
     pid = path_id(project_id, "project")
-    projects.get(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
+    project = projects.require(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
     with caller.meter.counting():
-        view = deployments.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api")
+        view = deployments.trigger(
+            principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api", project=project
+        )
     return _data(201, deployment_json(view))
 
 

@@ -32,6 +32,10 @@ _ITEM_OPERATIONS = (
     "transact_get_items",
     "transact_write_items",
 )
+# The handlers that read items copy them into their answer after the backend call returned (DynamoResult): a
+# write on another thread could change an item while it is copied ("dictionary changed size during iteration"),
+# so the copy, too, is made under the lock.
+_READING_HANDLERS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 _lock = threading.RLock()
 _applied = False
 
@@ -46,15 +50,19 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def serialize_dynamodb() -> None:
-    """Idempotent: wraps moto's DynamoDB backend item operations in one lock, once per process."""
+    """Idempotent: wraps moto's DynamoDB backend item operations, and the copying of the items read into their
+    answers, in one lock, once per process."""
     global _applied
     with _lock:
         if _applied:
             return
         from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.responses import DynamoHandler
 
         for name in _ITEM_OPERATIONS:
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+        for name in _READING_HANDLERS:
+            setattr(DynamoHandler, name, _serialized(getattr(DynamoHandler, name)))
         _applied = True
 
 
@@ -130,6 +138,21 @@ def convert_names_once() -> None:
         converted = functools.lru_cache(maxsize=4096)(utils.camelcase_to_underscores)
         for module in (utils, responses, sqs.models):
             module.camelcase_to_underscores = converted  # type: ignore[attr-defined]
+
+
+def parse_definitions_once() -> None:
+    """Idempotent. moto's Step Functions executor parses the state machine's definition (an ANTLR grammar, in pure
+    Python) at the start of every execution: about 50 ms of CPU per deployment on a 2-core machine, holding the
+    interpreter lock the pipeline's threads need. The parsed program keeps no state of its own (an execution's
+    state is in its Environment), so each definition is parsed once and its program shared by the executions."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    with _lock:
+        if hasattr(AmazonStateLanguageParser.parse, "cache_info"):
+            return
+        AmazonStateLanguageParser.parse = staticmethod(  # type: ignore[method-assign]
+            functools.lru_cache(maxsize=64)(AmazonStateLanguageParser.parse)
+        )
 
 
 def _method_names(clazz: object) -> list[str]:

@@ -184,6 +184,7 @@ class EmbeddedStack:
             answer_dynamodb_in_plain_json,
             convert_names_once,
             list_handler_methods_once,
+            parse_definitions_once,
             read_moto_modules_once,
             record_changes,
             serialize_dynamodb,
@@ -206,6 +207,7 @@ class EmbeddedStack:
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()
         convert_names_once()
+        parse_definitions_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
