@@ -87,35 +87,3 @@ def once(
             "a request with this Idempotency-Key is still executing; retry shortly", field="Idempotency-Key"
         ) from exc
     return Outcome(result=answer["result"], replayed=bool(answer["replayed"]))
-
-
-def forget_unfinished() -> int:
-    """Delete every record still claimed (IN_PROGRESS) whose work can no longer finish: the process running it is
-    gone (the embedded stack restarted). Without this, a retry of its key would hear "still executing" until the
-    record expires a day later. Returns how many were deleted."""
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
-
-    dynamodb = client("dynamodb")
-    table = get_settings().resource_name(IDEMPOTENCY.logical)
-    claimed = {":claimed": {"S": STATUS_CONSTANTS["INPROGRESS"]}}
-    deleted = 0
-    for page in dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression="#status = :claimed",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues=claimed,
-        ConsistentRead=True,
-    ):
-        for item in page.get("Items", []):
-            try:
-                dynamodb.delete_item(
-                    TableName=table,
-                    Key={"id": item["id"]},
-                    ConditionExpression="#status = :claimed",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=claimed,
-                )
-            except dynamodb.exceptions.ConditionalCheckFailedException:
-                continue  # finished meanwhile
-            deleted += 1
-    return deleted

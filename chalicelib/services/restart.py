@@ -8,12 +8,15 @@ only if it still holds what was read.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from pynamodb.models import Model
 
-from chalicelib.adapters import idempotency_records, webhook_queue
-from chalicelib.models.conditional import try_delete, try_update
+from chalicelib.adapters import webhook_queue
+from chalicelib.aws import client
+from chalicelib.infra.resources import IDEMPOTENCY
+from chalicelib.models.conditional import try_client_write, try_delete, try_update
 from chalicelib.models.deploy_hook import DeployHook
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus
@@ -24,6 +27,7 @@ from chalicelib.models.slot_wait import SlotWait
 from chalicelib.models.webhook import Webhook
 from chalicelib.models.webhook_delivery import WebhookDelivery
 from chalicelib.services.deployments import record_failure
+from chalicelib.settings import get_settings
 from chalicelib.vocabulary import NON_TERMINAL, TERMINAL
 
 INTERRUPTED = "interrupted: deployd restarted"
@@ -57,7 +61,7 @@ def end_interrupted_work() -> int:
     _free_build_slots()
     _release_environments()
     _level_sequences()
-    idempotency_records.forget_unfinished()  # so a retry of a request the stop cut short runs it again
+    _forget_unfinished_idempotency_claims()  # so a retry of a request the stop cut short runs it again
     return ended
 
 
@@ -122,3 +126,35 @@ def _level_sequences() -> None:
             [RegistryEntry.value.set(highest)],
             RegistryEntry.value.does_not_exist() | (RegistryEntry.value < highest),
         )
+
+
+def _forget_unfinished_idempotency_claims() -> int:
+    """Delete every record still claimed (IN_PROGRESS) whose work can no longer finish: the process running it is
+    gone (the embedded stack restarted). Without this, a retry of its key would hear "still executing" until the
+    record expires a day later. Returns how many were deleted."""
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
+    dynamodb = client("dynamodb")
+    table = get_settings().resource_name(IDEMPOTENCY.logical)
+    claimed = {":claimed": {"S": STATUS_CONSTANTS["INPROGRESS"]}}
+    deleted = 0
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        FilterExpression="#status = :claimed",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=claimed,
+        ConsistentRead=True,
+    ):
+        for item in page.get("Items", []):
+            unclaimed = try_client_write(
+                functools.partial(
+                    dynamodb.delete_item,
+                    TableName=table,
+                    Key={"id": item["id"]},
+                    ConditionExpression="#status = :claimed",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=claimed,
+                )
+            )
+            deleted += unclaimed  # False: it finished meanwhile
+    return deleted
