@@ -328,6 +328,30 @@ def answer_dynamodb_in_plain_json() -> None:
         ActionResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+# --- an update expression parsed once ---
+#
+# moto tokenizes and parses an UpdateItem's UpdateExpression twice a call (once to check the placeholders the
+# request names, once again in the backend to apply it): about a fifth of moto's time answering the rate-limit ADD
+# that every API request makes, always with the same expression (cProfile on a loop of that UpdateItem). The tree is a pure function of the expression's text,
+# and moto never changes it (its validator works on a deep copy: the tree it hands the executor is that copy), so
+# each text is parsed once and its tree shared. An expression that does not parse is not kept: each call raises
+# moto's own error, as before.
+_parse_update_expression: Callable[[str], Any] | None = None  # moto's own parser, kept for the comparison test
+
+
+def parse_update_expressions_once() -> None:
+    """Idempotent: moto parses each distinct UpdateExpression text once per process, not twice per call."""
+    global _parse_update_expression
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    with _lock:
+        if _parse_update_expression is not None:
+            return
+        own = _parse_update_expression = UpdateExpressionParser.make
+        parsed_once = functools.lru_cache(maxsize=1024)(lambda expression: own(expression))
+        UpdateExpressionParser.make = staticmethod(parsed_once)  # type: ignore[method-assign, assignment]
+
+
 class _ModuleList:
     """moto's module names, listed once; called as moto calls list_of_moto_modules."""
 

@@ -185,6 +185,7 @@ class EmbeddedStack:
             convert_names_once,
             list_handler_methods_once,
             parse_definitions_once,
+            parse_update_expressions_once,
             read_moto_modules_once,
             record_changes,
             serialize_dynamodb,
@@ -208,6 +209,7 @@ class EmbeddedStack:
         answer_dynamodb_in_plain_json()
         convert_names_once()
         parse_definitions_once()
+        parse_update_expressions_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
