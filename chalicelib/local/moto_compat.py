@@ -332,10 +332,10 @@ def answer_dynamodb_in_plain_json() -> None:
 #
 # moto tokenizes and parses an UpdateItem's UpdateExpression twice a call (once to check the placeholders the
 # request names, once again in the backend to apply it): about a fifth of moto's time answering the rate-limit ADD
-# that every API request makes, always with the same expression (cProfile on a loop of that UpdateItem). The tree is a pure function of the expression's text,
-# and moto never changes it (its validator works on a deep copy: the tree it hands the executor is that copy), so
-# each text is parsed once and its tree shared. An expression that does not parse is not kept: each call raises
-# moto's own error, as before.
+# that every API request makes, always with the same expression (cProfile on a loop of that UpdateItem). The tree
+# is a pure function of the expression's text, and moto never changes it (its validator works on a deep copy: the
+# tree it hands the executor is that copy), so each text is parsed once and its tree shared. An expression that
+# does not parse is not kept: each call raises moto's own error, as before.
 _parse_update_expression: Callable[[str], Any] | None = None  # moto's own parser, kept for the comparison test
 
 
@@ -350,6 +350,53 @@ def parse_update_expressions_once() -> None:
         own = _parse_update_expression = UpdateExpressionParser.make
         parsed_once = functools.lru_cache(maxsize=1024)(lambda expression: own(expression))
         UpdateExpressionParser.make = staticmethod(parsed_once)  # type: ignore[method-assign, assignment]
+
+
+# --- an update expression's structure checked once ---
+#
+# moto's validator makes ten passes over (a copy of) an update expression's tree on every UpdateItem. The first
+# three only check its structure and return it unchanged: at most one clause of each kind, no two paths that
+# overlap, no key attribute updated. Their verdict depends on the tree, the request's attribute names and the
+# table's key attributes, nothing else; with the trees shared (parse_update_expressions_once), a combination that
+# passed once passes again, so later calls skip those passes. A combination that failed is not kept: each call
+# runs them and raises moto's own error. The other seven passes depend on the values and the item, and still run.
+_STRUCTURE_CHECKS = ("ActionCountValidator", "OverlappingPathsValidator", "UpdateHashRangeKeyValidator")
+_structure_passed: dict[tuple[int, tuple[tuple[str, str], ...], tuple[str, ...]], Any] = {}
+_structure_patched = False
+_check_structure_each_time: tuple[Any, Any] | None = None  # moto's own validator methods, for the comparison test
+
+
+def check_update_structure_once() -> None:
+    """Idempotent: an UpdateItem whose tree, attribute names and table keys passed moto's structure checks before
+    skips them (needs parse_update_expressions_once, which shares the trees)."""
+    global _structure_patched, _check_structure_each_time
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    with _lock:
+        if _structure_patched:
+            return
+        own_init, own_validate = UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate
+        _check_structure_each_time = (own_init, own_validate)
+
+        def __init__(self: Any, expression: Any, expression_attribute_names: Any, *args: Any, **kwargs: Any) -> None:
+            own_init(self, expression, expression_attribute_names, *args, **kwargs)
+            names = tuple(sorted((expression_attribute_names or {}).items()))
+            self.structure_key = (id(expression), names, tuple(self.table.table_key_attrs))
+            self.structure_tree = expression
+            if _structure_passed.get(self.structure_key) is expression:  # the same tree, not one at a reused id
+                self.processors = [p for p in self.processors if type(p).__name__ not in _STRUCTURE_CHECKS]
+
+        def validate(self: Any) -> Any:
+            validated = own_validate(self)
+            with _lock:
+                if len(_structure_passed) >= 4096:
+                    _structure_passed.clear()
+                _structure_passed[self.structure_key] = self.structure_tree
+            return validated
+
+        UpdateExpressionValidator.__init__ = __init__  # type: ignore[method-assign]
+        UpdateExpressionValidator.validate = validate  # type: ignore[method-assign]
+        _structure_patched = True
 
 
 class _ModuleList:

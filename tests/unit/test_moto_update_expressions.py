@@ -1,6 +1,7 @@
-"""The embedded stack's moto parses each UpdateItem expression text once (chalicelib.local.moto_compat
-.parse_update_expressions_once): every answer, error and stored item is what moto's own path, which parses the
-expression twice on every call, gives for the same requests."""
+"""The embedded stack's moto parses each UpdateItem expression text once and checks a tree's structure once per
+set of attribute names and table keys (chalicelib.local.moto_compat.parse_update_expressions_once,
+check_update_structure_once): every answer, error and stored item is what moto's own path, which parses the
+expression twice and checks its structure on every call, gives for the same requests."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def parsed_once() -> None:
     moto_compat.serialize_dynamodb()
     moto_compat.parse_update_expressions_once()
     moto_compat.parse_update_expressions_once()  # idempotent
+    moto_compat.check_update_structure_once()
+    moto_compat.check_update_structure_once()  # idempotent
 
 
 @pytest.fixture
@@ -43,16 +46,24 @@ def tokenized() -> Iterator[list[str]]:
 
 
 def _own_parser() -> Any:
-    """moto's UpdateExpressionParser as moto ships it, parsing on every call, while the context lasts."""
+    """moto's UpdateExpressionParser and validator as moto ships them, parsing and checking every call, while the
+    context lasts."""
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
     class OwnParser:
         def __enter__(self) -> None:
             self.cached = UpdateExpressionParser.__dict__["make"]
+            self.checked = UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate
+            assert moto_compat._check_structure_each_time is not None
             UpdateExpressionParser.make = moto_compat._parse_update_expression  # type: ignore[method-assign, assignment]
+            own_init, own_validate = moto_compat._check_structure_each_time
+            UpdateExpressionValidator.__init__ = own_init  # type: ignore[method-assign]
+            UpdateExpressionValidator.validate = own_validate  # type: ignore[method-assign]
 
         def __exit__(self, *exc: object) -> None:
             UpdateExpressionParser.make = self.cached  # type: ignore[method-assign]
+            UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate = self.checked  # type: ignore[method-assign]
 
     return OwnParser()
 
@@ -165,6 +176,17 @@ def _requests(client: Any) -> list[Any]:
         )
     )
     answers.append(_update(client, "doc", "DELETE tags :gone", ExpressionAttributeValues={":gone": {"SS": ["a"]}}))
+    # one expression whose names make it update a key attribute only the second time: refused then, as moto does
+    for name in ("other", "sk", "other", "sk"):
+        answers.append(
+            _update(
+                client,
+                "doc",
+                "SET #a = :s",
+                ExpressionAttributeNames={"#a": name},
+                ExpressionAttributeValues={":s": {"S": "y"}},
+            )
+        )
     # expressions moto refuses, each time it is asked
     for _ in range(2):
         answers.append(_update(client, "doc", "SET = :s", ExpressionAttributeValues={":s": {"S": "x"}}))
@@ -200,7 +222,7 @@ def test_answers_errors_and_items_are_moto_s_own() -> None:
     assert again == own
     answers, items = own
     assert answers[3]["Attributes"]["value"] == {"N": "6"}  # the ADDs counted on a missing item: 1 + 1 - 1 + 5
-    assert sum(1 for answer in answers if isinstance(answer, tuple)) >= 14  # the refusals were compared, not skipped
+    assert sum(1 for answer in answers if isinstance(answer, tuple)) >= 16  # the refusals were compared, not skipped
     assert answers[7][1] == "ConditionalCheckFailedException" and answers[7][3]["status"] == {"S": "building"}
     assert {
         "pk": {"S": "doc"},
@@ -208,6 +230,7 @@ def test_answers_errors_and_items_are_moto_s_own() -> None:
         "status": {"S": "building"},
         "n": {"N": "1"},
         "l": {"L": [{"S": "x"}]},
+        "other": {"S": "y"},
     } in items
 
 
@@ -251,3 +274,44 @@ def test_an_expression_that_does_not_parse_is_refused_every_time(tokenized: list
     assert [answer[1] for answer in answers] == ["ValidationException"] * 3
     assert tokenized.count(expression) == 3  # a text that does not parse is not kept
     assert items == []
+
+
+def test_a_structure_that_passed_is_not_checked_again() -> None:
+    from moto.dynamodb.parsing.validators import ActionCountValidator
+
+    expression = f"ADD #v :n SET marker_{uuid.uuid4().hex} = :n"
+    checked: list[str] = []
+    own = ActionCountValidator.traverse
+
+    def counted(self: Any, node: Any) -> Any:  # one pass over the tree
+        checked.append("structure")
+        return own(self, node)
+
+    def ten_adds(client: Any) -> list[Any]:
+        return [
+            _update(
+                client,
+                "counter",
+                expression,
+                ExpressionAttributeNames={"#v": "value"},
+                ExpressionAttributeValues={":n": {"N": "1"}},
+            )
+            for _ in range(10)
+        ]
+
+    ActionCountValidator.traverse = counted  # type: ignore[method-assign]
+    try:
+        # Given moto's own validator: the structure checked on every call (twice on the call that creates the item)
+        with _own_parser():
+            _with_table(ten_adds)
+        assert len(checked) == 11
+        checked.clear()
+
+        # When the same ten calls are made with the structure checked once
+        _, items = _with_table(ten_adds)
+    finally:
+        ActionCountValidator.traverse = own  # type: ignore[method-assign]
+
+    # Then it was checked once, and the ten ADDs all counted
+    assert len(checked) == 1  # the first validation of the first call; the same call validates again without it
+    assert items[0]["value"] == {"N": "10"}
