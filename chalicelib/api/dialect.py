@@ -166,7 +166,8 @@ class Route:
     and the route's own); `body` the name of its body's model in BODY_MODELS (None: no JSON body); `query` a
     TypedDict of its query parameters; `answers` {status: what the body is} for its successes (chalicelib.api
     .answers: a TypedDict, an envelope, or None for no body); `errors` the error statuses its rules may answer
-    beyond those every route of its kind answers (chalicelib.api.openapi)."""
+    beyond those every route of its kind answers (chalicelib.api.openapi); `content_types` those Chalice accepts
+    in its Content-Type (None: any), answering 415 to another."""
 
     dialect: str
     path: str
@@ -179,6 +180,7 @@ class Route:
     answers: Mapping[int, Any]
     errors: tuple[int, ...]
     idempotent: bool
+    content_types: tuple[str, ...] | None
 
     @property
     def summary(self) -> str:
@@ -326,6 +328,7 @@ class Dialect:
                     dict(answers or {}),
                     tuple(errors),
                     keyed,
+                    None if content_types == ["*/*"] else tuple(content_types or ["application/json"]),
                 )
             )
             return handler

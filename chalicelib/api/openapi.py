@@ -55,7 +55,6 @@ ERROR_REASONS = {
     401: "Unauthenticated: no credential, or not a valid one",
     403: "Forbidden: the key lacks the route's scope",
     409: "Conflict with the resource's current state",
-    415: "Unsupported Media Type",
     422: "Unprocessable: well-formed, but cannot be acted on",
     429: "Rate limited: Retry-After says when to come back",
 }
@@ -166,6 +165,8 @@ def error_statuses(route: Route) -> set[int]:
         statuses.add(400)
     if route.idempotent:
         statuses |= {400, 409, 422}  # a malformed key; the key's first request still running; reused elsewhere
+    if route.content_types is not None:
+        statuses.add(415)  # a Content-Type the route does not read, refused before anything else
     return statuses
 
 

@@ -76,9 +76,10 @@ def test_a_route_added_to_a_documented_dialect_appears_in_the_document() -> None
     finally:
         openapi.DOCUMENTED_DIALECTS = before
 
-    # Then both of its methods are operations, with the 404 its path parameter can answer
+    # Then both of its methods are operations, with the 404 its path parameter can answer and the 415 of a
+    # Content-Type it does not read
     assert set(paths["/api/v1/extra/things/{project_id}"]) == {"get", "delete"}
-    assert set(paths["/api/v1/extra/things/{project_id}"]["get"]["responses"]) == {"204", "404"}
+    assert set(paths["/api/v1/extra/things/{project_id}"]["get"]["responses"]) == {"204", "404", "415"}
 
 
 def test_request_bodies_are_the_models_that_validate_them(document: dict[str, Any]) -> None:
@@ -103,10 +104,13 @@ def test_operations_state_scope_answers_and_errors_in_the_native_shape(document:
 
     # Then it names its scope, its success and every error it may answer, each in the native error shape
     assert trigger["security"] == [{"apiKey": ["deployments:write"]}]
-    assert set(trigger["responses"]) == {"201", "400", "401", "403", "404", "409", "422", "429"}
-    assert trigger["responses"]["404"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Error"
-    }
+    assert set(trigger["responses"]) == {"201", "400", "401", "403", "404", "409", "415", "422", "429"}
+    for status in ("404", "415"):
+        assert trigger["responses"][status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+    # ... and a deploy hook, which reads any Content-Type, never answers 415
+    assert "415" not in document["paths"]["/api/v1/hooks/deploy/{secret}"]["post"]["responses"]
     error = document["components"]["schemas"]["ErrorDetail"]
     assert error["required"] == ["code", "message"]
     assert set(error["properties"]) == {"code", "message", "field"}
