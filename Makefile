@@ -7,9 +7,12 @@ STAGE ?= dev
 
 .PHONY: run test test-unit test-integration test-e2e lint bench package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The pinned requirements, then the project itself (editable, its dependencies being those pins): the `deployd`
+# command line lands at .venv/bin/deployd.
+$(STAMP): requirements.txt requirements-cli.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -33,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.api_calls
+	$(BIN)/python -m bench.snapshot
+	$(BIN)/python -m bench.pipeline
 
 # The CloudFormation template and the function package for STAGE, in out/STAGE/ (sam.json + deployment.zip).
 # The region only fills Chalice's placeholders; the template deploys to any region. The package ships bytecode
@@ -47,7 +52,7 @@ package: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy chalicelib app.py
+	$(BIN)/mypy chalicelib app.py deployd_cli
 
 clean:
 	rm -rf $(VENV) .pytest_cache out

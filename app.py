@@ -6,7 +6,7 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib.adapters import codebuild
-from chalicelib.api import admin, github, gitlab, health, hooks, mintlify, native, slack
+from chalicelib.api import admin, github, gitlab, health, hooks, mintlify, native, openapi, slack
 from chalicelib.api.edges import edges
 from chalicelib.api.middleware import correlate, observe
 from chalicelib.infra.resources import (
@@ -24,7 +24,7 @@ app = Chalice(app_name="deployd")
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
 app.register_middleware(correlate, "http")  # every API request: a correlation id in its logs and response
 app.register_middleware(edges, "http")  # Chalice's own 405 in the dialect of the route
-for routes in (health, admin, native, hooks, github, gitlab, mintlify, slack):
+for routes in (health, admin, native, hooks, github, gitlab, mintlify, slack, openapi):
     routes.dialect.mount(app)  # the module's routes, declared with dialect.route, at the dialect's prefix
 
 

@@ -7,9 +7,11 @@ lines (S3) followed by the build's stream, so the logs endpoints show one text w
 from __future__ import annotations
 
 import contextvars
+import re
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from chalicelib.adapters import codebuild
 from chalicelib.aws import client
@@ -29,6 +31,62 @@ def truncation_note(dropped: int, limit: int) -> str:
     )
 
 
+_NOTE = re.compile(r"\[log truncated: its first (\d+) bytes were dropped; the last (\d+) bytes follow [^\n]*\]\n")
+
+
+@dataclass(frozen=True)
+class LogPiece:
+    """Kept text of a log, starting `start` bytes into everything the build wrote to it (dropped bytes included)."""
+
+    start: int
+    data: bytes
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.data)
+
+
+@dataclass(frozen=True)
+class LogText:
+    """A build log as offsets into all its output: the kept pieces in order, a gap before a piece being what the
+    size limit dropped. Offsets only grow while the build writes, so a reader that asks for the bytes from the
+    offset it last reached sees each byte once (the logs endpoint's `offset`)."""
+
+    pieces: tuple[LogPiece, ...]
+    limit: int
+
+    @property
+    def end(self) -> int:
+        return self.pieces[-1].end if self.pieces else 0
+
+    def since(self, offset: int) -> str:
+        """The log from byte `offset` on, with a truncation note for every dropped stretch it spans."""
+        out: list[str] = []
+        position = offset
+        for piece in self.pieces:
+            if piece.end <= position:
+                continue
+            if piece.start > position:
+                out.append(truncation_note(piece.start - position, self.limit))
+                position = piece.start
+            out.append(piece.data[position - piece.start :].decode("utf-8", "replace"))
+            position = piece.end
+        return "".join(out)
+
+    def text(self) -> str:
+        return self.since(0)
+
+    def followed_by(self, text: str) -> LogText:
+        return LogText((*self.pieces, LogPiece(self.end, text.encode("utf-8"))), self.limit)
+
+
+def _piece(text: str, start: int) -> LogPiece:
+    """A stored log's text (after its truncation note, if it has one) placed after `start` bytes of earlier output."""
+    note = _NOTE.match(text)
+    dropped = int(note.group(1)) if note else 0
+    return LogPiece(start + dropped, text[note.end() if note else 0 :].encode("utf-8"))
+
+
 def _tail(data: bytes, limit: int) -> bytes:
     """The last `limit` bytes, not starting inside a UTF-8 character."""
     return data[-limit:].decode("utf-8", "ignore").encode("utf-8") if len(data) > limit else data
@@ -41,11 +99,18 @@ def _location(deployment_id: int) -> tuple[str, str]:
 def read(deployment_id: int, build_id: str | None = None) -> str:
     """deployd's own lines (S3), followed by the CloudWatch stream of CodeBuild build `build_id` when the
     deployment was built there (settings.build_log_group names its log group)."""
-    text = _read_platform_lines(deployment_id)
+    return read_log(deployment_id, build_id).text()
+
+
+def read_log(deployment_id: int, build_id: str | None = None) -> LogText:
+    """The log `read` gives, as offsets into all the output. On CodeBuild deployd's own lines are all written
+    before the build starts, so the build's stream follows them and the offsets only grow."""
+    platform = _piece(_read_platform_lines(deployment_id), 0)
+    pieces = [platform]
     group = get_settings().build_log_group
     if group and build_id:
-        text += read_build_output(group, codebuild.log_stream(deployment_id, build_id))
-    return text
+        pieces.append(_piece(read_build_output(group, codebuild.log_stream(deployment_id, build_id)), platform.end))
+    return LogText(tuple(pieces), get_settings().max_build_log_bytes)
 
 
 def _read_platform_lines(deployment_id: int) -> str:

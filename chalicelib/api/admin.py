@@ -1,55 +1,59 @@
 """The platform-admin API under /api/v1/admin: organizations and their API keys. Admin token only.
 
-Views import their body's model themselves: pydantic loads with the first body, not on a cold start.
+A view's body arrives validated by the model its `body` parameter names (chalicelib.services.inputs, imported for
+type checking only: pydantic loads with the first body, not on a cold start).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Response
 
 from chalicelib.api import dialects
+from chalicelib.api.answers import IssuedKeyJson, One, OrganizationJson
 from chalicelib.api.dialect import Caller
-from chalicelib.api.http import json_body, json_response, parse
+from chalicelib.api.http import json_response
 from chalicelib.api.timestamps import iso
 from chalicelib.services import organizations
+
+if TYPE_CHECKING:
+    from chalicelib.services.inputs import KeyCreate, OrganizationCreate
 
 dialect = dialects.admin  # the admin token is checked before every view (dialects.admit_admin)
 
 
-@dialect.route("/orgs", methods=["POST"], scope=None)
-def create_org(caller: Caller) -> Response:
-    from chalicelib.services.inputs import OrganizationCreate
-
-    body = parse(OrganizationCreate, json_body(dialect.current_request))
+@dialect.route("/orgs", methods=["POST"], scope=None, answers={201: One(OrganizationJson)}, errors=(409,))
+def create_org(caller: Caller, body: OrganizationCreate) -> Response:
+    """Create an organization."""
     org = organizations.create(body.slug, body.name, body.plan)
-    return json_response(
-        201, {"data": {"slug": org.slug, "name": org.name, "plan": org.plan, "created_at": iso(org.created_at)}}
-    )
+    created: OrganizationJson = {
+        "slug": org.slug,
+        "name": org.name,
+        "plan": org.plan,
+        "created_at": iso(org.created_at),
+    }
+    return json_response(201, {"data": created})
 
 
-@dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None)
-def create_key(caller: Caller, slug: str) -> Response:
-    from chalicelib.services.inputs import KeyCreate
-
-    body = parse(KeyCreate, json_body(dialect.current_request))
+@dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None, answers={201: One(IssuedKeyJson)})
+def create_key(caller: Caller, slug: str, body: KeyCreate) -> Response:
+    """Issue an API key of an organization; its token is shown in this answer only."""
     issued = organizations.create_key(slug, body.name, body.scopes)
     key = issued.key
-    return json_response(
-        201,
-        {
-            "data": {
-                "id": key.key_id,
-                "org": key.org_slug,
-                "name": key.name,
-                "scopes": list(key.scopes),
-                "token": issued.token,
-                "created_at": iso(key.created_at),
-            }
-        },
-    )
+    created: IssuedKeyJson = {
+        "id": key.key_id,
+        "org": key.org_slug,
+        "name": key.name,
+        "scopes": [str(scope) for scope in key.scopes],
+        "token": issued.token,
+        "created_at": iso(key.created_at),
+    }
+    return json_response(201, {"data": created})
 
 
-@dialect.route("/orgs/{slug}/keys/{key_id}", methods=["DELETE"], scope=None)
+@dialect.route("/orgs/{slug}/keys/{key_id}", methods=["DELETE"], scope=None, answers={204: None})
 def revoke_key(caller: Caller, slug: str, key_id: str) -> Response:
+    """Revoke an API key."""
     organizations.revoke_key(slug, key_id)
     return json_response(204, None)

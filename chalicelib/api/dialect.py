@@ -1,6 +1,8 @@
 """The HTTP edge every route goes through. A `Dialect` (native, GitHub, GitLab, Mintlify, admin, health) is a
 blueprint, an admission (who is calling, within which rate-limit budget) and a `Renderer`; `Dialect.route`
-declares a route's path, methods, scope and bucket, and wraps its view with all three.
+declares a route's path, methods, scope, bucket, body, query and answers, wraps its view with all three, and
+records the declaration in the dialect's route table (`Dialect.routes`), from which the OpenAPI document is made
+(chalicelib.api.openapi).
 
 A renderer is a table {domain error type -> Answer (status, body builder)} looked up along the error's
 class hierarchy (`lookup`), so a subclass answers as its nearest mapped ancestor and every table's
@@ -11,6 +13,7 @@ before middleware sees it, so the renderer wraps the view itself.
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,22 +21,27 @@ from typing import Any, TypeVar
 from chalice import Blueprint, Response
 from chalice.app import ChaliceViewError, Request
 
-from chalicelib.api.http import CONTENT_TYPES, json_response
+from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse
 from chalicelib.api.idempotency import answer_once
 from chalicelib.api.metering import Meter
 from chalicelib.errors import DomainError, IdempotencyKeyInUse
+from chalicelib.models.project_reads import ProjectKeys, ProjectRead
 from chalicelib.observability import logger
 from chalicelib.services.auth import Principal
 
 V = TypeVar("V")
 View = Callable[..., Response]
-Admission = Callable[[Request, Meter, "str | None"], "Principal | None"]
+# admit(request, meter, scope), and `prefetch=` for a route that declares its reads (`Dialect.route`'s `reads`).
+Admission = Callable[..., "Principal | None"]
 
 # The attribute `Dialect.route` sets on every view it declares; tests check that every route has it.
 DECLARED_BY = "deployd_dialect"
 # ... and the attribute saying whether the route honours Idempotency-Key (api/idempotency.py).
 KEYED = "deployd_idempotent"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Where a view's `body` annotation names its model: request bodies are pydantic models, imported with the first
+# request that has one to validate (not on a cold start).
+BODY_MODELS = "chalicelib.services.inputs"
 
 
 class InternalError(DomainError):
@@ -126,18 +134,73 @@ class Renderer:
         return guarded
 
 
+@dataclass
+class Prefetch:
+    """The reads a route declares, keyed by its path alone: the admission (one that takes `prefetch=`, as
+    dialects.admit_bearer does) reads them in the same round trip as the caller's API key and leaves what it found
+    in `read`, for the view."""
+
+    keys: ProjectKeys
+    read: ProjectRead | None = None
+
+
 @dataclass(frozen=True)
 class Caller:
     """What a view knows of its request's caller: the principal its dialect admitted (none for the admin
-    token or a public route) and the meter of its rate-limit bucket (for a view that counts late)."""
+    token or a public route), the meter of its rate-limit bucket (for a view that counts late) and what admission
+    read for the view (None: nothing, the view reads for itself)."""
 
     meter: Meter
     admitted: Principal | None
+    read: ProjectRead | None = None
 
     @property
     def principal(self) -> Principal:
         assert self.admitted is not None, "this route's dialect admits no API key"
         return self.admitted
+
+
+@dataclass(frozen=True)
+class Route:
+    """One declared route, as the OpenAPI document describes it: `path` is the whole path (the dialect's prefix
+    and the route's own); `body` the name of its body's model in BODY_MODELS (None: no JSON body); `query` a
+    TypedDict of its query parameters; `answers` {status: what the body is} for its successes (chalicelib.api
+    .answers: a TypedDict, an envelope, or None for no body); `errors` the error statuses its rules may answer
+    beyond those every route of its kind answers (chalicelib.api.openapi); `content_types` those Chalice accepts
+    in its Content-Type (None: any), answering 415 to another."""
+
+    dialect: str
+    path: str
+    methods: tuple[str, ...]
+    scope: str | None
+    bucket: str | None
+    view: Callable[..., Response]
+    body: str | None
+    query: type | None
+    answers: Mapping[int, Any]
+    errors: tuple[int, ...]
+    idempotent: bool
+    content_types: tuple[str, ...] | None
+
+    @property
+    def summary(self) -> str:
+        doc = (self.view.__doc__ or "").strip()
+        return doc.split("\n\n", 1)[0].replace("\n", " ") if doc else self.view.__name__.replace("_", " ")
+
+
+def body_model_name(view: Callable[..., Any]) -> str | None:
+    """The name of the model a view's `body` parameter is annotated with (a string: route modules postpone
+    their annotations and import the model for type checking only)."""
+    annotation = view.__annotations__.get("body")
+    if annotation is None:
+        return None
+    return annotation if isinstance(annotation, str) else annotation.__name__
+
+
+def parse_body(request: Request, model_name: str) -> Any:
+    """The request's JSON body validated by its model; InvalidInput naming the field when it is not valid."""
+    model = getattr(importlib.import_module(BODY_MODELS), model_name)
+    return parse(model, json_body(request))
 
 
 class Dialect:
@@ -169,6 +232,7 @@ class Dialect:
         # Content types a route with a body accepts; the JSON family by default.
         self.body_content_types = body_content_types or CONTENT_TYPES
         self.idempotent = idempotent
+        self.routes: list[Route] = []
 
     @property
     def current_request(self) -> Request:
@@ -182,24 +246,49 @@ class Dialect:
         scope: str | None,
         bucket: str | None = None,
         one_time: tuple[str, ...] = (),
+        answers: Mapping[int, Any] | None = None,
+        errors: tuple[int, ...] = (),
+        query: type | None = None,
+        reads: Callable[[dict[str, str]], ProjectKeys | None] | None = None,
+        reads_all: bool = False,
     ) -> Callable[[View], View]:
         """Register `view(caller, **path_params)` at `path` for `methods`: admitted with `scope`, counted in
         `bucket` (the dialect's by default), its errors rendered, its bucket's x-ratelimit-* headers on every
         response, errors included. `one_time` names the fields of the answer's `data` shown once and never stored
-        (a secret): an idempotent replay shows them masked."""
+        (a secret): an idempotent replay shows them masked. `reads(path_params)` gives the keys of what the view
+        reads (None: the path names nothing readable), read with the caller's key and handed to the view as
+        `caller.read`. `reads_all`: the view reads nothing more, so a GET's count has no read to go beside and is
+        made on the request's thread before the view answers.
+
+        A view with a `body` parameter is handed its request's JSON body validated by the model that parameter is
+        annotated with (after admission: a caller refused with 401, 403 or 429 learns nothing of the body's
+        rules). `answers`, `errors` and `query` describe the route for the OpenAPI document (`Route`)."""
         counted_in = bucket or self.bucket
         keyed = self.idempotent and "POST" in methods
         content_types = self.body_content_types if BODY_METHODS.intersection(methods) else self.read_content_types
 
         def decorate(view: View) -> View:
+            body_model = body_model_name(view)
+
             def answer(meter: Meter, params: dict[str, str]) -> Response:
                 request = self.current_request
-                principal = self.admit(request, meter, scope)
-                caller = Caller(meter, principal)
-                if keyed and principal is not None and request.method == "POST":
+                keys = reads(params) if reads is not None else None
+                if keys is None:
+                    caller = Caller(meter, self.admit(request, meter, scope))
+                else:
+                    prefetch = Prefetch(keys)
+                    principal = self.admit(request, meter, scope, prefetch=prefetch)
+                    caller = Caller(meter, principal, prefetch.read)
+
+                def run() -> Response:
+                    if body_model is None:
+                        return view(caller, **params)
+                    return view(caller, **params, body=parse_body(request, body_model))
+
+                if keyed and caller.admitted is not None and request.method == "POST":
                     # After admission: a request refused with 401, 403 or 429 never touches its key.
-                    return answer_once(request, principal.org_slug, lambda: view(caller, **params), one_time)
-                return view(caller, **params)
+                    return answer_once(request, caller.admitted.org_slug, run, one_time)
+                return run()
 
             def admitted(meter: Meter, params: dict[str, str]) -> Response:
                 try:
@@ -215,7 +304,7 @@ class Dialect:
             @functools.wraps(view)
             def handler(**params: str) -> Response:
                 # A GET changes nothing, so its view may read while its count is made (api/metering.py).
-                meter = Meter(counted_in, deferred=self.current_request.method == "GET")
+                meter = Meter(counted_in, deferred=self.current_request.method == "GET" and not reads_all)
                 response = guarded(meter, params)
                 response.headers.update(meter.headers())
                 return response
@@ -226,6 +315,22 @@ class Dialect:
             if content_types is not None:
                 options["content_types"] = content_types
             self.blueprint.route(path, **options)(handler)
+            self.routes.append(
+                Route(
+                    self.name,
+                    (self.prefix or "") + path,
+                    tuple(methods),
+                    scope,
+                    counted_in,
+                    view,
+                    body_model,
+                    query,
+                    dict(answers or {}),
+                    tuple(errors),
+                    keyed,
+                    None if content_types == ["*/*"] else tuple(content_types or ["application/json"]),
+                )
+            )
             return handler
 
         return decorate

@@ -1,11 +1,12 @@
 """Answers for requests no view handles: a path no route names (404), a method its route does not take (405,
-with Allow), a request line or headers too long (414, 431), a malformed request (400).
+with Allow), a Content-Type it does not read (415), a request line or headers too long (414, 431), a malformed
+request (400).
 
 Each is a `Refused` error answered by the renderer of the dialect the path's prefix names (api/renderers.py),
 the same table that answers that dialect's views: GitHub under /api/v3, GitLab under /api/v4, Mintlify under
-/v1, the native format under /api/v1 and anywhere else. The `edges` middleware (app.py) rewrites Chalice's
-own 405; the embedded stack's API server (chalicelib.local.api) answers the rest; on AWS, API Gateway's
-gateway responses do (chalicelib.infra.gateway_responses).
+/v1, the native format under /api/v1 and anywhere else. The `edges` middleware (chalicelib.functions.api)
+rewrites Chalice's own 405 and 415; the embedded stack's API server (chalicelib.local.api) answers the rest; on
+AWS, API Gateway's gateway responses do (chalicelib.infra.gateway_responses).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     414: "URI Too Long",
+    415: "Unsupported Media Type",
     431: "Request Header Fields Too Large",
 }
 NATIVE_CODES = {
@@ -31,6 +33,7 @@ NATIVE_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     414: "uri_too_long",
+    415: "unsupported_media_type",
     431: "request_header_fields_too_large",
 }
 
@@ -76,10 +79,18 @@ def _is_chalice_405(response: Response) -> bool:
     return response.status_code == 405 and isinstance(body, dict) and body.get("Code") == "MethodNotAllowedError"
 
 
+def _is_chalice_415(response: Response) -> bool:
+    body = response.body
+    return response.status_code == 415 and isinstance(body, dict) and body.get("Code") == "UnsupportedMediaType"
+
+
 def edges(request: Request | None, get_response: Callable[[Request | None], Response]) -> Response:
-    """http middleware: Chalice's own 405 for a method a route does not take, in the route's dialect."""
+    """http middleware: Chalice's own 405 for a method a route does not take, and its 415 for a Content-Type a
+    route does not read, in the route's dialect."""
     response = get_response(request)
     if request is not None and _is_chalice_405(response):
         allowed = [m.strip() for m in str(response.headers.get("Allow", "")).split(",") if m.strip()]
         return method_not_allowed(request.path, allowed)
+    if request is not None and _is_chalice_415(response):
+        return error_response(request.path, 415)
     return response

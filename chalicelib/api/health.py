@@ -5,12 +5,15 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api import dialects
+from chalicelib.api.answers import Health
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response
 
 dialect = dialects.health
 
 
-@dialect.route("/healthz", methods=["GET"], scope=None)
+@dialect.route("/healthz", methods=["GET"], scope=None, answers={200: Health})
 def healthz(caller: Caller) -> Response:
-    return json_response(200, {"status": "ok"})
+    """Liveness."""
+    health: Health = {"status": "ok"}
+    return json_response(200, health)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from chalice import Response
 
 from chalicelib.api import dialects
+from chalicelib.api.answers import HookRunJson, TriggerTitle
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response
 from chalicelib.errors import InvalidInput
@@ -57,7 +58,7 @@ def trigger_title(query: dict[str, str], content_type: str, raw: bytes | str) ->
     return title
 
 
-def run_json(run: HookRun) -> dict[str, Any]:
+def run_json(run: HookRun) -> HookRunJson:
     created_ms = int(run.job_created_at.timestamp() * 1000)
     return {
         "job": {"id": run.job_id, "state": "PENDING", "createdAt": created_ms},
@@ -65,8 +66,16 @@ def run_json(run: HookRun) -> dict[str, Any]:
     }
 
 
-@dialect.route("/deploy/{secret}", methods=["GET", "POST"], scope=None)
+@dialect.route(
+    "/deploy/{secret}",
+    methods=["GET", "POST"],
+    scope=None,
+    query=TriggerTitle,
+    answers={200: HookRunJson, 201: HookRunJson},
+    errors=(409, 422),
+)
 def call_deploy_hook(caller: Caller, secret: str) -> Response:
+    """Call a deploy hook: 201 when it starts a deployment, 200 when it joins the one not yet building."""
     request = dialect.current_request
     hook = deploy_hooks.find(secret)
     caller.meter.identify_organization(hook.org_slug)

@@ -5,21 +5,25 @@ A hook's URL holds its secret, so it is shown whole only in the answer that made
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalice import Response
 
 from chalicelib.api import dialects
+from chalicelib.api.answers import DeployHookJson, Many, One, Total
 from chalicelib.api.dialect import Caller
-from chalicelib.api.http import json_body, json_response, parse, path_id, public_api_url
+from chalicelib.api.http import json_response, path_id, public_api_url
 from chalicelib.api.timestamps import iso
 from chalicelib.models.deploy_hook import DeployHook
 from chalicelib.services import deploy_hooks
 
+if TYPE_CHECKING:
+    from chalicelib.services.inputs import DeployHookCreate
+
 dialect = dialects.native
 
 
-def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> dict[str, Any]:
+def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> DeployHookJson:
     return {
         "id": hook.id,
         "name": hook.name,
@@ -29,24 +33,38 @@ def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> dict[str, A
     }
 
 
-@dialect.route("/projects/{project_id}/deploy-hooks", methods=["POST"], scope="deployments:write", one_time=("url",))
-def create_deploy_hook(caller: Caller, project_id: str) -> Response:
-    from chalicelib.services.inputs import DeployHookCreate
-
+@dialect.route(
+    "/projects/{project_id}/deploy-hooks",
+    methods=["POST"],
+    scope="deployments:write",
+    one_time=("url",),
+    answers={201: One(DeployHookJson)},
+    errors=(409,),
+)
+def create_deploy_hook(caller: Caller, project_id: str, body: DeployHookCreate) -> Response:
+    """Make a deploy hook: a URL that deploys a branch when called; its URL is shown whole in this answer only."""
     pid = path_id(project_id, "project")
-    body = parse(DeployHookCreate, json_body(dialect.current_request))
     issued = deploy_hooks.create(caller.principal.org_slug, pid, body)
     return json_response(201, {"data": deploy_hook_json(issued.hook, issued.secret)})
 
 
-@dialect.route("/projects/{project_id}/deploy-hooks", methods=["GET"], scope="deployments:write")
+@dialect.route(
+    "/projects/{project_id}/deploy-hooks",
+    methods=["GET"],
+    scope="deployments:write",
+    answers={200: Many(DeployHookJson, Total)},
+)
 def list_deploy_hooks(caller: Caller, project_id: str) -> Response:
+    """List a project's deploy hooks, their URLs masked."""
     hooks = deploy_hooks.list_all(caller.principal.org_slug, path_id(project_id, "project"))
     items = [deploy_hook_json(hook) for hook in hooks]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
-@dialect.route("/projects/{project_id}/deploy-hooks/{hook_id}", methods=["DELETE"], scope="deployments:write")
+@dialect.route(
+    "/projects/{project_id}/deploy-hooks/{hook_id}", methods=["DELETE"], scope="deployments:write", answers={204: None}
+)
 def delete_deploy_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    """Delete a deploy hook; its URL deploys nothing from then on."""
     deploy_hooks.delete(caller.principal.org_slug, path_id(project_id, "project"), path_id(hook_id, "deploy hook"))
     return json_response(204, None)

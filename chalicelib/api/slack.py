@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from chalice import Response
 
 from chalicelib.api import dialects
+from chalicelib.api.answers import Empty, Html, SlackChallenge, SlackRedirect, SlackReply
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, load_json, public_api_url
 from chalicelib.errors import AlreadyExists, Conflict, DomainError, InvalidInput
@@ -38,14 +39,15 @@ def _form(raw: bytes) -> dict[str, str]:
 def _reply(reply: slack_commands.Reply | None) -> Response:
     if reply is None:
         return Response(body="", status_code=200)
-    body: dict[str, Any] = {"response_type": "ephemeral", "text": reply.text}
+    body: SlackReply = {"response_type": "ephemeral", "text": reply.text}
     if reply.blocks:
         body["blocks"] = reply.blocks
     return json_response(200, body)
 
 
-@dialect.route("/events", methods=["POST"], scope=None)
+@dialect.route("/events", methods=["POST"], scope=None, answers={200: (SlackReply, SlackChallenge, Empty())})
 def events(caller: Caller) -> Response:
+    """Slack's Request URL: slash commands, buttons and the Events API, each signed by Slack."""
     request = dialect.current_request
     body = request.raw_body or b""
     raw = body.encode() if isinstance(body, str) else body  # the exact bytes Slack signed
@@ -55,7 +57,8 @@ def events(caller: Caller) -> Response:
     if "json" in (request.headers.get("content-type") or ""):  # the Events API
         event = load_json(raw)
         if isinstance(event, dict) and event.get("type") == "url_verification":
-            return json_response(200, {"challenge": str(event.get("challenge") or "")})
+            challenge: SlackChallenge = {"challenge": str(event.get("challenge") or "")}
+            return json_response(200, challenge)
         return Response(body="", status_code=200)  # deployd subscribes to no event; acknowledged
     form = _form(raw)
     if "payload" in form:  # interactivity: a button
@@ -81,8 +84,11 @@ def _page(status: int, title: str, message: str) -> Response:
     return Response(body=body, status_code=status, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@dialect.route("/oauth_redirect", methods=["GET"], scope=None)
+@dialect.route(
+    "/oauth_redirect", methods=["GET"], scope=None, query=SlackRedirect, answers={200: Html(), 400: Html(), 409: Html()}
+)
 def oauth_redirect(caller: Caller) -> Response:
+    """Where Slack sends a person's browser back after "Add to Slack": a page saying whether it connected."""
     query: Any = dialect.current_request.query_params or {}
     if query.get("error"):  # the user cancelled on Slack's page, or Slack refused
         return _page(400, "Slack was not connected", f"Slack answered: {query.get('error')}. Nothing was stored.")

@@ -5,6 +5,8 @@ execution switched on); every resource is provisioned from the catalogue; worker
 handlers Lambda would run; Chalice's local server serves the API; a small server plays CloudFront.
 Only endpoints differ from AWS: AWS_ENDPOINT_URL points every SDK client at moto, which accepts only
 requests signed with a key the stack makes for itself at start-up (docs/build-sandbox.md).
+With a data directory (the default for `make run`), the tables and buckets are restored from it at start-up and
+written back to it every few seconds and when the stack stops (chalicelib.local.snapshots, docs/durability.md).
 """
 
 from __future__ import annotations
@@ -30,9 +32,17 @@ from chalicelib.infra.resources import (
     PREVIEW_SCHEDULE,
     SLACK_COMMAND_QUEUE,
 )
+from chalicelib.local.snapshots import (
+    DataDirectory,
+    PeriodicSnapshots,
+    Snapshots,
+    SnapshotUnreadable,
+    data_directory,
+)
 
 # How long the event functions' process may take to import the app and take the stream's position.
 EVENT_FUNCTIONS_START_SECONDS = 60.0
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -52,6 +62,8 @@ class StackConfig:
     # How often the scheduled handler runs (EventBridge's every minute on AWS); 0 turns the timer off.
     schedule_interval_seconds: float = PREVIEW_SCHEDULE.every_minutes * 60.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where tables and buckets are kept across restarts (chalicelib.local.snapshots); None keeps nothing.
+    data_dir: Path | None = None
 
     @classmethod
     def from_environment(cls) -> StackConfig:
@@ -65,6 +77,7 @@ class StackConfig:
             schedule_interval_seconds=float(
                 env.get("DEPLOYD_SCHEDULE_INTERVAL_SECONDS", str(PREVIEW_SCHEDULE.every_minutes * 60))
             ),
+            data_dir=data_directory(env.get("DEPLOYD_DATA_DIR"), CHECKOUT),
         )
 
 
@@ -115,6 +128,9 @@ class EmbeddedStack:
         self._api_thread: threading.Thread | None = None
         self._timer: ScheduleTimer | None = None
         self._build_directory: Path | None = None
+        self._data: DataDirectory | None = None
+        self._snapshots: Snapshots | None = None
+        self._periodic: PeriodicSnapshots | None = None
         # The local AWS endpoint's only key, made at start-up: builds never see it.
         self.aws_access_key_id = ""
         self.aws_secret_access_key = ""
@@ -159,18 +175,32 @@ class EmbeddedStack:
         get_settings.cache_clear()
 
     def start(self) -> None:
+        """Start every part. With a data directory another stack holds, or whose snapshot cannot be read, raise
+        DataDirectoryInUse or SnapshotUnreadable before starting any; with one that reads whole but that the tables
+        refuse, SnapshotUnreadable once the local AWS runs (`stop` then ends it, writing no snapshot)."""
         from chalicelib.adapters import sandbox
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
             answer_dynamodb_in_plain_json,
+            check_update_structure_once,
             convert_names_once,
             list_handler_methods_once,
+            parse_definitions_once,
+            parse_update_expressions_once,
             read_moto_modules_once,
+            record_changes,
             serialize_dynamodb,
             snapshot_streams_cheaply,
             snapshot_touched_items_only,
+            take_changes,
         )
 
+        manifest = None
+        if self.config.data_dir is not None:
+            self._data = DataDirectory(self.config.data_dir)
+            manifest = self._data.open()
+            if not self.config.admin_token:
+                self.admin_token = self._data.admin_token()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         serialize_dynamodb()
         snapshot_streams_cheaply()
@@ -179,6 +209,9 @@ class EmbeddedStack:
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()
         convert_names_once()
+        parse_definitions_once()
+        parse_update_expressions_once()
+        check_update_structure_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
@@ -204,11 +237,26 @@ class EmbeddedStack:
         settings = get_settings()
         clients = {name: client(name) for name in ("dynamodb", "sqs", "s3", "stepfunctions", "kms")}
         queue_urls = provision(clients, settings)
+        if self._data is not None and manifest is not None:
+            record_changes()
+            snapshots = Snapshots(self._data, manifest, clients, settings, take_changes)
+            self._restore(snapshots)
+            self._snapshots = snapshots  # only now may the stack write snapshots: never a half-restored one
 
         import app as app_module  # imported only now: models read table names from the environment set above
 
         self._start_workers(app_module, clients["sqs"], queue_urls, settings.region)
-        self._start_event_functions()
+        if self._snapshots is not None:
+            from chalicelib.services import restart
+
+            restart.resume_webhook_deliveries()  # before the event functions make new ones
+        self._start_event_functions()  # before in-flight work is ended, so its events reach subscribers
+        if self._snapshots is not None:
+            ended = restart.end_interrupted_work()
+            if ended:
+                logging.getLogger(__name__).warning("%d deployments in flight at the last stop ended failed", ended)
+            self._periodic = PeriodicSnapshots(self._snapshots)
+            self._periodic.start()
         if self.config.schedule_interval_seconds > 0:
             self._timer = ScheduleTimer(
                 app_module.preview_scheduler, self.config.schedule_interval_seconds, settings.region
@@ -216,6 +264,16 @@ class EmbeddedStack:
             self._timer.start()
         self._start_sites()
         self._start_api(app_module.app)
+
+    def _restore(self, snapshots: Snapshots) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            snapshots.restore()
+        except (ClientError, BotoCoreError) as exc:  # read whole, but refused: a shape this version cannot import
+            raise SnapshotUnreadable(
+                snapshots.directory.manifest_path, f"it cannot be restored: {exc}", snapshots.directory.path
+            ) from exc
 
     def _use_own_aws_key(self) -> None:
         """Make an IAM user allowed everything and a key for it (the last unauthenticated calls the endpoint
@@ -311,12 +369,20 @@ class EmbeddedStack:
         self._api_thread.start()
 
     def stop(self) -> None:
+        """Stop every part. With a data directory, nothing is lost: work in flight is ended first (as a restart
+        would end it: before its builds are killed, which would otherwise fail them as builds), and the last
+        snapshot is written once nothing else can change."""
         from chalicelib.adapters import sandbox
 
         if self._timer is not None:
             self._timer.stop()
         for worker in self._workers:
             worker.stop()
+        if self._api is not None:
+            self._api.shutdown()
+            self._api = None
+        if self._snapshots is not None:
+            self._end_interrupted_work()
         # Every build this stack started ends now, with every process in it; then their workspaces go.
         sandbox.running_builds.kill_all()
         if self._build_directory is not None:
@@ -332,5 +398,26 @@ class EmbeddedStack:
         for worker in self._workers:
             worker.join(timeout=5)
         self._stop_event_functions()
+        if self._periodic is not None:
+            self._periodic.stop()
+        if self._snapshots is not None:
+            try:
+                self._snapshots.snapshot()
+            except Exception:  # the one before it stays whole on disk
+                logging.getLogger(__name__).exception("the last snapshot could not be written")
+        if self._data is not None:
+            from chalicelib.local.moto_compat import stop_recording
+
+            stop_recording()
+            self._data.close()
         if self._moto is not None:
             self._moto.stop()
+
+    @staticmethod
+    def _end_interrupted_work() -> None:
+        from chalicelib.services import restart
+
+        try:
+            restart.end_interrupted_work()
+        except Exception:  # the start-up after this one ends it instead
+            logging.getLogger(__name__).exception("ending the work in flight failed")

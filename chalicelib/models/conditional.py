@@ -70,6 +70,20 @@ def try_delete(item: Model, condition: Condition) -> bool:
     return _written(functools.partial(item.delete, condition=condition))
 
 
+def try_client_write(write: Callable[[], object]) -> bool:
+    """A conditional write made with a boto3 DynamoDB client, for a table no model describes (Powertools'
+    idempotency records); False when its condition did not hold."""
+    from botocore.exceptions import ClientError
+
+    try:
+        write()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
 def _written(write: Callable[[], object]) -> bool:
     try:
         write()
@@ -90,13 +104,15 @@ def transact(write: Callable[[TransactWrite], None], attempts: int = 5) -> None:
     Any other refusal, or a conflict that outlasts the retries, is TransactionFailed.
     """
     for attempt in range(attempts):
+        tx = transaction()
         try:
-            with transaction() as tx:
+            with tx:
                 write(tx)
             return
         except TransactWriteError as exc:
             codes = [reason.code if reason is not None else None for reason in exc.cancellation_reasons or []]
-            failed = [position for position, code in enumerate(codes) if code == _CONDITION_FAILED_REASON]
+            # DynamoDB's reasons follow the order the writes were sent in, which PynamoDB groups by kind.
+            failed = [tx.added_position(sent) for sent, code in enumerate(codes) if code == _CONDITION_FAILED_REASON]
             if failed:
                 raise ConditionFailed(failed=failed) from exc
             reasons = [code for code in codes if code]

@@ -1,5 +1,9 @@
 """Request bodies as pydantic models: strict types, unknown fields rejected, limits stated once.
 
+Their JSON Schema is the OpenAPI document's (chalicelib.api.openapi), so a rule a validator checks is stated in the
+schema too (`json_schema_extra`: a pattern, an enumeration), exactly, and tests/unit/test_inputs.py holds each
+pattern to its validator.
+
 Importing this module imports pydantic (~50 ms), so only code that validates a body imports it, when it
 does: routes inside the view, services for type hints only (TYPE_CHECKING). A cold start that serves no
 request with a body never pays for it.
@@ -10,7 +14,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import CoreSchema
 
 from chalicelib.services import text
 
@@ -18,6 +32,17 @@ SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG = re.compile(SLUG_PATTERN)
 
 Slug = Annotated[str, Field(min_length=1, max_length=40, pattern=SLUG_PATTERN)]
+
+
+def _whole(value: Any) -> Any:
+    """5.0 is the integer 5 in JSON, as JSON Schema's "integer" (the OpenAPI document's) takes it; 5.5, "5" and
+    true stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Seconds = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=3600)]
+Hours = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=24 * 365)]
+Id = Annotated[int, BeforeValidator(_whole), Field(ge=1)]
 BranchName = Annotated[str, Field(min_length=1, max_length=255)]
 
 
@@ -41,12 +66,32 @@ def _check_text(value: Any, free_text: bool) -> None:
             _check_text(item, free_text)
 
 
+def _state_text_rule(schema: dict[str, Any], pattern: str) -> None:
+    """`pattern` on every string of a property's schema that states no pattern of its own (a slug's or a branch's
+    already excludes control characters)."""
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        schema["pattern"] = pattern
+    for variant in schema.get("anyOf", ()):
+        _state_text_rule(variant, pattern)
+    if isinstance(schema.get("items"), dict):
+        _state_text_rule(schema["items"], pattern)
+
+
 class _Checked(BaseModel):
     """Every text field, and every string in a list field, is refused if it holds a control character;
-    FREE_TEXT fields may hold tab, LF and CR (chalicelib.services.text)."""
+    FREE_TEXT fields may hold tab, LF and CR (chalicelib.services.text). The schema states it as a pattern."""
 
     FREE_TEXT: ClassVar[frozenset[str]] = frozenset()
     OPAQUE: ClassVar[frozenset[str]] = frozenset()  # the caller's own data, handed back JSON-escaped
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        schema = handler(core_schema)
+        for name, prop in handler.resolve_ref_schema(schema).get("properties", {}).items():
+            if name not in cls.OPAQUE:
+                free = name in cls.FREE_TEXT
+                _state_text_rule(prop, text.NO_CONTROL_IN_FREE_TEXT_PATTERN if free else text.NO_CONTROL_PATTERN)
+        return schema
 
     @field_validator("*", mode="after")
     @classmethod
@@ -61,20 +106,54 @@ class _Body(_Checked):
 
 
 def _check_branch(value: str | None) -> str | None:
-    if value is not None and (value.strip() != value or any(c in value for c in " ~^:?*[\\") or ".." in value):
+    if value is None or text.control_character(value):
+        return value  # a control character is named by the rule of every text field (_Checked), which runs next
+    if value.strip() != value or any(c in value for c in " ~^:?*[\\") or ".." in value:
         raise ValueError("is not a valid git branch name")
     return value
+
+
+# _check_branch and the control-character rule as one pattern: no whitespace at either end, no "..", none of
+# space ~ ^ : ? * [ \ nor a control character.
+BRANCH_PATTERN = r"^(?!\s)(?!.*\.\.)(?!.*\s$)[^ ~^:?*\[\\\x00-\x1f\x7f]+$"
+GitBranch = Annotated[
+    str,
+    Field(min_length=1, max_length=255, json_schema_extra={"pattern": BRANCH_PATTERN}),
+    AfterValidator(_check_branch),
+]
+
+
+def _never_null(schema: dict[str, Any]) -> None:
+    """A field that may be left out but not sent as null (the service refuses null: "name cannot be null")."""
+    kept = [variant for variant in schema.pop("anyOf", ()) if variant.get("type") != "null"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    schema.pop("default", None)
+
+
+def _plans(schema: dict[str, Any]) -> None:
+    from chalicelib.models.organization import PLANS
+
+    schema["enum"] = list(PLANS)
+
+
+def _scopes(schema: dict[str, Any]) -> None:
+    from chalicelib.services.auth import SCOPES
+
+    for variant in schema.get("anyOf", [schema]):
+        if variant.get("type") == "array":
+            variant["items"] = {"enum": list(SCOPES)}
 
 
 class OrganizationCreate(_Body):
     slug: Slug
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    plan: str
+    plan: Annotated[str, Field(json_schema_extra=_plans)]  # checked by the service, with the plans it names
 
 
 class KeyCreate(_Body):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    scopes: list[str] | None = None
+    scopes: Annotated[list[str] | None, Field(json_schema_extra=_scopes)] = None
 
 
 class ProjectCreate(_Body):
@@ -82,42 +161,40 @@ class ProjectCreate(_Body):
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
     repo_url: Annotated[str, Field(min_length=1, max_length=2048)]
-    default_branch: BranchName = "main"
+    default_branch: GitBranch = "main"
     build_command: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
     output_dir: Annotated[str, Field(min_length=1, max_length=1024)] = "."
     slug: Slug | None = None
-    build_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    build_timeout_seconds: Seconds | None = None
     preview_rebuild_schedule: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     preview_rebuild_skip_unchanged: bool = True
-    preview_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] | None = None
-
-    _branch = field_validator("default_branch")(_check_branch)
+    preview_ttl_hours: Hours | None = None
 
     def project_slug(self) -> str:
         """The slug asked for, else one made from the name."""
         return self.slug or slugify(self.name)
 
 
+NOT_NULL = Field(json_schema_extra=_never_null)
+
+
 class ProjectUpdate(_Body):
     FREE_TEXT = frozenset({"build_command"})
 
-    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    repo_url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
-    default_branch: BranchName | None = None
+    # Fields that may be left out but not cleared: null is refused by the service, and not in the schema.
+    name: Annotated[Annotated[str, Field(min_length=1, max_length=100)] | None, NOT_NULL] = None
+    repo_url: Annotated[Annotated[str, Field(min_length=1, max_length=2048)] | None, NOT_NULL] = None
+    default_branch: Annotated[GitBranch | None, NOT_NULL] = None
     build_command: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
-    output_dir: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
-    build_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    output_dir: Annotated[Annotated[str, Field(min_length=1, max_length=1024)] | None, NOT_NULL] = None
+    build_timeout_seconds: Annotated[Seconds | None, NOT_NULL] = None
     preview_rebuild_schedule: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    preview_rebuild_skip_unchanged: bool | None = None
-    preview_ttl_hours: Annotated[int, Field(ge=1, le=24 * 365)] | None = None
-
-    _branch = field_validator("default_branch")(_check_branch)
+    preview_rebuild_skip_unchanged: Annotated[bool | None, NOT_NULL] = None
+    preview_ttl_hours: Hours | None = None
 
 
 class DeploymentTrigger(_Body):
-    branch: BranchName | None = None
-
-    _branch = field_validator("branch")(_check_branch)
+    branch: GitBranch | None = None
 
 
 class PreviewTrigger(_Body):
@@ -141,8 +218,21 @@ def _event_types(value: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(value))
 
 
-WebhookUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_web_url)]
-EventTypes = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20), AfterValidator(_event_types)]
+def _event_type_names(schema: dict[str, Any]) -> None:
+    from chalicelib.vocabulary import EventType
+
+    schema["minItems"] = 1
+    schema["items"] = {"enum": ["*", *(str(event) for event in EventType)]}
+
+
+WebhookUrl = Annotated[
+    str, Field(min_length=1, max_length=2048, json_schema_extra={"format": "uri"}), AfterValidator(_web_url)
+]
+EventTypes = Annotated[
+    list[Annotated[str, Field(max_length=100)]],
+    Field(max_length=20, json_schema_extra=_event_type_names),
+    AfterValidator(_event_types),
+]
 WebhookDescription = Annotated[str, Field(max_length=500)]
 
 
@@ -153,7 +243,7 @@ class WebhookCreate(_Body):
 
     url: WebhookUrl
     events: EventTypes = Field(default_factory=lambda: ["*"])
-    project_id: Annotated[int, Field(ge=1)] | None = None
+    project_id: Id | None = None
     description: WebhookDescription | None = None
 
 
@@ -170,9 +260,7 @@ class DeployHookCreate(_Body):
     """A deploy hook: its name (shown as `triggered_by: deploy_hook:<name>`), the branch it deploys (the default)."""
 
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    branch: BranchName | None = None
-
-    _branch = field_validator("branch")(_check_branch)
+    branch: GitBranch | None = None
 
 
 # A Slack user id: U... or W... (Enterprise Grid), upper-case letters and digits.

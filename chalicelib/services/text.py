@@ -14,6 +14,10 @@ from urllib.parse import urlsplit
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_FREE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, LF and CR
 
+# The same rules as JSON Schema patterns (ECMA 262), for the OpenAPI document of the bodies that follow them.
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+NO_CONTROL_IN_FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
 CONTROL_CHARACTERS = "must not contain control characters"
 NOT_A_WEB_URL = "must be an http or https URL with a host"
 

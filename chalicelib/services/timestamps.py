@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
     """deployd's own APIs (native, admin, Mintlify): ISO-8601 in UTC with an explicit +00:00 offset."""
     return moment.astimezone(UTC).isoformat() if moment else None

@@ -65,8 +65,12 @@ class RunningStack:
 
 
 def start_stack(tmp: Path, **env: str) -> RunningStack:
-    api_port, sites_port, moto_port = free_port(), free_port(), free_port()
-    log_path = tmp / f"stack-{api_port}.log"
+    """`make run` in a subprocess, on free ports unless `env` names them (PORT, DEPLOYD_SITES_PORT and
+    DEPLOYD_MOTO_PORT)."""
+    api_port = int(env.pop("PORT", 0)) or free_port()
+    sites_port = int(env.pop("DEPLOYD_SITES_PORT", 0)) or free_port()
+    moto_port = int(env.pop("DEPLOYD_MOTO_PORT", 0)) or free_port()
+    log_path = tmp / f"stack-{api_port}-{uuid.uuid4().hex[:6]}.log"  # a restart on the same port keeps the first
     child_env = {
         **os.environ,
         "PORT": str(api_port),
@@ -75,6 +79,7 @@ def start_stack(tmp: Path, **env: str) -> RunningStack:
         "DEPLOYD_ADMIN_TOKEN": ADMIN_TOKEN,
         "DEPLOYD_HEARTBEAT_INTERVAL_SECONDS": "0.5",
         "PYTHONUNBUFFERED": "1",
+        "DEPLOYD_DATA_DIR": "memory",  # a test about durability names a directory of its own
         **env,
     }
     with log_path.open("wb") as log:

@@ -313,3 +313,28 @@ def test_mintlify_branch_refuses_control_characters(tenant: Tenant) -> None:
     response = tenant.call("POST", f"/v1/project/preview/{tenant.pid}", json={"branch": "feature\x00"})
     assert response.status_code == 400
     assert isinstance(response.json()["error"], str) and "control characters" in response.json()["error"]
+
+
+@pytest.mark.parametrize("offset", ["-1", "1", "1.5", "x", "99999999999999999999"])
+def test_a_log_offset_outside_the_log_is_a_400_naming_the_field(tenant: Tenant, offset: str) -> None:
+    # Given a queued deployment, whose log is still empty
+    created = tenant.call("POST", f"/api/v1/public/projects/{tenant.pid}/deployments", json={})
+    logs = f"/api/v1/public/projects/{tenant.pid}/deployments/{created.json()['data']['id']}/logs"
+
+    # When its log is read from an offset that is not in it
+    response = tenant.call("GET", logs, params={"offset": offset})
+
+    # Then it is the native 400 naming the field; from 0 it is the empty log, and where to read from next
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_input"
+    assert response.json()["error"]["field"] == "offset"
+    data = tenant.call("GET", logs, params={"offset": "0"}).json()["data"]
+    assert (data["build_logs"], data["offset"], data["next_offset"]) == ("", 0, 0)
+
+
+def test_whoami_names_the_keys_organization_and_scopes(tenant: Tenant) -> None:
+    response = tenant.call("GET", "/api/v1/public/whoami")
+    assert response.status_code == 200
+    assert response.json()["data"]["org"] == tenant.org
+    assert "projects:read" in response.json()["data"]["scopes"]
+    assert requests.get(tenant.stack.api_url + "/api/v1/public/whoami", timeout=30).status_code == 401

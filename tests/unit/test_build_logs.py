@@ -242,3 +242,50 @@ def test_a_big_chunk_followed_by_more_output_keeps_the_newest_bytes_of_both(
 
     # Then the log still holds the newest 40 bytes across both: the big chunk's end is not lost whole
     assert _kept(log) == "".join(f"line {n:02d}\n" for n in range(20))[-35:] + "done\n"
+
+
+def test_reading_from_the_offset_last_reached_shows_every_line_once_across_truncation(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a reader following a log from its start, and a build writing more than the limit keeps
+    log = log_factory()
+    seen: list[str] = []
+    offset = 0
+    for n in range(4):
+        log.write(f"line {n:02d}\n")
+    log.flush()
+
+    # When the reader takes what is new after each burst of output
+    for burst in range(3):
+        stored = build_logs.read_log(log._deployment_id)
+        seen.append(stored.since(offset))
+        offset = stored.end
+        for n in range(4 + burst * 4, 8 + burst * 4):
+            log.write(f"line {n:02d}\n")
+        log.flush()
+    stored = build_logs.read_log(log._deployment_id)
+    seen.append(stored.since(offset))
+
+    # Then it saw every line once, in order: the bursts fit the limit, so nothing was dropped between reads
+    assert "".join(seen) == "".join(f"line {n:02d}\n" for n in range(16))
+    # And the whole log still reads as before, the note first
+    assert stored.text() == build_logs.read(log._deployment_id) == log.text()
+
+
+def test_a_reader_that_fell_behind_the_limit_is_told_how_much_it_missed(
+    log_factory: Callable[..., BuildLog], small_log_limit: int
+) -> None:
+    # Given a reader at offset 8 (after "line 00\n") and a build that then wrote 19 more lines of 8 bytes
+    log = log_factory()
+    for n in range(20):
+        log.write(f"line {n:02d}\n")
+    log.flush()
+
+    # When it reads from its offset
+    stored = build_logs.read_log(log._deployment_id)
+    text = stored.since(8)
+
+    # Then the bytes the limit dropped since are named, the kept tail follows, and the next offset is the end
+    kept = "".join(f"line {n:02d}\n" for n in range(15, 20))
+    assert text == build_logs.truncation_note(160 - 40 - 8, small_log_limit) + kept
+    assert stored.end == 160

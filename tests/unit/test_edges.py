@@ -1,5 +1,6 @@
 """Chalice's own answers at the edge, as Lambda gives them: a method the route does not take is a 405 with
-Allow in the dialect of the route (the `edges` middleware), not Chalice's {"Code", "Message"}."""
+Allow, and a Content-Type it does not read a 415, in the dialect of the route (the `edges` middleware), not
+Chalice's {"Code", "Message"}."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import pytest
 from app import app
 
 
-def _api_event(method: str, resource: str, path: str, parameters: dict[str, str]) -> dict[str, Any]:
+def _api_event(
+    method: str, resource: str, path: str, parameters: dict[str, str], headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """An API Gateway proxy event for `resource` (the route) at `path`."""
+    headers = {"host": "api.example.com", **(headers or {})}
     return {
         "resource": resource,
         "path": path,
         "httpMethod": method,
-        "headers": {"host": "api.example.com"},
-        "multiValueHeaders": {"host": ["api.example.com"]},
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": parameters,
@@ -81,5 +85,44 @@ def test_a_method_the_route_does_not_take_is_a_405_in_the_routes_dialect(
     # Then the function answers 405, naming the methods the route takes, in that route's dialect
     assert answer["statusCode"] == 405
     assert answer["headers"]["Allow"] == allow
+    assert json.loads(answer["body"]) == body
+    assert answer["headers"]["X-Request-Id"] == "gateway-request-1"
+
+
+@pytest.mark.parametrize(
+    ("method", "resource", "path", "parameters", "body"),
+    [
+        (
+            "POST",
+            "/api/v1/public/projects",
+            "/api/v1/public/projects",
+            {},
+            {"error": {"code": "unsupported_media_type", "message": "Unsupported Media Type"}},
+        ),
+        (
+            "GET",
+            "/api/v1/public/projects",
+            "/api/v1/public/projects",
+            {},
+            {"error": {"code": "unsupported_media_type", "message": "Unsupported Media Type"}},
+        ),
+        (
+            "POST",
+            "/api/v3/repos/{owner}/{repo}/deployments",
+            "/api/v3/repos/acme/site/deployments",
+            {"owner": "acme", "repo": "site"},
+            {"message": "Unsupported Media Type", "documentation_url": "https://docs.github.com/rest"},
+        ),
+    ],
+)
+def test_a_content_type_the_route_does_not_read_is_a_415_in_the_routes_dialect(
+    method: str, resource: str, path: str, parameters: dict[str, str], body: dict[str, Any]
+) -> None:
+    # When API Gateway hands the function a request whose Content-Type its route does not read
+    event = _api_event(method, resource, path, parameters, {"content-type": "text/csv"})
+    answer = app(event, None)
+
+    # Then the function answers 415 in that route's dialect, before admitting anyone
+    assert answer["statusCode"] == 415
     assert json.loads(answer["body"]) == body
     assert answer["headers"]["X-Request-Id"] == "gateway-request-1"

@@ -42,7 +42,7 @@ def test_a_minimal_project_body_gets_the_documented_defaults(project_body: Calla
     [
         ("name", 123),
         ("build_timeout_seconds", "10"),
-        ("build_timeout_seconds", 10.0),
+        ("build_timeout_seconds", 10.5),
         ("build_timeout_seconds", True),
         ("repo_url", ["https://github.com/example/site.git"]),
         ("build_command", 1),
@@ -111,3 +111,87 @@ def test_slugify_turns_names_into_valid_slugs(name: str, slug: str) -> None:
     # Then the slug is the expected one, and is itself accepted as a slug
     assert result == slug
     assert ProjectCreate.model_validate({"name": name or "x", "repo_url": "/r", "slug": result}).slug == result
+
+
+BRANCH_SAMPLES = [
+    "main",
+    "feature/login",
+    "release-1.2",
+    "ünïcode",
+    " main",
+    "main ",
+    "a b",
+    "a..b",
+    "a~1",
+    "a^",
+    "a:b",
+    "a?",
+    "a*",
+    "a[b",
+    "a\\b",
+    "a\tb",
+    "a\nb",
+    "a\x7fb",
+    "\u3000main",
+    "main\u00a0",
+    ".hidden",
+    "a.b",
+]
+TEXT_SAMPLES = ["plain", "tab\there", "line\nbreak", "cr\rhere", "nul\x00", "esc\x1b[0m", "del\x7f", "ünï"]
+
+
+@pytest.mark.parametrize("value", BRANCH_SAMPLES)
+def test_the_documented_branch_pattern_accepts_exactly_what_the_validator_accepts(value: str) -> None:
+    import re
+
+    # Given the pattern the OpenAPI document states for a branch
+    pattern = DeploymentTrigger.model_json_schema()["properties"]["branch"]["anyOf"][0]["pattern"]
+
+    # When the model and the pattern judge the same branch name
+    accepted = _accepts(DeploymentTrigger, {"branch": value})
+
+    # Then they agree
+    assert (re.search(pattern, value) is not None) == accepted, value
+
+
+@pytest.mark.parametrize("value", TEXT_SAMPLES)
+def test_the_documented_text_patterns_accept_exactly_what_the_validators_accept(value: str) -> None:
+    import re
+
+    # Given a name (no control character) and a build command (free text: tab, LF and CR allowed)
+    properties = ProjectUpdate.model_json_schema()["properties"]
+    name_pattern = properties["name"]["pattern"]
+    command_pattern = properties["build_command"]["anyOf"][0]["pattern"]
+
+    # When the model and the patterns judge the same text
+    # Then they agree
+    assert (re.search(name_pattern, value) is not None) == _accepts(ProjectUpdate, {"name": value}), value
+    assert (re.search(command_pattern, value) is not None) == _accepts(ProjectUpdate, {"build_command": value}), value
+
+
+def test_fields_that_cannot_be_cleared_are_not_nullable_in_the_schema() -> None:
+    # Given the schema of a project update
+    properties = ProjectUpdate.model_json_schema()["properties"]
+
+    # Then a field the service refuses to clear says so, and one it clears takes null
+    assert properties["name"]["type"] == "string" and "anyOf" not in properties["name"]
+    assert {"type": "null"} in properties["build_command"]["anyOf"]
+
+
+def _accepts(model: Any, body: dict[str, Any]) -> bool:
+    try:
+        model.model_validate(body)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_an_integral_number_is_an_integer_as_json_schema_says() -> None:
+    # Given bodies whose integers are written with a fraction of zero, or a real fraction
+    whole = ProjectUpdate.model_validate({"build_timeout_seconds": 600.0, "preview_ttl_hours": 24.0})
+
+    # Then 600.0 is 600 (JSON Schema's "integer", the document's, takes it), 1.5, "600" and true stay refused
+    assert (whole.build_timeout_seconds, whole.preview_ttl_hours) == (600, 24)
+    assert type(whole.build_timeout_seconds) is int
+    for refused in (1.5, "600", True, 1e300):
+        assert not _accepts(ProjectUpdate, {"build_timeout_seconds": refused}), refused
