@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.api_calls
 	$(BIN)/python -m bench.snapshot
+	$(BIN)/python -m bench.pipeline
 
 # The CloudFormation template and the function package for STAGE, in out/STAGE/ (sam.json + deployment.zip).
 # The region only fills Chalice's placeholders; the template deploys to any region. The package ships bytecode

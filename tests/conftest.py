@@ -40,6 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ever runs beside the in-process stack. The end-to-end tests talk to stacks in subprocesses and go out
     file by file, so a module's own stack stays on one worker.
     """
+    _name_schemathesis_cases(items)
     if not config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist`: one process, nothing to group
         return
     tests = Path(__file__).parent
@@ -48,6 +49,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         suite = relative.parts[0]
         group = suite if suite in ("unit", "integration") else relative.as_posix()
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _name_schemathesis_cases(items: list[pytest.Item]) -> None:
+    """Give each Schemathesis operation test its own node id, `test[GET /path]`. pytest 9.2 builds a node id from
+    the test's original name and its parametrization, while Schemathesis puts the operation in the name only: every
+    operation's test then had one id, and pytest-xdist ran one of them (tests/e2e/test_openapi_fuzz.py)."""
+    for item in items:
+        if getattr(item, "operation_label", None) and item.nodeid.rsplit("::", 1)[-1] != item.name:
+            item._id = item.parent.id.child(item.name)  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,17 @@ def build_task_limits(build_timeout_seconds: int) -> tuple[int, int]:
     return timeout, max(1, min(settings.heartbeat_seconds, timeout - 1))
 
 
-def start(deployment_id: int, project_id: int, environment: str, build_timeout_seconds: int) -> str:
+def execution_arn(deployment_id: int) -> str:
+    """The ARN the deployment's execution has (or will have): its state machine's, as an execution, and its name."""
+    machine = get_settings().state_machine_arn
+    return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{execution_name(deployment_id)}"
+
+
+def start(
+    deployment_id: int, project_id: int, environment: str, build_timeout_seconds: int, slot_held: bool = False
+) -> str:
+    """Start the deployment's execution; its ARN. `slot_held`: the deployment took a build slot as it was
+    recorded, and its execution goes straight to the build."""
     settings = get_settings()
     timeout_seconds, heartbeat_seconds = build_task_limits(build_timeout_seconds)
     payload = {
@@ -43,6 +53,8 @@ def start(deployment_id: int, project_id: int, environment: str, build_timeout_s
         "heartbeat_seconds": heartbeat_seconds,
         "in_flight_ids": [str(deployment_id)],
     }
+    if slot_held:
+        payload["slot_held"] = True
     response = client("stepfunctions").start_execution(
         stateMachineArn=settings.state_machine_arn,
         name=execution_name(deployment_id),

@@ -9,6 +9,7 @@ build's result. `CodeBuildRunner` (chalicelib.adapters.codebuild) only starts th
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import shutil
 import signal
@@ -238,7 +239,13 @@ class LocalBuildRunner:
             if outcome:
                 self._kill(process)
                 break
-            time.sleep(self.poll_seconds)
+            # Woken as soon as the build's output ends, which it does when the build exits: a build that is over
+            # is noticed at once, not at the next tick (the tick is for the time limit and a cancel).
+            if reader.is_alive():
+                reader.join(timeout=self.poll_seconds)
+            else:  # the output ended first (the build closed it, or is exiting): its exit is awaited
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=self.poll_seconds)
         # The shell may be gone while processes it started in the background live on, holding the
         # output pipe open: the build is over, so they are stopped too (in a PID namespace the kernel
         # has already killed them with the shell, its init).

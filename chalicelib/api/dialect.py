@@ -25,12 +25,14 @@ from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse
 from chalicelib.api.idempotency import answer_once
 from chalicelib.api.metering import Meter
 from chalicelib.errors import DomainError, IdempotencyKeyInUse
+from chalicelib.models.project_reads import ProjectKeys, ProjectRead
 from chalicelib.observability import logger
 from chalicelib.services.auth import Principal
 
 V = TypeVar("V")
 View = Callable[..., Response]
-Admission = Callable[[Request, Meter, "str | None"], "Principal | None"]
+# admit(request, meter, scope), and `prefetch=` for a route that declares its reads (`Dialect.route`'s `reads`).
+Admission = Callable[..., "Principal | None"]
 
 # The attribute `Dialect.route` sets on every view it declares; tests check that every route has it.
 DECLARED_BY = "deployd_dialect"
@@ -132,13 +134,25 @@ class Renderer:
         return guarded
 
 
+@dataclass
+class Prefetch:
+    """The reads a route declares, keyed by its path alone: the admission (one that takes `prefetch=`, as
+    dialects.admit_bearer does) reads them in the same round trip as the caller's API key and leaves what it found
+    in `read`, for the view."""
+
+    keys: ProjectKeys
+    read: ProjectRead | None = None
+
+
 @dataclass(frozen=True)
 class Caller:
     """What a view knows of its request's caller: the principal its dialect admitted (none for the admin
-    token or a public route) and the meter of its rate-limit bucket (for a view that counts late)."""
+    token or a public route), the meter of its rate-limit bucket (for a view that counts late) and what admission
+    read for the view (None: nothing, the view reads for itself)."""
 
     meter: Meter
     admitted: Principal | None
+    read: ProjectRead | None = None
 
     @property
     def principal(self) -> Principal:
@@ -235,11 +249,16 @@ class Dialect:
         answers: Mapping[int, Any] | None = None,
         errors: tuple[int, ...] = (),
         query: type | None = None,
+        reads: Callable[[dict[str, str]], ProjectKeys | None] | None = None,
+        reads_all: bool = False,
     ) -> Callable[[View], View]:
         """Register `view(caller, **path_params)` at `path` for `methods`: admitted with `scope`, counted in
         `bucket` (the dialect's by default), its errors rendered, its bucket's x-ratelimit-* headers on every
         response, errors included. `one_time` names the fields of the answer's `data` shown once and never stored
-        (a secret): an idempotent replay shows them masked.
+        (a secret): an idempotent replay shows them masked. `reads(path_params)` gives the keys of what the view
+        reads (None: the path names nothing readable), read with the caller's key and handed to the view as
+        `caller.read`. `reads_all`: the view reads nothing more, so a GET's count has no read to go beside and is
+        made on the request's thread before the view answers.
 
         A view with a `body` parameter is handed its request's JSON body validated by the model that parameter is
         annotated with (after admission: a caller refused with 401, 403 or 429 learns nothing of the body's
@@ -253,17 +272,22 @@ class Dialect:
 
             def answer(meter: Meter, params: dict[str, str]) -> Response:
                 request = self.current_request
-                principal = self.admit(request, meter, scope)
-                caller = Caller(meter, principal)
+                keys = reads(params) if reads is not None else None
+                if keys is None:
+                    caller = Caller(meter, self.admit(request, meter, scope))
+                else:
+                    prefetch = Prefetch(keys)
+                    principal = self.admit(request, meter, scope, prefetch=prefetch)
+                    caller = Caller(meter, principal, prefetch.read)
 
                 def run() -> Response:
                     if body_model is None:
                         return view(caller, **params)
                     return view(caller, **params, body=parse_body(request, body_model))
 
-                if keyed and principal is not None and request.method == "POST":
+                if keyed and caller.admitted is not None and request.method == "POST":
                     # After admission: a request refused with 401, 403 or 429 never touches its key.
-                    return answer_once(request, principal.org_slug, run, one_time)
+                    return answer_once(request, caller.admitted.org_slug, run, one_time)
                 return run()
 
             def admitted(meter: Meter, params: dict[str, str]) -> Response:
@@ -280,7 +304,7 @@ class Dialect:
             @functools.wraps(view)
             def handler(**params: str) -> Response:
                 # A GET changes nothing, so its view may read while its count is made (api/metering.py).
-                meter = Meter(counted_in, deferred=self.current_request.method == "GET")
+                meter = Meter(counted_in, deferred=self.current_request.method == "GET" and not reads_all)
                 response = guarded(meter, params)
                 response.headers.update(meter.headers())
                 return response

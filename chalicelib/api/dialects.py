@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chalice.app import Request
 
-from chalicelib.api.dialect import Dialect
+from chalicelib.api.dialect import Dialect, Prefetch
 from chalicelib.api.http import CONTENT_TYPES
 from chalicelib.api.metering import Meter
 from chalicelib.api.renderers import GITHUB, GITLAB, MINTLIFY, NATIVE
@@ -23,9 +23,15 @@ def _admit_key(principal: auth.Principal, meter: Meter, scope: str | None) -> au
     return meter.identify(principal)
 
 
-def admit_bearer(request: Request, meter: Meter, scope: str | None) -> auth.Principal:
-    """An organization's API key as `Authorization: Bearer <token>` (native, Mintlify)."""
-    return _admit_key(auth.authenticate(request.headers.get("authorization")), meter, scope)
+def admit_bearer(request: Request, meter: Meter, scope: str | None, prefetch: Prefetch | None = None) -> auth.Principal:
+    """An organization's API key as `Authorization: Bearer <token>` (native, Mintlify); a route's declared reads
+    (`prefetch`) are read in the same round trip as the key."""
+    authorization = request.headers.get("authorization")
+    if prefetch is None:
+        principal = auth.authenticate(authorization)
+    else:
+        principal, prefetch.read = auth.authenticate_reading(authorization, prefetch.keys)
+    return _admit_key(principal, meter, scope)
 
 
 def admit_gitlab(request: Request, meter: Meter, scope: str | None) -> auth.Principal:

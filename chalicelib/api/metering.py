@@ -26,6 +26,7 @@ class Meter:
     def __init__(self, bucket: str | None, deferred: bool = False) -> None:
         self.bucket = bucket
         self.org_slug: str | None = None
+        self.plan: str | None = None  # the organization's plan when its key carries it
         self.state: RateLimitState | None = None
         # A read's count goes on while its view reads, and is settled before it answers (`settle`): a request
         # over the limit is still refused, and counted exactly, but waits for one round trip less.
@@ -33,7 +34,9 @@ class Meter:
         self._pending: rate_limits.Admission | None = None
 
     def identify(self, principal: auth.Principal) -> auth.Principal:
-        """The caller is known: a counting bucket counts the request now (RateLimited when over)."""
+        """The caller is known: a counting bucket counts the request now (RateLimited when over), against the plan
+        its key carries."""
+        self.plan = principal.plan
         self.identify_organization(principal.org_slug)
         return principal
 
@@ -51,12 +54,12 @@ class Meter:
 
     def _admit(self) -> None:
         assert self.org_slug is not None, "identify the caller first"
-        org_slug = self.org_slug
+        org_slug, plan = self.org_slug, self.plan
         if self.deferred:
             assert self.bucket is not None, "an unmetered route counts no one"
-            self._pending = rate_limits.admission(org_slug, self.bucket)
+            self._pending = rate_limits.admission(org_slug, self.bucket, plan=plan)
         else:
-            self._record(lambda bucket: rate_limits.admit(org_slug, bucket))
+            self._record(lambda bucket: rate_limits.admit(org_slug, bucket, plan=plan))
 
     def settle(self) -> None:
         """The verdict of a count still going on: RateLimited when the request is over the limit."""
@@ -91,7 +94,7 @@ class Meter:
             return {}
         if state is None and self.org_slug is not None:
             try:
-                state = rate_limits.standing(self.org_slug, self.bucket)
+                state = rate_limits.standing(self.org_slug, self.bucket, plan=self.plan)
             except Exception:  # headers are informative; never fail the response for them
                 logger.exception("could not read the rate-limit standing")
                 return {}

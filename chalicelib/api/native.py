@@ -33,6 +33,9 @@ from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_response, path_id
 from chalicelib.api.timestamps import iso
 from chalicelib.errors import InvalidInput
+from chalicelib.models.environment import PRODUCTION
+from chalicelib.models.project_reads import ProjectKeys
+from chalicelib.services.integers import ascii_integer
 
 if TYPE_CHECKING:
     from chalicelib.services.inputs import DeploymentTrigger, PreviewTrigger, ProjectCreate, ProjectUpdate
@@ -126,12 +129,33 @@ def delete_project(caller: Caller, project_id: str) -> Response:
     return json_response(204, None)
 
 
+def _project_and_production(params: dict[str, str]) -> ProjectKeys | None:
+    """A page of deployments reads its project and production (to mark the deployment production serves)."""
+    project_id = ascii_integer(params["project_id"])
+    return ProjectKeys(project_id, None, PRODUCTION) if project_id is not None else None
+
+
+def _deployment_and_production(params: dict[str, str]) -> ProjectKeys | None:
+    """One deployment reads its project, itself and production (whether production serves it)."""
+    project_id, deployment_id = ascii_integer(params["project_id"]), ascii_integer(params["deployment_id"])
+    if project_id is None or deployment_id is None:
+        return None  # the view answers 404 for the id that names nothing
+    return ProjectKeys(project_id, deployment_id, PRODUCTION)
+
+
+def _deployment(params: dict[str, str]) -> ProjectKeys | None:
+    """A build log reads its project and its deployment."""
+    keys = _deployment_and_production(params)
+    return ProjectKeys(keys.project_id, keys.deployment_id) if keys is not None else None
+
+
 @dialect.route(
     "/projects/{project_id}/deployments",
     methods=["GET"],
     scope="deployments:read",
     query=Paging,
     answers={200: Many(DeploymentJson, Paged)},
+    reads=_project_and_production,
 )
 def list_deployments(caller: Caller, project_id: str) -> Response:
     """List a project's deployments, newest first."""
@@ -145,6 +169,7 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
         path_id(project_id, "project"),
         int_param(query.get("page"), "page", 1),
         int_param(query.get("per_page"), "per_page", deployments.DEFAULT_PER_PAGE),
+        caller.read,
     )
     return json_response(
         200,
@@ -175,9 +200,11 @@ def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger)
 
     principal = caller.principal
     pid = path_id(project_id, "project")
-    projects.get(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
+    project = projects.require(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
     with caller.meter.counting():
-        view = deployments.trigger(principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api")
+        view = deployments.trigger(
+            principal.org_slug, pid, body.branch, f"api-key:{principal.key_id}", "api", project=project
+        )
     return _data(201, deployment_json(view))
 
 
@@ -186,6 +213,8 @@ def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger)
     methods=["GET"],
     scope="deployments:read",
     answers={200: One(DeploymentJson)},
+    reads=_deployment_and_production,
+    reads_all=True,
 )
 def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """Get a deployment."""
@@ -193,7 +222,9 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
     from chalicelib.services.native_json import deployment_json
 
     principal = caller.principal
-    view = deployments.view(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
+    view = deployments.view(
+        principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"), caller.read
+    )
     return _data(200, deployment_json(view))
 
 
@@ -203,6 +234,7 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
     scope="deployments:read",
     answers={200: One(LogsJson)},
     query=LogOffset,
+    reads=_deployment,
 )
 def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """`offset` (bytes, default 0) returns the log from there on, and `next_offset` is the one to ask for next:
@@ -212,7 +244,9 @@ def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     principal = caller.principal
     query: Any = dialect.current_request.query_params or {}
     offset = int_param(query.get("offset"), "offset", 0)
-    result = deployments.logs(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
+    result = deployments.logs(
+        principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"), caller.read
+    )
     end = result.log.end
     if not 0 <= offset <= end:
         raise InvalidInput(f"offset must be between 0 and {end}, the log's length so far", field="offset")

@@ -31,7 +31,9 @@ SLOT_WAIT_SECONDS = 24 * 3600
 
 def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int = 120) -> dict[str, Any]:
     """Execution input: deployment_id (string), project_id (string), environment, timeout_seconds,
-    heartbeat_seconds and in_flight_ids.
+    heartbeat_seconds, in_flight_ids, and slot_held (true, or absent) when the deployment took a build slot
+    as it was recorded. The workers' messages carry the ids (and the environment) they read
+    together in one request.
 
     The Build task's heartbeat comes from the input (a local build heartbeats; a CodeBuild build cannot, see
     adapters.executions.build_task_limits); `heartbeat_seconds` here is the default for an input without one.
@@ -45,7 +47,17 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
         "States": {
             "HeartbeatGiven": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.heartbeat_seconds", "IsPresent": False, "Next": "DefaultHeartbeat"}],
+                "Choices": [
+                    {"Variable": "$.heartbeat_seconds", "IsPresent": False, "Next": "DefaultHeartbeat"},
+                    # Recorded with a free build slot (services.build_slots.take): nothing to wait for.
+                    {
+                        "And": [
+                            {"Variable": "$.slot_held", "IsPresent": True},
+                            {"Variable": "$.slot_held", "BooleanEquals": True},
+                        ],
+                        "Next": "Build",
+                    },
+                ],
                 "Default": "AcquireSlot",
             },
             "DefaultHeartbeat": {
@@ -77,7 +89,11 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                 "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                 "Parameters": {
                     "QueueUrl": "${BuildQueueUrl}",
-                    "MessageBody": {"deployment_id.$": "$.deployment_id", "task_token.$": "$$.Task.Token"},
+                    "MessageBody": {
+                        "deployment_id.$": "$.deployment_id",
+                        "project_id.$": "$.project_id",
+                        "task_token.$": "$$.Task.Token",
+                    },
                 },
                 "TimeoutSecondsPath": "$.timeout_seconds",
                 "HeartbeatSecondsPath": "$.heartbeat_seconds",
@@ -114,7 +130,12 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
                 "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                 "Parameters": {
                     "QueueUrl": "${ActivationQueueUrl}",
-                    "MessageBody": {"deployment_id.$": "$.deployment_id", "task_token.$": "$$.Task.Token"},
+                    "MessageBody": {
+                        "deployment_id.$": "$.deployment_id",
+                        "project_id.$": "$.project_id",
+                        "environment.$": "$.environment",
+                        "task_token.$": "$$.Task.Token",
+                    },
                 },
                 "TimeoutSeconds": activation_timeout_seconds,
                 "ResultPath": "$.activation",

@@ -10,8 +10,11 @@ deployd is designed for resolve the way they would on AWS.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import posixpath
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,6 +32,10 @@ _ITEM_OPERATIONS = (
     "transact_get_items",
     "transact_write_items",
 )
+# The handlers that read items copy them into their answer after the backend call returned (DynamoResult): a
+# write on another thread could change an item while it is copied ("dictionary changed size during iteration"),
+# so the copy, too, is made under the lock.
+_READING_HANDLERS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 _lock = threading.RLock()
 _applied = False
 
@@ -43,15 +50,19 @@ def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def serialize_dynamodb() -> None:
-    """Idempotent: wraps moto's DynamoDB backend item operations in one lock, once per process."""
+    """Idempotent: wraps moto's DynamoDB backend item operations, and the copying of the items read into their
+    answers, in one lock, once per process."""
     global _applied
     with _lock:
         if _applied:
             return
         from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.responses import DynamoHandler
 
         for name in _ITEM_OPERATIONS:
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+        for name in _READING_HANDLERS:
+            setattr(DynamoHandler, name, _serialized(getattr(DynamoHandler, name)))
         _applied = True
 
 
@@ -127,6 +138,21 @@ def convert_names_once() -> None:
         converted = functools.lru_cache(maxsize=4096)(utils.camelcase_to_underscores)
         for module in (utils, responses, sqs.models):
             module.camelcase_to_underscores = converted  # type: ignore[attr-defined]
+
+
+def parse_definitions_once() -> None:
+    """Idempotent. moto's Step Functions executor parses the state machine's definition (an ANTLR grammar, in pure
+    Python) at the start of every execution: about 50 ms of CPU per deployment on a 2-core machine, holding the
+    interpreter lock the pipeline's threads need. The parsed program keeps no state of its own (an execution's
+    state is in its Environment), so each definition is parsed once and its program shared by the executions."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    with _lock:
+        if hasattr(AmazonStateLanguageParser.parse, "cache_info"):
+            return
+        AmazonStateLanguageParser.parse = staticmethod(  # type: ignore[method-assign]
+            functools.lru_cache(maxsize=64)(AmazonStateLanguageParser.parse)
+        )
 
 
 def _method_names(clazz: object) -> list[str]:
@@ -302,6 +328,77 @@ def answer_dynamodb_in_plain_json() -> None:
         ActionResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+# --- an update expression parsed once ---
+#
+# moto tokenizes and parses an UpdateItem's UpdateExpression twice a call (once to check the placeholders the
+# request names, once again in the backend to apply it): about a fifth of moto's time answering the rate-limit ADD
+# that every API request makes, always with the same expression (cProfile on a loop of that UpdateItem). The tree
+# is a pure function of the expression's text, and moto never changes it (its validator works on a deep copy: the
+# tree it hands the executor is that copy), so each text is parsed once and its tree shared. An expression that
+# does not parse is not kept: each call raises moto's own error, as before.
+_parse_update_expression: Callable[[str], Any] | None = None  # moto's own parser, kept for the comparison test
+
+
+def parse_update_expressions_once() -> None:
+    """Idempotent: moto parses each distinct UpdateExpression text once per process, not twice per call."""
+    global _parse_update_expression
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    with _lock:
+        if _parse_update_expression is not None:
+            return
+        own = _parse_update_expression = UpdateExpressionParser.make
+        parsed_once = functools.lru_cache(maxsize=1024)(lambda expression: own(expression))
+        UpdateExpressionParser.make = staticmethod(parsed_once)  # type: ignore[method-assign, assignment]
+
+
+# --- an update expression's structure checked once ---
+#
+# moto's validator makes ten passes over (a copy of) an update expression's tree on every UpdateItem. The first
+# three only check its structure and return it unchanged: at most one clause of each kind, no two paths that
+# overlap, no key attribute updated. Their verdict depends on the tree, the request's attribute names and the
+# table's key attributes, nothing else; with the trees shared (parse_update_expressions_once), a combination that
+# passed once passes again, so later calls skip those passes. A combination that failed is not kept: each call
+# runs them and raises moto's own error. The other seven passes depend on the values and the item, and still run.
+_STRUCTURE_CHECKS = ("ActionCountValidator", "OverlappingPathsValidator", "UpdateHashRangeKeyValidator")
+_structure_passed: dict[tuple[int, tuple[tuple[str, str], ...], tuple[str, ...]], Any] = {}
+_structure_patched = False
+_check_structure_each_time: tuple[Any, Any] | None = None  # moto's own validator methods, for the comparison test
+
+
+def check_update_structure_once() -> None:
+    """Idempotent: an UpdateItem whose tree, attribute names and table keys passed moto's structure checks before
+    skips them (needs parse_update_expressions_once, which shares the trees)."""
+    global _structure_patched, _check_structure_each_time
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    with _lock:
+        if _structure_patched:
+            return
+        own_init, own_validate = UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate
+        _check_structure_each_time = (own_init, own_validate)
+
+        def __init__(self: Any, expression: Any, expression_attribute_names: Any, *args: Any, **kwargs: Any) -> None:
+            own_init(self, expression, expression_attribute_names, *args, **kwargs)
+            names = tuple(sorted((expression_attribute_names or {}).items()))
+            self.structure_key = (id(expression), names, tuple(self.table.table_key_attrs))
+            self.structure_tree = expression
+            if _structure_passed.get(self.structure_key) is expression:  # the same tree, not one at a reused id
+                self.processors = [p for p in self.processors if type(p).__name__ not in _STRUCTURE_CHECKS]
+
+        def validate(self: Any) -> Any:
+            validated = own_validate(self)
+            with _lock:
+                if len(_structure_passed) >= 4096:
+                    _structure_passed.clear()
+                _structure_passed[self.structure_key] = self.structure_tree
+            return validated
+
+        UpdateExpressionValidator.__init__ = __init__  # type: ignore[method-assign]
+        UpdateExpressionValidator.validate = validate  # type: ignore[method-assign]
+        _structure_patched = True
+
+
 class _ModuleList:
     """moto's module names, listed once; called as moto calls list_of_moto_modules."""
 
@@ -411,6 +508,106 @@ def _names_control_api(path: str) -> bool:
     return first.lower() == "moto-api"
 
 
+# --- one connection for many requests ---
+#
+# werkzeug's development server closes the connection after every answer (it cannot tell where a request's body ends
+# before the next request line, so it drains the socket and hangs up), so every AWS call the stack made opened a new
+# TCP connection and the server started a thread for it: about a third of a DynamoDB read's cost, twice over (a
+# connection each side). AWS keeps connections open and botocore's pool reuses them; so does this handler. It gives
+# the application a view of the body bounded by Content-Length (what it leaves unread is skipped afterwards, and
+# werkzeug's drain reads nothing past it), and keeps the connection unless the request asked to close it or framed
+# its body in chunks (then it hangs up as werkzeug does). Answers go out without Nagle's delay: the headers and the
+# body are written separately, and a reused connection would otherwise wait for the client's delayed ACK (40 ms).
+
+
+class _BoundedBody(io.BufferedIOBase):
+    """A request's body read from the connection's stream: `length` bytes, then end of file."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        super().__init__()
+        self._stream = stream
+        self.left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        data = self._stream.read(wanted) if wanted else b""
+        self.left -= len(data)
+        if wanted and not data:
+            self.left = 0  # the client hung up mid-body
+        return bytes(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        wanted = self.left if size is None or size < 0 else min(size, self.left)
+        data = self._stream.readline(wanted) if wanted else b""
+        self.left -= len(data)
+        if wanted and not data:
+            self.left = 0
+        return bytes(data)
+
+    def skip_rest(self) -> None:
+        while self.read(1 << 16):
+            pass
+
+
+_connections_lock = threading.Lock()
+
+
+def _open_connections(server: Any) -> set[socket.socket]:
+    """The connections a LocalAwsServer's server holds open (set when it is made)."""
+    return server.open_connections  # type: ignore[no-any-return]
+
+
+def _keep_alive_handler() -> type:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAliveRequestHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        _keep = False
+
+        def run_wsgi(self) -> None:
+            length = self.headers.get("Content-Length", "0")
+            framed_in_chunks = "Transfer-Encoding" in self.headers
+            self._keep = not framed_in_chunks and length.isascii() and length.isdigit()
+            if not self._keep:
+                return super().run_wsgi()  # werkzeug's own way, and the connection closes
+            connection_stream = self.rfile
+            body = self.rfile = _BoundedBody(connection_stream, int(length))
+            try:
+                super().run_wsgi()
+                body.skip_rest()
+            finally:
+                self.rfile = connection_stream
+                self._keep = False
+
+        def setup(self) -> None:
+            super().setup()
+            with _connections_lock:
+                _open_connections(self.server).add(self.connection)
+
+        def finish(self) -> None:
+            with _connections_lock:
+                _open_connections(self.server).discard(self.connection)
+            super().finish()
+
+        def send_header(self, keyword: str, value: str) -> None:
+            # werkzeug says "Connection: close" on every answer; kept connections do not
+            closing = keyword.lower() == "connection" and value.lower() == "close"
+            if closing and self._keep and not self.close_connection:
+                return
+            super().send_header(keyword, value)
+
+    return KeepAliveRequestHandler
+
+
 class LocalAwsServer:
     """moto's server (as ThreadedMotoServer runs it) behind a guard: every AWS request must be signed with an IAM
     user's key (the stack's: see EmbeddedStack), and moto's unauthenticated control API (/moto-api/: reset,
@@ -440,18 +637,26 @@ class LocalAwsServer:
         return guard
 
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
 
         require_authentication()
         app = self._guarded(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_keep_alive_handler())
+        self._server.open_connections = set()
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """No new connection is accepted, and the kept ones are cut: a stopped server answers no one."""
         if self._server is not None:
             self._server.shutdown()
+            self._server.server_close()
+            with _connections_lock:
+                kept = list(_open_connections(self._server))
+            for connection in kept:
+                with contextlib.suppress(OSError):  # closed by its client meanwhile
+                    connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join()
 

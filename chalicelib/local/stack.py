@@ -182,8 +182,11 @@ class EmbeddedStack:
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
             answer_dynamodb_in_plain_json,
+            check_update_structure_once,
             convert_names_once,
             list_handler_methods_once,
+            parse_definitions_once,
+            parse_update_expressions_once,
             read_moto_modules_once,
             record_changes,
             serialize_dynamodb,
@@ -206,6 +209,9 @@ class EmbeddedStack:
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()
         convert_names_once()
+        parse_definitions_once()
+        parse_update_expressions_once()
+        check_update_structure_once()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)

@@ -23,6 +23,10 @@ class ApiKey(Model):
     scopes = ListAttribute(of=UnicodeAttribute, default=list)
     # The scope catalogue the key was made under (services.auth.SCOPE_CATALOGUE); None: before the webhooks scopes.
     scope_catalogue = IntegerAttribute(null=True)
+    # The organization's plan, copied when the key is made so that counting a request against the plan's limits
+    # needs no read of the organization: a plan never changes once the organization exists (models.organization).
+    # None: a key made before keys carried it (its plan is read from the organization).
+    plan = UnicodeAttribute(null=True)
     created_at = TimestampAttribute(default_for_new=utc_now)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pynamodb.connection.base
 from pynamodb.connection import Connection
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.aws import botocore_session
@@ -51,6 +52,60 @@ def batch_get(request_items: dict[str, dict[str, Any]]) -> dict[str, list[dict[s
     return found
 
 
-def transaction() -> TransactWrite:
+def read_together(*keys: tuple[type[Model], Any, Any]) -> list[Any]:
+    """The items of (model, hash key, range key or None), strongly consistent, in one BatchGetItem across their
+    tables; each a model instance, or None where there is no such item. For items a step needs all of at once."""
+    wanted = [
+        model.get_operation_kwargs_from_class(hash_key, range_key=range_key) for model, hash_key, range_key in keys
+    ]
+    request: dict[str, dict[str, Any]] = {}
+    for kwargs in wanted:
+        table = request.setdefault(kwargs["TableName"], {"Keys": [], "ConsistentRead": True})
+        if kwargs["Key"] not in table["Keys"]:
+            table["Keys"].append(kwargs["Key"])
+    found = batch_get(request)
+    items: list[Any] = []
+    for (model, _, _), kwargs in zip(keys, wanted, strict=True):
+        key = kwargs["Key"]
+        raw = next((item for item in found[kwargs["TableName"]] if all(item.get(k) == v for k, v in key.items())), None)
+        items.append(model.from_raw_data(raw) if raw is not None else None)
+    return items
+
+
+# PynamoDB sends a transaction's writes grouped by kind, in this order, whatever order they were added in.
+_WIRE_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
+
+
+class OrderedTransactWrite(TransactWrite):
+    """A TransactWrite that remembers the order its writes were added in, so that DynamoDB's cancellation
+    reasons (one per write, in the order sent) can be told by the position the caller gave each write."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds: list[str] = []
+
+    def condition_check(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("condition_check")
+        super().condition_check(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("delete")
+        super().delete(*args, **kwargs)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("save")
+        super().save(*args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.kinds.append("update")
+        super().update(*args, **kwargs)
+
+    def added_position(self, sent_position: int) -> int:
+        """The position (in the order added) of the write sent at `sent_position`."""
+        sent = sorted(range(len(self.kinds)), key=lambda added: _WIRE_ORDER[self.kinds[added]])
+        return sent[sent_position] if sent_position < len(sent) else sent_position
+
+
+def transaction() -> OrderedTransactWrite:
     """A DynamoDB write transaction: all of its conditional writes happen, or none."""
-    return TransactWrite(connection=_connection())
+    return OrderedTransactWrite(connection=_connection())

@@ -90,13 +90,15 @@ def transact(write: Callable[[TransactWrite], None], attempts: int = 5) -> None:
     Any other refusal, or a conflict that outlasts the retries, is TransactionFailed.
     """
     for attempt in range(attempts):
+        tx = transaction()
         try:
-            with transaction() as tx:
+            with tx:
                 write(tx)
             return
         except TransactWriteError as exc:
             codes = [reason.code if reason is not None else None for reason in exc.cancellation_reasons or []]
-            failed = [position for position, code in enumerate(codes) if code == _CONDITION_FAILED_REASON]
+            # DynamoDB's reasons follow the order the writes were sent in, which PynamoDB groups by kind.
+            failed = [tx.added_position(sent) for sent, code in enumerate(codes) if code == _CONDITION_FAILED_REASON]
             if failed:
                 raise ConditionFailed(failed=failed) from exc
             reasons = [code for code in codes if code]

@@ -20,6 +20,8 @@ class Organization(Model):
 
     slug = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
+    # Set once, at creation: every API key of the organization carries a copy (models.api_key), so a change of plan
+    # would have to rewrite the organization's keys in the same transaction.
     plan = UnicodeAttribute()
     created_at = TimestampAttribute(default_for_new=utc_now)
 

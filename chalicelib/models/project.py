@@ -90,9 +90,15 @@ class ProjectRepository:
             project = Project.get(project_id, consistent_read=True)
         except DoesNotExist as exc:
             raise NotFound(f"project {project_id} not found") from exc
-        if project.org_slug != org_slug:
+        return ProjectRepository.owned(org_slug, project_id, project)
+
+    @staticmethod
+    def owned(org_slug: str, project_id: int, found: Project | None) -> Project:
+        """`found` (project `project_id` as read, or None) when this organization owns it; else NotFound, as `get`
+        says it."""
+        if found is None or found.org_slug != org_slug:
             raise NotFound(f"project {project_id} not found")
-        return project
+        return found
 
     @staticmethod
     def get_by_id(project_id: int) -> Project:

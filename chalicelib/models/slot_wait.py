@@ -22,7 +22,6 @@ class SlotWait(Model):
 
 class SlotWaitRepository:
     @staticmethod
-    def oldest(org_slug: str) -> SlotWait | None:
-        for wait in SlotWait.query(org_slug, limit=1, consistent_read=True):
-            return wait
-        return None
+    def oldest(org_slug: str, count: int) -> list[SlotWait]:
+        """The first `count` in the organization's line, oldest first (one page: `count` is a plan's slots)."""
+        return list(SlotWait.query(org_slug, limit=count, consistent_read=True))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from chalicelib.aws import admin_token
 from chalicelib.errors import Forbidden, Unauthenticated
 from chalicelib.models.api_key import ApiKey, ApiKeyRepository
+from chalicelib.models.project_reads import ProjectKeys, ProjectRead, read_with_key
 
 SCOPES = (
     "projects:read",
@@ -39,6 +40,7 @@ class Principal:
     org_slug: str
     key_id: str
     scopes: frozenset[str]
+    plan: str | None = None  # the organization's plan, as the key carries it (None: read it from the organization)
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -65,13 +67,31 @@ def require_admin(authorization: str | None) -> None:
         raise Unauthenticated("invalid admin token")
 
 
-def authenticate(authorization: str | None) -> Principal:
-    token = bearer_token(authorization)
-    key_id = token[len(TOKEN_PREFIX) :].split("_", 1)[0] if token.startswith(TOKEN_PREFIX) else ""
-    key = ApiKeyRepository.find(key_id) if key_id else None
+def _key_id(token: str) -> str:
+    return token[len(TOKEN_PREFIX) :].split("_", 1)[0] if token.startswith(TOKEN_PREFIX) else ""
+
+
+def _verified(token: str, key: ApiKey | None) -> Principal:
     if key is None or not hmac.compare_digest(key.token_sha256, token_digest(token)):
         raise Unauthenticated("invalid API key")
-    return Principal(key.org_slug, key.key_id, granted_scopes(key))
+    return Principal(key.org_slug, key.key_id, granted_scopes(key), key.plan)
+
+
+def authenticate(authorization: str | None) -> Principal:
+    token = bearer_token(authorization)
+    key_id = _key_id(token)
+    return _verified(token, ApiKeyRepository.find(key_id) if key_id else None)
+
+
+def authenticate_reading(authorization: str | None, keys: ProjectKeys) -> tuple[Principal, ProjectRead]:
+    """`authenticate`, with `keys`' items read in the same round trip as the key (the key id is in the token). What
+    was read is returned only once the key is verified; a token that names no key reads nothing."""
+    token = bearer_token(authorization)
+    key_id = _key_id(token)
+    if not key_id:
+        raise Unauthenticated("invalid API key")
+    key, read = read_with_key(key_id, keys)
+    return _verified(token, key), read
 
 
 def granted_scopes(key: ApiKey) -> frozenset[str]:
@@ -91,7 +111,7 @@ class IssuedKey:
     token: str
 
 
-def issue_key(org_slug: str, name: str, scopes: list[str]) -> IssuedKey:
+def issue_key(org_slug: str, name: str, scopes: list[str], plan: str) -> IssuedKey:
     key_id = secrets.token_hex(8)
     token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
@@ -101,5 +121,6 @@ def issue_key(org_slug: str, name: str, scopes: list[str]) -> IssuedKey:
         token_sha256=token_digest(token),
         scopes=scopes,
         scope_catalogue=SCOPE_CATALOGUE,
+        plan=plan,
     )
     return IssuedKey(ApiKeyRepository.create(key), token)

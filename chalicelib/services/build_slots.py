@@ -1,11 +1,13 @@
 """Per-organization build slots: how many of an organization's builds may run at once, by plan.
 
-A deployment's pipeline first asks for a slot (AcquireSlot in the state machine). If one is free it
-proceeds at once; otherwise it waits in its organization's line, oldest first, and starts when a build of
-the same organization ends. Organizations never share slots, so one cannot starve another. All counting
-is conditional: the slot counter never exceeds the plan's limit and never goes below zero, a slot is given
-to a deployment only while it is still queued, and only a deployment that holds a slot gives one back, so
-a cancelled queued deployment frees nothing it did not hold.
+A deployment recorded while nobody waits in its organization's line takes a free slot as it is recorded
+(`take`, in the creation's transaction) and its pipeline goes straight to the build. Otherwise its pipeline
+first asks for a slot (AcquireSlot in the state machine). If one is free it proceeds at once; otherwise it
+waits in its organization's line, oldest first, and starts when a build of the same organization ends.
+Organizations never share slots, so one cannot starve another. All counting is conditional: the slot counter
+never exceeds the plan's limit and never goes below zero, a slot is given to a deployment only while it is
+still queued, and only a deployment that holds a slot gives one back, so a cancelled queued deployment frees
+nothing it did not hold.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from chalicelib.observability import deployment_context, logger
 from chalicelib.vocabulary import TERMINAL, Status
 
 SLOTS_BY_PLAN = {"free": 1, "pro": 3, "enterprise": 10}
+MOST_SLOTS = max(SLOTS_BY_PLAN.values())
 
 
 def slot_limit(org_slug: str) -> int:
@@ -40,6 +43,24 @@ def running(org_slug: str) -> int:
         return RegistryEntry.get(f"build-slots#{org_slug}", consistent_read=True).value or 0
     except RegistryEntry.DoesNotExist:
         return 0
+
+
+def limit_when_nobody_waits(org_slug: str) -> int | None:
+    """The organization's slot limit when nobody waits in its line (a new deployment may then `take` a free
+    slot as it is recorded); None when someone does: the newcomer joins the line behind them."""
+    if SlotWaitRepository.oldest(org_slug, 1):
+        return None
+    return slot_limit(org_slug)
+
+
+def take(tx: TransactWrite, org_slug: str, limit: int) -> None:
+    """A transaction's share of taking a free slot for a deployment it records queued with `slot_held`: the
+    same conditional count a grant makes, refused (ConditionFailed at its position) when every slot is taken."""
+    tx.update(
+        _counter(org_slug),
+        actions=[RegistryEntry.value.add(1)],
+        condition=RegistryEntry.value.does_not_exist() | (RegistryEntry.value < limit),
+    )
 
 
 def request(deployment_id: int, task_token: str) -> None:
@@ -64,30 +85,34 @@ def request(deployment_id: int, task_token: str) -> None:
 
 def dispatch(org_slug: str) -> None:
     """Give free slots to the oldest waiting deployments of the organization, one conditional grant at a time."""
-    limit = slot_limit(org_slug)
+    limit: int | None = None
     while True:
-        wait = SlotWaitRepository.oldest(org_slug)
-        if wait is None or running(org_slug) >= limit:
+        # The first `limit` in line are all that can be granted at once; the counter's condition in each grant
+        # says when the slots are taken, so the counter is not read first, and the plan only once someone waits.
+        waits = SlotWaitRepository.oldest(org_slug, limit or MOST_SLOTS)
+        if not waits:
             return
-        granted = _grant(org_slug, wait, limit)
-        if granted is None:
-            continue  # the waiter was no longer queued, or another dispatcher took it: look again
-        if not granted:
-            return  # every slot is taken
-        executions.succeed(wait.task_token, {"slot": True})
-        with deployment_context(wait.deployment_id, wait.project_id):
-            logger.info("build slot granted", extra={"org": org_slug, "slots": limit})
+        if limit is None:
+            limit = slot_limit(org_slug)
+            waits = waits[:limit]
+        for wait in waits:
+            granted = _grant(org_slug, wait, limit)
+            if granted is None:
+                continue  # the waiter was no longer queued, or another dispatcher took it: the next one
+            if not granted:
+                return  # every slot is taken
+            executions.succeed(wait.task_token, {"slot": True})
+            with deployment_context(wait.deployment_id, wait.project_id):
+                logger.info("build slot granted", extra={"org": org_slug, "slots": limit})
+        if len(waits) < limit:
+            return  # the whole line was served
 
 
 def _grant(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
     """True: granted. False: no slot free. None: this waiter is gone or no longer queued (dropped)."""
 
     def grant(tx: TransactWrite) -> None:
-        tx.update(
-            _counter(org_slug),
-            actions=[RegistryEntry.value.add(1)],
-            condition=RegistryEntry.value.does_not_exist() | (RegistryEntry.value < limit),
-        )
+        take(tx, org_slug, limit)
         tx.delete(wait, condition=SlotWait.position.exists())
         tx.update(
             Deployment(id=wait.deployment_id),
@@ -127,20 +152,22 @@ def release(deployment: Deployment) -> None:
     """A deployment that ended gives its slot back (only if it held one), and the next in line gets it."""
     holder = Deployment(id=deployment.id)
 
-    def give_back(tx: TransactWrite) -> None:
+    def release_held(tx: TransactWrite) -> None:
         tx.update(
             holder,
             actions=[Deployment.slot_held.remove()],
             condition=(Deployment.slot_held == True) & Deployment.status.is_in(*TERMINAL),  # noqa: E712
         )
-        tx.update(
-            _counter(deployment.org_slug),
-            actions=[RegistryEntry.value.add(-1)],
-            condition=RegistryEntry.value > 0,
-        )
+        give_back(tx, deployment.org_slug)
 
     try:
-        transact(give_back)
+        transact(release_held)
     except ConditionFailed:
         return  # it held no slot (or already gave it back)
     dispatch(deployment.org_slug)
+
+
+def give_back(tx: TransactWrite, org_slug: str) -> None:
+    """The counter's share of giving a slot back, for a transaction that also ends a deployment holding one
+    (conditional on its `slot_held`); `dispatch` the organization's line after it."""
+    tx.update(_counter(org_slug), actions=[RegistryEntry.value.add(-1)], condition=RegistryEntry.value > 0)

@@ -15,12 +15,12 @@ def create(slug: str, name: str | None, plan: str) -> Organization:
 
 
 def create_key(org_slug: str, name: str | None, scopes: list[str] | None) -> auth.IssuedKey:
-    OrganizationRepository.get(org_slug)
+    org = OrganizationRepository.get(org_slug)
     chosen = list(auth.SCOPES) if scopes is None else scopes
     unknown = sorted(set(chosen) - set(auth.SCOPES))
     if unknown:
         raise InvalidInput(f"unknown scopes {unknown}; valid scopes are {list(auth.SCOPES)}", field="scopes")
-    return auth.issue_key(org_slug, name or "default", sorted(set(chosen)))
+    return auth.issue_key(org_slug, name or "default", sorted(set(chosen)), str(org.plan))
 
 
 def revoke_key(org_slug: str, key_id: str) -> None:

@@ -69,6 +69,11 @@ def create(org_slug: str, body: ProjectCreate) -> ProjectView:
     return _view(ProjectRepository.create(project))
 
 
+def require(org_slug: str, project_id: int) -> Project:
+    """The organization's project (NotFound otherwise), without what its view reads besides."""
+    return ProjectRepository.get(org_slug, project_id)
+
+
 def get(org_slug: str, project_id: int) -> ProjectView:
     return _view(ProjectRepository.get(org_slug, project_id))
 

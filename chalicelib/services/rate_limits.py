@@ -156,15 +156,19 @@ def plan_of(org_slug: str) -> str:
     return str(OrganizationRepository.get(org_slug).plan)
 
 
-def admit(org_slug: str, bucket: str, now: float | None = None) -> RateLimitState:
+def admit(org_slug: str, bucket: str, now: float | None = None, plan: str | None = None) -> RateLimitState:
     """Count one request of the organization against its plan's budget in `bucket`; RateLimited when over.
 
-    The count does not depend on the plan, so the ADD and the read of the plan go out together: one round trip
-    of waiting instead of two, and the count is as exact as ever (the ADD is atomic; only the comparison waits)."""
+    `plan`: the organization's plan when the caller knows it (an API key carries it); else it is read. The count
+    does not depend on the plan, so the ADD and that read go out together: one round trip of waiting instead of
+    two, and the count is as exact as ever (the ADD is atomic; only the comparison waits)."""
     limit_for(DEFAULT_PLAN, bucket)  # an unknown bucket counts nothing
-    counted, plan = concurrency.both(lambda: _count(org_slug, bucket, now), lambda: plan_of(org_slug))
+    if plan is None:
+        counted, known = concurrency.both(lambda: _count(org_slug, bucket, now), lambda: plan_of(org_slug))
+    else:
+        counted, known = _count(org_slug, bucket, now), plan
     count, bucket, start, window = counted
-    return check(_state(limit_for(plan, bucket), count, bucket, start, window))
+    return check(_state(limit_for(known, bucket), count, bucket, start, window))
 
 
 class Admission:
@@ -172,25 +176,27 @@ class Admission:
     `result()`: the ADD and the read of the plan go out on the shared pool while the caller gets on with its own
     reads; the count stays exact (the ADD is atomic), only the comparison with the plan's limit waits."""
 
-    def __init__(self, org_slug: str, bucket: str, now: float | None) -> None:
+    def __init__(self, org_slug: str, bucket: str, now: float | None, plan: str | None) -> None:
         limit_for(DEFAULT_PLAN, bucket)  # an unknown bucket counts nothing
-        self._plan = concurrency.start(lambda: plan_of(org_slug))
+        self._plan = plan if plan is not None else concurrency.start(lambda: plan_of(org_slug))
         self._count = concurrency.start(lambda: _count(org_slug, bucket, now))
 
     def result(self) -> RateLimitState:
         """The window's standing with this request counted; RateLimited when over the plan's limit."""
         counted = self._count.result()  # waited for first: the count is made even when the plan read fails
         count, bucket, start, window = counted
-        return check(_state(limit_for(self._plan.result(), bucket), count, bucket, start, window))
+        plan = self._plan if isinstance(self._plan, str) else self._plan.result()
+        return check(_state(limit_for(plan, bucket), count, bucket, start, window))
 
 
-def admission(org_slug: str, bucket: str, now: float | None = None) -> Admission:
-    """Start counting one request of the organization in `bucket`; its verdict comes with `result()`."""
-    return Admission(org_slug, bucket, now)
+def admission(org_slug: str, bucket: str, now: float | None = None, plan: str | None = None) -> Admission:
+    """Start counting one request of the organization in `bucket` (against `plan` when the caller knows it); its
+    verdict comes with `result()`."""
+    return Admission(org_slug, bucket, now, plan)
 
 
-def standing(org_slug: str, bucket: str, now: float | None = None) -> RateLimitState:
-    return peek(org_slug, plan_of(org_slug), bucket, now)
+def standing(org_slug: str, bucket: str, now: float | None = None, plan: str | None = None) -> RateLimitState:
+    return peek(org_slug, plan if plan is not None else plan_of(org_slug), bucket, now)
 
 
 def headers(state: RateLimitState) -> dict[str, str]:

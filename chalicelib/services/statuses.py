@@ -7,10 +7,16 @@ GitLab sees it as created, running, success, failed or canceled.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.models.conditional import try_update
-from chalicelib.models.deployment import Deployment, DeploymentRepository
+from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment_status import DeploymentStatus, DeploymentStatusRepository
 from chalicelib.models.environment import Environment, EnvironmentRepository
+from chalicelib.models.registry import next_id
 from chalicelib.settings import get_settings
 from chalicelib.vocabulary import NON_TERMINAL, Status
 
@@ -52,15 +58,51 @@ def logs_url(deployment: Deployment) -> str:
     return f"{get_settings().api_url}/api/v1/public/projects/{deployment.project_id}/deployments/{deployment.id}/logs"
 
 
-def _description(deployment: Deployment, state: str) -> str:
+def _description(deployment: Deployment, state: str, status: str | None = None) -> str:
     text = {
         "queued": "Queued for build",
-        "in_progress": f"Deployment {deployment.status}",
+        "in_progress": f"Deployment {status or deployment.status}",
         "success": "Deployed",
         "failure": deployment.error_message or "Build failed",
         "error": "Deployment cancelled",
     }[state]
     return text[:DESCRIPTION_LIMIT]
+
+
+@dataclass(frozen=True)
+class PipelineReport:
+    """A pipeline state's status, to be written in the same transaction as the state move it reports: the move
+    carries `actions` (its claim on `reported_rank`), and `write` appends the status."""
+
+    status: DeploymentStatus
+    rank: int
+
+    @property
+    def actions(self) -> list[Action]:
+        return [Deployment.reported_rank.set(self.rank)]
+
+    def write(self, tx: TransactWrite) -> None:
+        tx.save(self.status, condition=DeploymentStatus.id.does_not_exist())
+
+
+def pipeline_report(deployment: Deployment, status: Status) -> PipelineReport:
+    """The status a built deployment shows once it moves to `status`, for a move that is the first (and only)
+    one to reach that state: its conditional write on the status it leaves makes the report once and in order."""
+    state = GITHUB_STATE[status]
+    log_url = logs_url(deployment)
+    environment_url = deployment.environment_url or deployment.deployment_url or ""
+    reported = DeploymentStatus(
+        deployment_id=deployment.id,
+        id=next_id("deployment-status"),
+        state=state,
+        description=_description(deployment, state, status),
+        environment=deployment.environment,
+        target_url=log_url,
+        log_url=log_url,
+        environment_url=environment_url,
+        creator="deployd",
+    )
+    return PipelineReport(reported, _RANK[state])
 
 
 def report_pipeline_state(deployment: Deployment) -> DeploymentStatus | None:
@@ -116,18 +158,27 @@ def deactivate_previous(deployment: Deployment) -> list[int]:
     """GitHub's auto_inactive: earlier non-transient, non-production deployments of the same environment
     whose latest state is success get an `inactive` status. Returns the ids made inactive."""
     env = EnvironmentRepository.find(deployment.project_id, deployment.environment)
-    previous = sorted((env.live_ids or set()) - {deployment.id}) if env else []
+    made_inactive = deactivate_superseded(deployment, env.live_ids if env else None)
+    Environment(project_id=deployment.project_id, name=deployment.environment).update(
+        actions=[Environment.live_ids.add({deployment.id})]
+    )
+    return made_inactive
+
+
+def deactivate_superseded(deployment: Deployment, live_ids: set[int] | None) -> list[int]:
+    """`deactivate_previous` given the environment's live deployments as read before `deployment` joined them
+    (the caller adds it): the earlier ones, read together, and those made inactive leave the set."""
+    previous = sorted((live_ids or set()) - {deployment.id})
     made_inactive: list[int] = []
-    for other_id in previous:
-        other = DeploymentRepository.find(other_id)
-        if other is None or other.transient_environment or other.production_environment:
+    for other in sorted(Deployment.batch_get(previous, consistent_read=True) if previous else [], key=lambda d: d.id):
+        if other.transient_environment or other.production_environment:
             continue
         mark_inactive(other, "Superseded by a newer successful deployment")
         made_inactive.append(other.id)
-    holder = Environment(project_id=deployment.project_id, name=deployment.environment)
     if made_inactive:  # one update may not both ADD to and DELETE from a set
-        holder.update(actions=[Environment.live_ids.delete(set(made_inactive))])
-    holder.update(actions=[Environment.live_ids.add({deployment.id})])
+        Environment(project_id=deployment.project_id, name=deployment.environment).update(
+            actions=[Environment.live_ids.delete(set(made_inactive))]
+        )
     return made_inactive
 
 

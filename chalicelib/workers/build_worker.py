@@ -16,13 +16,16 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.adapters import build_output, codebuild, executions, sites
 from chalicelib.adapters.build_logs import BuildLog
 from chalicelib.adapters.codebuild import CodeBuildRunner
 from chalicelib.adapters.runners import BuildJob, BuildResult, BuildRunner, BuildStarted, LocalBuildRunner
-from chalicelib.errors import NotFound
+from chalicelib.errors import ConditionFailed, NotFound
 from chalicelib.models.attributes import utc_now
-from chalicelib.models.conditional import try_update
+from chalicelib.models.base import read_together
+from chalicelib.models.conditional import transact, try_update
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.observability import build_duration, deployment_context, logger, queue_wait
@@ -120,7 +123,7 @@ def seconds_since(moment: datetime | None) -> float:
 def handle_build(message: dict[str, Any]) -> None:
     deployment_id = int(message["deployment_id"])
     token = str(message["task_token"])
-    deployment = DeploymentRepository.find(deployment_id)
+    deployment, project = _read_for_build(deployment_id, message)
     if deployment is None:
         executions.fail(token, "DeploymentNotFound", f"deployment {deployment_id} does not exist")
         return
@@ -131,31 +134,66 @@ def handle_build(message: dict[str, Any]) -> None:
             if deployment.status == Status.CANCELLED:
                 executions.fail(token, "DeploymentCancelled", "cancelled before the build started")
             return
-        try:
-            project = ProjectRepository.get_by_id(deployment.project_id)
-        except NotFound:
-            deployments.record_failure(deployment, "the project was deleted before the build started", cause="build")
-            executions.fail(token, "ProjectDeleted")
-            return
-        claimed = DeploymentRepository.transition(
-            deployment,
-            (Status.QUEUED,),
-            Status.CLONING,
-            started_at=utc_now(),
-            task_token=token,
-            staging_nonce=build_output.new_nonce(),
-        )
-        if not claimed:
+        if project is None or project.id != deployment.project_id:
+            try:
+                project = ProjectRepository.get_by_id(deployment.project_id)
+            except NotFound:
+                deployments.record_failure(
+                    deployment, "the project was deleted before the build started", cause="build"
+                )
+                executions.fail(token, "ProjectDeleted")
+                return
+        if not _claim(deployment, token):
             return
         logger.info("deployment cloning")
         queue_wait(seconds_since(deployment.created_at))
-        statuses.report_pipeline_state(deployment)
         outcome = _build(deployment, project, token)
         if isinstance(outcome, BuildStarted):
             # The token is answered when the build's completion event arrives (handle_build_state).
             logger.info("build started elsewhere", extra={"build_id": outcome.build_id})
             return
         _record_outcome(deployment, token, outcome)
+
+
+def _read_for_build(deployment_id: int, message: dict[str, Any]) -> tuple[Deployment | None, Project | None]:
+    """The deployment and its project, read together when the message names the project."""
+    if "project_id" not in message:
+        return DeploymentRepository.find(deployment_id), None
+    deployment, project = read_together((Deployment, deployment_id, None), (Project, int(message["project_id"]), None))
+    return deployment, project
+
+
+def _claim(deployment: Deployment, token: str) -> bool:
+    """queued -> cloning, with its "in_progress" status, in one transaction: only the first claim builds (a
+    redelivered message, or a second worker, finds the deployment claimed and does nothing)."""
+    now = utc_now()
+    fields: dict[str, Any] = {
+        "status": Status.CLONING,
+        "updated_at": now,
+        "started_at": now,
+        "task_token": token,
+        "staging_nonce": build_output.new_nonce(),
+    }
+    report = statuses.pipeline_report(deployment, Status.CLONING)
+
+    def claim(tx: TransactWrite) -> None:
+        actions = [getattr(Deployment, name).set(value) for name, value in fields.items()]
+        tx.update(
+            Deployment(id=deployment.id),
+            actions=[*actions, Deployment.event_seq.add(1), *report.actions],
+            condition=Deployment.status == Status.QUEUED,
+        )
+        report.write(tx)
+
+    try:
+        transact(claim)
+    except ConditionFailed:
+        return False
+    for name, value in fields.items():
+        setattr(deployment, name, value)
+    deployment.event_seq = (deployment.event_seq or 0) + 1
+    deployment.reported_rank = report.rank
+    return True
 
 
 def _build(deployment: Deployment, project: Project, token: str) -> BuildResult | BuildStarted:

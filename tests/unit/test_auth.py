@@ -21,7 +21,7 @@ def issued_key(tables: None) -> Callable[..., auth.IssuedKey]:
     """Issues an API key for an organization into the mocked api-keys table."""
 
     def issue(org_slug: str = "acme", scopes: list[str] | None = None) -> auth.IssuedKey:
-        return auth.issue_key(org_slug, "ci key", list(auth.SCOPES) if scopes is None else scopes)
+        return auth.issue_key(org_slug, "ci key", list(auth.SCOPES) if scopes is None else scopes, "pro")
 
     return issue
 
@@ -206,3 +206,56 @@ def test_a_key_made_now_has_exactly_the_scopes_it_was_given(issued_key: Callable
     with pytest.raises(Forbidden):
         principal.require("webhooks:write")
     assert auth.authenticate(f"Bearer {issued_key().token}").scopes == frozenset(auth.SCOPES)
+
+
+# ---- the plan a request is counted against comes with its key ----
+
+
+def _projects_limit(token: str) -> str:
+    from app import app
+
+    with Client(app) as api:
+        response = api.http.get("/api/v1/public/projects", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.body
+    return str(response.headers["x-ratelimit-limit"])
+
+
+def test_a_key_carries_its_organizations_plan_so_counting_a_request_reads_no_organization(
+    tables: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.models.organization import OrganizationRepository
+    from chalicelib.services import organizations, rate_limits
+
+    # Given a free organization and a key made for it
+    organizations.create("thrifty", None, "free")
+    token = organizations.create_key("thrifty", "ci", None).token
+    assert auth.authenticate(f"Bearer {token}").plan == "free"
+
+    # When the key lists projects while the organization cannot be read at all
+    def unreadable(slug: str) -> object:
+        raise AssertionError(f"read organization {slug}")
+
+    monkeypatch.setattr(OrganizationRepository, "get", staticmethod(unreadable))
+
+    # Then the request is answered and counted against the free plan's limit
+    assert _projects_limit(token) == str(rate_limits.limit_for("free", "api"))
+
+
+def test_a_key_made_before_keys_carried_the_plan_is_counted_against_its_organizations_plan(tables: None) -> None:
+    from chalicelib.models.api_key import ApiKey
+    from chalicelib.services import organizations, rate_limits
+
+    # Given an enterprise organization and a key stored as deployd stored keys before they carried the plan
+    organizations.create("bigco", None, "enterprise")
+    token = "dpl_noplan_secret"
+    ApiKey(
+        key_id="noplan",
+        org_slug="bigco",
+        name="old",
+        token_sha256=auth.token_digest(token),
+        scopes=list(auth.SCOPES),
+        scope_catalogue=auth.SCOPE_CATALOGUE,
+    ).save()
+
+    # When it lists projects, Then it is counted against the enterprise plan, read from the organization
+    assert _projects_limit(token) == str(rate_limits.limit_for("enterprise", "api"))

@@ -494,8 +494,12 @@ def test_a_redelivered_build_slot_request_neither_blocks_the_line_nor_takes_a_se
     from chalicelib.models.slot_wait import SlotWait
     from chalicelib.services import build_slots
 
-    # Given a deployment whose request for a build slot SQS delivers twice
+    # Given a deployment recorded while another waits in its organization's line (one cancelled while it waited,
+    # not dropped yet), so that its pipeline asks for a build slot; and SQS delivers that request twice
     project = site()
+    SlotWait(
+        org_slug=project.org, position=f"{0:015d}#{0:015d}", deployment_id=0, project_id=0, task_token="gone"
+    ).save()
     deployment_id = _deploy(project)
     sqs = client("sqs")
     url = cloud.queue_urls["activations"]

@@ -143,6 +143,25 @@ def test_a_transaction_whose_condition_fails_writes_nothing_and_names_the_failed
     assert stored is not None and stored.value == 1
 
 
+def test_a_refused_write_is_named_by_the_position_it_was_added_in_whatever_its_kind(tables: None) -> None:
+    # Given a counter at its limit of 1
+    RegistryEntry(name="slots", value=1).save()
+
+    # When one transaction first takes a slot (an update), then puts a new entry and deletes an absent one
+    # (PynamoDB sends deletes first, then puts, then updates)
+    def take(tx: TransactWrite) -> None:
+        tx.update(RegistryEntry(name="slots"), actions=[RegistryEntry.value.add(1)], condition=RegistryEntry.value < 1)
+        tx.save(RegistryEntry(name="holder", owner="d1"), condition=RegistryEntry.name.does_not_exist())
+        tx.delete(RegistryEntry(name="absent"))
+
+    with pytest.raises(ConditionFailed) as raised:
+        transact(take)
+
+    # Then the refusal names the update, the first write the transaction was given
+    assert raised.value.failed == {0}
+    assert _stored("holder") is None
+
+
 def test_a_transaction_whose_conditions_hold_writes_everything(tables: None) -> None:
     # Given nothing stored
     # When one transaction writes two entries

@@ -7,7 +7,12 @@ import os
 
 import pytest
 
-from chalicelib.local.moto_compat import convert_names_once, list_handler_methods_once, read_moto_modules_once
+from chalicelib.local.moto_compat import (
+    convert_names_once,
+    list_handler_methods_once,
+    parse_definitions_once,
+    read_moto_modules_once,
+)
 
 
 def test_a_backend_is_found_without_listing_the_disk_and_finds_what_the_listing_found(
@@ -61,3 +66,19 @@ def test_names_are_converted_once_each_and_as_moto_converts_them() -> None:
         assert utils.camelcase_to_underscores(name) == snake
         assert utils.camelcase_to_underscores(name) == snake
     assert utils.camelcase_to_underscores.cache_info().hits >= len(expected)  # type: ignore[attr-defined]
+
+
+def test_a_state_machine_definition_is_parsed_once_for_all_its_executions() -> None:
+    import json
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    first = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    second = json.dumps({"StartAt": "End", "States": {"End": {"Type": "Succeed"}}})
+    parse_definitions_once()
+    parse_definitions_once()  # idempotent
+
+    # Each definition's program is made once and handed to every execution of it; another definition has its own
+    program, _ = AmazonStateLanguageParser.parse(first)
+    assert AmazonStateLanguageParser.parse(first)[0] is program
+    assert AmazonStateLanguageParser.parse(second)[0] is not program

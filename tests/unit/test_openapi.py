@@ -3,6 +3,9 @@ it lacks no route of a documented dialect, and its schemas are those of the mode
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +13,8 @@ from openapi_spec_validator import validate
 
 from chalicelib.api import openapi
 from chalicelib.api.dialect import Dialect
+
+FUZZ_MODULE = "tests/e2e/test_openapi_fuzz.py"
 
 SERVER = "http://127.0.0.1:8000"
 
@@ -118,3 +123,23 @@ def test_operations_state_scope_answers_and_errors_in_the_native_shape(document:
     assert deployment["additionalProperties"] is False
     assert deployment["properties"]["created_at"]["format"] == "date-time"
     assert "deployed" in deployment["properties"]["status"]["enum"]
+
+
+def test_the_fuzz_test_has_one_case_per_operation_each_with_its_own_id(document: dict[str, Any]) -> None:
+    # Given the operations the document states
+    operations = {f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item}
+
+    # When the fuzz module is collected, as pytest-xdist's workers collect it
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", FUZZ_MODULE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
+
+    # Then each operation is a test of its own id (one id for all of them let xdist run a single one)
+    ids = [line for line in collected.stdout.splitlines() if line.startswith(FUZZ_MODULE + "::")]
+    assert len(ids) == len(set(ids)), collected.stdout[-2000:]
+    fuzzed = {i.split("[", 1)[1].rstrip("]") for i in ids if "test_every_operation_holds_to_the_document[" in i}
+    assert fuzzed == operations

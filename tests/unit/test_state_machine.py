@@ -282,21 +282,30 @@ def test_a_build_silent_past_its_heartbeat_fails_saying_how_long_it_was_waited_f
     assert "no heartbeat for 1s" in record["error_message"]["S"]
 
 
+def _holds_slot(choice: dict[str, Any]) -> bool:
+    """A Choice rule taken only by an execution whose deployment took a build slot as it was recorded."""
+    return {"Variable": "$.slot_held", "BooleanEquals": True} in choice.get("And", [])
+
+
 def test_no_path_reaches_the_build_and_its_clone_without_holding_a_build_slot(definition: dict[str, Any]) -> None:
-    # Given the pipeline without its AcquireSlot state
+    # Given the pipeline without its AcquireSlot state, and without the choice taken by a deployment recorded
+    # with a slot (services.build_slots.take)
     states = definition["States"]
     reachable: set[str] = set()
     pending = [definition["StartAt"]]
 
-    # When every state reachable from the start without passing AcquireSlot is collected
+    # When every state reachable from the start without passing either is collected
     while pending:
         name = pending.pop()
         if name in reachable or name == "AcquireSlot":
             continue
         reachable.add(name)
-        pending.extend(_targets(states[name]))
+        state = states[name]
+        without_slot = {**state, "Choices": [c for c in state.get("Choices", ()) if not _holds_slot(c)]}
+        pending.extend(_targets(without_slot))
 
     # Then the Build state (where the clone runs) is not among them: one organization's hanging clones only
     # ever occupy that organization's own slots
     assert "Build" not in reachable
     assert states["AcquireSlot"]["Next"] == "Build"
+    assert [c["Next"] for c in states["HeartbeatGiven"]["Choices"] if _holds_slot(c)] == ["Build"]

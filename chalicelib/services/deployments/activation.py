@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -86,87 +84,133 @@ def _environment_route(project: Project, deployment: Deployment) -> Route | None
     )
 
 
-def activate(deployment: Deployment) -> bool:
+def activate(deployment: Deployment, project: Project | None = None, environment: Environment | None = None) -> bool:
     """deploying -> deployed: publish the immutable URL, and make the build production unless a newer one is.
 
     False when the deployment is no longer deploying (cancelled meanwhile). An older build that finishes
     after a newer one has gone live is deployed at its own URL but never replaces the newer one.
+
+    `project` and `environment`, when given, were read together with the deployment (the activation handler
+    reads all three at once); an environment that moved since is read again. The same transaction publishes
+    the "success" status, joins the environment's live deployments and gives the build slot back.
     """
-    project = ProjectRepository.get_by_id(deployment.project_id)
-    for _attempt in range(5):
+    if project is None:
+        project = ProjectRepository.get_by_id(deployment.project_id)
         environment = EnvironmentRepository.find(project.id, deployment.environment)
+    holds_slot = bool(deployment.slot_held)
+    for _attempt in range(5):
         active_seq = environment.active_seq if environment else None
         promote = active_seq is None or active_seq < deployment.seq
+        live_before = set(environment.live_ids or set()) if environment else set()
+        written = _Activation(project, deployment, active_seq, promote, holds_slot)
         try:
-            transact(
-                functools.partial(
-                    _write_activation, project=project, deployment=deployment, active_seq=active_seq, promote=promote
-                )
-            )
+            transact(written.write)
         except ConditionFailed:
             deployment.refresh(consistent_read=True)
             if deployment.status != Status.DEPLOYING:
                 return False
+            holds_slot = bool(deployment.slot_held)
+            environment = EnvironmentRepository.find(project.id, deployment.environment)
             continue  # the environment moved under us (a newer build went live): decide again
-        deployment.refresh(consistent_read=True)
+        written.apply()
         logger.info("deployment live", extra={"deployment_url": deployment.deployment_url, "promoted": promote})
         deployment_event("succeeded")
-        statuses.report_pipeline_state(deployment)
-        build_slots.release(deployment)
+        statuses.deactivate_superseded(deployment, live_before)
+        if holds_slot:
+            build_slots.dispatch(deployment.org_slug)
         return True
     raise Conflict(f"deployment {deployment.id} could not be activated: its environment kept changing")
 
 
-def _write_activation(
-    tx: TransactWrite, project: Project, deployment: Deployment, active_seq: int | None, promote: bool
-) -> None:
-    """One transaction: the deployment goes live at its own URL, leaves the in-flight set, and, when
-    `promote`, becomes what the environment serves, all conditional on what was read before."""
-    label = sites.deployment_label(deployment.id, project.slug, project.org_slug)
-    own_url = sites.url_for(label)
-    environment_route = _environment_route(project, deployment) if promote else None
-    environment_url = sites.url_for(environment_route.host) if environment_route is not None else own_url
-    now = utc_now()
-    # Its status_changed event, and when it becomes what the environment serves its promoted event after it.
-    actions: list[Action] = [
-        Deployment.status.set(Status.DEPLOYED),
-        Deployment.deployment_url.set(own_url),
-        Deployment.environment_url.set(environment_url),
-        Deployment.deployed_at.set(now),
-        Deployment.finished_at.set(now),
-        Deployment.updated_at.set(now),
-    ]
-    if promote:
-        actions += [
-            Deployment.promoted_at.set(now),
-            Deployment.promoted_environment.set(deployment.environment),
-            Deployment.event_seq.add(2),
-        ]
-    else:
-        actions.append(Deployment.event_seq.add(1))
-    tx.update(deployment, actions=actions, condition=Deployment.status == Status.DEPLOYING)
-    env_actions: list[Action] = [Environment.in_flight.delete({deployment.id}), Environment.updated_at.set(now)]
-    env_condition: Condition
-    if promote:
-        env_actions += [
-            Environment.active_deployment_id.set(deployment.id),
-            Environment.active_seq.set(deployment.seq),
-        ]
-        env_condition = Environment.active_seq.does_not_exist() | (Environment.active_seq < deployment.seq)
-    else:
-        env_condition = Environment.active_seq == active_seq  # type: ignore[assignment]
-    tx.update(
-        Environment(project_id=deployment.project_id, name=deployment.environment),
-        actions=env_actions,
-        condition=env_condition,
-    )
-    tx.save(
-        Route(
-            host=label,
-            artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(deployment.id),
-            deployment_id=deployment.id,
-            project_id=project.id,
+class _Activation:
+    """One transaction: the deployment goes live at its own URL with its "success" status, leaves the in-flight
+    set, joins the live deployments, gives its build slot back (when it holds one) and, when `promote`, becomes
+    what the environment serves; all conditional on what was read before. `apply` then updates the deployment
+    in hand with what was written, so nobody reads it again."""
+
+    def __init__(
+        self, project: Project, deployment: Deployment, active_seq: int | None, promote: bool, holds_slot: bool
+    ) -> None:
+        self.project, self.deployment, self.active_seq = project, deployment, active_seq
+        self.promote, self.holds_slot = promote, holds_slot
+        self.label = sites.deployment_label(deployment.id, project.slug, project.org_slug)
+        self.own_url = sites.url_for(self.label)
+        self.environment_route = _environment_route(project, deployment) if promote else None
+        route = self.environment_route
+        self.environment_url = sites.url_for(route.host) if route is not None else self.own_url
+        self.now = utc_now()
+        self.events = 2 if promote else 1  # its status_changed event, and its promoted event when promoted
+        live = Deployment(
+            id=deployment.id,
+            project_id=deployment.project_id,
+            environment=deployment.environment,
+            status=Status.DEPLOYED,
+            deployment_url=self.own_url,
+            environment_url=self.environment_url,
+            managed=deployment.managed,
         )
-    )
-    if environment_route is not None:
-        tx.save(environment_route)
+        self.report = statuses.pipeline_report(live, Status.DEPLOYED)
+
+    def write(self, tx: TransactWrite) -> None:
+        deployment, now = self.deployment, self.now
+        actions: list[Action] = [
+            Deployment.status.set(Status.DEPLOYED),
+            Deployment.deployment_url.set(self.own_url),
+            Deployment.environment_url.set(self.environment_url),
+            Deployment.deployed_at.set(now),
+            Deployment.finished_at.set(now),
+            Deployment.updated_at.set(now),
+            Deployment.event_seq.add(self.events),
+            *self.report.actions,
+        ]
+        condition = Deployment.status == Status.DEPLOYING
+        if self.promote:
+            actions += [Deployment.promoted_at.set(now), Deployment.promoted_environment.set(deployment.environment)]
+        if self.holds_slot:
+            actions.append(Deployment.slot_held.remove())
+            condition &= Deployment.slot_held == True  # noqa: E712
+        tx.update(Deployment(id=deployment.id), actions=actions, condition=condition)
+        env_actions: list[Action] = [
+            Environment.in_flight.delete({deployment.id}),
+            Environment.live_ids.add({deployment.id}),
+            Environment.updated_at.set(now),
+        ]
+        env_condition: Condition
+        if self.promote:
+            env_actions += [
+                Environment.active_deployment_id.set(deployment.id),
+                Environment.active_seq.set(deployment.seq),
+            ]
+            env_condition = Environment.active_seq.does_not_exist() | (Environment.active_seq < deployment.seq)
+        else:
+            env_condition = Environment.active_seq == self.active_seq  # type: ignore[assignment]
+        tx.update(
+            Environment(project_id=deployment.project_id, name=deployment.environment),
+            actions=env_actions,
+            condition=env_condition,
+        )
+        tx.save(
+            Route(
+                host=self.label,
+                artifact_prefix=deployment.artifact_prefix or sites.artifact_prefix(deployment.id),
+                deployment_id=deployment.id,
+                project_id=self.project.id,
+            )
+        )
+        if self.environment_route is not None:
+            tx.save(self.environment_route)
+        self.report.write(tx)
+        if self.holds_slot:
+            build_slots.give_back(tx, deployment.org_slug)
+
+    def apply(self) -> None:
+        deployment, now = self.deployment, self.now
+        deployment.status = Status.DEPLOYED
+        deployment.deployment_url, deployment.environment_url = self.own_url, self.environment_url
+        deployment.deployed_at = deployment.finished_at = deployment.updated_at = now
+        deployment.event_seq = (deployment.event_seq or 0) + self.events
+        deployment.reported_rank = self.report.rank
+        if self.promote:
+            deployment.promoted_at, deployment.promoted_environment = now, deployment.environment
+        if self.holds_slot:
+            deployment.slot_held = None

@@ -16,7 +16,7 @@ from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRe
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.observability import deployment_context, deployment_event, logger
-from chalicelib.services import statuses
+from chalicelib.services import build_slots, statuses
 from chalicelib.services.deployments.external import promote_external
 from chalicelib.services.deployments.queries import DeploymentView, active_id
 from chalicelib.services.deployments.terminal import record_failure
@@ -44,21 +44,29 @@ class DeploymentSpec:
 
 
 def trigger(
-    org_slug: str, project_id: int, branch: str | None, creator: str, triggered_by: str = "api"
+    org_slug: str,
+    project_id: int,
+    branch: str | None,
+    creator: str,
+    triggered_by: str = "api",
+    project: Project | None = None,
 ) -> DeploymentView:
     """The native trigger (the native API's, Slack's `deploy`, Mintlify's update): a deployment of the branch
     head (default branch) to production."""
-    return create(org_slug, project_id, DeploymentSpec(triggered_by=triggered_by, ref=branch, creator=creator))
+    spec = DeploymentSpec(triggered_by=triggered_by, ref=branch, creator=creator)
+    return create(org_slug, project_id, spec, project)
 
 
-def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentView:
+def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Project | None = None) -> DeploymentView:
     """Record a deployment of the ref as it resolves now; start its pipeline when deployd builds the project.
 
     A project with a build command is built by deployd (`managed`): the deployment starts queued and the
     pipeline moves it. A project without one is a ledger for an external deployer: the deployment starts
-    in `spec.external_status` (default queued) and moves only when its deployer reports.
+    in `spec.external_status` (default queued) and moves only when its deployer reports. `project`: the
+    organization's project as the caller has just read it (strongly consistent), not to be read again.
     """
-    project = ProjectRepository.get(org_slug, project_id)
+    if project is None or project.id != project_id or project.org_slug != org_slug:
+        project = ProjectRepository.get(org_slug, project_id)
     managed = project.build_command is not None
     if managed and spec.external_status not in (None, Status.QUEUED):
         raise Conflict(f"project {project_id} is built by deployd: its deployments start queued and follow the build")
@@ -99,10 +107,27 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         deployed_at=now if status == Status.DEPLOYED else None,
         event_seq=1,  # its created event
     )
-    environment_id = _environment_id(project.id, spec.environment)
+    environment = EnvironmentRepository.find(project.id, spec.environment)
+    environment_id = _environment_id(environment)
+    report = None
+    if managed:
+        # Its execution's name is fixed by its id, so the ARN is known before the execution starts; and its
+        # "queued" status is published with the record itself, before any worker can claim it.
+        deployment.execution_arn = executions.execution_arn(deployment.id)
+        report = statuses.pipeline_report(deployment, Status.QUEUED)
+        deployment.reported_rank = report.rank
+    # With nobody in its organization's line, a build of deployd's takes a free build slot as it is recorded, and
+    # its pipeline starts building at once instead of asking for one (the line's order and the limit are kept:
+    # the slot is taken by the same conditional count a grant makes).
+    slots = build_slots.limit_when_nobody_waits(org_slug) if managed else None
 
     def record(tx: TransactWrite) -> None:
+        if slots is not None:
+            build_slots.take(tx, org_slug, slots)  # first: a refusal at position 0 means every slot is taken
+        deployment.slot_held = True if slots is not None else None
         tx.save(deployment, condition=Deployment.id.does_not_exist())
+        if report is not None:
+            report.write(tx)
         env_actions: list[Action] = [
             Environment.id.set(Environment.id | environment_id),
             Environment.created_at.set(Environment.created_at | now),
@@ -116,7 +141,13 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
         tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)], condition=Project.id.exists())
 
     try:
-        transact(record)
+        try:
+            transact(record)
+        except ConditionFailed as exc:
+            if slots is None or exc.failed != {0}:
+                raise
+            slots = None  # every slot was taken meanwhile: recorded without one, the pipeline asks for one
+            transact(record)
     except (ConditionFailed, TransactionFailed) as exc:
         # The reserved seq stays unused: listing tolerates gaps.
         if isinstance(exc, TransactionFailed) and not exc.cancelled:  # DynamoDB refused the request itself
@@ -133,22 +164,28 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec) -> DeploymentVi
             # status. One created queued has none yet, as a new GitHub deployment has none.
             if status != Status.QUEUED:
                 statuses.publish_external_state(deployment)
-    # The response shows the deployment as created (queued), even if a worker has already claimed it.
-    return DeploymentView(deployment, active_id(project.id, deployment.environment) == deployment.id)
+    # The response shows the deployment as created (queued), even if a worker has already claimed it. Only a
+    # deployment recorded as deployed (an external deployer's report) can already be what its environment serves.
+    active = deployment.status == Status.DEPLOYED and active_id(project.id, deployment.environment) == deployment.id
+    return DeploymentView(deployment, active)
 
 
-def _environment_id(project_id: int, name: str) -> int:
+def _environment_id(existing: Environment | None) -> int:
     """The environment's public id; a new one is allocated only the first time the environment is used."""
-    existing = EnvironmentRepository.find(project_id, name)
     if existing is not None and existing.id is not None:
         return existing.id
     return next_id("environment")
 
 
 def _start_pipeline(deployment: Deployment, project: Project) -> None:
-    statuses.report_pipeline_state(deployment)  # "queued" first: a worker may claim it as soon as it starts
     try:
-        arn = executions.start(deployment.id, project.id, deployment.environment, project.build_timeout_seconds)
+        arn = executions.start(
+            deployment.id,
+            project.id,
+            deployment.environment,
+            project.build_timeout_seconds,
+            slot_held=bool(deployment.slot_held),
+        )
     except Exception as exc:  # the pipeline could not start: end the deployment rather than leave it queued
         logger.exception("could not start the deployment pipeline")
         record_failure(
@@ -156,5 +193,8 @@ def _start_pipeline(deployment: Deployment, project: Project) -> None:
         )
         return
     deployment_event("started")
-    Deployment(id=deployment.id).update(actions=[Deployment.execution_arn.set(arn)], condition=Deployment.id.exists())
-    deployment.execution_arn = arn
+    if arn != deployment.execution_arn:  # Step Functions named it otherwise than predicted: record its own
+        Deployment(id=deployment.id).update(
+            actions=[Deployment.execution_arn.set(arn)], condition=Deployment.id.exists()
+        )
+        deployment.execution_arn = arn

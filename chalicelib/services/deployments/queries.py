@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib import concurrency
 from chalicelib.adapters import build_logs
 from chalicelib.adapters.build_logs import LogText
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
+from chalicelib.models.project_reads import ProjectRead, read_together
 from chalicelib.services import listing
 from chalicelib.services.listing import Page
 from chalicelib.vocabulary import Status
@@ -53,37 +53,44 @@ def _owned(project: Project, deployment: Deployment | None, deployment_id: int) 
     return deployment
 
 
-def _project_and_deployment(org_slug: str, project_id: int, deployment_id: int) -> tuple[Project, Deployment]:
-    """Both read at once (neither key needs the other); the project still decides who may see the deployment."""
-    project, found = concurrency.both(
-        lambda: ProjectRepository.get(org_slug, project_id), lambda: DeploymentRepository.find(deployment_id)
-    )
-    return project, _owned(project, found, deployment_id)
+def view(org_slug: str, project_id: int, deployment_id: int, read: ProjectRead | None = None) -> DeploymentView:
+    """The project, the deployment and production read together (their keys are all in the path), or as `read` has
+    them already (read with the caller's key); a deployment of another environment (a preview) reads its own
+    environment after. The project still decides who may see the deployment: a deleted project's deployments,
+    whose records are kept, answer 404."""
+    read = read or read_together(project_id, deployment_id, PRODUCTION)
+    project = ProjectRepository.owned(org_slug, project_id, read.project)
+    deployment = _owned(project, read.deployment, deployment_id)
+    if deployment.environment == PRODUCTION:
+        environment = read.environment
+    else:
+        environment = EnvironmentRepository.find(project.id, deployment.environment)
+    active = environment.active_deployment_id if environment is not None else None
+    return DeploymentView(deployment, active == deployment.id)
 
 
-def view(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
-    project, deployment = _project_and_deployment(org_slug, project_id, deployment_id)
-    return DeploymentView(deployment, active_id(project.id, deployment.environment) == deployment.id)
-
-
-def list_page(org_slug: str, project_id: int, page: int, per_page: int) -> Page[DeploymentView]:
-    """Newest first, each deployment marked when production serves it."""
+def list_page(
+    org_slug: str, project_id: int, page: int, per_page: int, read: ProjectRead | None = None
+) -> Page[DeploymentView]:
+    """Newest first, each deployment marked when production serves it (the project and production as `read` has
+    them, when it does)."""
     if not 1 <= page <= MAX_PAGE:
         raise InvalidInput(f"page must be between 1 and {MAX_PAGE}", field="page")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
-    # Production's active deployment is read beside the project: its key is the path's project id.
-    project, active = concurrency.both(
-        lambda: ProjectRepository.get(org_slug, project_id), lambda: active_id(project_id)
-    )
+    # Production is read with the project: its key is the path's project id.
+    read = read or read_together(project_id, None, PRODUCTION)
+    project = ProjectRepository.owned(org_slug, project_id, read.project)
+    active = read.environment.active_deployment_id if read.environment is not None else None
     found = listing.deployments(project, page, per_page)
     return found.map(lambda d: DeploymentView(d, d.id == active))
 
 
-def logs(org_slug: str, project_id: int, deployment_id: int) -> BuildLogView:
+def logs(org_slug: str, project_id: int, deployment_id: int, read: ProjectRead | None = None) -> BuildLogView:
     """The deployment, then its log: read in that order, a log read after a final status holds every line the
     build wrote before it."""
-    _, deployment = _project_and_deployment(org_slug, project_id, deployment_id)
+    read = read or read_together(project_id, deployment_id, None)
+    deployment = _owned(ProjectRepository.owned(org_slug, project_id, read.project), read.deployment, deployment_id)
     return BuildLogView(deployment, build_log(deployment))
 
 

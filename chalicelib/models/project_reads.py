@@ -1,0 +1,76 @@
+"""A project, one of its deployments and one of its environments read in one BatchGetItem: what the API's reads of
+a deployment need, keyed by the request's path alone, so they cost one round trip instead of one each. The caller's
+API key can be read in the same round trip (`read_with_key`): its key id is in the token, so admission and the view
+of a route that declares its reads wait for one read between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pynamodb.models import Model
+
+from chalicelib.models.api_key import ApiKey
+from chalicelib.models.base import batch_get
+from chalicelib.models.deployment import Deployment
+from chalicelib.models.environment import Environment
+from chalicelib.models.project import Project
+
+Found = dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ProjectRead:
+    """What was found of each key asked (None: not there, or not asked)."""
+
+    project: Project | None
+    deployment: Deployment | None
+    environment: Environment | None
+
+
+@dataclass(frozen=True)
+class ProjectKeys:
+    """The keys of a project, and of one of its deployments and one of its environments when named."""
+
+    project_id: int
+    deployment_id: int | None = None
+    environment: str | None = None
+
+    def asked(self) -> dict[str, dict[str, Any]]:
+        """BatchGetItem's request items for these keys, strongly consistent as single reads are."""
+        asked = {Project.Meta.table_name: _consistent({"id": {"N": str(self.project_id)}})}
+        if self.deployment_id is not None:
+            asked[Deployment.Meta.table_name] = _consistent({"id": {"N": str(self.deployment_id)}})
+        if self.environment is not None:
+            key = {"project_id": {"N": str(self.project_id)}, "name": {"S": self.environment}}
+            asked[Environment.Meta.table_name] = _consistent(key)
+        return asked
+
+    def read(self, found: Found) -> ProjectRead:
+        return ProjectRead(_one(Project, found), _one(Deployment, found), _one(Environment, found))
+
+
+def read_together(project_id: int, deployment_id: int | None, environment: str | None) -> ProjectRead:
+    """The project, and the deployment and the project's environment when named. Whose they are is the caller's to
+    check (the project's organization, the deployment's project)."""
+    keys = ProjectKeys(project_id, deployment_id, environment)
+    return keys.read(batch_get(keys.asked()))
+
+
+def read_with_key(key_id: str, keys: ProjectKeys) -> tuple[ApiKey | None, ProjectRead]:
+    """API key `key_id` (None: there is none, a revoked key included) and `keys`' items, in one BatchGetItem. Nothing
+    read here may be shown before the key is verified, and whose the items are is still the caller's to check."""
+    found = batch_get({ApiKey.Meta.table_name: _consistent({"key_id": {"S": key_id}}), **keys.asked()})
+    return _one(ApiKey, found), keys.read(found)
+
+
+def _consistent(key: dict[str, Any]) -> dict[str, Any]:
+    return {"Keys": [key], "ConsistentRead": True}
+
+
+M = TypeVar("M", bound=Model)
+
+
+def _one(model: type[M], found: Found) -> M | None:
+    items = found.get(model.Meta.table_name)
+    return model.from_raw_data(items[0]) if items else None

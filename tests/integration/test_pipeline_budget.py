@@ -1,0 +1,35 @@
+"""What one deployment costs in AWS calls, trigger to deployed (bench/pipeline.py counts them; `make bench` prints
+the same figures). Counted, never timed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.pipeline import DYNAMODB_BUDGET, calls_per_deployment, dynamodb_calls
+from chalicelib.local.stack import EmbeddedStack
+from tests.support.git import GitRepo
+
+
+@pytest.fixture(scope="module")
+def calls(stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
+    """The calls of one deployment of a project with nothing to build, triggered over HTTP while its
+    organization's build slots are free, and followed until its pipeline has ended."""
+    repo = GitRepo.create(tmp_path_factory.mktemp("budget") / "repo", {"index.html": "<h1>budget</h1>\n"})
+    return calls_per_deployment(stack.api_url, repo.path)
+
+
+def _table(calls: dict[str, float]) -> str:
+    return "\n".join(f"{name}: {n:.1f}" for name, n in sorted(calls.items()))
+
+
+def test_a_deployment_makes_no_more_dynamodb_calls_than_its_budget(calls: dict[str, float]) -> None:
+    # Given a deployment followed from its trigger until its pipeline ended (the fixture)
+    # Then it was deployed making no more DynamoDB calls than the budget
+    assert 0 < dynamodb_calls(calls) <= DYNAMODB_BUDGET, _table(calls)
+
+
+def test_a_deployment_recorded_with_a_free_slot_does_not_wait_for_one(calls: dict[str, float]) -> None:
+    # Given a deployment triggered while its organization's slots are free (the fixture)
+    # Then its pipeline answered two tasks, the build and the activation, and never asked for a build slot
+    assert calls.get("stepfunctions.SendTaskSuccess") == 2, _table(calls)
+    assert calls.get("sqs.SendMessage") == 2, _table(calls)
