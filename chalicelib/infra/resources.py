@@ -180,6 +180,15 @@ DEPLOY_HOOKS = Table(
     "deploy-hooks", Key("digest", "S"), indexes=(Index("by-project", Key("project_id", "N"), Key("id", "N")),)
 )
 
+# Every change of what an environment serves (models.promotion), by project and id (newest last); the
+# by-environment index lists one environment's ("<project_id>#<environment>").
+PROMOTIONS = Table(
+    "promotions",
+    Key("project_id", "N"),
+    Key("id", "N"),
+    indexes=(Index("by-environment", Key("environment_key", "S"), Key("id", "N")),),
+)
+
 TABLES: tuple[Table, ...] = (
     ORGANIZATIONS,
     API_KEYS,
@@ -197,6 +206,7 @@ TABLES: tuple[Table, ...] = (
     SLACK_LIVE_MESSAGES,
     DEPLOY_HOOKS,
     IDEMPOTENCY,
+    PROMOTIONS,
 )
 
 # A build message is the state machine's Build task waiting for its token. Redelivered (its worker crashed or

@@ -14,6 +14,7 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.idempotency_claim import IdempotencyClaim
     from chalicelib.models.organization import Organization
     from chalicelib.models.project import Project
+    from chalicelib.models.promotion import Promotion
     from chalicelib.models.registry import RegistryEntry
     from chalicelib.models.route import Route
     from chalicelib.models.route_mirror_marker import RouteMirrorMarker
@@ -33,6 +34,7 @@ def all_models() -> list[type[Model]]:
         IdempotencyClaim,
         Organization,
         Project,
+        Promotion,
         RegistryEntry,
         Route,
         RouteMirrorMarker,

@@ -20,6 +20,7 @@ from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import Environment
 from chalicelib.models.idempotency_claim import IdempotencyClaim
 from chalicelib.models.project import Project
+from chalicelib.models.promotion import Promotion
 from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait
 from chalicelib.models.webhook import Webhook
@@ -39,6 +40,7 @@ _SEQUENCES: dict[str, type[Model]] = {
     "environment": Environment,
     "webhook": Webhook,
     "deploy_hook": DeployHook,
+    "promotion": Promotion,
 }
 
 
