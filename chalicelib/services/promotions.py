@@ -124,13 +124,30 @@ def record(
                 recheck(environment)
             continue
         if free:
-            executions.start_promotion(promotion_id, _execution_input(project, promotion))
+            _start_recorded(project, promotion)
         logger.info(
             "promotion recorded",
             extra={"promotion_id": promotion_id, "reason": reason, "to_deployment_id": target.id, "waits": not free},
         )
         return promotion
     raise Conflict(f"the {target.environment} environment kept changing; retry")
+
+
+def _start_recorded(project: Project, promotion: Promotion) -> None:
+    """Start the execution of a promotion that holds its environment's line. If it cannot start, the promotion ends
+    failed and the line goes on, so that nothing waits behind a promotion that never runs; the error propagates."""
+    try:
+        executions.start_promotion(promotion.id, _execution_input(project, promotion))
+    except Exception as exc:
+        now = utc_now()
+        actions: list[Action] = [
+            Promotion.status.set(FAILED),
+            Promotion.error_message.set(f"its execution could not start: {type(exc).__name__}"),
+            Promotion.finished_at.set(now),
+            Promotion.updated_at.set(now),
+        ]
+        _end(promotion, actions, VERIFYING)
+        raise
 
 
 def _record_write(

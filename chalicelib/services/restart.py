@@ -13,7 +13,8 @@ import time
 from pynamodb.models import Model
 
 from chalicelib.adapters import webhook_queue
-from chalicelib.models.conditional import try_delete, try_update
+from chalicelib.models.attributes import utc_now
+from chalicelib.models.conditional import try_delete, try_update, unchanged
 from chalicelib.models.deploy_hook import DeployHook
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus
@@ -58,6 +59,7 @@ def end_interrupted_work() -> int:
         if record_failure(deployment, INTERRUPTED, cause="platform"):
             ended += 1
     _free_build_slots()
+    _end_interrupted_promotions()
     _release_environments()
     _level_sequences()
     _forget_unfinished_requests()  # so a retry of a request the stop cut short runs it again
@@ -84,6 +86,33 @@ def resume_webhook_deliveries() -> int:
         webhook_queue.enqueue(delivery.webhook_id, delivery.id, max(0.0, due - now))
         resumed += 1
     return resumed
+
+
+def _end_interrupted_promotions() -> None:
+    """A promotion's execution ended with the process: it ends failed (what its environment serves stays as it is,
+    switched or not), and its environment's line is cleared, the promotions waiting in it failed with it (their
+    deployments were ended above; a rollback is asked for again)."""
+    from chalicelib.models.promotion import ENDED, FAILED
+
+    now = utc_now()
+    for promotion in Promotion.scan(~Promotion.status.is_in(*ENDED), consistent_read=True):
+        try_update(
+            promotion,
+            [
+                Promotion.status.set(FAILED),
+                Promotion.error_message.set(INTERRUPTED),
+                Promotion.finished_at.set(now),
+                Promotion.updated_at.set(now),
+            ],
+            Promotion.status == promotion.status,
+        )
+    lined = Environment.promoting.exists() | Environment.promotion_waiting.exists()
+    for environment in Environment.scan(lined, consistent_read=True):
+        try_update(
+            Environment(project_id=environment.project_id, name=environment.name),
+            [Environment.promoting.remove(), Environment.promotion_waiting.remove()],
+            unchanged(Environment.promoting, environment.promoting),
+        )
 
 
 def _free_build_slots() -> None:
