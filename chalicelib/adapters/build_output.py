@@ -194,6 +194,7 @@ def _copy(prefix: str, destination: str, entry: _Entry) -> bool:
         CopySource={"Bucket": bucket, "Key": prefix + FILES + entry.path},
         MetadataDirective="REPLACE",
         ContentType=sites.content_type(entry.path),
+        Metadata=sites.artifact_metadata(destination),
         ChecksumAlgorithm="SHA256",
     )
     checksum = result.get("CopyObjectResult", {}).get("ChecksumSHA256")

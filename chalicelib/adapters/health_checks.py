@@ -1,7 +1,8 @@
 """GET a site's health-check path the way a visitor would, and say whether the intended deployment answered it.
 
-The site server (the embedded stack's, and CloudFront's router on AWS) names the deployment that served each answer
-in `X-Deployd-Deployment-Id`: a 2xx from another deployment (a stale route, a cached answer) is not a pass.
+The embedded site server names the deployment that served each answer in `X-Deployd-Deployment-Id`; on AWS the
+served object does, in its metadata (`x-amz-meta-deployd-deployment-id`, adapters.sites.artifact_metadata), which
+CloudFront passes on. A 2xx from another deployment (a stale route, a cached answer) is not a pass.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 SERVED_BY_HEADER = "X-Deployd-Deployment-Id"
+SERVED_BY_METADATA_HEADER = "x-amz-meta-deployd-deployment-id"
 ATTEMPTS = 3
 TIMEOUT_SECONDS = 2.0
 BACKOFF_SECONDS = (0.1, 0.3)  # before the second and the third attempt
@@ -61,7 +63,7 @@ def _get(url: str) -> tuple[int | None, int | None, str | None]:
         connection.request("GET", target, headers={"User-Agent": "deployd-health-check", "Cache-Control": "no-cache"})
         response = connection.getresponse()
         response.read(_MAX_BODY_BYTES)
-        named = response.getheader(SERVED_BY_HEADER)
+        named = response.getheader(SERVED_BY_HEADER) or response.getheader(SERVED_BY_METADATA_HEADER)
         served_by = int(named) if named and named.strip().isdigit() else None
         return response.status, served_by, None if 200 <= response.status < 300 else f"answered {response.status}"
     except (OSError, http.client.HTTPException) as exc:

@@ -43,6 +43,7 @@ from chalicelib.workers.build_state import handle_build_state
 from chalicelib.workers.build_worker import handle_build
 from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
 from tests.support.polling import wait_until
+from tests.support.promotions import run_promotions_inline
 
 T = TypeVar("T")
 LOG_GROUP = "/deployd/test/builds"
@@ -265,8 +266,11 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
+def cloud(settings_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     from moto import mock_aws
+
+    # Going live is a promotion (issue 16): run in the handler's thread here, its sites answering healthy.
+    run_promotions_inline(monkeypatch)
 
     settings_env(
         **MOCK_AWS_ENV,

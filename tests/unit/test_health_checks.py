@@ -86,3 +86,33 @@ def test_no_answer_at_all_is_a_failure_without_a_status() -> None:
 def test_the_health_check_path_joins_the_site_url() -> None:
     assert health_checks.site_url("http://sites.example/d7--site/", "/health") == "http://sites.example/d7--site/health"
     assert health_checks.site_url("https://site.example/", "/") == "https://site.example/"
+
+
+def test_an_object_that_names_its_deployment_in_its_s3_metadata_passes_as_on_aws(site: Callable[[Script], str]) -> None:
+    # Given an answer naming its deployment the way S3 (through CloudFront) answers an object's metadata
+    class MetadataHandler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header(health_checks.SERVED_BY_METADATA_HEADER, "7")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MetadataHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = health_checks.check(f"http://127.0.0.1:{server.server_address[1]}/", 7)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Then it is the deployment that served it
+    assert (result.ok, result.served_by) == (True, 7)
+
+
+def test_every_artifact_names_its_deployment_in_its_metadata_and_nothing_else_does() -> None:
+    from chalicelib.adapters import sites
+
+    assert sites.artifact_metadata("deployments/42/") == {"deployd-deployment-id": "42"}
+    assert sites.artifact_metadata("staging/abc/files/") == {}

@@ -16,7 +16,7 @@ from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.models.promotion import DEPLOY, ROLLBACK, SUCCEEDED, SWITCHING, Promotion
+from chalicelib.models.promotion import DEPLOY, ROLLBACK, SUCCEEDED, SWITCHING, Promotion, PromotionRepository
 from chalicelib.models.route import Route
 from chalicelib.observability import deployment_context, deployment_event, logger
 from chalicelib.services import build_slots, promotions, statuses
@@ -54,8 +54,7 @@ def rollback(org_slug: str, project_id: int, deployment_id: int, triggered_by: s
 
     still_allowed(environment)
     assert environment is not None
-    # With promotions in line, what the environment will serve when this one's turn comes is not known yet.
-    if environment.active_deployment_id == target.id and environment.promoting is None:
+    if _serves_and_will_serve(environment, target):
         raise Conflict(f"deployment {deployment_id} is already the active deployment")
     recorded = promotions.record(
         project,
@@ -74,6 +73,17 @@ def rollback(org_slug: str, project_id: int, deployment_id: int, triggered_by: s
     with deployment_context(target.id, project.id):
         logger.info("rollback", extra={"promotion_id": promotion.id, "promotion_status": promotion.status})
     return RolledBack(target, is_active, promotion)
+
+
+def _serves_and_will_serve(environment: Environment, target: Deployment) -> bool:
+    """The environment serves the target, and nothing in its line may change that (the promotion holding it, if any,
+    is the one that made it serve the target; none waits). Otherwise the rollback takes its turn."""
+    if environment.active_deployment_id != target.id or environment.promotion_waiting:
+        return False
+    if environment.promoting is None:
+        return True
+    holder = PromotionRepository.find(environment.project_id, environment.promoting)
+    return holder is None or holder.to_deployment_id == target.id
 
 
 def environment_route(project: Project, deployment: Deployment) -> Route | None:
