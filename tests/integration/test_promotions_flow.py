@@ -1,9 +1,11 @@
-"""A promotion whose live check fails after the switch (issue 16): production goes back to what it served, unless
-auto_rollback is off. The outage is played by the embedded stack's site server (CloudFront's stand-in), which answers
-503 for production while production would serve the new build; the build itself is real, and so is every request."""
+"""Promotions on the in-process embedded stack (issue 16), where a test can make the site server (CloudFront's
+stand-in) misbehave: a live check failing after the switch is reverted unless auto_rollback is off, and a rollback
+asked for while another promotion verifies waits for it. Builds are real, and so is every request."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -109,5 +111,54 @@ def test_without_auto_rollback_a_failed_live_check_is_reported_and_the_switch_st
     assert (promotion.status, promotion.to_deployment_id) == ("succeeded", second.id)
     assert [(c.target, c.ok) for c in promotion.checks] == [("candidate", True), ("live", False)]
     assert promotion.error_message is not None and "auto_rollback is off" in promotion.error_message
+    environment = EnvironmentRepository.find(pid, PRODUCTION)
+    assert environment is not None and environment.active_deployment_id == second.id
+
+
+def test_a_rollback_asked_for_while_another_promotion_verifies_waits_for_it_then_runs(
+    stack: EmbeddedStack, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
+) -> None:
+    # Given three deployed builds, and a site server that takes a second to answer the first build's own URL
+    from chalicelib.services import deployments
+
+    org = org_factory()
+    project = project_factory(org.slug, repo_factory()).project
+    pid = int(project.id)
+    first, second, third = (pipeline.deploy(org.slug, pid) for _ in range(3))
+    _promotions(pid, 3)
+    slow_label = sites.deployment_label(int(first.id), project.slug, org.slug)
+
+    class SlowCandidate(SiteRequestHandler):
+        def _serve(self, head: bool) -> None:
+            if self.path.startswith(f"/{slow_label}/"):
+                time.sleep(1.0)
+            return super()._serve(head)
+
+    stack.sites.answer_with(SlowCandidate)
+    try:
+        # When a rollback to the first starts verifying, and a rollback to the second is asked for meanwhile
+        answers: dict[str, Any] = {}
+        earlier = threading.Thread(target=lambda: answers.update(first=deployments.rollback(org.slug, pid, first.id)))
+        earlier.start()
+        wait_until(
+            lambda: any(p.status == "verifying" and p.reason == "rollback" for p in Promotion.query(pid)),
+            10,
+            interval=0.01,
+            what="the first rollback to verify",
+        )
+        later = deployments.rollback(org.slug, pid, second.id)
+        earlier.join(timeout=30)
+    finally:
+        stack.sites.answer_with(SiteRequestHandler)
+
+    # Then the later one waited for its turn: the first switched, then the second, each from what the other left
+    promotions = _promotions(pid, 5)
+    to_first, to_second = promotions[3], promotions[4]
+    assert (to_first.to_deployment_id, to_second.to_deployment_id) == (first.id, second.id)
+    assert (to_first.status, to_second.status) == ("succeeded", "succeeded")
+    assert (to_first.from_deployment_id, to_second.from_deployment_id) == (third.id, first.id)
+    assert to_second.switched_at > to_first.finished_at
+    # And each answer came once its own promotion had switched; production serves the later one
+    assert answers["first"].is_active is True and later.promotion is not None and later.is_active is True
     environment = EnvironmentRepository.find(pid, PRODUCTION)
     assert environment is not None and environment.active_deployment_id == second.id
