@@ -228,7 +228,19 @@ def switch(
     project_id: int, promotion_id: int, environment: str, to_deployment_id: int, candidate: dict[str, Any]
 ) -> dict[str, Any]:
     """Switch the environment to the candidate, or refuse it: a candidate that failed its check is never switched
-    to while auto_rollback guards the environment and it serves something to keep serving."""
+    to while auto_rollback guards the environment and it serves something to keep serving. A switch refused by its
+    conditions (the candidate was cancelled meanwhile) is decided again on what is stored then."""
+    for _attempt in range(_LINE_ATTEMPTS):
+        try:
+            return _decide(project_id, promotion_id, environment, to_deployment_id, candidate)
+        except ConditionFailed:
+            continue
+    raise Conflict(f"promotion {promotion_id} could not switch: what it switches kept changing; the step is retried")
+
+
+def _decide(
+    project_id: int, promotion_id: int, environment: str, to_deployment_id: int, candidate: dict[str, Any]
+) -> dict[str, Any]:
     found = _read(project_id, promotion_id, environment, to_deployment_id)
     promotion, project, env, target = found.promotion, found.project, found.environment, found.target
     if promotion is None or project is None:
@@ -577,6 +589,9 @@ def _end(
         except ConditionFailed as exc:
             if 0 in exc.failed:
                 return False  # ended already (a redelivered step): the line went on then
+            line_positions = {1, 2} if following is not None else {1}
+            if not set(exc.failed) & line_positions:
+                raise  # one of `also`'s writes: the caller decides again on what is stored now
             env = EnvironmentRepository.find(promotion.project_id, promotion.environment)
             if env is None or env.promoting != promotion.id:
                 return False
@@ -598,9 +613,9 @@ def _end_write(
     following: int | None,
     tx: TransactWrite,
 ) -> None:
+    """The promotion (position 0), the environment (1), the promotion the line goes to (2, when one waits), then
+    `also`'s writes."""
     tx.update(promotion, actions=actions, condition=Promotion.status == leaving)
-    if also is not None:
-        also(tx)
     tx.update(
         Environment(project_id=promotion.project_id, name=promotion.environment),
         actions=environment_actions,
@@ -616,6 +631,8 @@ def _end_write(
             ],
             condition=Promotion.status == PENDING,
         )
+    if also is not None:
+        also(tx)
 
 
 def _start(project_id: int, promotion_id: int) -> None:
