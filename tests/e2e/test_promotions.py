@@ -211,5 +211,6 @@ def test_concurrent_rollbacks_and_deploys_run_one_at_a_time_each_from_what_the_l
     active = [d["id"] for d in listing if d["is_active"]]
     assert active == [switched[-1].to_deployment_id]
     assert fetch(project["production_url"]).headers["X-Deployd-Deployment-Id"] == str(active[0])
-    # And the newest deploy is what production serves: no deploy was lost behind a rollback
-    assert active[0] == max(new_ids)
+    # And the newest deploy (the listing's first: newest by the project's numbering) is what production serves: no
+    # deploy was lost behind a rollback
+    assert listing[0]["id"] in new_ids and active[0] == listing[0]["id"]
