@@ -107,3 +107,44 @@ def test_a_project_stored_before_promotions_checks_slash_and_rolls_back(tables: 
 
     # Then it checks "/" and rolls production back by default
     assert (found.health_check_path, found.auto_rollback) == ("/", True)
+
+
+def test_a_promotion_whose_execution_cannot_start_ends_failed_and_frees_the_line(
+    tables: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.adapters import executions
+    from chalicelib.models.deployment import Deployment
+    from chalicelib.models.environment import Environment
+    from chalicelib.services import promotions
+
+    # Given a project whose production serves nothing yet, and Step Functions refusing to start anything
+    project = Project(
+        id=3,
+        org_slug="acme",
+        slug="site",
+        name="site",
+        repo_url="https://example.com/r.git",
+        default_branch="main",
+        output_dir="dist",
+        build_timeout_seconds=60,
+    )
+    project.save()
+    target = Deployment(
+        id=11, project_id=3, seq=1, org_slug="acme", environment="production", branch="main", commit_sha="a" * 40
+    )
+    target.status = "deployed"
+
+    def refuse(promotion_id: int, payload: dict[str, Any]) -> None:
+        raise RuntimeError("StartExecution refused")
+
+    monkeypatch.setattr(executions, "start_promotion", refuse)
+
+    # When a promotion is recorded
+    with pytest.raises(RuntimeError):
+        promotions.record(project, None, target, ROLLBACK, "api")
+
+    # Then it ended failed, saying so, and the environment's line is free for the next one
+    (promotion,) = PromotionRepository.page(3, None, 1, 10).items
+    assert (promotion.status, promotion.error_message) == ("failed", "its execution could not start: RuntimeError")
+    environment = Environment.get(3, "production", consistent_read=True)
+    assert (environment.promoting, environment.promotion_waiting) == (None, None)
