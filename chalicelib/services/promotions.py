@@ -302,7 +302,7 @@ def _not_switchable(promotion: Promotion, target: Deployment | None, env: Enviro
         active_seq = env.active_seq if env is not None else None
         if active_seq is not None and active_seq >= target.seq:
             serving = env.active_deployment_id if env is not None else None
-            return FAILED, f"superseded: deployment {serving}, requested later, is already live"
+            return FAILED, f"superseded: deployment {serving}, a newer build, is already live"
         return None
     if target.status != Status.DEPLOYED or not target.artifact_prefix:
         return FAILED, f"deployment {deployment_id} is {target.status} and has no files to serve"
@@ -347,7 +347,7 @@ def _switch(
 
     route = activation.environment_route(project, target)
 
-    def switch_back_in(tx: TransactWrite) -> None:
+    def switch_to_target(tx: TransactWrite) -> None:
         tx.update(
             Deployment(id=target.id),
             actions=promoted_actions(target.environment, now),
@@ -369,7 +369,7 @@ def _switch(
             tx.save(route)
         tx.update(promotion, actions=promotion_actions, condition=Promotion.status == VERIFYING)
 
-    transact(switch_back_in)
+    transact(switch_to_target)
     logger.info(f"rolled back {promotion.environment}", extra={"previous_deployment_id": active})
     return now
 
