@@ -131,6 +131,8 @@ class ProjectJson(TypedDict):
     preview_rebuild_schedule: str | None
     preview_rebuild_skip_unchanged: bool
     preview_ttl_hours: int | None
+    health_check_path: str  # what a promotion GETs to verify a deployment (docs/promotions.md)
+    auto_rollback: bool  # production refuses (or reverts) a deployment that fails it; previews only record
     production_url: str
     active_deployment_id: int | None
     created_at: Timestamp

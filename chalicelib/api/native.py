@@ -60,6 +60,8 @@ def project_json(view: ProjectView) -> ProjectJson:
         "preview_rebuild_schedule": p.preview_rebuild_schedule,
         "preview_rebuild_skip_unchanged": bool(p.preview_rebuild_skip_unchanged),
         "preview_ttl_hours": p.preview_ttl_hours,
+        "health_check_path": p.health_check_path,
+        "auto_rollback": bool(p.auto_rollback),
         "production_url": view.production_url,
         "active_deployment_id": view.active_deployment_id,
         "created_at": iso(p.created_at),
