@@ -20,9 +20,9 @@ from typing import (
 from typing_extensions import TypedDict
 
 from chalicelib.services import text
-from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, Timestamp
+from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, PromotionJson, Timestamp
 
-__all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "Timestamp"]
+__all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "PromotionJson", "Timestamp"]
 
 
 # Envelopes: a single object is {"data": {...}}, a list {"data": [...], "meta": {...}}.
@@ -84,6 +84,12 @@ class Paging(TypedDict):
 
     page: NotRequired[Annotated[int, JsonSchema(minimum=1, maximum=1_000_000, default=1)]]
     per_page: NotRequired[Annotated[int, JsonSchema(minimum=1, maximum=100, default=20)]]
+
+
+class PromotionQuery(Paging):
+    """A page of promotions, of one environment when named (production, preview/<branch>, ...)."""
+
+    environment: NotRequired[Annotated[str, JsonSchema(minLength=1, maxLength=255, pattern=text.NO_CONTROL_PATTERN)]]
 
 
 class TriggerTitle(TypedDict):

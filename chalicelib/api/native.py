@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from chalice import Response
 
-from chalicelib.api import dialects, native_deploy_hooks, native_slack, native_webhooks
+from chalicelib.api import dialects, native_deploy_hooks, native_promotions, native_slack, native_webhooks
 from chalicelib.api.answers import (
     DeploymentJson,
     LogOffset,
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
-__all__ = ["dialect", "native_deploy_hooks", "native_slack", "native_webhooks"]  # routes declared in their own modules
+# Routes declared in their own modules.
+__all__ = ["dialect", "native_deploy_hooks", "native_promotions", "native_slack", "native_webhooks"]
 
 
 def project_json(view: ProjectView) -> ProjectJson:

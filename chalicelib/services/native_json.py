@@ -1,6 +1,6 @@
-"""The native API's JSON for a deployment: one rendering for GET /deployments/{id} and the native webhook body,
-so a receiver sees exactly what the API returns. Its type, `DeploymentJson`, is what the OpenAPI document
-describes (chalicelib.api.answers has the other answers' types)."""
+"""The native API's JSON for a deployment and for a promotion: one rendering for the API's answers and the native
+webhook bodies, so a receiver sees exactly what the API returns. Their types, `DeploymentJson` and `PromotionJson`,
+are what the OpenAPI document describes (chalicelib.api.answers has the other answers' types)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chalicelib.services.timestamps import iso
 from chalicelib.vocabulary import Status
 
 if TYPE_CHECKING:  # the API's cold start loads the answers' types, not the deployments' reads
+    from chalicelib.models.promotion import Promotion
     from chalicelib.services.deployments.queries import DeploymentView
 
 
@@ -72,4 +73,76 @@ def deployment_json(view: DeploymentView) -> DeploymentJson:
         "created_at": iso(d.created_at),
         "updated_at": iso(d.updated_at),
         "deployed_at": iso(d.deployed_at),
+    }
+
+
+# A promotion's vocabulary (chalicelib.models.promotion's; tests/unit/test_promotions_api.py holds them equal), written
+# out so that the API's cold start, which loads these types, does not load the model.
+PROMOTION_STATUSES = ("pending", "verifying", "switching", "succeeded", "rejected", "reverted", "failed")
+PROMOTION_REASONS = ("deploy", "rollback", "auto_revert")
+CHECK_TARGETS = ("candidate", "live")
+PromotionStatus = Annotated[str, JsonSchema(enum=list(PROMOTION_STATUSES))]
+PromotionReason = Annotated[str, JsonSchema(enum=list(PROMOTION_REASONS))]
+
+
+class CheckJson(TypedDict):
+    """One verification: GET the project's health-check path at `url` (the candidate's own deployment URL, or the
+    environment's live URL), up to `attempts` times."""
+
+    target: Annotated[str, JsonSchema(enum=list(CHECK_TARGETS))]
+    url: str
+    attempts: int
+    status_code: int | None  # null: no HTTP answer (a timeout, a refused connection)
+    served_by_deployment_id: int | None  # the deployment the answer named as serving it; null: it named none
+    ok: bool
+    error: str | None
+    checked_at: Timestamp
+
+
+class PromotionJson(TypedDict):
+    id: int
+    project_id: int
+    environment: str
+    from_deployment_id: int | None
+    to_deployment_id: int
+    reason: PromotionReason
+    triggered_by: str | None
+    status: PromotionStatus
+    error_message: str | None
+    checks: list[CheckJson]
+    created_at: Timestamp
+    updated_at: Timestamp
+    switched_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
+def promotion_json(promotion: Promotion) -> PromotionJson:
+    p = promotion
+    return {
+        "id": p.id,
+        "project_id": p.project_id,
+        "environment": p.environment,
+        "from_deployment_id": p.from_deployment_id,  # null: the environment served nothing before
+        "to_deployment_id": p.to_deployment_id,
+        "reason": p.reason,
+        "triggered_by": p.triggered_by,
+        "status": p.status,
+        "error_message": p.error_message,
+        "checks": [
+            {
+                "target": c.target,
+                "url": c.url,
+                "attempts": c.attempts,
+                "status_code": c.status_code,
+                "served_by_deployment_id": c.served_by,
+                "ok": bool(c.ok),
+                "error": c.error,
+                "checked_at": iso(c.checked_at),
+            }
+            for c in p.checks or []
+        ],
+        "created_at": iso(p.created_at),
+        "updated_at": iso(p.updated_at),
+        "switched_at": iso(p.switched_at),
+        "finished_at": iso(p.finished_at),
     }
