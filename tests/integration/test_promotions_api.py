@@ -6,6 +6,7 @@ The promotions are written through the model, as the promotion flow records them
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -239,3 +240,87 @@ def test_paging_or_an_environment_out_of_bounds_is_a_400_naming_it(tenant: Tenan
     response = tenant.get(f"/{tenant.project_id}/promotions", **{name: value})
     assert response.status_code == 400, response.text
     assert (response.json()["error"]["code"], response.json()["error"]["field"]) == ("invalid_input", name)
+
+
+@pytest.fixture
+def deployd(tenant: Tenant, tmp_path: Any) -> Callable[..., Any]:
+    """The `deployd` command line, run in this process, configured for the tenant's key as CI configures it."""
+    from click.testing import CliRunner
+
+    from deployd_cli.main import cli
+
+    env = {
+        "DEPLOYD_API_URL": tenant.stack.api_url,
+        "DEPLOYD_TOKEN": tenant.headers["Authorization"].removeprefix("Bearer "),
+        "XDG_CONFIG_HOME": str(tmp_path),
+    }
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=True)
+
+    return run
+
+
+def test_the_cli_lists_and_shows_promotions_as_the_api_answers_them(
+    tenant: Tenant, deployd: Callable[..., Any]
+) -> None:
+    from deployd_cli.errors import CliError
+
+    # Given a refused production promotion and a preview's
+    pid = tenant.project_id
+    refused = record(
+        pid,
+        from_deployment_id=41,
+        to_deployment_id=42,
+        status=REJECTED,
+        error_message="not promoted: GET /health answered 404 (3 attempts)",
+        checks=[
+            Check(
+                target=CANDIDATE,
+                url="http://d-42.example/health",
+                attempts=3,
+                status_code=404,
+                served_by=42,
+                ok=False,
+                error="answered 404",
+                checked_at=AT,
+            )
+        ],
+    )
+    preview = record(pid, "preview/feature", to_deployment_id=43)
+
+    # When the promotions are listed (as JSON, of production; and as lines for a pipe), and one is shown
+    as_json = deployd("promotions", "list", str(pid), "--environment", "production", "--json")
+    lines = deployd("promotions", "list", str(pid))
+    shown = deployd("promotions", "show", str(pid), str(refused.id))
+    missing = deployd("promotions", "show", str(pid), str(preview.id + 10**6))
+
+    # Then --json is the API's answer itself, a pipe gets one tab-separated line a promotion, newest first
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == tenant.get(f"/{pid}/promotions", environment="production").json()
+    assert [line.split("\t")[:6] for line in lines.stdout.splitlines()] == [
+        [str(preview.id), "preview/feature", "deploy", "succeeded", "1", "43"],
+        [str(refused.id), "production", "deploy", "rejected", "41", "42"],
+    ]
+    # And `show` gives its fields and one line a check; an unknown id is the API's 404 in one line
+    assert shown.exit_code == 0, shown.output
+    assert ["status:", "rejected"] in [line.split() for line in shown.stdout.splitlines()]
+    assert (
+        "check candidate: GET http://d-42.example/health -> HTTP 404, served by deployment 42, 3 attempt(s), "
+        "failed: answered 404"
+    ) in shown.stdout
+    assert isinstance(missing.exception, CliError)
+    assert missing.exception.message == f"HTTP 404: promotion {preview.id + 10**6} not found in project {pid}"
+
+
+def test_the_cli_creates_a_project_with_its_promotion_settings(deployd: Callable[..., Any], repo_factory: Any) -> None:
+    # When a project is created with a health check path and without automatic rollback
+    repo = repo_factory("checked").url
+    options = "--health-check-path /healthz --no-auto-rollback --json".split()
+    created = deployd("projects", "create", "checked", "--repo", repo, *options)
+
+    # Then the project answers with both settings
+    assert created.exit_code == 0, created.output
+    project = json.loads(created.stdout)
+    assert (project["health_check_path"], project["auto_rollback"]) == ("/healthz", False)
