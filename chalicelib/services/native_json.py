@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from typing_extensions import TypedDict  # pydantic reads only this one on Python 3.11
 
+from chalicelib.models import promotion
 from chalicelib.services.timestamps import iso
 from chalicelib.vocabulary import Status
 
 if TYPE_CHECKING:  # the API's cold start loads the answers' types, not the deployments' reads
-    from chalicelib.models.promotion import Promotion
     from chalicelib.services.deployments.queries import DeploymentView
 
 
@@ -76,20 +76,15 @@ def deployment_json(view: DeploymentView) -> DeploymentJson:
     }
 
 
-# A promotion's vocabulary (chalicelib.models.promotion's; tests/unit/test_promotions_api.py holds them equal), written
-# out so that the API's cold start, which loads these types, does not load the model.
-PROMOTION_STATUSES = ("pending", "verifying", "switching", "succeeded", "rejected", "reverted", "failed")
-PROMOTION_REASONS = ("deploy", "rollback", "auto_revert")
-CHECK_TARGETS = ("candidate", "live")
-PromotionStatus = Annotated[str, JsonSchema(enum=list(PROMOTION_STATUSES))]
-PromotionReason = Annotated[str, JsonSchema(enum=list(PROMOTION_REASONS))]
+PromotionStatus = Annotated[str, JsonSchema(enum=list(promotion.STATUSES))]
+PromotionReason = Annotated[str, JsonSchema(enum=list(promotion.REASONS))]
 
 
 class CheckJson(TypedDict):
     """One verification: GET the project's health-check path at `url` (the candidate's own deployment URL, or the
     environment's live URL), up to `attempts` times."""
 
-    target: Annotated[str, JsonSchema(enum=list(CHECK_TARGETS))]
+    target: Annotated[str, JsonSchema(enum=[promotion.CANDIDATE, promotion.LIVE])]
     url: str
     attempts: int
     status_code: int | None  # null: no HTTP answer (a timeout, a refused connection)
@@ -116,8 +111,7 @@ class PromotionJson(TypedDict):
     finished_at: Timestamp | None
 
 
-def promotion_json(promotion: Promotion) -> PromotionJson:
-    p = promotion
+def promotion_json(p: promotion.Promotion) -> PromotionJson:
     return {
         "id": p.id,
         "project_id": p.project_id,
