@@ -8,6 +8,7 @@ from chalicelib.functions import (
     build_worker,
     deployment_events,
     preview_scheduler,
+    promotion_worker,
     route_sync,
     slack_command_worker,
     slack_notifications,
@@ -18,6 +19,7 @@ from chalicelib.functions.api import app
 EVENT_FUNCTIONS = (
     build_worker,
     activation_worker,
+    promotion_worker,
     webhook_delivery,
     slack_command_worker,
     slack_notifications,

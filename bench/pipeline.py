@@ -69,10 +69,13 @@ def _made_by_step_functions() -> bool:
 def _counts(thread: threading.Thread) -> bool:
     """Whether a call made on `thread` is the pipeline's: not the bench's own reads, not a running build's
     heartbeats (one read and one SendTaskHeartbeat per interval: a cost per build-second, not per deployment),
-    not the schedule timer's."""
+    not the schedule timer's, not the embedded site server's (CloudFront's stand-in: on AWS a site request reads
+    the KeyValueStore, no table) answering the promotion's health checks."""
+    from chalicelib.local.sites import SITE_REQUEST_THREAD
+
     if thread.ident == _timeline.ignored_thread:
         return False
-    return not thread.name.startswith(("heartbeat-", "schedule-timer"))
+    return not thread.name.startswith(("heartbeat-", "schedule-timer", SITE_REQUEST_THREAD))
 
 
 @functools.cache
@@ -229,7 +232,8 @@ def calls_per_deployment(api_url: str, repo: Path, rounds: int = 2) -> dict[str,
 
 
 def _wait_until_ended(deployed: dict[int, Any], timeout: float = 60.0) -> None:
-    """Until the deployments' executions have ended (their activation's last call made)."""
+    """Until the deployments' executions have ended (their activation's last call made), and the promotions that
+    made them live (docs/promotions.md) have ended too (their live check's last call made)."""
     from chalicelib.aws import client
 
     sfn = client("stepfunctions")
@@ -239,6 +243,20 @@ def _wait_until_ended(deployed: dict[int, Any], timeout: float = 60.0) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the execution of deployment {deployment.id} is still running")
             time.sleep(0.02)
+
+        while not _promotion_ended(sfn, deployment):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the promotion of deployment {deployment.id} is still running")
+            time.sleep(0.02)
+
+
+def _promotion_ended(sfn: Any, deployment: Any) -> bool:
+    """Whether the promotion that made the deployment live has ended, its execution too."""
+    from chalicelib.models.promotion import Promotion
+
+    newest = Promotion.query(deployment.project_id, scan_index_forward=False, limit=10, consistent_read=True)
+    ended = [p for p in newest if p.to_deployment_id == deployment.id and p.has_ended and p.execution_arn]
+    return any(sfn.describe_execution(executionArn=p.execution_arn)["status"] != "RUNNING" for p in ended)
 
 
 def dynamodb_calls(calls: dict[str, float]) -> float:

@@ -67,6 +67,8 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"
     slack_signing_secret_arn: str = ""
     slack_client_secret_arn: str = ""
+    # The promotions' state machine (docs/promotions.md): every change of what an environment serves runs in it.
+    promotion_state_machine_arn: str = ""
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -131,4 +133,5 @@ def get_settings() -> Settings:
         slack_api_url=env.get("DEPLOYD_SLACK_API_URL", "https://slack.com/api/"),
         slack_signing_secret_arn=env.get("DEPLOYD_SLACK_SIGNING_SECRET_ARN", ""),
         slack_client_secret_arn=env.get("DEPLOYD_SLACK_CLIENT_SECRET_ARN", ""),
+        promotion_state_machine_arn=env.get("DEPLOYD_PROMOTION_STATE_MACHINE_ARN", ""),
     )

@@ -166,6 +166,19 @@ class WhoamiJson(TypedDict):
     scopes: list[str]
 
 
+class PromotionRef(TypedDict):
+    """The promotion a rollback ran (GET .../promotions/{id} shows all of it)."""
+
+    id: int
+    status: str
+
+
+class RollbackJson(DeploymentJson):
+    """A rollback's answer: its target deployment, as every deployment answer shows it, and its promotion."""
+
+    promotion: PromotionRef | None
+
+
 class PreviewJson(TypedDict):
     branch: str
     preview_url: str

@@ -26,6 +26,8 @@ from chalicelib.api.answers import (
     PreviewJson,
     PreviewTriggeredJson,
     ProjectJson,
+    PromotionRef,
+    RollbackJson,
     Total,
     WhoamiJson,
 )
@@ -285,11 +287,12 @@ def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
     "/projects/{project_id}/deployments/{deployment_id}/rollback",
     methods=["POST"],
     scope="deployments:write",
-    answers={200: One(DeploymentJson)},
+    answers={200: One(RollbackJson)},
     errors=(409,),
 )
 def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
-    """Serve an earlier deployment in production again."""
+    """Serve an earlier deployment in production again: a promotion, answered once it switched or ended (at most
+    10 s); `promotion` names it (docs/promotions.md)."""
     from chalicelib.services import deployments
     from chalicelib.services.native_json import deployment_json
 
@@ -297,7 +300,11 @@ def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> 
     view = deployments.rollback(
         principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment")
     )
-    return _data(200, deployment_json(view))
+    promotion: PromotionRef | None = None
+    if view.promotion is not None:
+        promotion = {"id": view.promotion.id, "status": view.promotion.status}
+    answer: RollbackJson = {**deployment_json(view), "promotion": promotion}
+    return _data(200, answer)
 
 
 # Previews

@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.infra import cdn, codebuild, iam, monitoring
 from chalicelib.infra.functions import Function
 from chalicelib.infra.grants import SLACK_CLIENT_SECRET_LOGICAL_ID, SLACK_SIGNING_SECRET_LOGICAL_ID
-from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID
+from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID, PROMOTION_FLOW_LOGICAL_ID
 from chalicelib.infra.resources import BUILD_PROJECT, DEPLOYMENTS, ROUTES, SITES_CDN, Catalogue, Table
 from chalicelib.infra.template import key_name, logical_id
 
@@ -128,6 +128,7 @@ def function_environment(catalogue: Catalogue) -> dict[str, Any]:
     for key in catalogue.encryption_keys:
         variables[env_name(key.logical)] = key_name(key)
     variables["DEPLOYD_STATE_MACHINE_ARN"] = {"Ref": PIPELINE_LOGICAL_ID}
+    variables["DEPLOYD_PROMOTION_STATE_MACHINE_ARN"] = {"Ref": PROMOTION_FLOW_LOGICAL_ID}
     variables["DEPLOYD_BUILD_RUNNER"] = "codebuild"
     variables["DEPLOYD_BUILD_LOG_GROUP"] = {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
     variables["DEPLOYD_SITES_KVS_ARN"] = cdn.key_value_store_arn(SITES_CDN)

@@ -226,7 +226,17 @@ SLACK_COMMAND_QUEUE = Queue("slack-commands", visibility_timeout_seconds=60, max
 # One message per live Slack message to post or edit ({"org_slug", "deployment_id", "team_id", "channel_id",
 # "sequence", "attempt"}); a Slack call takes at most 10 s, retries come back with a delay (Retry-After).
 SLACK_NOTIFY_QUEUE = Queue("slack-notifications", visibility_timeout_seconds=60, max_receive_count=5)
-QUEUES: tuple[Queue, ...] = (BUILD_QUEUE, ACTIVATION_QUEUE, WEBHOOK_QUEUE, SLACK_COMMAND_QUEUE, SLACK_NOTIFY_QUEUE)
+# The promotions' steps (verify the candidate, switch, verify the live URL, revert), each a task token of the
+# promotion flow; a step takes at most a few seconds (three health-check attempts of at most 2 s each).
+PROMOTION_QUEUE = Queue("promotions", visibility_timeout_seconds=60)
+QUEUES: tuple[Queue, ...] = (
+    BUILD_QUEUE,
+    ACTIVATION_QUEUE,
+    WEBHOOK_QUEUE,
+    SLACK_COMMAND_QUEUE,
+    SLACK_NOTIFY_QUEUE,
+    PROMOTION_QUEUE,
+)
 
 # What a CodeBuild build uploads waits under the sites bucket's staging prefix until the build-events handler
 # promotes it into the deployment's artifact prefix (chalicelib.adapters.build_output). CloudFront reads
@@ -237,7 +247,9 @@ BUILD_LOGS_BUCKET = Bucket("build-logs")
 BUCKETS: tuple[Bucket, ...] = (SITES_BUCKET, BUILD_LOGS_BUCKET)
 
 PIPELINE = StateMachine("deployment-pipeline")
-STATE_MACHINES: tuple[StateMachine, ...] = (PIPELINE,)
+# One execution per promotion: verify the candidate -> switch -> verify the live URL -> done, rejected or reverted.
+PROMOTION_FLOW = StateMachine("promotion-flow")
+STATE_MACHINES: tuple[StateMachine, ...] = (PIPELINE, PROMOTION_FLOW)
 
 BUILD_PROJECT = BuildProject("build-project")
 BUILD_PROJECTS: tuple[BuildProject, ...] = (BUILD_PROJECT,)

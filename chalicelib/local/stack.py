@@ -30,6 +30,8 @@ from chalicelib.infra.resources import (
     BUILD_QUEUE,
     PIPELINE,
     PREVIEW_SCHEDULE,
+    PROMOTION_FLOW,
+    PROMOTION_QUEUE,
     SLACK_COMMAND_QUEUE,
 )
 from chalicelib.local.snapshots import (
@@ -172,6 +174,7 @@ class EmbeddedStack:
         from chalicelib.local.provision import state_machine_arn
 
         os.environ["DEPLOYD_STATE_MACHINE_ARN"] = state_machine_arn(get_settings(), PIPELINE.logical)
+        os.environ["DEPLOYD_PROMOTION_STATE_MACHINE_ARN"] = state_machine_arn(get_settings(), PROMOTION_FLOW.logical)
         get_settings.cache_clear()
 
     def start(self) -> None:
@@ -306,6 +309,7 @@ class EmbeddedStack:
         plan = [
             (BUILD_QUEUE.logical, "build_worker", self.config.build_workers),
             (ACTIVATION_QUEUE.logical, "activation_worker", 4),
+            (PROMOTION_QUEUE.logical, "promotion_worker", 4),
             (SLACK_COMMAND_QUEUE.logical, "slack_command_worker", 4),
         ]
         for logical, name, concurrency in plan:

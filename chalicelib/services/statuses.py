@@ -105,6 +105,24 @@ def pipeline_report(deployment: Deployment, status: Status) -> PipelineReport:
     return PipelineReport(reported, _RANK[state])
 
 
+def refusal_report(deployment: Deployment, description: str) -> PipelineReport:
+    """The `failure` status of a built deployment its promotion refused or reverted: it is deployed at its own URL,
+    but its environment does not serve it. Written in the transaction that records the refusal."""
+    log_url = logs_url(deployment)
+    reported = DeploymentStatus(
+        deployment_id=deployment.id,
+        id=next_id("deployment-status"),
+        state="failure",
+        description=description[:DESCRIPTION_LIMIT],
+        environment=deployment.environment,
+        target_url=log_url,
+        log_url=log_url,
+        environment_url=deployment.deployment_url or "",
+        creator="deployd",
+    )
+    return PipelineReport(reported, _RANK["failure"])
+
+
 def report_pipeline_state(deployment: Deployment) -> DeploymentStatus | None:
     """Publish a built deployment's current state as a deployment status, once per state and in order.
 

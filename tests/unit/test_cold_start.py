@@ -110,6 +110,15 @@ MUST_NOT_LOAD = {
     ),
     "build_worker": (*SLACK, "chalicelib.services.webhook", "chalicelib.adapters.webhook_", "pydantic"),
     "activation_worker": (*SLACK, "chalicelib.services.webhook", "chalicelib.adapters.webhook_", "pydantic"),
+    # a promotion's steps: health checks and transactions, never a build
+    "promotion_worker": (
+        *SLACK,
+        "chalicelib.services.webhook",
+        "chalicelib.adapters.webhook_",
+        "chalicelib.adapters.runners",
+        "dulwich",
+        "pydantic",
+    ),
 }
 
 

@@ -21,6 +21,7 @@ from chalicelib.services.deployments import activation, external, terminal
 from chalicelib.services.events import Event, events_of
 from chalicelib.settings import get_settings
 from chalicelib.vocabulary import EventType, Status
+from tests.support.promotions import run_promotions_inline
 
 _ids = itertools.count(7000)
 
@@ -214,8 +215,9 @@ def test_the_state_machines_own_writes_are_events_too(
 
 
 def test_going_live_is_status_changed_then_promoted_and_an_older_build_is_not_promoted(
-    deployment_factory: Callable[..., Deployment], stream: Stream
+    deployment_factory: Callable[..., Deployment], stream: Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    run_promotions_inline(monkeypatch)
     # Given a newer and an older deployment of one project, both deploying
     older = deployment_factory(Status.DEPLOYING, seq=1, event_seq=5)
     newer = deployment_factory(Status.DEPLOYING, seq=2, event_seq=5, project_id=older.project_id)
@@ -236,8 +238,9 @@ def test_going_live_is_status_changed_then_promoted_and_an_older_build_is_not_pr
 
 
 def test_a_rollback_promotes_its_target_without_a_status_change(
-    deployment_factory: Callable[..., Deployment], stream: Stream
+    deployment_factory: Callable[..., Deployment], stream: Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    run_promotions_inline(monkeypatch)
     # Given two deployed builds of a project, the newer one live
     older = deployment_factory(Status.DEPLOYING, seq=1, event_seq=5)
     newer = deployment_factory(Status.DEPLOYING, seq=2, event_seq=5, project_id=older.project_id)
