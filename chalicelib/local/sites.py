@@ -169,6 +169,10 @@ class SiteServer:
     def start(self) -> None:
         self._thread.start()
 
+    def answer_with(self, handler: type[SiteRequestHandler]) -> None:
+        """Answer the next requests with `handler`: how a test plays a CDN outage (tests/integration)."""
+        self._server.RequestHandlerClass = handler
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()

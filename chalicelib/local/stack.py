@@ -142,6 +142,11 @@ class EmbeddedStack:
         return f"http://{self.config.host}:{self.config.api_port}"
 
     @property
+    def sites(self) -> Any:
+        """The site server (chalicelib.local.sites.SiteServer) once started, else None."""
+        return self._sites
+
+    @property
     def sites_url(self) -> str:
         return f"http://{self.config.host}:{self.config.sites_port}"
 
