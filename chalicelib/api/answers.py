@@ -20,9 +20,9 @@ from typing import (
 from typing_extensions import TypedDict
 
 from chalicelib.services import text
-from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, Timestamp
+from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, PromotionJson, Timestamp
 
-__all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "Timestamp"]
+__all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "PromotionJson", "Timestamp"]
 
 
 # Envelopes: a single object is {"data": {...}}, a list {"data": [...], "meta": {...}}.
@@ -86,6 +86,12 @@ class Paging(TypedDict):
     per_page: NotRequired[Annotated[int, JsonSchema(minimum=1, maximum=100, default=20)]]
 
 
+class PromotionQuery(Paging):
+    """A page of promotions, of one environment when named (production, preview/<branch>, ...)."""
+
+    environment: NotRequired[Annotated[str, JsonSchema(minLength=1, maxLength=255, pattern=text.NO_CONTROL_PATTERN)]]
+
+
 class TriggerTitle(TypedDict):
     trigger_title: NotRequired[Annotated[str, JsonSchema(maxLength=500, pattern=text.NO_CONTROL_IN_FREE_TEXT_PATTERN)]]
 
@@ -131,6 +137,8 @@ class ProjectJson(TypedDict):
     preview_rebuild_schedule: str | None
     preview_rebuild_skip_unchanged: bool
     preview_ttl_hours: int | None
+    health_check_path: str  # what a promotion GETs to verify a deployment (docs/promotions.md)
+    auto_rollback: bool  # production refuses (or reverts) a deployment that fails it; previews only record
     production_url: str
     active_deployment_id: int | None
     created_at: Timestamp

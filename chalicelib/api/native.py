@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from chalice import Response
 
-from chalicelib.api import dialects, native_deploy_hooks, native_slack, native_webhooks
+from chalicelib.api import dialects, native_deploy_hooks, native_promotions, native_slack, native_webhooks
 from chalicelib.api.answers import (
     DeploymentJson,
     LogOffset,
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
-__all__ = ["dialect", "native_deploy_hooks", "native_slack", "native_webhooks"]  # routes declared in their own modules
+# Routes declared in their own modules.
+__all__ = ["dialect", "native_deploy_hooks", "native_promotions", "native_slack", "native_webhooks"]
 
 
 def project_json(view: ProjectView) -> ProjectJson:
@@ -62,6 +63,8 @@ def project_json(view: ProjectView) -> ProjectJson:
         "preview_rebuild_schedule": p.preview_rebuild_schedule,
         "preview_rebuild_skip_unchanged": bool(p.preview_rebuild_skip_unchanged),
         "preview_ttl_hours": p.preview_ttl_hours,
+        "health_check_path": p.health_check_path,
+        "auto_rollback": bool(p.auto_rollback),
         "production_url": view.production_url,
         "active_deployment_id": view.active_deployment_id,
         "created_at": iso(p.created_at),

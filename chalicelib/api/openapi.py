@@ -41,6 +41,7 @@ _ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "project_id": _ID,
     "deployment_id": _ID,
+    "promotion_id": _ID,
     "webhook_id": _ID,
     "hook_id": _ID,
     "delivery_id": {"type": "string", "minLength": 1},

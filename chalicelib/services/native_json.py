@@ -1,6 +1,6 @@
-"""The native API's JSON for a deployment: one rendering for GET /deployments/{id} and the native webhook body,
-so a receiver sees exactly what the API returns. Its type, `DeploymentJson`, is what the OpenAPI document
-describes (chalicelib.api.answers has the other answers' types)."""
+"""The native API's JSON for a deployment and for a promotion: one rendering for the API's answers and the native
+webhook bodies, so a receiver sees exactly what the API returns. Their types, `DeploymentJson` and `PromotionJson`,
+are what the OpenAPI document describes (chalicelib.api.answers has the other answers' types)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from typing_extensions import TypedDict  # pydantic reads only this one on Python 3.11
 
+from chalicelib.models import promotion
 from chalicelib.services.timestamps import iso
 from chalicelib.vocabulary import Status
 
@@ -72,4 +73,70 @@ def deployment_json(view: DeploymentView) -> DeploymentJson:
         "created_at": iso(d.created_at),
         "updated_at": iso(d.updated_at),
         "deployed_at": iso(d.deployed_at),
+    }
+
+
+PromotionStatus = Annotated[str, JsonSchema(enum=list(promotion.STATUSES))]
+PromotionReason = Annotated[str, JsonSchema(enum=list(promotion.REASONS))]
+
+
+class CheckJson(TypedDict):
+    """One verification: GET the project's health-check path at `url` (the candidate's own deployment URL, or the
+    environment's live URL), up to `attempts` times."""
+
+    target: Annotated[str, JsonSchema(enum=[promotion.CANDIDATE, promotion.LIVE])]
+    url: str
+    attempts: int
+    status_code: int | None  # null: no HTTP answer (a timeout, a refused connection)
+    served_by_deployment_id: int | None  # the deployment the answer named as serving it; null: it named none
+    ok: bool
+    error: str | None
+    checked_at: Timestamp
+
+
+class PromotionJson(TypedDict):
+    id: int
+    project_id: int
+    environment: str
+    from_deployment_id: int | None
+    to_deployment_id: int
+    reason: PromotionReason
+    triggered_by: str | None
+    status: PromotionStatus
+    error_message: str | None
+    checks: list[CheckJson]
+    created_at: Timestamp
+    updated_at: Timestamp
+    switched_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
+def promotion_json(p: promotion.Promotion) -> PromotionJson:
+    return {
+        "id": p.id,
+        "project_id": p.project_id,
+        "environment": p.environment,
+        "from_deployment_id": p.from_deployment_id,  # null: the environment served nothing before
+        "to_deployment_id": p.to_deployment_id,
+        "reason": p.reason,
+        "triggered_by": p.triggered_by,
+        "status": p.status,
+        "error_message": p.error_message,
+        "checks": [
+            {
+                "target": c.target,
+                "url": c.url,
+                "attempts": c.attempts,
+                "status_code": c.status_code,
+                "served_by_deployment_id": c.served_by,
+                "ok": bool(c.ok),
+                "error": c.error,
+                "checked_at": iso(c.checked_at),
+            }
+            for c in p.checks or []
+        ],
+        "created_at": iso(p.created_at),
+        "updated_at": iso(p.updated_at),
+        "switched_at": iso(p.switched_at),
+        "finished_at": iso(p.finished_at),
     }
