@@ -194,6 +194,7 @@ class EmbeddedStack:
             snapshot_touched_items_only,
             take_changes,
         )
+        from chalicelib.local.signing import sign_sigv4_as_on_lambda
 
         manifest = None
         if self.config.data_dir is not None:
@@ -202,6 +203,7 @@ class EmbeddedStack:
             if not self.config.admin_token:
                 self.admin_token = self._data.admin_token()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        sign_sigv4_as_on_lambda()
         serialize_dynamodb()
         snapshot_streams_cheaply()
         snapshot_touched_items_only()
