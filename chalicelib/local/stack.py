@@ -184,6 +184,7 @@ class EmbeddedStack:
             answer_dynamodb_in_plain_json,
             check_update_structure_once,
             convert_names_once,
+            convert_results_in_one_walk,
             list_handler_methods_once,
             parse_definitions_once,
             parse_update_expressions_once,
@@ -210,6 +211,7 @@ class EmbeddedStack:
         read_moto_modules_once()
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()
+        convert_results_in_one_walk()
         convert_names_once()
         parse_definitions_once()
         parse_update_expressions_once()
