@@ -487,6 +487,14 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
     return key
 
 
+@functools.cache
+def _left_out_of_signatures() -> frozenset[str]:
+    """The headers moto's check (botocore's signer) leaves out of a signature even when the request names them."""
+    from botocore.auth import SIGNED_HEADERS_BLACKLIST
+
+    return frozenset(SIGNED_HEADERS_BLACKLIST)
+
+
 def _signature_holds(handler: Any, iam_request: Any, path: str) -> bool:
     """Whether `handler`'s request (a POST to "/", moto's IAMRequest) carries the SigV4 signature its key's secret gives
     for it; False when it does not, or when the request is of another shape (moto's check then decides)."""
@@ -509,6 +517,7 @@ def _signature_holds(handler: Any, iam_request: Any, path: str) -> bool:
         or day_and_scope[1] != amz_date[:8]
         or names != sorted(set(names))
         or "host" not in names
+        or not _left_out_of_signatures().isdisjoint(names)
         or "x-amz-content-sha256" in headers
     ):
         return False

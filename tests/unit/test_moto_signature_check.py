@@ -80,7 +80,18 @@ def test_calls_signed_by_botocore_skip_moto_s_general_check(
     assert general_checks == []
 
 
-def _signed(credentials: dict[str, Any], body: bytes, secret: str | None = None) -> dict[str, str]:
+class _SigningEveryHeader(SigV4Auth):
+    """SigV4 over every header, User-Agent included (botocore's signer leaves it out, and so does moto's check)."""
+
+    def headers_to_sign(self, request: AWSRequest) -> Any:
+        headers = super().headers_to_sign(request)
+        headers["user-agent"] = request.headers["User-Agent"]
+        return headers
+
+
+def _signed(
+    credentials: dict[str, Any], body: bytes, secret: str | None = None, signer: type[SigV4Auth] = SigV4Auth
+) -> dict[str, str]:
     """The headers of a DynamoDB ListTables POST signed with the user's key (or `secret`)."""
     url = credentials["endpoint_url"] + "/"
     request = AWSRequest(
@@ -91,10 +102,11 @@ def _signed(credentials: dict[str, Any], body: bytes, secret: str | None = None)
             "X-Amz-Target": "DynamoDB_20120810.ListTables",
             "Content-Type": "application/x-amz-json-1.0",
             "Host": urlsplit(url).netloc,
+            "User-Agent": "signature-test",
         },
     )
     key = Credentials(credentials["aws_access_key_id"], secret or credentials["aws_secret_access_key"])
-    SigV4Auth(key, "dynamodb", "us-east-1").add_auth(request)
+    signer(key, "dynamodb", "us-east-1").add_auth(request)
     return dict(request.headers.items())
 
 
@@ -126,6 +138,7 @@ def _tampered(credentials: dict[str, Any]) -> list[tuple[str, dict[str, str], by
         ("a header list naming a missing header", no_host, body),
         ("another date", other_day, body),
         ("an unknown key", unknown_key, body),
+        ("a signature over the user agent", _signed(credentials, body, signer=_SigningEveryHeader), body),
     ]
 
 
@@ -145,3 +158,4 @@ def test_every_refusal_is_moto_s_own(credentials: dict[str, Any], monkeypatch: p
     assert "TableNames" in answered[0][1]
     assert all(status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body for status, body in answered[1:6])
     assert answered[6][0] == 403 and b"<Code>InvalidClientTokenId</Code>" in answered[6][1]
+    assert answered[7][0] == 403 and b"<Code>SignatureDoesNotMatch</Code>" in answered[7][1]
