@@ -192,6 +192,7 @@ class EmbeddedStack:
             answer_dynamodb_in_plain_json,
             check_update_structure_once,
             convert_names_once,
+            convert_results_in_one_walk,
             list_handler_methods_once,
             parse_definitions_once,
             parse_update_expressions_once,
@@ -202,6 +203,7 @@ class EmbeddedStack:
             snapshot_touched_items_only,
             take_changes,
         )
+        from chalicelib.local.signing import sign_sigv4_as_on_lambda
 
         manifest = None
         if self.config.data_dir is not None:
@@ -210,12 +212,14 @@ class EmbeddedStack:
             if not self.config.admin_token:
                 self.admin_token = self._data.admin_token()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        sign_sigv4_as_on_lambda()
         serialize_dynamodb()
         snapshot_streams_cheaply()
         snapshot_touched_items_only()
         read_moto_modules_once()
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()
+        convert_results_in_one_walk()
         convert_names_once()
         parse_definitions_once()
         parse_update_expressions_once()
