@@ -16,10 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib.adapters import addresses
@@ -30,8 +29,7 @@ from chalicelib.settings import get_settings
 _REMOTE_SCHEMES = ("https://", "http://", "ssh://", "git://")
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     sha: str
     message: str
     author: str

@@ -15,21 +15,7 @@ from urllib.parse import unquote
 from chalice import Response
 
 from chalicelib.api import dialects, native_deploy_hooks, native_slack, native_webhooks
-from chalicelib.api.answers import (
-    DeploymentJson,
-    LogOffset,
-    LogsJson,
-    Many,
-    One,
-    Paged,
-    Paging,
-    PreviewJson,
-    PreviewTriggeredJson,
-    ProjectJson,
-    Total,
-    WhoamiJson,
-)
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, Many, One
 from chalicelib.api.http import int_param, json_response, path_id
 from chalicelib.api.timestamps import iso
 from chalicelib.errors import InvalidInput
@@ -38,6 +24,7 @@ from chalicelib.models.project_reads import ProjectKeys
 from chalicelib.services.integers import ascii_integer
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import LogsJson, PreviewJson, PreviewTriggeredJson, ProjectJson, WhoamiJson
     from chalicelib.services.inputs import DeploymentTrigger, PreviewTrigger, ProjectCreate, ProjectUpdate
     from chalicelib.services.previews import Preview
     from chalicelib.services.projects import ProjectView
@@ -71,7 +58,7 @@ def _data(status: int, payload: Any) -> Response:
     return json_response(status, {"data": payload})
 
 
-@dialect.route("/whoami", methods=["GET"], scope=None, answers={200: One(WhoamiJson)})
+@dialect.route("/whoami", methods=["GET"], scope=None, answers={200: One("WhoamiJson")})
 def whoami(caller: Caller) -> Response:
     """The calling key: its organization, id and scopes (any valid key may ask; `deployd whoami`)."""
     principal = caller.principal
@@ -79,7 +66,7 @@ def whoami(caller: Caller) -> Response:
     return _data(200, who)
 
 
-@dialect.route("/projects", methods=["POST"], scope="projects:write", answers={201: One(ProjectJson)}, errors=(409,))
+@dialect.route("/projects", methods=["POST"], scope="projects:write", answers={201: One("ProjectJson")}, errors=(409,))
 def create_project(caller: Caller, body: ProjectCreate) -> Response:
     """Create a project of the key's organization."""
     from chalicelib.services import projects
@@ -88,7 +75,7 @@ def create_project(caller: Caller, body: ProjectCreate) -> Response:
     return _data(201, project_json(projects.create(principal.org_slug, body)))
 
 
-@dialect.route("/projects", methods=["GET"], scope="projects:read", answers={200: Many(ProjectJson, Total)})
+@dialect.route("/projects", methods=["GET"], scope="projects:read", answers={200: Many("ProjectJson", "Total")})
 def list_projects(caller: Caller) -> Response:
     """List the organization's projects."""
     from chalicelib.services import projects
@@ -98,7 +85,7 @@ def list_projects(caller: Caller) -> Response:
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
-@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read", answers={200: One(ProjectJson)})
+@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read", answers={200: One("ProjectJson")})
 def get_project(caller: Caller, project_id: str) -> Response:
     """Get a project."""
     from chalicelib.services import projects
@@ -108,7 +95,11 @@ def get_project(caller: Caller, project_id: str) -> Response:
 
 
 @dialect.route(
-    "/projects/{project_id}", methods=["PATCH"], scope="projects:write", answers={200: One(ProjectJson)}, errors=(409,)
+    "/projects/{project_id}",
+    methods=["PATCH"],
+    scope="projects:write",
+    answers={200: One("ProjectJson")},
+    errors=(409,),
 )
 def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Response:
     """Change a project's settings: only the fields sent."""
@@ -153,8 +144,8 @@ def _deployment(params: dict[str, str]) -> ProjectKeys | None:
     "/projects/{project_id}/deployments",
     methods=["GET"],
     scope="deployments:read",
-    query=Paging,
-    answers={200: Many(DeploymentJson, Paged)},
+    query="Paging",
+    answers={200: Many("DeploymentJson", "Paged")},
     reads=_project_and_production,
 )
 def list_deployments(caller: Caller, project_id: str) -> Response:
@@ -190,7 +181,7 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
     methods=["POST"],
     scope="deployments:write",
     bucket="triggers",
-    answers={201: One(DeploymentJson)},
+    answers={201: One("DeploymentJson")},
     errors=(409, 422),
 )
 def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger) -> Response:
@@ -212,7 +203,7 @@ def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger)
     "/projects/{project_id}/deployments/{deployment_id}",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("DeploymentJson")},
     reads=_deployment_and_production,
     reads_all=True,
 )
@@ -232,8 +223,8 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
     "/projects/{project_id}/deployments/{deployment_id}/logs",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(LogsJson)},
-    query=LogOffset,
+    answers={200: One("LogsJson")},
+    query="LogOffset",
     reads=_deployment,
 )
 def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
@@ -265,7 +256,7 @@ def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     "/projects/{project_id}/deployments/{deployment_id}/cancel",
     methods=["POST"],
     scope="deployments:write",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("DeploymentJson")},
     errors=(409,),
 )
 def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
@@ -282,7 +273,7 @@ def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
     "/projects/{project_id}/deployments/{deployment_id}/rollback",
     methods=["POST"],
     scope="deployments:write",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("DeploymentJson")},
     errors=(409,),
 )
 def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
@@ -328,7 +319,7 @@ def _branch_param(branch: str) -> str:
     "/projects/{project_id}/previews",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: Many(PreviewJson, Total)},
+    answers={200: Many("PreviewJson", "Total")},
 )
 def list_previews(caller: Caller, project_id: str) -> Response:
     """List a project's previews (one per branch)."""
@@ -344,7 +335,7 @@ def list_previews(caller: Caller, project_id: str) -> Response:
     methods=["POST"],
     scope="deployments:write",
     bucket="previews",
-    answers={202: One(PreviewTriggeredJson)},
+    answers={202: One("PreviewTriggeredJson")},
     errors=(409, 422),
 )
 def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Response:
@@ -370,7 +361,7 @@ def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Re
     "/projects/{project_id}/previews/{branch}",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(PreviewJson)},
+    answers={200: One("PreviewJson")},
 )
 def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
     """Get a branch's preview."""

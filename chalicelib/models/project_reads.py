@@ -5,8 +5,7 @@ of a route that declares its reads wait for one read between them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pynamodb.models import Model
 
@@ -19,8 +18,7 @@ from chalicelib.models.project import Project
 Found = dict[str, list[dict[str, Any]]]
 
 
-@dataclass(frozen=True)
-class ProjectRead:
+class ProjectRead(NamedTuple):
     """What was found of each key asked (None: not there, or not asked)."""
 
     project: Project | None
@@ -28,8 +26,7 @@ class ProjectRead:
     environment: Environment | None
 
 
-@dataclass(frozen=True)
-class ProjectKeys:
+class ProjectKeys(NamedTuple):
     """The keys of a project, and of one of its deployments and one of its environments when named."""
 
     project_id: int
