@@ -21,7 +21,7 @@ from typing_extensions import TypedDict
 
 from chalicelib.api.dialect import Empty, Html, Many, One
 from chalicelib.services import text
-from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, Timestamp
+from chalicelib.services.native_json_types import DeploymentJson, DeploymentStatus, JsonSchema, Timestamp
 
 __all__ = ["DeploymentJson", "DeploymentStatus", "Empty", "Html", "JsonSchema", "Many", "One", "Timestamp"]
 

@@ -1,54 +1,16 @@
 """The native API's JSON for a deployment: one rendering for GET /deployments/{id} and the native webhook body,
-so a receiver sees exactly what the API returns. Its type, `DeploymentJson`, is what the OpenAPI document
-describes (chalicelib.api.answers has the other answers' types)."""
+so a receiver sees exactly what the API returns. Its type, `DeploymentJson` (chalicelib.services.native_json_types),
+is for mypy and the OpenAPI document only: a request renders without making it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
-
-from typing_extensions import TypedDict  # pydantic reads only this one on Python 3.11
+from typing import TYPE_CHECKING
 
 from chalicelib.services.timestamps import iso
-from chalicelib.vocabulary import Status
 
-if TYPE_CHECKING:  # the API's cold start loads the answers' types, not the deployments' reads
+if TYPE_CHECKING:
     from chalicelib.services.deployments.queries import DeploymentView
-
-
-class JsonSchema:
-    """Metadata of an annotated type adding JSON Schema keywords (a format, an enumeration, bounds) to the schema
-    pydantic derives for it. It validates nothing: the types it annotates describe answers, and the requests'
-    models state their own limits."""
-
-    def __init__(self, **keywords: Any) -> None:
-        self.keywords = keywords
-
-    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
-        return {**handler(core_schema), **self.keywords}
-
-
-# ISO 8601 in UTC with an explicit offset (chalicelib.services.timestamps.iso).
-Timestamp = Annotated[str, JsonSchema(format="date-time")]
-DeploymentStatus = Annotated[str, JsonSchema(enum=[str(status) for status in Status])]
-
-
-class DeploymentJson(TypedDict):
-    id: int
-    project_id: int
-    commit_sha: str
-    commit_message: str | None
-    commit_author: str | None
-    branch: str
-    environment: str
-    status: DeploymentStatus
-    triggered_by: str | None
-    is_active: bool
-    deployment_url: str | None
-    build_time_seconds: int | None
-    error_message: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    deployed_at: Timestamp | None
+    from chalicelib.services.native_json_types import DeploymentJson
 
 
 def deployment_json(view: DeploymentView) -> DeploymentJson:
