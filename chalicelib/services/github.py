@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynamodb.expressions.update import Action
 
@@ -35,8 +34,7 @@ MAX_PER_PAGE = 100
 DEPLOYD_CREATOR = "deployd"
 
 
-@dataclass(frozen=True)
-class DeploymentFilters:
+class DeploymentFilters(NamedTuple):
     sha: str | None = None
     ref: str | None = None
     task: str | None = None
@@ -55,8 +53,7 @@ class DeploymentFilters:
         return all(value is None or value == actual for value, actual in wanted)
 
 
-@dataclass(frozen=True)
-class StatusView:
+class StatusView(NamedTuple):
     status: DeploymentStatus
     deployment: Deployment
 
