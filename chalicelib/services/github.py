@@ -23,7 +23,6 @@ from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.services import auth, deployments, listing, statuses, text
-from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.listing import Page, paginate
 
 if TYPE_CHECKING:
@@ -83,6 +82,8 @@ def _not_json(name: str) -> Any:
 def create_deployment(project: Project, body: GithubDeploymentCreate, creator: str) -> Deployment:
     """Record a deployment of `ref` as it resolves now. auto_merge and required_contexts are accepted and
     ignored: deployd merges nothing and has no commit statuses to check."""
+    from chalicelib.services.deployments import DeploymentSpec  # creation's own: loaded with the first trigger
+
     if isinstance(body.payload, str):
         try:
             json.loads(body.payload, parse_constant=_not_json)
