@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Svix's schedule: the delays before each retry of a failed webhook message (so 9 attempts in all).
 WEBHOOK_RETRY_SECONDS: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     stage: str
     resource_prefix: str
     region: str

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import IssuedKeyJson, One, OrganizationJson
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, One
 from chalicelib.api.http import json_response
 from chalicelib.api.timestamps import iso
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import IssuedKeyJson, OrganizationJson
     from chalicelib.services.inputs import KeyCreate, OrganizationCreate
 
 dialect = dialects.admin  # the admin token is checked before every view (dialects.admit_admin)
 
 
-@dialect.route("/orgs", methods=["POST"], scope=None, answers={201: One(OrganizationJson)}, errors=(409,))
+@dialect.route("/orgs", methods=["POST"], scope=None, answers={201: One("OrganizationJson")}, errors=(409,))
 def create_org(caller: Caller, body: OrganizationCreate) -> Response:
     """Create an organization."""
     from chalicelib.services import organizations
@@ -37,7 +37,7 @@ def create_org(caller: Caller, body: OrganizationCreate) -> Response:
     return json_response(201, {"data": created})
 
 
-@dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None, answers={201: One(IssuedKeyJson)})
+@dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None, answers={201: One("IssuedKeyJson")})
 def create_key(caller: Caller, slug: str, body: KeyCreate) -> Response:
     """Issue an API key of an organization; its token is shown in this answer only."""
     from chalicelib.services import organizations

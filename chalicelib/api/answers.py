@@ -2,14 +2,14 @@
 renderer to it: a key missing, added or of another type fails the lint), and the OpenAPI document derives their
 JSON Schema from the same types (pydantic's TypeAdapter, chalicelib.api.openapi).
 
-Only `typing` is imported here: the renderers use these types on every request, and pydantic loads only when the
-document is made. `JsonSchema` adds what a Python type cannot say (a format, an enumeration, bounds) to the
+Routes name these types by string (`answers={200: One("ProjectJson")}`, `query="Paging"`), and renderers only in
+annotations, so this module loads with the OpenAPI document, not with the API's cold start; pydantic loads only when
+the document is made. `JsonSchema` adds what a Python type cannot say (a format, an enumeration, bounds) to the
 document's schema; it validates nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import (
     Annotated,
     Any,
@@ -19,38 +19,30 @@ from typing import (
 
 from typing_extensions import TypedDict
 
+from chalicelib.api.dialect import Empty, Html, Many, One
 from chalicelib.services import text
-from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, PromotionJson, Timestamp
+from chalicelib.services.native_json_types import (
+    DeploymentJson,
+    DeploymentStatus,
+    JsonSchema,
+    PromotionJson,
+    Timestamp,
+)
 
-__all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "PromotionJson", "Timestamp"]
-
-
-# Envelopes: a single object is {"data": {...}}, a list {"data": [...], "meta": {...}}.
-
-
-@dataclass(frozen=True)
-class One:
-    """{"data": <item>}."""
-
-    item: type
-
-
-@dataclass(frozen=True)
-class Many:
-    """{"data": [<item>, ...], "meta": <meta>}."""
-
-    item: type
-    meta: type
+__all__ = [
+    "DeploymentJson",
+    "DeploymentStatus",
+    "Empty",
+    "Html",
+    "JsonSchema",
+    "Many",
+    "One",
+    "PromotionJson",
+    "Timestamp",
+]
 
 
-@dataclass(frozen=True)
-class Html:
-    """A text/html page (the Slack OAuth redirect's answer to a person's browser)."""
-
-
-@dataclass(frozen=True)
-class Empty:
-    """An empty body of any content type (Slack's acknowledgement)."""
+# The envelopes (chalicelib.api.dialect): a single object is {"data": {...}}, a list {"data": [...], "meta": {...}}.
 
 
 class Total(TypedDict):

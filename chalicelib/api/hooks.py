@@ -12,12 +12,12 @@ from urllib.parse import parse_qs
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import HookRunJson, TriggerTitle
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response
 from chalicelib.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import HookRunJson
     from chalicelib.services.deploy_hooks import HookRun
 
 
@@ -75,8 +75,8 @@ def run_json(run: HookRun) -> HookRunJson:
     "/deploy/{secret}",
     methods=["GET", "POST"],
     scope=None,
-    query=TriggerTitle,
-    answers={200: HookRunJson, 201: HookRunJson},
+    query="TriggerTitle",
+    answers={200: "HookRunJson", 201: "HookRunJson"},
     errors=(409, 422),
 )
 def call_deploy_hook(caller: Caller, secret: str) -> Response:

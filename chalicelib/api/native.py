@@ -15,23 +15,7 @@ from urllib.parse import unquote
 from chalice import Response
 
 from chalicelib.api import dialects, native_deploy_hooks, native_promotions, native_slack, native_webhooks
-from chalicelib.api.answers import (
-    DeploymentJson,
-    LogOffset,
-    LogsJson,
-    Many,
-    One,
-    Paged,
-    Paging,
-    PreviewJson,
-    PreviewTriggeredJson,
-    ProjectJson,
-    PromotionRef,
-    RollbackJson,
-    Total,
-    WhoamiJson,
-)
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, Many, One
 from chalicelib.api.http import int_param, json_response, path_id
 from chalicelib.api.timestamps import iso
 from chalicelib.errors import InvalidInput
@@ -40,6 +24,15 @@ from chalicelib.models.project_reads import ProjectKeys
 from chalicelib.services.integers import ascii_integer
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import (
+        LogsJson,
+        PreviewJson,
+        PreviewTriggeredJson,
+        ProjectJson,
+        PromotionRef,
+        RollbackJson,
+        WhoamiJson,
+    )
     from chalicelib.services.inputs import DeploymentTrigger, PreviewTrigger, ProjectCreate, ProjectUpdate
     from chalicelib.services.previews import Preview
     from chalicelib.services.projects import ProjectView
@@ -76,7 +69,7 @@ def _data(status: int, payload: Any) -> Response:
     return json_response(status, {"data": payload})
 
 
-@dialect.route("/whoami", methods=["GET"], scope=None, answers={200: One(WhoamiJson)})
+@dialect.route("/whoami", methods=["GET"], scope=None, answers={200: One("WhoamiJson")})
 def whoami(caller: Caller) -> Response:
     """The calling key: its organization, id and scopes (any valid key may ask; `deployd whoami`)."""
     principal = caller.principal
@@ -84,7 +77,7 @@ def whoami(caller: Caller) -> Response:
     return _data(200, who)
 
 
-@dialect.route("/projects", methods=["POST"], scope="projects:write", answers={201: One(ProjectJson)}, errors=(409,))
+@dialect.route("/projects", methods=["POST"], scope="projects:write", answers={201: One("ProjectJson")}, errors=(409,))
 def create_project(caller: Caller, body: ProjectCreate) -> Response:
     """Create a project of the key's organization."""
     from chalicelib.services import projects
@@ -93,7 +86,7 @@ def create_project(caller: Caller, body: ProjectCreate) -> Response:
     return _data(201, project_json(projects.create(principal.org_slug, body)))
 
 
-@dialect.route("/projects", methods=["GET"], scope="projects:read", answers={200: Many(ProjectJson, Total)})
+@dialect.route("/projects", methods=["GET"], scope="projects:read", answers={200: Many("ProjectJson", "Total")})
 def list_projects(caller: Caller) -> Response:
     """List the organization's projects."""
     from chalicelib.services import projects
@@ -103,7 +96,7 @@ def list_projects(caller: Caller) -> Response:
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
-@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read", answers={200: One(ProjectJson)})
+@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read", answers={200: One("ProjectJson")})
 def get_project(caller: Caller, project_id: str) -> Response:
     """Get a project."""
     from chalicelib.services import projects
@@ -113,7 +106,11 @@ def get_project(caller: Caller, project_id: str) -> Response:
 
 
 @dialect.route(
-    "/projects/{project_id}", methods=["PATCH"], scope="projects:write", answers={200: One(ProjectJson)}, errors=(409,)
+    "/projects/{project_id}",
+    methods=["PATCH"],
+    scope="projects:write",
+    answers={200: One("ProjectJson")},
+    errors=(409,),
 )
 def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Response:
     """Change a project's settings: only the fields sent."""
@@ -158,8 +155,8 @@ def _deployment(params: dict[str, str]) -> ProjectKeys | None:
     "/projects/{project_id}/deployments",
     methods=["GET"],
     scope="deployments:read",
-    query=Paging,
-    answers={200: Many(DeploymentJson, Paged)},
+    query="Paging",
+    answers={200: Many("DeploymentJson", "Paged")},
     reads=_project_and_production,
 )
 def list_deployments(caller: Caller, project_id: str) -> Response:
@@ -195,7 +192,7 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
     methods=["POST"],
     scope="deployments:write",
     bucket="triggers",
-    answers={201: One(DeploymentJson)},
+    answers={201: One("DeploymentJson")},
     errors=(409, 422),
 )
 def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger) -> Response:
@@ -217,7 +214,7 @@ def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger)
     "/projects/{project_id}/deployments/{deployment_id}",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("DeploymentJson")},
     reads=_deployment_and_production,
     reads_all=True,
 )
@@ -237,8 +234,8 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
     "/projects/{project_id}/deployments/{deployment_id}/logs",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(LogsJson)},
-    query=LogOffset,
+    answers={200: One("LogsJson")},
+    query="LogOffset",
     reads=_deployment,
 )
 def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
@@ -270,7 +267,7 @@ def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     "/projects/{project_id}/deployments/{deployment_id}/cancel",
     methods=["POST"],
     scope="deployments:write",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("DeploymentJson")},
     errors=(409,),
 )
 def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
@@ -287,7 +284,7 @@ def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
     "/projects/{project_id}/deployments/{deployment_id}/rollback",
     methods=["POST"],
     scope="deployments:write",
-    answers={200: One(RollbackJson)},
+    answers={200: One("RollbackJson")},
     errors=(409,),
 )
 def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
@@ -303,7 +300,7 @@ def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> 
     promotion: PromotionRef | None = None
     if view.promotion is not None:
         promotion = {"id": view.promotion.id, "status": view.promotion.status}
-    answer: RollbackJson = {**deployment_json(view), "promotion": promotion}
+    answer: RollbackJson = {**deployment_json(view.view), "promotion": promotion}
     return _data(200, answer)
 
 
@@ -338,7 +335,7 @@ def _branch_param(branch: str) -> str:
     "/projects/{project_id}/previews",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: Many(PreviewJson, Total)},
+    answers={200: Many("PreviewJson", "Total")},
 )
 def list_previews(caller: Caller, project_id: str) -> Response:
     """List a project's previews (one per branch)."""
@@ -354,7 +351,7 @@ def list_previews(caller: Caller, project_id: str) -> Response:
     methods=["POST"],
     scope="deployments:write",
     bucket="previews",
-    answers={202: One(PreviewTriggeredJson)},
+    answers={202: One("PreviewTriggeredJson")},
     errors=(409, 422),
 )
 def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Response:
@@ -380,7 +377,7 @@ def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Re
     "/projects/{project_id}/previews/{branch}",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(PreviewJson)},
+    answers={200: One("PreviewJson")},
 )
 def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
     """Get a branch's preview."""

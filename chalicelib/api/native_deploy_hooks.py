@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import DeployHookJson, Many, One, Total
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, Many, One
 from chalicelib.api.http import json_response, path_id, public_api_url
 from chalicelib.api.timestamps import iso
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import DeployHookJson
     from chalicelib.models.deploy_hook import DeployHook
     from chalicelib.services.inputs import DeployHookCreate
 
@@ -39,7 +39,7 @@ def deploy_hook_json(hook: DeployHook, secret: str | None = None) -> DeployHookJ
     methods=["POST"],
     scope="deployments:write",
     one_time=("url",),
-    answers={201: One(DeployHookJson)},
+    answers={201: One("DeployHookJson")},
     errors=(409,),
 )
 def create_deploy_hook(caller: Caller, project_id: str, body: DeployHookCreate) -> Response:
@@ -55,7 +55,7 @@ def create_deploy_hook(caller: Caller, project_id: str, body: DeployHookCreate) 
     "/projects/{project_id}/deploy-hooks",
     methods=["GET"],
     scope="deployments:write",
-    answers={200: Many(DeployHookJson, Total)},
+    answers={200: Many("DeployHookJson", "Total")},
 )
 def list_deploy_hooks(caller: Caller, project_id: str) -> Response:
     """List a project's deploy hooks, their URLs masked."""

@@ -11,8 +11,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import Many, One, Paged, PromotionJson, PromotionQuery
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, Many, One
 from chalicelib.api.http import int_param, json_response, path_id
 from chalicelib.models.project_reads import ProjectKeys
 from chalicelib.services.integers import ascii_integer
@@ -38,8 +37,8 @@ def _project_and_promotion(params: dict[str, str]) -> ProjectKeys | None:
     "/projects/{project_id}/promotions",
     methods=["GET"],
     scope="deployments:read",
-    query=PromotionQuery,
-    answers={200: Many(PromotionJson, Paged)},
+    query="PromotionQuery",
+    answers={200: Many("PromotionJson", "Paged")},
     reads=_project,
 )
 def list_promotions(caller: Caller, project_id: str) -> Response:
@@ -65,7 +64,7 @@ def list_promotions(caller: Caller, project_id: str) -> Response:
     "/projects/{project_id}/promotions/{promotion_id}",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(PromotionJson)},
+    answers={200: One("PromotionJson")},
     reads=_project_and_promotion,
     reads_all=True,
 )

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import One, SlackInstallJson, SlackIntegrationJson, SlackSubscriptionJson
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, One
 from chalicelib.api.http import json_response, public_api_url
 from chalicelib.api.slack import REDIRECT_PATH
 from chalicelib.api.timestamps import iso
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import SlackInstallJson, SlackIntegrationJson, SlackSubscriptionJson
     from chalicelib.models.slack_installation import SlackInstallation
     from chalicelib.services.inputs import SlackIntegrationUpdate
 
@@ -47,7 +47,7 @@ def installation_json(installation: SlackInstallation) -> SlackIntegrationJson:
     methods=["POST"],
     scope="integrations:write",
     one_time=("install_url",),
-    answers={201: One(SlackInstallJson)},
+    answers={201: One("SlackInstallJson")},
     errors=(404,),  # no Slack app configured on this deployd
 )
 def connect_slack(caller: Caller) -> Response:
@@ -63,7 +63,7 @@ def connect_slack(caller: Caller) -> Response:
     "/integrations/slack",
     methods=["GET"],
     scope="integrations:read",
-    answers={200: One(SlackIntegrationJson)},
+    answers={200: One("SlackIntegrationJson")},
     errors=(404,),  # no workspace connected
 )
 def get_slack(caller: Caller) -> Response:
@@ -78,7 +78,7 @@ def get_slack(caller: Caller) -> Response:
     "/integrations/slack",
     methods=["PATCH"],
     scope="integrations:write",
-    answers={200: One(SlackIntegrationJson)},
+    answers={200: One("SlackIntegrationJson")},
     errors=(404,),
 )
 def update_slack(caller: Caller, body: SlackIntegrationUpdate) -> Response:

@@ -10,22 +10,12 @@ from typing import TYPE_CHECKING, Any
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import (
-    DeliveryJson,
-    IssuedWebhookJson,
-    Many,
-    One,
-    Paged,
-    Paging,
-    RedeliveryJson,
-    Total,
-    WebhookJson,
-)
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, Many, One
 from chalicelib.api.http import int_param, json_response, path_id
 from chalicelib.api.timestamps import iso
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import DeliveryJson, IssuedWebhookJson, RedeliveryJson, WebhookJson
     from chalicelib.models.webhook import Webhook
     from chalicelib.models.webhook_delivery import WebhookDelivery
     from chalicelib.services.inputs import WebhookCreate, WebhookUpdate
@@ -71,7 +61,7 @@ def _data(status: int, payload: Any) -> Response:
 
 
 @dialect.route(
-    "/webhooks", methods=["POST"], scope="webhooks:write", one_time=("secret",), answers={201: One(IssuedWebhookJson)}
+    "/webhooks", methods=["POST"], scope="webhooks:write", one_time=("secret",), answers={201: One("IssuedWebhookJson")}
 )
 def create_webhook(caller: Caller, body: WebhookCreate) -> Response:
     """Subscribe a URL to deployment events; the signing secret is shown in this answer only."""
@@ -80,7 +70,7 @@ def create_webhook(caller: Caller, body: WebhookCreate) -> Response:
     return _data(201, issued_json(webhooks.create(caller.principal.org_slug, body)))
 
 
-@dialect.route("/webhooks", methods=["GET"], scope="webhooks:read", answers={200: Many(WebhookJson, Total)})
+@dialect.route("/webhooks", methods=["GET"], scope="webhooks:read", answers={200: Many("WebhookJson", "Total")})
 def list_webhooks(caller: Caller) -> Response:
     """List the organization's webhooks."""
     from chalicelib.services import webhooks
@@ -89,7 +79,7 @@ def list_webhooks(caller: Caller) -> Response:
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
-@dialect.route("/webhooks/{webhook_id}", methods=["GET"], scope="webhooks:read", answers={200: One(WebhookJson)})
+@dialect.route("/webhooks/{webhook_id}", methods=["GET"], scope="webhooks:read", answers={200: One("WebhookJson")})
 def get_webhook(caller: Caller, webhook_id: str) -> Response:
     """Get a webhook."""
     from chalicelib.services import webhooks
@@ -97,7 +87,7 @@ def get_webhook(caller: Caller, webhook_id: str) -> Response:
     return _data(200, webhook_json(webhooks.get(caller.principal.org_slug, path_id(webhook_id, "webhook"))))
 
 
-@dialect.route("/webhooks/{webhook_id}", methods=["PATCH"], scope="webhooks:write", answers={200: One(WebhookJson)})
+@dialect.route("/webhooks/{webhook_id}", methods=["PATCH"], scope="webhooks:write", answers={200: One("WebhookJson")})
 def update_webhook(caller: Caller, webhook_id: str, body: WebhookUpdate) -> Response:
     """Change a webhook: only the fields sent."""
     from chalicelib.services import webhooks
@@ -120,7 +110,7 @@ def delete_webhook(caller: Caller, webhook_id: str) -> Response:
     methods=["POST"],
     scope="webhooks:write",
     one_time=("secret",),
-    answers={200: One(IssuedWebhookJson)},
+    answers={200: One("IssuedWebhookJson")},
 )
 def rotate_webhook_secret(caller: Caller, webhook_id: str) -> Response:
     """Give a webhook a new signing secret (the previous one still signs for a while)."""
@@ -134,8 +124,8 @@ def rotate_webhook_secret(caller: Caller, webhook_id: str) -> Response:
     "/webhooks/{webhook_id}/deliveries",
     methods=["GET"],
     scope="webhooks:read",
-    query=Paging,
-    answers={200: Many(DeliveryJson, Paged)},
+    query="Paging",
+    answers={200: Many("DeliveryJson", "Paged")},
 )
 def list_webhook_deliveries(caller: Caller, webhook_id: str) -> Response:
     """List a webhook's deliveries, newest first."""
@@ -156,7 +146,7 @@ def list_webhook_deliveries(caller: Caller, webhook_id: str) -> Response:
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
     methods=["POST"],
     scope="webhooks:write",
-    answers={202: One(RedeliveryJson)},
+    answers={202: One("RedeliveryJson")},
 )
 def redeliver_webhook_message(caller: Caller, webhook_id: str, delivery_id: str) -> Response:
     """Send a delivery's message again."""

@@ -14,12 +14,12 @@ from urllib.parse import parse_qs
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import Empty, Html, SlackChallenge, SlackRedirect, SlackReply
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, Empty, Html
 from chalicelib.api.http import json_response, load_json, public_api_url
 from chalicelib.errors import AlreadyExists, Conflict, DomainError, InvalidInput
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import SlackChallenge, SlackReply
     from chalicelib.services import slack_commands
 
 dialect = dialects.slack
@@ -47,7 +47,7 @@ def _reply(reply: slack_commands.Reply | None) -> Response:
     return json_response(200, body)
 
 
-@dialect.route("/events", methods=["POST"], scope=None, answers={200: (SlackReply, SlackChallenge, Empty())})
+@dialect.route("/events", methods=["POST"], scope=None, answers={200: ("SlackReply", "SlackChallenge", Empty())})
 def events(caller: Caller) -> Response:
     """Slack's Request URL: slash commands, buttons and the Events API, each signed by Slack."""
     from chalicelib.services import slack_commands
@@ -89,7 +89,11 @@ def _page(status: int, title: str, message: str) -> Response:
 
 
 @dialect.route(
-    "/oauth_redirect", methods=["GET"], scope=None, query=SlackRedirect, answers={200: Html(), 400: Html(), 409: Html()}
+    "/oauth_redirect",
+    methods=["GET"],
+    scope=None,
+    query="SlackRedirect",
+    answers={200: Html(), 400: Html(), 409: Html()},
 )
 def oauth_redirect(caller: Caller) -> Response:
     """Where Slack sends a person's browser back after "Add to Slack": a page saying whether it connected."""

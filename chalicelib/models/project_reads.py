@@ -5,8 +5,7 @@ id is in the token, so admission and the view of a route that declares its reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pynamodb.models import Model
 
@@ -20,8 +19,7 @@ from chalicelib.models.promotion import Promotion
 Found = dict[str, list[dict[str, Any]]]
 
 
-@dataclass(frozen=True)
-class ProjectRead:
+class ProjectRead(NamedTuple):
     """What was found of each key asked (None: not there, or not asked)."""
 
     project: Project | None
@@ -30,8 +28,7 @@ class ProjectRead:
     promotion: Promotion | None = None
 
 
-@dataclass(frozen=True)
-class ProjectKeys:
+class ProjectKeys(NamedTuple):
     """The keys of a project, and of one of its deployments, environments and promotions when named."""
 
     project_id: int

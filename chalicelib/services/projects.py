@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.adapters import git, sites
 from chalicelib.errors import Conflict, InvalidInput
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.services.inputs import ProjectCreate, ProjectUpdate
 
 
-@dataclass(frozen=True)
-class ProjectView:
+class ProjectView(NamedTuple):
     project: Project
     production_url: str
     active_deployment_id: int | None

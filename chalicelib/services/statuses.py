@@ -7,7 +7,7 @@ GitLab sees it as created, running, success, failed or canceled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -69,8 +69,7 @@ def _description(deployment: Deployment, state: str, status: str | None = None) 
     return text[:DESCRIPTION_LIMIT]
 
 
-@dataclass(frozen=True)
-class PipelineReport:
+class PipelineReport(NamedTuple):
     """A pipeline state's status, to be written in the same transaction as the state move it reports: the move
     carries `actions` (its claim on `reported_rank`), and `write` appends the status."""
 

@@ -164,7 +164,7 @@ def test_the_admin_token_is_a_secret_only_the_api_function_is_told_of(sam: dict[
 
 def test_the_settings_fields_the_template_sets_exist() -> None:
     for field in ("build_runner", "build_log_group", "sites_kvs_arn", "api_url", "admin_token_secret_arn"):
-        assert field in Settings.__dataclass_fields__
+        assert field in Settings._fields
 
 
 def test_the_scheduler_runs_at_the_catalogues_rate(sam: dict[str, Any]) -> None:

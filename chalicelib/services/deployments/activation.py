@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -24,11 +24,16 @@ from chalicelib.services.deployments.queries import DeploymentView, deployment_o
 from chalicelib.vocabulary import Status
 
 
-@dataclass(frozen=True)
-class RolledBack(DeploymentView):
+class RolledBack(NamedTuple):
     """A rollback's answer: its target, whether the environment serves it now, and the promotion that ran it."""
 
+    deployment: Deployment
+    is_active: bool
     promotion: Promotion | None = None
+
+    @property
+    def view(self) -> DeploymentView:
+        return DeploymentView(self.deployment, self.is_active)
 
 
 def rollback(org_slug: str, project_id: int, deployment_id: int, triggered_by: str | None = "api") -> RolledBack:
