@@ -1,105 +1,66 @@
-"""Observability: the JSON logger every module logs through, X-Ray tracing and EMF metrics (Powertools).
+"""Observability: the Powertools Logger every module logs through, X-Ray tracing and EMF metrics.
 
-Logs are structured JSON, one object per line, in Powertools' Logger format (level, location, message, timestamp,
-service, then the line's keys). Lines of an API request carry its correlation_id; lines about a deployment carry
-deployment_id and project_id (`deployment_context`); lines of any Lambda invocation carry the function, its
-request id and cold_start (`invocation`). These keys are kept per thread (a context variable), never
-process-wide, because the embedded stack runs several requests and workers in one process.
+Logs are structured JSON, one object per line. Lines of an API request carry its correlation_id; lines
+about a deployment carry deployment_id and project_id (`deployment_context`); lines of any Lambda
+invocation carry the function, its request id and cold_start (`invocation`). These keys are kept per
+thread (context variables), never process-wide, because the embedded stack runs several requests and
+workers in one process: Powertools' `set_correlation_id` and `inject_lambda_context` append their keys
+for the whole process, so they are not used.
 
-The logger is the standard library's with a formatter of Powertools' format, not Powertools' Logger: importing
-Powertools loads its metrics, tracer and logging buffers (about 8 ms of every cold start, a twentieth of the
-whole), while deployd uses its Logger for this format alone. Metrics and the tracer still come from Powertools,
-imported with their first use.
+The Logger is made with its first use, not at import: importing Powertools loads its metrics, tracer and log
+buffers too (about 8 ms, docs/cold-start.md), which a function's cold start pays with its first log line or
+logging scope (its first request's) instead of before it can answer anything.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import itertools
-import json
-import logging
 import os
-import sys
-import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools import Logger, Tracer
 
 SERVICE = "deployd"
-# The attributes of every logging.LogRecord (and the keys the format writes itself): anything else on a record
-# came with `extra=` and is one of the line's keys.
-_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-_keys: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("deployd_log_keys", default={})  # noqa: B039
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per record, as Powertools' Logger writes it: level, location, message, timestamp (with
-    milliseconds and the UTC offset), service, the keys of the enclosing scopes, the record's `extra`, and
-    exception and exception_name for an error; xray_trace_id on Lambda when tracing is active."""
+@functools.cache
+def _powertools_logger() -> Logger:
+    from aws_lambda_powertools import Logger
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "level": record.levelname,
-            "location": f"{record.funcName}:{record.lineno}",
-            "message": record.getMessage(),
-            "timestamp": self.formatTime(record),
-            "service": SERVICE,
-            **_keys.get(),
-        }
-        line.update((key, value) for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES)
-        if record.exc_info and record.exc_info[0] is not None:
-            line["exception"] = self.formatException(record.exc_info)
-            line["exception_name"] = record.exc_info[0].__name__
-        trace = os.environ.get("_X_AMZN_TRACE_ID")  # the Lambda runtime's, per invocation
-        if trace:
-            line["xray_trace_id"] = trace.split(";")[0].replace("Root=", "")
-        return json.dumps(
-            {key: value for key, value in line.items() if value is not None}, default=str, separators=(",", ":")
-        )
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        moment = self.converter(record.created)
-        return time.strftime("%Y-%m-%d %H:%M:%S,", moment) + f"{int(record.msecs):03d}" + time.strftime("%z", moment)
+    return Logger(service=SERVICE)
 
 
-def _logger() -> logging.Logger:
-    """deployd's logger: JSON lines on stdout, at LOG_LEVEL (Powertools' variable; INFO by default), not passed on
-    to the root logger (the Lambda runtime's handler would write every line twice)."""
-    made = logging.getLogger(SERVICE)
-    if not made.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonFormatter())
-        made.addHandler(handler)
-        made.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "INFO")
-        made.propagate = False
-    return made
+class _FirstUse:
+    """Stands for the Powertools Logger, made (once) when an attribute of it is first asked for."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_powertools_logger(), name)
 
 
-logger = _logger()
+logger = cast("Logger", _FirstUse())
 
 
 @contextlib.contextmanager
 def _log_keys(**keys: Any) -> Iterator[None]:
     """Log lines inside carry `keys`; on the way out the keys are exactly what they were before.
 
-    The keys are a new mapping for each scope, never changed in place: threads that copied this context (a
-    build's heartbeat and log threads) share the mapping they copied and keep their keys.
+    The previous keys are put back as a new mapping rather than by removing ours in place: threads that
+    copied this context (a build's heartbeat and log threads) share the mapping and keep their keys.
     """
-    previous = _keys.get()
-    _keys.set({**previous, **keys})
+    previous = dict(logger.thread_safe_get_current_keys())
+    logger.thread_safe_append_keys(**keys)
     try:
         yield
     finally:
-        _keys.set(previous)
-
-
-def current_keys() -> dict[str, Any]:
-    """The keys this thread's next log line carries."""
-    return dict(_keys.get())
+        logger.thread_safe_clear_keys()
+        if previous:
+            logger.thread_safe_append_keys(**previous)
 
 
 def deployment_context(deployment_id: int, project_id: int) -> contextlib.AbstractContextManager[None]:

@@ -9,7 +9,9 @@ from chalicelib.api import admin, github, gitlab, health, hooks, mintlify, nativ
 from chalicelib.api.edges import edges
 from chalicelib.api.middleware import correlate, observe
 
-app = Chalice(app_name="deployd")
+# Logging is Powertools' (observability.logger, made with the first line): Chalice must not give the "deployd" logger
+# a second handler of its own plain format before it.
+app = Chalice(app_name="deployd", configure_logs=False)
 app.register_middleware(observe, "all")  # every entry point: its Lambda context in the logs, traced
 app.register_middleware(correlate, "http")  # every API request: a correlation id in its logs and response
 app.register_middleware(edges, "http")  # Chalice's own 405 in the dialect of the route

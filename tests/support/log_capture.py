@@ -1,4 +1,4 @@
-"""The log lines deployd's logger writes, captured as dicts through its own JSON formatter."""
+"""The log lines the Powertools Logger writes, captured as dicts through its own JSON formatter."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib.observability import JsonFormatter, logger
+from chalicelib.observability import logger
 
 
 class JsonLines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
-        self.setFormatter(JsonFormatter())
+        self.setFormatter(logger.registered_formatter)
         self.lines: list[dict[str, Any]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -34,7 +34,7 @@ class JsonLines(logging.Handler):
 @pytest.fixture
 def log_lines() -> Iterator[JsonLines]:
     handler = JsonLines()
-    target = logger
+    target = logging.getLogger(logger.service)  # the standard logger the Powertools Logger writes through
     target.addHandler(handler)
     yield handler
     target.removeHandler(handler)

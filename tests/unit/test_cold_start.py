@@ -147,8 +147,8 @@ def test_each_function_s_cold_start_loads_only_what_it_serves(function: str) -> 
         assert "app" not in loaded
     # ... nor what its function never serves
     assert sorted(m for m in loaded if m.startswith(MUST_NOT_LOAD.get(function, ()))) == []
-    # ... nor Powertools: deployd logs through the standard library (observability.JsonFormatter), and Powertools'
-    # metrics, tracer, batch processing and idempotency load with their first use
+    # ... nor Powertools: its Logger is made with the first log line (observability._FirstUse), its metrics, tracer,
+    # batch processing and idempotency with their first use
     assert sorted(m for m in loaded if m.startswith("aws_lambda_powertools")) == []
 
 

@@ -20,7 +20,7 @@ from chalice.test import Client
 
 from chalicelib import observability
 from chalicelib.api.middleware import REQUEST_ID_HEADER, correlate, observe, request_id
-from chalicelib.observability import correlation, current_keys, deployment_context, logger
+from chalicelib.observability import correlation, deployment_context, logger
 
 # ---- fixtures ----
 
@@ -188,16 +188,16 @@ def test_an_invocation_without_a_context_still_runs(log_lines):
 def test_scoped_keys_come_back_exactly_as_they_were():
     with correlation("outer"):
         with deployment_context(7, 8):
-            assert current_keys() == {
+            assert logger.thread_safe_get_current_keys() == {
                 "correlation_id": "outer",
                 "deployment_id": 7,
                 "project_id": 8,
             }
             with deployment_context(9, 8):
-                assert current_keys()["deployment_id"] == 9
-            assert current_keys()["deployment_id"] == 7
-        assert current_keys() == {"correlation_id": "outer"}
-    assert current_keys() == {}
+                assert logger.thread_safe_get_current_keys()["deployment_id"] == 9
+            assert logger.thread_safe_get_current_keys()["deployment_id"] == 7
+        assert logger.thread_safe_get_current_keys() == {"correlation_id": "outer"}
+    assert logger.thread_safe_get_current_keys() == {}
 
 
 def test_a_thread_that_copied_the_context_keeps_its_keys_after_the_scope_ends():
@@ -206,7 +206,7 @@ def test_a_thread_that_copied_the_context_keeps_its_keys_after_the_scope_ends():
         copied = contextvars.copy_context()
 
     # Then leaving the scope does not take the keys from the copy
-    assert copied.run(current_keys) == {"deployment_id": 7, "project_id": 8}
+    assert copied.run(logger.thread_safe_get_current_keys) == {"deployment_id": 7, "project_id": 8}
 
 
 # ---- tracing ----
