@@ -31,6 +31,7 @@ SECRET_PREFIX = "whsec_"
 ROTATION_OVERLAP = timedelta(hours=24)
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # as the OpenAPI document's Paging declares (api.answers)
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ def rotate_secret(org_slug: str, webhook_id: int) -> IssuedWebhook:
 
 
 def deliveries(org_slug: str, webhook_id: int, page: int, per_page: int) -> Page[WebhookDelivery]:
-    if page < 1:
-        raise InvalidInput("page must be at least 1", field="page")
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page must be between 1 and {MAX_PAGE}", field="page")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
     _native(org_slug, webhook_id)

@@ -128,6 +128,26 @@ def test_bad_input_is_a_400_in_the_native_format(
     assert error["code"] == "invalid_input" and error["field"].startswith(field) and error["message"]
 
 
+@pytest.mark.parametrize("query", ["page=0", "page=1000001", "per_page=0", "per_page=101"])
+def test_a_page_of_deliveries_out_of_the_documented_bounds_is_a_400(
+    api: str, api_key: tuple[str, dict[str, str]], query: str
+) -> None:
+    # Given a webhook
+    _, headers = api_key
+    created = requests.post(f"{api}/webhooks", json={"url": "https://hooks.example.com/p"}, headers=headers, timeout=10)
+    assert created.status_code == 201, created.text
+
+    # When its deliveries are asked for a page the OpenAPI document's bounds exclude
+    refused = requests.get(
+        f"{api}/webhooks/{created.json()['data']['id']}/deliveries?{query}", headers=headers, timeout=10
+    )
+
+    # Then it is a 400 naming the parameter, not an empty page
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_input" and error["field"] == query.split("=")[0]
+
+
 def test_a_project_of_another_organization_cannot_be_subscribed_to(
     api: str,
     api_key: tuple[str, dict[str, str]],
