@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import (
+    TYPE_CHECKING,
     Annotated,
     Any,
     Literal,
@@ -21,6 +22,9 @@ from typing_extensions import TypedDict
 
 from chalicelib.services import text
 from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, Timestamp
+
+if TYPE_CHECKING:
+    from chalicelib.services.listing import Page
 
 __all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "Timestamp"]
 
@@ -62,6 +66,11 @@ class Paged(TypedDict):
     per_page: int
     total: int
     total_pages: int
+
+
+def paged(page: Page[Any]) -> Paged:
+    """A listing page's `meta`."""
+    return {"page": page.page, "per_page": page.per_page, "total": page.total, "total_pages": page.total_pages}
 
 
 class ErrorDetail(TypedDict):

@@ -27,6 +27,7 @@ from chalicelib.api.answers import (
     ProjectJson,
     Total,
     WhoamiJson,
+    paged,
 )
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import int_param, json_response, path_id
@@ -160,18 +161,7 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
         int_param(query.get("per_page"), "per_page", deployments.DEFAULT_PER_PAGE),
         caller.read,
     )
-    return json_response(
-        200,
-        {
-            "data": [deployment_json(v) for v in page.items],
-            "meta": {
-                "page": page.page,
-                "per_page": page.per_page,
-                "total": page.total,
-                "total_pages": page.total_pages,
-            },
-        },
-    )
+    return json_response(200, {"data": [deployment_json(v) for v in page.items], "meta": paged(page)})
 
 
 @dialect.route(
