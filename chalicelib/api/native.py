@@ -16,7 +16,7 @@ from chalice import Response
 
 from chalicelib.api import dialects, native_deploy_hooks, native_promotions, native_slack, native_webhooks
 from chalicelib.api.dialect import Caller, Many, One
-from chalicelib.api.http import int_param, json_response, path_id
+from chalicelib.api.http import int_param, json_response, paged, path_id
 from chalicelib.api.timestamps import iso
 from chalicelib.errors import InvalidInput
 from chalicelib.models.environment import PRODUCTION
@@ -173,18 +173,7 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
         int_param(query.get("per_page"), "per_page", deployments.DEFAULT_PER_PAGE),
         caller.read,
     )
-    return json_response(
-        200,
-        {
-            "data": [deployment_json(v) for v in page.items],
-            "meta": {
-                "page": page.page,
-                "per_page": page.per_page,
-                "total": page.total,
-                "total_pages": page.total_pages,
-            },
-        },
-    )
+    return json_response(200, {"data": [deployment_json(v) for v in page.items], "meta": paged(page)})
 
 
 @dialect.route(

@@ -12,7 +12,7 @@ from chalice import Response
 
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller, Many, One
-from chalicelib.api.http import int_param, json_response, path_id
+from chalicelib.api.http import int_param, json_response, paged, path_id
 from chalicelib.models.project_reads import ProjectKeys
 from chalicelib.services.integers import ascii_integer
 
@@ -56,8 +56,7 @@ def list_promotions(caller: Caller, project_id: str) -> Response:
         int_param(query.get("per_page"), "per_page", promotion_queries.DEFAULT_PER_PAGE),
         caller.read,
     )
-    meta = {"page": page.page, "per_page": page.per_page, "total": page.total, "total_pages": page.total_pages}
-    return json_response(200, {"data": [promotion_json(p) for p in page.items], "meta": meta})
+    return json_response(200, {"data": [promotion_json(p) for p in page.items], "meta": paged(page)})
 
 
 @dialect.route(

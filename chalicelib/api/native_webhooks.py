@@ -11,7 +11,7 @@ from chalice import Response
 
 from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller, Many, One
-from chalicelib.api.http import int_param, json_response, path_id
+from chalicelib.api.http import int_param, json_response, paged, path_id
 from chalicelib.api.timestamps import iso
 
 if TYPE_CHECKING:
@@ -138,8 +138,7 @@ def list_webhook_deliveries(caller: Caller, webhook_id: str) -> Response:
         int_param(query.get("page"), "page", 1),
         int_param(query.get("per_page"), "per_page", webhooks.DEFAULT_PER_PAGE),
     )
-    meta = {"page": page.page, "per_page": page.per_page, "total": page.total, "total_pages": page.total_pages}
-    return json_response(200, {"data": [delivery_json(d) for d in page.items], "meta": meta})
+    return json_response(200, {"data": [delivery_json(d) for d in page.items], "meta": paged(page)})
 
 
 @dialect.route(
