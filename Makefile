@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.api_calls
 	$(BIN)/python -m bench.snapshot
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.promotions
 
 # The CloudFormation template and the function package for STAGE, in out/STAGE/ (sam.json + deployment.zip).
 # The region only fills Chalice's placeholders; the template deploys to any region. The package ships bytecode

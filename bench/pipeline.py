@@ -9,7 +9,9 @@
   triggered at once; deployments per second until the last is deployed, and the AWS calls the stack made per
   deployment by service and operation (every botocore call in this process but the bench's own, Step Functions'
   service integrations included), DynamoDB's singled out. The floor is the same builds run directly by the
-  runner, 10 at a time.
+  runner, 10 at a time. The baseline: the same burst against BASELINE (the commit issue 14 measured "today" on),
+  unpacked from this repository's history with `git archive` and run with this very file in a process of its
+  own, after this process's stack has stopped (BENCH_BASELINE=none skips it).
 
 The deployments stream's consumer and the webhook deliveries run in a process of their own (they are not the
 pipeline) and are not counted.
@@ -38,6 +40,9 @@ from typing import Any
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 PROJECTS, BURST = 10, 50
+# Issue 14's "today": its figures were measured on a fresh clone of this commit. Its throughput goal is 2x that.
+BASELINE = os.environ.get("BENCH_BASELINE", "8ffdcbf")
+THROUGHPUT_GOAL = 2.0
 
 
 @dataclass
@@ -69,10 +74,13 @@ def _made_by_step_functions() -> bool:
 def _counts(thread: threading.Thread) -> bool:
     """Whether a call made on `thread` is the pipeline's: not the bench's own reads, not a running build's
     heartbeats (one read and one SendTaskHeartbeat per interval: a cost per build-second, not per deployment),
-    not the schedule timer's."""
+    not the schedule timer's, not the embedded site server's (CloudFront's stand-in: on AWS a site request reads
+    the KeyValueStore, no table) answering the promotion's health checks."""
+    from chalicelib.local.sites import SITE_REQUEST_THREAD
+
     if thread.ident == _timeline.ignored_thread:
         return False
-    return not thread.name.startswith(("heartbeat-", "schedule-timer"))
+    return not thread.name.startswith(("heartbeat-", "schedule-timer", SITE_REQUEST_THREAD))
 
 
 @functools.cache
@@ -229,7 +237,8 @@ def calls_per_deployment(api_url: str, repo: Path, rounds: int = 2) -> dict[str,
 
 
 def _wait_until_ended(deployed: dict[int, Any], timeout: float = 60.0) -> None:
-    """Until the deployments' executions have ended (their activation's last call made)."""
+    """Until the deployments' executions have ended (their activation's last call made), and the promotions that
+    made them live (docs/promotions.md) have ended too (their live check's last call made)."""
     from chalicelib.aws import client
 
     sfn = client("stepfunctions")
@@ -239,6 +248,20 @@ def _wait_until_ended(deployed: dict[int, Any], timeout: float = 60.0) -> None:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the execution of deployment {deployment.id} is still running")
             time.sleep(0.02)
+
+        while not _promotion_ended(sfn, deployment):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the promotion of deployment {deployment.id} is still running")
+            time.sleep(0.02)
+
+
+def _promotion_ended(sfn: Any, deployment: Any) -> bool:
+    """Whether the promotion that made the deployment live has ended, its execution too."""
+    from chalicelib.models.promotion import Promotion
+
+    newest = Promotion.query(deployment.project_id, scan_index_forward=False, limit=10, consistent_read=True)
+    ended = [p for p in newest if p.to_deployment_id == deployment.id and p.has_ended and p.execution_arn]
+    return any(sfn.describe_execution(executionArn=p.execution_arn)["status"] != "RUNNING" for p in ended)
 
 
 def dynamodb_calls(calls: dict[str, float]) -> float:
@@ -279,7 +302,10 @@ def latency(api_url: str, repo: Path) -> list[str]:
     ]
 
 
-def throughput(api_url: str, repo: Path) -> list[str]:
+def burst(api_url: str, repo: Path) -> tuple[float, float, Counter[str], Counter[str]]:
+    """BURST deployments across PROJECTS projects of an enterprise organization, triggered at once from PROJECTS
+    threads: seconds until the last is deployed, seconds until the last trigger was answered, and the calls
+    (all, and those made by the state machine's own states)."""
     import requests
 
     tenant = _tenant("enterprise", repo, PROJECTS)
@@ -292,7 +318,16 @@ def throughput(api_url: str, repo: Path) -> list[str]:
         triggered = time.perf_counter() - began
         _wait_until_deployed(ids)
         elapsed = time.perf_counter() - began
-        calls, integrations = Counter(timeline.calls), Counter(timeline.integrations)
+        return elapsed, triggered, Counter(timeline.calls), Counter(timeline.integrations)
+
+
+# Figures a part measured that a later step compares (the throughput's deployments/s, for the baseline).
+_measured: dict[str, float] = {}
+
+
+def throughput(api_url: str, repo: Path) -> list[str]:
+    elapsed, triggered, calls, integrations = burst(api_url, repo)
+    _measured["throughput"] = BURST / elapsed
     began = time.perf_counter()
     with ThreadPoolExecutor(PROJECTS) as pool:
         list(pool.map(lambda _: _direct_build(repo), range(BURST)))
@@ -303,6 +338,43 @@ def throughput(api_url: str, repo: Path) -> list[str]:
         f"{PROJECTS} at a time, same run) {BURST / floor:.2f}/s: {floor / elapsed:.2f}x the floor's rate; "
         f"the last trigger was answered after {triggered:.2f} s",
         *call_table(calls, integrations, BURST),
+    ]
+
+
+def baseline_burst(api_url: str, repo: Path) -> list[str]:
+    """The burst alone, for a baseline run: one line, `deployments/s dynamodb-calls-per-deployment`."""
+    elapsed, _, calls, _ = burst(api_url, repo)
+    return [f"{BURST / elapsed:.4f} {dynamodb_calls(dict(calls)) / BURST:.2f}"]
+
+
+def against_baseline(ours: float, commit: str) -> list[str]:
+    """Runs the burst on `commit` (unpacked with `git archive`, this file copied in) in a process of its own and
+    says how `ours` (this run's deployments/s) compares."""
+    here = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="deployd-bench-baseline-") as workdir:
+        archive = subprocess.run(["git", "-C", str(here), "archive", commit], capture_output=True, check=False)
+        if archive.returncode != 0:
+            reason = archive.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["git archive failed"]
+            return [f"  baseline {commit}: not measured ({reason[0]})"]
+        subprocess.run(["tar", "-x", "-C", workdir], input=archive.stdout, check=True)
+        (Path(workdir) / "bench").mkdir(exist_ok=True)
+        (Path(workdir) / "bench" / "__init__.py").touch()
+        (Path(workdir) / "bench" / "pipeline.py").write_text(Path(__file__).read_text())
+        run = subprocess.run(
+            [sys.executable, "-m", "bench.pipeline", "baseline"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": workdir, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+    if run.returncode != 0:
+        return [f"  baseline {commit}: not measured (exit {run.returncode}: {run.stderr.strip()[-300:]})"]
+    rate, dynamodb = (float(word) for word in run.stdout.split()[-2:])
+    return [
+        f"  baseline: the same burst on {commit} (issue 14's today), same bench run: {rate:.2f} deployments/s, "
+        f"DynamoDB {dynamodb:.1f} calls per deployment; now {ours / rate:.2f}x its throughput "
+        f"(goal >= {THROUGHPUT_GOAL:.0f}x)"
     ]
 
 
@@ -344,13 +416,16 @@ def measure(parts: list[Callable[[str, Path], list[str]]]) -> list[str]:
 
 
 def main() -> None:
-    """`python -m bench.pipeline [latency|calls|throughput]`: all three by default."""
+    """`python -m bench.pipeline [latency|calls|throughput]`: all three by default (`baseline`: the burst alone,
+    as the baseline run prints it)."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    parts = {"latency": latency, "calls": one_at_a_time, "throughput": throughput}
-    chosen = sys.argv[1:] or list(parts)
+    parts = {"latency": latency, "calls": one_at_a_time, "throughput": throughput, "baseline": baseline_burst}
+    chosen = sys.argv[1:] or ["latency", "calls", "throughput"]
     # The stack's metric lines (printed as CloudWatch reads them) go to standard error, the figures to output.
     with contextlib.redirect_stdout(sys.stderr):
         figures = measure([parts[name] for name in chosen])
+        if "throughput" in _measured and BASELINE != "none":
+            figures += against_baseline(_measured["throughput"], BASELINE)
     print("\n".join(figures))
 
 

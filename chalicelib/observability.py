@@ -6,6 +6,10 @@ invocation carry the function, its request id and cold_start (`invocation`). The
 thread (context variables), never process-wide, because the embedded stack runs several requests and
 workers in one process: Powertools' `set_correlation_id` and `inject_lambda_context` append their keys
 for the whole process, so they are not used.
+
+The Logger is made with its first use, not at import: importing Powertools loads its metrics, tracer and log
+buffers too (about 8 ms, docs/cold-start.md), which a function's cold start pays with its first log line or
+logging scope (its first request's) instead of before it can answer anything.
 """
 
 from __future__ import annotations
@@ -15,15 +19,31 @@ import functools
 import itertools
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
-
-from aws_lambda_powertools import Logger
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools import Logger, Tracer
 
 SERVICE = "deployd"
-logger = Logger(service=SERVICE)
+
+
+@functools.cache
+def _powertools_logger() -> Logger:
+    from aws_lambda_powertools import Logger
+
+    return Logger(service=SERVICE)
+
+
+class _FirstUse:
+    """Stands for the Powertools Logger, made (once) when an attribute of it is first asked for."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_powertools_logger(), name)
+
+
+logger = cast("Logger", _FirstUse())
 
 
 @contextlib.contextmanager

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Svix's schedule: the delays before each retry of a failed webhook message (so 9 attempts in all).
 WEBHOOK_RETRY_SECONDS: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     stage: str
     resource_prefix: str
     region: str
@@ -67,6 +66,8 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"
     slack_signing_secret_arn: str = ""
     slack_client_secret_arn: str = ""
+    # The promotions' state machine (docs/promotions.md): every change of what an environment serves runs in it.
+    promotion_state_machine_arn: str = ""
 
     def resource_name(self, logical: str) -> str:
         """Physical name of a resource: an explicit override from the environment, else prefix-logical."""
@@ -131,4 +132,5 @@ def get_settings() -> Settings:
         slack_api_url=env.get("DEPLOYD_SLACK_API_URL", "https://slack.com/api/"),
         slack_signing_secret_arn=env.get("DEPLOYD_SLACK_SIGNING_SECRET_ARN", ""),
         slack_client_secret_arn=env.get("DEPLOYD_SLACK_CLIENT_SECRET_ARN", ""),
+        promotion_state_machine_arn=env.get("DEPLOYD_PROMOTION_STATE_MACHINE_ARN", ""),
     )

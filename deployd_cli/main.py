@@ -25,6 +25,8 @@ PROJECT_COLUMNS = [("id", "ID"), ("slug", "SLUG"), ("name", "NAME"), ("default_b
                    ("production_url", "URL")]  # fmt: skip
 DEPLOYMENT_COLUMNS = [("id", "ID"), ("status", "STATUS"), ("branch", "BRANCH"), ("commit_sha", "COMMIT"),
                       ("is_active", "ACTIVE"), ("created_at", "CREATED"), ("deployment_url", "URL")]  # fmt: skip
+PROMOTION_COLUMNS = [("id", "ID"), ("environment", "ENVIRONMENT"), ("reason", "REASON"), ("status", "STATUS"),
+                     ("from_deployment_id", "FROM"), ("to_deployment_id", "TO"), ("created_at", "CREATED")]  # fmt: skip
 
 
 def _notice(text: str) -> None:
@@ -152,6 +154,12 @@ def projects_list(session: Session) -> None:
 @click.option("--output-dir", help="Directory the build writes the site to (.).")
 @click.option("--slug", help="URL name (made from NAME by default).")
 @click.option("--build-timeout", "build_timeout_seconds", type=int, help="Build time limit in seconds.")
+@click.option("--health-check-path", help="Path a promotion GETs to verify a deployment before serving it (/).")
+@click.option(
+    "--auto-rollback/--no-auto-rollback",
+    default=None,
+    help="Refuse or revert a production deployment that fails its health check (on).",
+)
 def projects_create(session: Session, name: str, **fields: Any) -> None:
     body = {"name": name, **{k: v for k, v in fields.items() if v is not None}}
     project = session.client.post("/projects", body)
@@ -367,6 +375,51 @@ def _previous_production(session: Session, pid: int) -> int:
         if page >= answer["meta"]["total_pages"]:
             raise CliError("no earlier deployed production deployment to roll back to")
         page += 1
+
+
+# Promotions
+
+
+@cli.group()
+def promotions() -> None:
+    """Every change of what an environment serves (deploy, rollback, automatic revert) and its health checks."""
+
+
+@api_command(promotions, "list")
+@click.argument("project")
+@click.option("--environment", help="Only this environment's (production, preview/<branch>, ...).")
+@click.option("--page", type=int, help="Page number (1).")
+@click.option("--per-page", type=int, help="Promotions a page, 1-100 (20).")
+def promotions_list(
+    session: Session, project: str, environment: str | None, page: int | None, per_page: int | None
+) -> None:
+    """Newest first."""
+    pid = session.project_id(project)
+    params = {"environment": environment, "page": page, "per_page": per_page}
+    answer = session.client.request_page("GET", f"/projects/{pid}/promotions", params=params)
+    assert answer is not None
+    session.show(answer, lambda: render.print_table(answer["data"], PROMOTION_COLUMNS, "No promotions yet."))
+
+
+@api_command(promotions, "show")
+@click.argument("project")
+@click.argument("promotion", type=int)
+def promotions_show(session: Session, project: str, promotion: int) -> None:
+    """A promotion and each of its health checks, one line a check."""
+    item = session.client.get(f"/projects/{session.project_id(project)}/promotions/{promotion}")
+    session.show(item, lambda: _print_promotion(item))
+
+
+def _print_promotion(item: dict[str, Any]) -> None:
+    render.print_fields(item, [name for name in item if name != "checks"])
+    for check in item["checks"]:
+        answer = f"HTTP {check['status_code']}" if check["status_code"] is not None else "no answer"
+        served = check["served_by_deployment_id"]
+        verdict = "ok" if check["ok"] else f"failed: {check['error'] or 'not the intended deployment'}"
+        click.echo(
+            f"check {check['target']}: GET {check['url']} -> {answer}, served by deployment {render.cell(served)}, "
+            f"{check['attempts']} attempt(s), {verdict}"
+        )
 
 
 # Previews, webhooks, deploy hooks

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.adapters import codebuild
 from chalicelib.aws import client
@@ -34,8 +34,7 @@ def truncation_note(dropped: int, limit: int) -> str:
 _NOTE = re.compile(r"\[log truncated: its first (\d+) bytes were dropped; the last (\d+) bytes follow [^\n]*\]\n")
 
 
-@dataclass(frozen=True)
-class LogPiece:
+class LogPiece(NamedTuple):
     """Kept text of a log, starting `start` bytes into everything the build wrote to it (dropped bytes included)."""
 
     start: int
@@ -46,8 +45,7 @@ class LogPiece:
         return self.start + len(self.data)
 
 
-@dataclass(frozen=True)
-class LogText:
+class LogText(NamedTuple):
     """A build log as offsets into all its output: the kept pieces in order, a gap before a piece being what the
     size limit dropped. Offsets only grow while the build writes, so a reader that asks for the bytes from the
     offset it last reached sees each byte once (the logs endpoint's `offset`)."""

@@ -17,8 +17,7 @@ import json
 import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.adapters import sites
 from chalicelib.aws import client, s3_signer
@@ -35,8 +34,7 @@ class OutputRefused(Exception):
     """The staged output cannot be published; the message is the deployment's error_message."""
 
 
-@dataclass(frozen=True)
-class UploadTarget:
+class UploadTarget(NamedTuple):
     """A presigned POST: the form's URL and the signed fields every upload must send with its key and file."""
 
     url: str
@@ -71,8 +69,7 @@ def upload_target(prefix: str, expires_in_seconds: int) -> UploadTarget:
     return UploadTarget(str(post["url"]), fields, prefix)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     path: str
     size: int
     sha256: str
@@ -194,6 +191,7 @@ def _copy(prefix: str, destination: str, entry: _Entry) -> bool:
         CopySource={"Bucket": bucket, "Key": prefix + FILES + entry.path},
         MetadataDirective="REPLACE",
         ContentType=sites.content_type(entry.path),
+        Metadata=sites.artifact_metadata(destination),
         ChecksumAlgorithm="SHA256",
     )
     checksum = result.get("CopyObjectResult", {}).get("ChecksumSHA256")

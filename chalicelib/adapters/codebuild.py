@@ -13,17 +13,19 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.build_output import UploadTarget, upload_target
-from chalicelib.adapters.runners import BuildJob, BuildReporter, BuildResult, BuildStarted
 from chalicelib.aws import client
 from chalicelib.infra.buildspec import BUILD_VARIABLES
 from chalicelib.infra.resources import BUILD_PROJECT
 from chalicelib.observability import FailureCause, logger
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.build_output import UploadTarget
+    from chalicelib.adapters.runners import BuildJob, BuildReporter, BuildResult, BuildStarted
 
 # CodeBuild's time limits are whole minutes in this range.
 MIN_TIMEOUT_MINUTES = 5
@@ -120,6 +122,10 @@ class CodeBuildRunner:
         self.staging_prefix = staging_prefix
 
     def run(self, job: BuildJob, reporter: BuildReporter) -> BuildResult | BuildStarted:
+        # Imported here: the API stops builds and names their log streams, and never runs one.
+        from chalicelib.adapters.build_output import upload_target
+        from chalicelib.adapters.runners import BuildResult, BuildStarted
+
         reporter.output(f"==> Starting the build on AWS CodeBuild (project {project_name()})\n")
         try:
             target = upload_target(self.staging_prefix, upload_expiry_seconds(job.timeout_seconds))

@@ -96,3 +96,27 @@ def heartbeat(task_token: str) -> bool:
     except (sfn.exceptions.TaskTimedOut, sfn.exceptions.InvalidToken, sfn.exceptions.TaskDoesNotExist):
         return False
     return True
+
+
+def promotion_execution_name(promotion_id: int) -> str:
+    return f"promotion-{promotion_id}"
+
+
+def promotion_execution_arn(promotion_id: int) -> str:
+    """The ARN the promotion's execution has (or will have) in the promotion flow."""
+    machine = get_settings().promotion_state_machine_arn
+    return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{promotion_execution_name(promotion_id)}"
+
+
+def start_promotion(promotion_id: int, payload: dict[str, Any]) -> None:
+    """Start the promotion's execution. Its name is fixed by the promotion, so a second start (a step redelivered
+    after it handed the line on) finds the first and changes nothing."""
+    sfn = client("stepfunctions")
+    try:
+        sfn.start_execution(
+            stateMachineArn=get_settings().promotion_state_machine_arn,
+            name=promotion_execution_name(promotion_id),
+            input=json.dumps(payload),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        logger.info("promotion execution already started", extra={"promotion_id": promotion_id})

@@ -16,10 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from chalicelib.adapters import addresses
@@ -30,8 +29,7 @@ from chalicelib.settings import get_settings
 _REMOTE_SCHEMES = ("https://", "http://", "ssh://", "git://")
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     sha: str
     message: str
     author: str
@@ -127,13 +125,23 @@ def _remote(
         start_new_session=True,  # a group of its own: killing it also ends an ssh it started
     )
     deadline = time.monotonic() + timeout
-    pending: str | None = request
+    # The request goes down the pipe before any wait, and the first communicate closes it. Handing it to
+    # communicate(request, timeout=...) instead loses it whenever that first wait ends before its first write (a
+    # thread kept from the CPU or the GIL for _POLL_SECONDS, as on a loaded machine): a retry passes no input,
+    # so the process waits for its request until the step times out. The helper reads all of stdin before
+    # writing anything, so this write cannot block on it.
+    assert process.stdin is not None
+    try:
+        process.stdin.write(request)
+        process.stdin.flush()
+    except BrokenPipeError:
+        pass  # the process is gone already: communicate collects what it said
     while True:
         try:
-            out, err = process.communicate(pending, timeout=_POLL_SECONDS)
+            out, err = process.communicate(timeout=_POLL_SECONDS)
             break
         except subprocess.TimeoutExpired:
-            pending = None  # communicate keeps writing what it was given first
+            pass
         timed_out = time.monotonic() >= deadline
         if timed_out or (stop is not None and stop()):
             _kill_group(process)

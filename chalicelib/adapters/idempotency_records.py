@@ -9,8 +9,7 @@ so the same key sent with another request is told apart from a retry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.aws import client
 from chalicelib.errors import IdempotencyKeyInUse, IdempotencyKeyReused
@@ -26,8 +25,7 @@ EXPIRES_AFTER_SECONDS = 24 * 3600
 KEY_PREFIX = "request"  # record ids read "request#<hash of the scope>", whichever function stored them
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """The work's result, and whether it was replayed from the record of an earlier execution."""
 
     result: dict[str, Any]

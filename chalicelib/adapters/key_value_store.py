@@ -4,7 +4,7 @@ ETag and the keys, and write keys with IfMatch, the compare-and-set services.rou
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -23,8 +23,7 @@ CONFLICT = "ConflictException"
 _NOT_FOUND = "ResourceNotFoundException"
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One key made to agree with its row: put `value`, or delete the key when `value` is None."""
 
     host: str

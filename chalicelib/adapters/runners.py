@@ -16,9 +16,8 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from chalicelib.adapters import git, sandbox, sites
 from chalicelib.observability import FailureCause, logger
@@ -28,8 +27,7 @@ from chalicelib.vocabulary import Status
 Outcome = Literal["succeeded", "failed", "timed_out", "cancelled"]
 
 
-@dataclass(frozen=True)
-class BuildJob:
+class BuildJob(NamedTuple):
     deployment_id: int
     repo_url: str
     commit_sha: str
@@ -40,8 +38,7 @@ class BuildJob:
     artifact_prefix: str
 
 
-@dataclass(frozen=True)
-class BuildResult:
+class BuildResult(NamedTuple):
     outcome: Outcome
     message: str | None = None
     build_time_seconds: int = 0
@@ -50,8 +47,7 @@ class BuildResult:
     failure_cause: FailureCause = "build"
 
 
-@dataclass(frozen=True)
-class BuildStarted:
+class BuildStarted(NamedTuple):
     """The build runs elsewhere (CodeBuild); its outcome is handled when its completion event arrives."""
 
     build_id: str

@@ -21,8 +21,8 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from chalicelib.settings import get_settings
 
@@ -38,8 +38,7 @@ STACK_DIRECTORY_PREFIX = "deployd-stack-"
 OWNER_FILE = "owner"
 
 
-@dataclass(frozen=True)
-class Isolation:
+class Isolation(NamedTuple):
     """How builds are isolated on this machine, decided once per process.
 
     `namespaces`: a PID and mount namespace of their own (as root; in a user namespace otherwise).

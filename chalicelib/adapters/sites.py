@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
@@ -103,8 +103,7 @@ class OutputRefused(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class OutputFile:
+class OutputFile(NamedTuple):
     """One regular file of a build's output, as it was when the output was checked."""
 
     relative: str  # POSIX path below the output directory
@@ -208,6 +207,19 @@ def _open_below(directory: Path, item: OutputFile) -> int:
     return file_fd
 
 
+# Every object of a deployment names it in its metadata: S3 answers it as `x-amz-meta-deployd-deployment-id`, which
+# CloudFront passes on, so an answer on AWS names the deployment that served it, as the embedded site server's
+# X-Deployd-Deployment-Id does (what a promotion's health checks verify: adapters.health_checks).
+DEPLOYMENT_METADATA = "deployd-deployment-id"
+_ARTIFACT_PREFIX = re.compile(r"deployments/([0-9]+)/")
+
+
+def artifact_metadata(prefix: str) -> dict[str, str]:
+    """The S3 metadata of the objects under a deployment's artifact prefix; none for any other prefix."""
+    match = _ARTIFACT_PREFIX.fullmatch(prefix)
+    return {DEPLOYMENT_METADATA: match.group(1)} if match else {}
+
+
 def upload_output(directory: Path, files: list[OutputFile], prefix: str) -> int:
     """Upload the files collect_output checked, below `prefix`, each streamed from disk; returns their number."""
     from boto3.s3.transfer import TransferConfig  # here, not at import: the API functions never upload
@@ -216,10 +228,14 @@ def upload_output(directory: Path, files: list[OutputFile], prefix: str) -> int:
     bucket = get_settings().resource_name(SITES_BUCKET.logical)
     # Streamed in parts (multipart above the threshold), never a whole file in memory; one file at a time.
     transfer = TransferConfig(use_threads=False)
+    metadata = artifact_metadata(prefix)
     for item in files:
         key = prefix + item.relative
+        extra: dict[str, Any] = {"ContentType": content_type(key)}
+        if metadata:
+            extra["Metadata"] = metadata
         with os.fdopen(_open_below(directory, item), "rb") as body:
-            s3.upload_fileobj(body, bucket, key, ExtraArgs={"ContentType": content_type(key)}, Config=transfer)
+            s3.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=transfer)
     return len(files)
 
 

@@ -4,9 +4,8 @@ refusal by Slack or an unreachable Slack."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
@@ -25,8 +24,7 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # anything else Slack refused (channel_not_found, not_in_channel, ...): retrying won't help
 
 
-@dataclass(frozen=True)
-class SlackResult:
+class SlackResult(NamedTuple):
     outcome: Outcome
     ts: str | None = None  # the message's ts (OK)
     error: str | None = None  # Slack's error code, or what went wrong on the way

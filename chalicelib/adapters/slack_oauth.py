@@ -3,7 +3,7 @@ that hands deployd a workspace's bot token. Slack is reached at settings.slack_a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlencode, urljoin
 
 from chalicelib.aws import slack_client_secret
@@ -15,8 +15,7 @@ BOT_SCOPES = ("commands", "chat:write")
 _TIMEOUT_SECONDS = 10
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """What a successful exchange hands over for one workspace."""
 
     team_id: str

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from chalicelib.aws import client, queue_url
 from chalicelib.infra.resources import SLACK_NOTIFY_QUEUE
@@ -15,8 +15,7 @@ from chalicelib.infra.resources import SLACK_NOTIFY_QUEUE
 MAX_DELAY_SECONDS = 900
 
 
-@dataclass(frozen=True)
-class Notification:
+class Notification(NamedTuple):
     org_slug: str
     deployment_id: int
     team_id: str
@@ -39,6 +38,6 @@ class Notification:
 def enqueue(notification: Notification, delay_seconds: float = 0) -> None:
     client("sqs").send_message(
         QueueUrl=queue_url(SLACK_NOTIFY_QUEUE.logical),
-        MessageBody=json.dumps(asdict(notification)),
+        MessageBody=json.dumps(notification._asdict()),
         DelaySeconds=min(max(0, math.ceil(delay_seconds)), MAX_DELAY_SECONDS),
     )

@@ -12,9 +12,8 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from chalicelib.adapters.addresses import IPAddress, refusal_reason, resolve
@@ -23,8 +22,7 @@ from chalicelib.adapters.addresses import IPAddress, refusal_reason, resolve
 _MAX_ANSWER_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status_code: int | None  # None: no HTTP answer
     duration_ms: int
     error: str | None = None

@@ -11,21 +11,22 @@ from typing import TYPE_CHECKING
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import IssuedKeyJson, One, OrganizationJson
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, One
 from chalicelib.api.http import json_response
 from chalicelib.api.timestamps import iso
-from chalicelib.services import organizations
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import IssuedKeyJson, OrganizationJson
     from chalicelib.services.inputs import KeyCreate, OrganizationCreate
 
 dialect = dialects.admin  # the admin token is checked before every view (dialects.admit_admin)
 
 
-@dialect.route("/orgs", methods=["POST"], scope=None, answers={201: One(OrganizationJson)}, errors=(409,))
+@dialect.route("/orgs", methods=["POST"], scope=None, answers={201: One("OrganizationJson")}, errors=(409,))
 def create_org(caller: Caller, body: OrganizationCreate) -> Response:
     """Create an organization."""
+    from chalicelib.services import organizations
+
     org = organizations.create(body.slug, body.name, body.plan)
     created: OrganizationJson = {
         "slug": org.slug,
@@ -36,9 +37,11 @@ def create_org(caller: Caller, body: OrganizationCreate) -> Response:
     return json_response(201, {"data": created})
 
 
-@dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None, answers={201: One(IssuedKeyJson)})
+@dialect.route("/orgs/{slug}/keys", methods=["POST"], scope=None, answers={201: One("IssuedKeyJson")})
 def create_key(caller: Caller, slug: str, body: KeyCreate) -> Response:
     """Issue an API key of an organization; its token is shown in this answer only."""
+    from chalicelib.services import organizations
+
     issued = organizations.create_key(slug, body.name, body.scopes)
     key = issued.key
     created: IssuedKeyJson = {
@@ -55,5 +58,7 @@ def create_key(caller: Caller, slug: str, body: KeyCreate) -> Response:
 @dialect.route("/orgs/{slug}/keys/{key_id}", methods=["DELETE"], scope=None, answers={204: None})
 def revoke_key(caller: Caller, slug: str, key_id: str) -> Response:
     """Revoke an API key."""
+    from chalicelib.services import organizations
+
     organizations.revoke_key(slug, key_id)
     return json_response(204, None)

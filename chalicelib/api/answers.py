@@ -2,16 +2,15 @@
 renderer to it: a key missing, added or of another type fails the lint), and the OpenAPI document derives their
 JSON Schema from the same types (pydantic's TypeAdapter, chalicelib.api.openapi).
 
-Only `typing` is imported here: the renderers use these types on every request, and pydantic loads only when the
-document is made. `JsonSchema` adds what a Python type cannot say (a format, an enumeration, bounds) to the
+Routes name these types by string (`answers={200: One("ProjectJson")}`, `query="Paging"`), and renderers only in
+annotations, so this module loads with the OpenAPI document, not with the API's cold start; pydantic loads only when
+the document is made. `JsonSchema` adds what a Python type cannot say (a format, an enumeration, bounds) to the
 document's schema; it validates nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import (
-    TYPE_CHECKING,
     Annotated,
     Any,
     Literal,
@@ -20,41 +19,30 @@ from typing import (
 
 from typing_extensions import TypedDict
 
+from chalicelib.api.dialect import Empty, Html, Many, One
 from chalicelib.services import text
-from chalicelib.services.native_json import DeploymentJson, DeploymentStatus, JsonSchema, Timestamp
+from chalicelib.services.native_json_types import (
+    DeploymentJson,
+    DeploymentStatus,
+    JsonSchema,
+    PromotionJson,
+    Timestamp,
+)
 
-if TYPE_CHECKING:
-    from chalicelib.services.listing import Page
-
-__all__ = ["DeploymentJson", "DeploymentStatus", "JsonSchema", "Timestamp"]
-
-
-# Envelopes: a single object is {"data": {...}}, a list {"data": [...], "meta": {...}}.
-
-
-@dataclass(frozen=True)
-class One:
-    """{"data": <item>}."""
-
-    item: type
-
-
-@dataclass(frozen=True)
-class Many:
-    """{"data": [<item>, ...], "meta": <meta>}."""
-
-    item: type
-    meta: type
+__all__ = [
+    "DeploymentJson",
+    "DeploymentStatus",
+    "Empty",
+    "Html",
+    "JsonSchema",
+    "Many",
+    "One",
+    "PromotionJson",
+    "Timestamp",
+]
 
 
-@dataclass(frozen=True)
-class Html:
-    """A text/html page (the Slack OAuth redirect's answer to a person's browser)."""
-
-
-@dataclass(frozen=True)
-class Empty:
-    """An empty body of any content type (Slack's acknowledgement)."""
+# The envelopes (chalicelib.api.dialect): a single object is {"data": {...}}, a list {"data": [...], "meta": {...}}.
 
 
 class Total(TypedDict):
@@ -66,11 +54,6 @@ class Paged(TypedDict):
     per_page: int
     total: int
     total_pages: int
-
-
-def paged(page: Page[Any]) -> Paged:
-    """A listing page's `meta`."""
-    return {"page": page.page, "per_page": page.per_page, "total": page.total, "total_pages": page.total_pages}
 
 
 class ErrorDetail(TypedDict):
@@ -93,6 +76,12 @@ class Paging(TypedDict):
 
     page: NotRequired[Annotated[int, JsonSchema(minimum=1, maximum=1_000_000, default=1)]]
     per_page: NotRequired[Annotated[int, JsonSchema(minimum=1, maximum=100, default=20)]]
+
+
+class PromotionQuery(Paging):
+    """A page of promotions, of one environment when named (production, preview/<branch>, ...)."""
+
+    environment: NotRequired[Annotated[str, JsonSchema(minLength=1, maxLength=255, pattern=text.NO_CONTROL_PATTERN)]]
 
 
 class TriggerTitle(TypedDict):
@@ -140,6 +129,8 @@ class ProjectJson(TypedDict):
     preview_rebuild_schedule: str | None
     preview_rebuild_skip_unchanged: bool
     preview_ttl_hours: int | None
+    health_check_path: str  # what a promotion GETs to verify a deployment (docs/promotions.md)
+    auto_rollback: bool  # production refuses (or reverts) a deployment that fails it; previews only record
     production_url: str
     active_deployment_id: int | None
     created_at: Timestamp
@@ -165,6 +156,19 @@ class WhoamiJson(TypedDict):
     org: str
     key_id: str
     scopes: list[str]
+
+
+class PromotionRef(TypedDict):
+    """The promotion a rollback ran (GET .../promotions/{id} shows all of it)."""
+
+    id: int
+    status: str
+
+
+class RollbackJson(DeploymentJson):
+    """A rollback's answer: its target deployment, as every deployment answer shows it, and its promotion."""
+
+    promotion: PromotionRef | None
 
 
 class PreviewJson(TypedDict):

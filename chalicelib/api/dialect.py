@@ -2,7 +2,9 @@
 blueprint, an admission (who is calling, within which rate-limit budget) and a `Renderer`; `Dialect.route`
 declares a route's path, methods, scope, bucket, body, query and answers, wraps its view with all three, and
 records the declaration in the dialect's route table (`Dialect.routes`), from which the OpenAPI document is made
-(chalicelib.api.openapi).
+(chalicelib.api.openapi). A declaration names its body's model, its query's and its answers' types by string
+(`body: ProjectCreate` under TYPE_CHECKING, `query="Paging"`, `answers={200: One("ProjectJson")}`): the API's cold
+start declares every route without making any of those types; the document makes them when it is first asked for.
 
 A renderer is a table {domain error type -> Answer (status, body builder)} looked up along the error's
 class hierarchy (`lookup`), so a subclass answers as its nearest mapped ancestor and every table's
@@ -15,19 +17,19 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from chalice import Blueprint, Response
 from chalice.app import ChaliceViewError, Request
 
 from chalicelib.api.http import CONTENT_TYPES, json_body, json_response, parse
-from chalicelib.api.idempotency import answer_once
 from chalicelib.api.metering import Meter
 from chalicelib.errors import DomainError, IdempotencyKeyInUse
-from chalicelib.models.project_reads import ProjectKeys, ProjectRead
 from chalicelib.observability import logger
-from chalicelib.services.auth import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.models.project_reads import ProjectKeys, ProjectRead
+    from chalicelib.services.auth import Principal
 
 V = TypeVar("V")
 View = Callable[..., Response]
@@ -42,6 +44,30 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Where a view's `body` annotation names its model: request bodies are pydantic models, imported with the first
 # request that has one to validate (not on a cold start).
 BODY_MODELS = "chalicelib.services.inputs"
+# Where the types a route's `answers` and `query` name live (TypedDicts, for the OpenAPI document only): a route
+# names them by a string, so the API's cold start declares its routes without making any of them.
+ANSWERS = "chalicelib.api.answers"
+
+
+class One(NamedTuple):
+    """An answer {"data": <item>}; `item` names a type of ANSWERS."""
+
+    item: str
+
+
+class Many(NamedTuple):
+    """An answer {"data": [<item>, ...], "meta": <meta>}; both name types of ANSWERS."""
+
+    item: str
+    meta: str
+
+
+class Html:
+    """An answer that is a text/html page (the Slack OAuth redirect's answer to a person's browser)."""
+
+
+class Empty:
+    """An empty answer of any content type (Slack's acknowledgement)."""
 
 
 class InternalError(DomainError):
@@ -61,8 +87,7 @@ class Refused(DomainError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """How a dialect answers one type of domain error: a status (or a function of the error giving it) and
     a function of the error giving the body."""
 
@@ -134,18 +159,19 @@ class Renderer:
         return guarded
 
 
-@dataclass
 class Prefetch:
     """The reads a route declares, keyed by its path alone: the admission (one that takes `prefetch=`, as
     dialects.admit_bearer does) reads them in the same round trip as the caller's API key and leaves what it found
     in `read`, for the view."""
 
-    keys: ProjectKeys
-    read: ProjectRead | None = None
+    __slots__ = ("keys", "read")
+
+    def __init__(self, keys: ProjectKeys) -> None:
+        self.keys = keys
+        self.read: ProjectRead | None = None
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """What a view knows of its request's caller: the principal its dialect admitted (none for the admin
     token or a public route), the meter of its rate-limit bucket (for a view that counts late) and what admission
     read for the view (None: nothing, the view reads for itself)."""
@@ -160,12 +186,12 @@ class Caller:
         return self.admitted
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """One declared route, as the OpenAPI document describes it: `path` is the whole path (the dialect's prefix
-    and the route's own); `body` the name of its body's model in BODY_MODELS (None: no JSON body); `query` a
-    TypedDict of its query parameters; `answers` {status: what the body is} for its successes (chalicelib.api
-    .answers: a TypedDict, an envelope, or None for no body); `errors` the error statuses its rules may answer
+    and the route's own); `body` the name of its body's model in BODY_MODELS (None: no JSON body); `query` the
+    name of the TypedDict of its query parameters in ANSWERS; `answers` {status: what the body is} for its
+    successes (the name of a TypedDict in ANSWERS, an envelope naming them (One, Many), Html(), Empty(), a tuple of
+    alternatives, `dict` for any object, or None for no body); `errors` the error statuses its rules may answer
     beyond those every route of its kind answers (chalicelib.api.openapi); `content_types` those Chalice accepts
     in its Content-Type (None: any), answering 415 to another."""
 
@@ -176,7 +202,7 @@ class Route:
     bucket: str | None
     view: Callable[..., Response]
     body: str | None
-    query: type | None
+    query: str | None
     answers: Mapping[int, Any]
     errors: tuple[int, ...]
     idempotent: bool
@@ -248,7 +274,7 @@ class Dialect:
         one_time: tuple[str, ...] = (),
         answers: Mapping[int, Any] | None = None,
         errors: tuple[int, ...] = (),
-        query: type | None = None,
+        query: str | None = None,
         reads: Callable[[dict[str, str]], ProjectKeys | None] | None = None,
         reads_all: bool = False,
     ) -> Callable[[View], View]:
@@ -287,6 +313,8 @@ class Dialect:
 
                 if keyed and caller.admitted is not None and request.method == "POST":
                     # After admission: a request refused with 401, 403 or 429 never touches its key.
+                    from chalicelib.api.idempotency import answer_once
+
                     return answer_once(request, caller.admitted.org_slug, run, one_time)
                 return run()
 

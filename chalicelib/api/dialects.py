@@ -11,7 +11,7 @@ from chalicelib.api.http import CONTENT_TYPES
 from chalicelib.api.metering import Meter
 from chalicelib.api.renderers import GITHUB, GITLAB, MINTLIFY, NATIVE
 from chalicelib.errors import Unauthenticated
-from chalicelib.services import auth, slack_installations
+from chalicelib.services import auth
 
 GITHUB_BUCKET = "core"
 
@@ -76,6 +76,8 @@ def admit_anyone(request: Request, meter: Meter, scope: str | None) -> None:
 def admit_slack(request: Request, meter: Meter, scope: str | None) -> None:
     """Slack's requests prove themselves by signature (checked by the view, which has the raw body); without
     a Slack app configured every /slack route is a 404 saying so."""
+    from chalicelib.services import slack_installations
+
     slack_installations.require_configured()
 
 

@@ -18,18 +18,21 @@ from chalicelib.api.github_http import (
 )
 from chalicelib.api.github_json import deployment_json, repo_url, repository_json
 from chalicelib.api.http import json_response, path_id
-from chalicelib.services import github as rules
-from chalicelib.services.github import DeploymentFilters
 
 
 @dialect.route(REPO, methods=["GET"], scope="projects:read")
 def get_repository(caller: Caller, owner: str, repo: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     return json_response(200, repository_json(rules.repository(principal, owner, repo)))
 
 
 @dialect.route(f"{REPO}/deployments", methods=["GET"], scope="deployments:read")
 def list_deployments(caller: Caller, owner: str, repo: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services.github import DeploymentFilters
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     query = query_params(dialect.current_request, "Deployment")
@@ -44,6 +47,8 @@ def list_deployments(caller: Caller, owner: str, repo: str) -> Response:
 
 @dialect.route(f"{REPO}/deployments", methods=["POST"], scope="deployments:write")
 def create_deployment(caller: Caller, owner: str, repo: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     from chalicelib.services.inputs import GithubDeploymentCreate
 
@@ -55,6 +60,8 @@ def create_deployment(caller: Caller, owner: str, repo: str) -> Response:
 
 @dialect.route(REPO + "/deployments/{deployment_id}", methods=["GET"], scope="deployments:read")
 def get_deployment(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     deployment = rules.get_deployment(project, path_id(deployment_id, "deployment"))
@@ -63,6 +70,8 @@ def get_deployment(caller: Caller, owner: str, repo: str, deployment_id: str) ->
 
 @dialect.route(REPO + "/deployments/{deployment_id}", methods=["DELETE"], scope="deployments:write")
 def delete_deployment(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     rules.delete_deployment(project, path_id(deployment_id, "deployment"))

@@ -19,11 +19,12 @@ from chalicelib.api.github_http import (
 )
 from chalicelib.api.github_json import environment_json, repo_url
 from chalicelib.api.http import json_response
-from chalicelib.services import github as rules
 
 
 @dialect.route(f"{REPO}/environments", methods=["GET"], scope="projects:read")
 def list_environments(caller: Caller, owner: str, repo: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     query = query_params(dialect.current_request, "Environment")
@@ -36,6 +37,8 @@ def list_environments(caller: Caller, owner: str, repo: str) -> Response:
 
 @dialect.route(REPO + "/environments/{name}", methods=["GET"], scope="projects:read")
 def get_environment(caller: Caller, owner: str, repo: str, name: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     return json_response(200, environment_json(project, rules.get_environment(project, unquote(name))))
@@ -43,6 +46,8 @@ def get_environment(caller: Caller, owner: str, repo: str, name: str) -> Respons
 
 @dialect.route(REPO + "/environments/{name}", methods=["PUT"], scope="projects:write")
 def put_environment(caller: Caller, owner: str, repo: str, name: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     from chalicelib.services.inputs import GithubEnvironmentUpdate
 
@@ -53,6 +58,8 @@ def put_environment(caller: Caller, owner: str, repo: str, name: str) -> Respons
 
 @dialect.route(REPO + "/environments/{name}", methods=["DELETE"], scope="projects:write")
 def delete_environment(caller: Caller, owner: str, repo: str, name: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     rules.delete_environment(project, unquote(name))

@@ -4,7 +4,7 @@ and redelivery. Scopes: webhooks:read to read, webhooks:write for the rest."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
@@ -13,18 +13,21 @@ from chalicelib.api.github_http import REPO, dialect, link_header, paging, parse
 from chalicelib.api.github_json import repo_url, site_url
 from chalicelib.api.http import json_response, path_id
 from chalicelib.api.timestamps import github_time
-from chalicelib.models.project import Project
-from chalicelib.models.webhook import Webhook
-from chalicelib.models.webhook_delivery import WebhookDelivery, github_delivery_number, github_guid
-from chalicelib.services import github as rules
-from chalicelib.services import github_hooks, github_json, listing, webhook_delivery
-from chalicelib.services.github_hooks import HookView
+
+if TYPE_CHECKING:
+    from chalicelib.models.project import Project
+    from chalicelib.models.webhook import Webhook
+    from chalicelib.models.webhook_delivery import WebhookDelivery
+    from chalicelib.services.github_hooks import HookView
+
 
 HOOKS = REPO + "/hooks"
 HOOK = HOOKS + "/{hook_id}"
 
 
 def hook_json(project: Project, view: HookView) -> dict[str, Any]:
+    from chalicelib.services import github_hooks, github_json
+
     return github_json.hook_json(
         site_url(), project, view.hook, github_hooks.insecure_ssl(view.hook), view.last_response
     )
@@ -32,6 +35,8 @@ def hook_json(project: Project, view: HookView) -> dict[str, Any]:
 
 def delivery_json(project: Project, hook: Webhook, d: WebhookDelivery) -> dict[str, Any]:
     """An item of GitHub's delivery log; `redelivery` when it was attempted more than once."""
+    from chalicelib.models.webhook_delivery import github_delivery_number, github_guid
+
     last = d.attempts[-1] if d.attempts else None
     code = last.status_code if last else None
     if last is None:
@@ -58,6 +63,8 @@ def delivery_json(project: Project, hook: Webhook, d: WebhookDelivery) -> dict[s
 
 @dialect.route(HOOKS, methods=["POST"], scope="webhooks:write")
 def create_hook(caller: Caller, owner: str, repo: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks
     from chalicelib.services.inputs import GithubHookCreate
 
     project = rules.repository(caller.principal, owner, repo)
@@ -67,6 +74,9 @@ def create_hook(caller: Caller, owner: str, repo: str) -> Response:
 
 @dialect.route(HOOKS, methods=["GET"], scope="webhooks:read")
 def list_hooks(caller: Caller, owner: str, repo: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks, listing
+
     project = rules.repository(caller.principal, owner, repo)
     query = query_params(dialect.current_request, "Hook")
     page, per_page = paging(query, "Hook")
@@ -77,12 +87,17 @@ def list_hooks(caller: Caller, owner: str, repo: str) -> Response:
 
 @dialect.route(HOOK, methods=["GET"], scope="webhooks:read")
 def get_hook(caller: Caller, owner: str, repo: str, hook_id: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks
+
     project = rules.repository(caller.principal, owner, repo)
     return json_response(200, hook_json(project, github_hooks.get(project, path_id(hook_id, "hook"))))
 
 
 @dialect.route(HOOK, methods=["PATCH"], scope="webhooks:write")
 def update_hook(caller: Caller, owner: str, repo: str, hook_id: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks
     from chalicelib.services.inputs import GithubHookUpdate
 
     project = rules.repository(caller.principal, owner, repo)
@@ -93,6 +108,9 @@ def update_hook(caller: Caller, owner: str, repo: str, hook_id: str) -> Response
 
 @dialect.route(HOOK, methods=["DELETE"], scope="webhooks:write")
 def delete_hook(caller: Caller, owner: str, repo: str, hook_id: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks
+
     project = rules.repository(caller.principal, owner, repo)
     github_hooks.delete(project, path_id(hook_id, "hook"))
     return json_response(204, None)
@@ -100,6 +118,9 @@ def delete_hook(caller: Caller, owner: str, repo: str, hook_id: str) -> Response
 
 @dialect.route(HOOK + "/pings", methods=["POST"], scope="webhooks:write")
 def ping_hook(caller: Caller, owner: str, repo: str, hook_id: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks
+
     project = rules.repository(caller.principal, owner, repo)
     github_hooks.ping(project, path_id(hook_id, "hook"), site_url())
     return json_response(204, None)
@@ -107,6 +128,9 @@ def ping_hook(caller: Caller, owner: str, repo: str, hook_id: str) -> Response:
 
 @dialect.route(HOOK + "/deliveries", methods=["GET"], scope="webhooks:read")
 def list_hook_deliveries(caller: Caller, owner: str, repo: str, hook_id: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks, listing
+
     project = rules.repository(caller.principal, owner, repo)
     number = path_id(hook_id, "hook")
     query = query_params(dialect.current_request, "Hook")
@@ -120,6 +144,9 @@ def list_hook_deliveries(caller: Caller, owner: str, repo: str, hook_id: str) ->
 @dialect.route(HOOK + "/deliveries/{delivery_id}", methods=["GET"], scope="webhooks:read")
 def get_hook_delivery(caller: Caller, owner: str, repo: str, hook_id: str, delivery_id: str) -> Response:
     """One delivery with the request it makes (headers as of its last attempt, and the payload)."""
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks, webhook_delivery
+
     project = rules.repository(caller.principal, owner, repo)
     number = path_id(hook_id, "hook")
     hook = github_hooks.get(project, number).hook
@@ -132,6 +159,9 @@ def get_hook_delivery(caller: Caller, owner: str, repo: str, hook_id: str, deliv
 
 @dialect.route(HOOK + "/deliveries/{delivery_id}/attempts", methods=["POST"], scope="webhooks:write")
 def redeliver_hook_delivery(caller: Caller, owner: str, repo: str, hook_id: str, delivery_id: str) -> Response:
+    from chalicelib.services import github as rules
+    from chalicelib.services import github_hooks
+
     project = rules.repository(caller.principal, owner, repo)
     github_hooks.redeliver(project, path_id(hook_id, "hook"), path_id(delivery_id, "delivery"))
     return json_response(202, {})

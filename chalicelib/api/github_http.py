@@ -13,10 +13,11 @@ from chalice.app import Request
 from chalicelib.api import dialects
 from chalicelib.api.http import load_json
 from chalicelib.errors import FieldRejected, InvalidInput
-from chalicelib.services import auth
-from chalicelib.services import github as rules
-from chalicelib.services.integers import ascii_integer
-from chalicelib.services.listing import Page
+
+if TYPE_CHECKING:
+    from chalicelib.services import auth
+    from chalicelib.services.listing import Page
+
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -68,6 +69,9 @@ def query_params(request: Request, resource: str) -> dict[str, str]:
 
 
 def paging(query: Mapping[str, str], resource: str) -> tuple[int, int]:
+    from chalicelib.services import github as rules
+    from chalicelib.services.integers import ascii_integer
+
     def number(name: str, default: int, highest: int | None) -> int:
         raw = query.get(name)
         if raw is None or raw == "":

@@ -18,11 +18,12 @@ from chalicelib.api.github_http import (
 )
 from chalicelib.api.github_json import repo_url, status_json
 from chalicelib.api.http import json_response, path_id
-from chalicelib.services import github as rules
 
 
 @dialect.route(REPO + "/deployments/{deployment_id}/statuses", methods=["GET"], scope="deployments:read")
 def list_statuses(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     number = path_id(deployment_id, "deployment")
@@ -35,6 +36,8 @@ def list_statuses(caller: Caller, owner: str, repo: str, deployment_id: str) -> 
 
 @dialect.route(REPO + "/deployments/{deployment_id}/statuses", methods=["POST"], scope="deployments:write")
 def create_status(caller: Caller, owner: str, repo: str, deployment_id: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     from chalicelib.services.inputs import GithubStatusCreate
 
@@ -47,6 +50,8 @@ def create_status(caller: Caller, owner: str, repo: str, deployment_id: str) -> 
 
 @dialect.route(REPO + "/deployments/{deployment_id}/statuses/{status_id}", methods=["GET"], scope="deployments:read")
 def get_status(caller: Caller, owner: str, repo: str, deployment_id: str, status_id: str) -> Response:
+    from chalicelib.services import github as rules
+
     principal = caller.principal
     project = rules.repository(principal, owner, repo)
     view = rules.get_status(project, path_id(deployment_id, "deployment"), path_id(status_id, "status"))

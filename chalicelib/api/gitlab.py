@@ -8,30 +8,31 @@ has the user's view.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api import gitlab_parsing as parsing
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response, load_json, path_id, public_api_url
 from chalicelib.api.timestamps import gitlab_time
 from chalicelib.errors import InvalidInput
-from chalicelib.models.webhook import Webhook
-from chalicelib.services import gitlab as service
-from chalicelib.services import gitlab_hooks, statuses
-from chalicelib.services import gitlab_views as views
-from chalicelib.services.gitlab_params import HOOK_EVENTS
-from chalicelib.services.gitlab_views import GitLabDeployment, Person, ProjectResource
-from chalicelib.services.listing import Page
 from chalicelib.vocabulary import Status
+
+if TYPE_CHECKING:
+    from chalicelib.models.webhook import Webhook
+    from chalicelib.services.gitlab_views import GitLabDeployment, Person, ProjectResource
+    from chalicelib.services.listing import Page
 
 dialect = dialects.gitlab  # every response carries the organization's hourly "api" bucket headers
 
-# A deployment deployd builds is shown with a job (`deployable`); its queued state is a pending job.
-JOB_STATUS = {**statuses.GITLAB_STATUS, Status.QUEUED: "pending"}
+
+def _job_status(status: str) -> str:
+    """A deployment deployd builds is shown with a job (`deployable`); its queued state is a pending job."""
+    from chalicelib.services import statuses
+
+    return "pending" if status == Status.QUEUED else statuses.GITLAB_STATUS[status]
 
 
 def _fields() -> dict[str, Any]:
@@ -61,10 +62,14 @@ def _query() -> dict[str, str]:
 
 
 def user_json(person: Person) -> dict[str, Any]:
+    from chalicelib.services import gitlab_views as views
+
     return views.user_json(person, public_api_url(dialect.current_request))
 
 
 def _commit_json(item: GitLabDeployment) -> dict[str, Any]:
+    from chalicelib.services import gitlab_views as views
+
     d = item.deployment
     return {
         "id": d.commit_sha,
@@ -79,12 +84,14 @@ def _commit_json(item: GitLabDeployment) -> dict[str, Any]:
 
 def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
     """The build, as GitLab's job; deployments reported by an external deployer have none (null)."""
+    from chalicelib.services import statuses
+
     d = item.deployment
     if not d.managed:
         return None
     return {
         "id": d.id,
-        "status": JOB_STATUS[d.status],
+        "status": _job_status(d.status),
         "stage": "deploy",
         "name": d.task,
         "ref": d.branch,
@@ -106,6 +113,8 @@ def _deployable_json(item: GitLabDeployment) -> dict[str, Any] | None:
 
 
 def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
+    from chalicelib.services import gitlab_views as views
+
     d = item.deployment
     return {
         "id": d.id,
@@ -122,6 +131,8 @@ def deployment_json(item: GitLabDeployment) -> dict[str, Any]:
 
 
 def project_json(resource: ProjectResource) -> dict[str, Any]:
+    from chalicelib.services import gitlab_views as views
+
     p, org = resource.project, resource.organization
     api_url = public_api_url(dialect.current_request)
     return {
@@ -162,6 +173,9 @@ def project_json(resource: ProjectResource) -> dict[str, Any]:
 def hook_json(webhook: Webhook) -> dict[str, Any]:
     """GitLab's project hook, without its token (GitLab never shows it). `alert_status` is `disabled` once
     deployd stopped delivering to it (410 Gone, or failing for days); a PUT turns it on again."""
+    from chalicelib.services import gitlab_hooks
+    from chalicelib.services.gitlab_params import HOOK_EVENTS
+
     options = gitlab_hooks.options_of(webhook)
     return {
         "id": webhook.id,
@@ -209,12 +223,17 @@ def _pagination_headers(listing: Page[GitLabDeployment], project_id: int) -> dic
 
 @dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read")
 def get_project(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import gitlab_views as views
+
     principal = caller.principal
     return json_response(200, project_json(views.get_project(principal.org_slug, project_id)))
 
 
 @dialect.route("/projects/{project_id}/deployments", methods=["GET"], scope="deployments:read")
 def list_deployments(caller: Caller, project_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
+    from chalicelib.services import gitlab as service
+
     principal = caller.principal
     query = parsing.list_query(_query())
     listing = service.list_deployments(principal.org_slug, project_id, query)
@@ -224,6 +243,9 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments", methods=["POST"], scope="deployments:write")
 def create_deployment(caller: Caller, project_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
+    from chalicelib.services import gitlab as service
+
     principal = caller.principal
     body = parsing.deployment_create(_fields())
     item = service.create_deployment(principal.org_slug, principal.key_id, project_id, body)
@@ -232,6 +254,8 @@ def create_deployment(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["GET"], scope="deployments:read")
 def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.services import gitlab as service
+
     principal = caller.principal
     item = service.get_deployment(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     return json_response(200, deployment_json(item))
@@ -239,6 +263,9 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["PUT"], scope="deployments:write")
 def update_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
+    from chalicelib.services import gitlab as service
+
     principal = caller.principal
     body = parsing.deployment_update(_fields())
     item = service.update_deployment(
@@ -249,6 +276,8 @@ def update_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
 
 @dialect.route("/projects/{project_id}/deployments/{deployment_id}", methods=["DELETE"], scope="deployments:write")
 def delete_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.services import gitlab as service
+
     principal = caller.principal
     service.delete_deployment(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
     return json_response(202, {"message": "202 Accepted"})
@@ -258,6 +287,9 @@ def delete_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
     "/projects/{project_id}/deployments/{deployment_id}/merge_requests", methods=["GET"], scope="deployments:read"
 )
 def deployment_merge_requests(caller: Caller, project_id: str, deployment_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
+    from chalicelib.services import gitlab as service
+
     principal = caller.principal
     paging = parsing.paging(_query())
     found = service.merge_requests(principal.org_slug, project_id, path_id(deployment_id, "deployment"))
@@ -272,12 +304,17 @@ def deployment_merge_requests(caller: Caller, project_id: str, deployment_id: st
 
 @dialect.route("/projects/{project_id}/hooks", methods=["POST"], scope="webhooks:write")
 def create_hook(caller: Caller, project_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
+    from chalicelib.services import gitlab_hooks
+
     fields = parsing.hook_fields(_fields())
     return json_response(201, hook_json(gitlab_hooks.create(caller.principal.org_slug, project_id, fields)))
 
 
 @dialect.route("/projects/{project_id}/hooks", methods=["GET"], scope="webhooks:read")
 def list_hooks(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import gitlab_hooks
+
     hooks = [hook_json(hook) for hook in gitlab_hooks.list_all(caller.principal.org_slug, project_id)]
     headers = {"X-Total": str(len(hooks)), "X-Total-Pages": "1", "X-Page": "1", "X-Per-Page": str(max(len(hooks), 1))}
     return json_response(200, hooks, {**headers, "X-Next-Page": "", "X-Prev-Page": ""})
@@ -285,12 +322,17 @@ def list_hooks(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/hooks/{hook_id}", methods=["GET"], scope="webhooks:read")
 def get_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    from chalicelib.services import gitlab_hooks
+
     hook = gitlab_hooks.get(caller.principal.org_slug, project_id, path_id(hook_id, "hook"))
     return json_response(200, hook_json(hook))
 
 
 @dialect.route("/projects/{project_id}/hooks/{hook_id}", methods=["PUT"], scope="webhooks:write")
 def update_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    from chalicelib.api import gitlab_parsing as parsing
+    from chalicelib.services import gitlab_hooks
+
     fields = parsing.hook_fields(_fields())
     hook = gitlab_hooks.update(caller.principal.org_slug, project_id, path_id(hook_id, "hook"), fields)
     return json_response(200, hook_json(hook))
@@ -298,5 +340,7 @@ def update_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
 
 @dialect.route("/projects/{project_id}/hooks/{hook_id}", methods=["DELETE"], scope="webhooks:write")
 def delete_hook(caller: Caller, project_id: str, hook_id: str) -> Response:
+    from chalicelib.services import gitlab_hooks
+
     gitlab_hooks.delete(caller.principal.org_slug, project_id, path_id(hook_id, "hook"))
     return json_response(204, None)

@@ -6,19 +6,20 @@ and becomes the deployment's description. The answer is Vercel's job, with the n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import HookRunJson, TriggerTitle
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_response
 from chalicelib.errors import InvalidInput
-from chalicelib.services import deploy_hooks, text
-from chalicelib.services.deploy_hooks import HookRun
-from chalicelib.services.native_json import deployment_json
+
+if TYPE_CHECKING:
+    from chalicelib.api.answers import HookRunJson
+    from chalicelib.services.deploy_hooks import HookRun
+
 
 dialect = dialects.hooks
 
@@ -46,6 +47,8 @@ def _body_title(content_type: str, raw: bytes | str) -> Any:
 
 def trigger_title(query: dict[str, str], content_type: str, raw: bytes | str) -> str | None:
     """The call's title: the query's trigger_title, else the body's; refused if it is not short plain text."""
+    from chalicelib.services import text
+
     title = query.get(TITLE_FIELD) or _body_title(content_type.lower(), raw)
     if title is None or title == "":
         return None
@@ -59,6 +62,8 @@ def trigger_title(query: dict[str, str], content_type: str, raw: bytes | str) ->
 
 
 def run_json(run: HookRun) -> HookRunJson:
+    from chalicelib.services.native_json import deployment_json
+
     created_ms = int(run.job_created_at.timestamp() * 1000)
     return {
         "job": {"id": run.job_id, "state": "PENDING", "createdAt": created_ms},
@@ -70,12 +75,14 @@ def run_json(run: HookRun) -> HookRunJson:
     "/deploy/{secret}",
     methods=["GET", "POST"],
     scope=None,
-    query=TriggerTitle,
-    answers={200: HookRunJson, 201: HookRunJson},
+    query="TriggerTitle",
+    answers={200: "HookRunJson", 201: "HookRunJson"},
     errors=(409, 422),
 )
 def call_deploy_hook(caller: Caller, secret: str) -> Response:
     """Call a deploy hook: 201 when it starts a deployment, 200 when it joins the one not yet building."""
+    from chalicelib.services import deploy_hooks
+
     request = dialect.current_request
     hook = deploy_hooks.find(secret)
     caller.meter.identify_organization(hook.org_slug)

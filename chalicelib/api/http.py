@@ -15,6 +15,9 @@ from chalicelib.settings import get_settings
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from chalicelib.api.answers import Paged
+    from chalicelib.services.listing import Page
+
 # Chalice rejects a request whose Content-Type is not listed; clients send all of these with JSON bodies.
 CONTENT_TYPES = [
     "application/json",
@@ -111,3 +114,8 @@ def path_id(value: str, name: str) -> int:
     if number is None:
         raise NotFound(f"{name} {value!r} not found")
     return number
+
+
+def paged(page: Page[Any]) -> Paged:
+    """A listing page's `meta` (deployments, webhook deliveries, promotions)."""
+    return {"page": page.page, "per_page": page.per_page, "total": page.total, "total_pages": page.total_pages}

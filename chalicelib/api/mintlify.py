@@ -6,7 +6,7 @@ organization's "previews" budget (5 per minute); the status endpoint is counted 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Response
 
@@ -14,9 +14,10 @@ from chalicelib.api import dialects
 from chalicelib.api.dialect import Caller
 from chalicelib.api.http import json_body, json_response, parse, path_id
 from chalicelib.api.timestamps import iso
-from chalicelib.services import mintlify as service
-from chalicelib.services import previews
-from chalicelib.services.mintlify import UpdateStatus
+
+if TYPE_CHECKING:
+    from chalicelib.services.mintlify import UpdateStatus
+
 
 dialect = dialects.mintlify
 
@@ -39,6 +40,8 @@ def status_json(view: UpdateStatus) -> dict[str, Any]:
 
 @dialect.route("/project/preview/{project_id}", methods=["POST"], scope="deployments:write", bucket="previews")
 def trigger_preview(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import mintlify as service
+    from chalicelib.services import previews
     from chalicelib.services.inputs import MintlifyPreviewRequest  # pydantic: loaded with the first body
 
     principal = caller.principal
@@ -52,6 +55,8 @@ def trigger_preview(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/project/update/{project_id}", methods=["POST"], scope="deployments:write", bucket="previews")
 def trigger_update(caller: Caller, project_id: str) -> Response:
+    from chalicelib.services import mintlify as service
+
     principal = caller.principal
     pid = path_id(project_id, "project")
     json_body(dialect.current_request)  # a body is optional, but a malformed one is still a 400
@@ -63,5 +68,7 @@ def trigger_update(caller: Caller, project_id: str) -> Response:
 
 @dialect.route("/project/update-status/{status_id}", methods=["GET"], scope="deployments:read")
 def update_status(caller: Caller, status_id: str) -> Response:
+    from chalicelib.services import mintlify as service
+
     principal = caller.principal
     return json_response(200, status_json(service.update_status(principal.org_slug, status_id)))

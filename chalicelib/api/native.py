@@ -1,9 +1,10 @@
 """The native API (Miaobu-style) under /api/v1/public: projects and deployments of the key's organization.
 
 Single objects are wrapped as {"data": {...}}, lists as {"data": [...], "meta": {...}}; errors are
-{"error": {"code", "message", "field"?}}. A view's body arrives validated by the model its `body` parameter names
-(chalicelib.services.inputs, imported for type checking only: pydantic loads with the first request that has a
-body to validate, not on a cold start). Each route declares its answers for the OpenAPI document.
+{"error": {"code", "message", "field"?}}. A view imports the services it calls itself, and its body arrives validated
+by the model its `body` parameter names (chalicelib.services.inputs, imported for type checking only): the API's cold
+start declares every route but loads a service with the first request that calls it, and pydantic with the first
+that has a body to validate. Each route declares its answers for the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -13,40 +14,32 @@ from urllib.parse import unquote
 
 from chalice import Response
 
-from chalicelib.api import dialects, native_deploy_hooks, native_slack, native_webhooks
-from chalicelib.api.answers import (
-    DeploymentJson,
-    LogOffset,
-    LogsJson,
-    Many,
-    One,
-    Paged,
-    Paging,
-    PreviewJson,
-    PreviewTriggeredJson,
-    ProjectJson,
-    Total,
-    WhoamiJson,
-    paged,
-)
-from chalicelib.api.dialect import Caller
-from chalicelib.api.http import int_param, json_response, path_id
+from chalicelib.api import dialects, native_deploy_hooks, native_promotions, native_slack, native_webhooks
+from chalicelib.api.dialect import Caller, Many, One
+from chalicelib.api.http import int_param, json_response, paged, path_id
 from chalicelib.api.timestamps import iso
 from chalicelib.errors import InvalidInput
 from chalicelib.models.environment import PRODUCTION
 from chalicelib.models.project_reads import ProjectKeys
-from chalicelib.services import deployments, previews, projects
-from chalicelib.services.deployments import DeploymentView
 from chalicelib.services.integers import ascii_integer
-from chalicelib.services.native_json import deployment_json
-from chalicelib.services.previews import Preview
-from chalicelib.services.projects import ProjectView
 
 if TYPE_CHECKING:
+    from chalicelib.api.answers import (
+        LogsJson,
+        PreviewJson,
+        PreviewTriggeredJson,
+        ProjectJson,
+        PromotionRef,
+        RollbackJson,
+        WhoamiJson,
+    )
     from chalicelib.services.inputs import DeploymentTrigger, PreviewTrigger, ProjectCreate, ProjectUpdate
+    from chalicelib.services.previews import Preview
+    from chalicelib.services.projects import ProjectView
 
 dialect = dialects.native
-__all__ = ["dialect", "native_deploy_hooks", "native_slack", "native_webhooks"]  # routes declared in their own modules
+# Routes declared in their own modules.
+__all__ = ["dialect", "native_deploy_hooks", "native_promotions", "native_slack", "native_webhooks"]
 
 
 def project_json(view: ProjectView) -> ProjectJson:
@@ -63,6 +56,8 @@ def project_json(view: ProjectView) -> ProjectJson:
         "preview_rebuild_schedule": p.preview_rebuild_schedule,
         "preview_rebuild_skip_unchanged": bool(p.preview_rebuild_skip_unchanged),
         "preview_ttl_hours": p.preview_ttl_hours,
+        "health_check_path": p.health_check_path,
+        "auto_rollback": bool(p.auto_rollback),
         "production_url": view.production_url,
         "active_deployment_id": view.active_deployment_id,
         "created_at": iso(p.created_at),
@@ -74,7 +69,7 @@ def _data(status: int, payload: Any) -> Response:
     return json_response(status, {"data": payload})
 
 
-@dialect.route("/whoami", methods=["GET"], scope=None, answers={200: One(WhoamiJson)})
+@dialect.route("/whoami", methods=["GET"], scope=None, answers={200: One("WhoamiJson")})
 def whoami(caller: Caller) -> Response:
     """The calling key: its organization, id and scopes (any valid key may ask; `deployd whoami`)."""
     principal = caller.principal
@@ -82,33 +77,45 @@ def whoami(caller: Caller) -> Response:
     return _data(200, who)
 
 
-@dialect.route("/projects", methods=["POST"], scope="projects:write", answers={201: One(ProjectJson)}, errors=(409,))
+@dialect.route("/projects", methods=["POST"], scope="projects:write", answers={201: One("ProjectJson")}, errors=(409,))
 def create_project(caller: Caller, body: ProjectCreate) -> Response:
     """Create a project of the key's organization."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     return _data(201, project_json(projects.create(principal.org_slug, body)))
 
 
-@dialect.route("/projects", methods=["GET"], scope="projects:read", answers={200: Many(ProjectJson, Total)})
+@dialect.route("/projects", methods=["GET"], scope="projects:read", answers={200: Many("ProjectJson", "Total")})
 def list_projects(caller: Caller) -> Response:
     """List the organization's projects."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     items = [project_json(v) for v in projects.list_all(principal.org_slug)]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
 
 
-@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read", answers={200: One(ProjectJson)})
+@dialect.route("/projects/{project_id}", methods=["GET"], scope="projects:read", answers={200: One("ProjectJson")})
 def get_project(caller: Caller, project_id: str) -> Response:
     """Get a project."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     return _data(200, project_json(projects.get(principal.org_slug, path_id(project_id, "project"))))
 
 
 @dialect.route(
-    "/projects/{project_id}", methods=["PATCH"], scope="projects:write", answers={200: One(ProjectJson)}, errors=(409,)
+    "/projects/{project_id}",
+    methods=["PATCH"],
+    scope="projects:write",
+    answers={200: One("ProjectJson")},
+    errors=(409,),
 )
 def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Response:
     """Change a project's settings: only the fields sent."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     pid = path_id(project_id, "project")
     return _data(200, project_json(projects.update(principal.org_slug, pid, body)))
@@ -117,6 +124,8 @@ def update_project(caller: Caller, project_id: str, body: ProjectUpdate) -> Resp
 @dialect.route("/projects/{project_id}", methods=["DELETE"], scope="projects:write", answers={204: None}, errors=(409,))
 def delete_project(caller: Caller, project_id: str) -> Response:
     """Delete a project, its deployments and its sites."""
+    from chalicelib.services import projects
+
     principal = caller.principal
     projects.delete(principal.org_slug, path_id(project_id, "project"))
     return json_response(204, None)
@@ -146,12 +155,15 @@ def _deployment(params: dict[str, str]) -> ProjectKeys | None:
     "/projects/{project_id}/deployments",
     methods=["GET"],
     scope="deployments:read",
-    query=Paging,
-    answers={200: Many(DeploymentJson, Paged)},
+    query="Paging",
+    answers={200: Many("DeploymentJson", "Paged")},
     reads=_project_and_production,
 )
 def list_deployments(caller: Caller, project_id: str) -> Response:
     """List a project's deployments, newest first."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     query: Any = dialect.current_request.query_params or {}
     page = deployments.list_page(
@@ -169,11 +181,14 @@ def list_deployments(caller: Caller, project_id: str) -> Response:
     methods=["POST"],
     scope="deployments:write",
     bucket="triggers",
-    answers={201: One(DeploymentJson)},
+    answers={201: One("DeploymentJson")},
     errors=(409, 422),
 )
 def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger) -> Response:
     """Deploy a branch (the project's default when none is named) to production."""
+    from chalicelib.services import deployments, projects
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     pid = path_id(project_id, "project")
     project = projects.require(principal.org_slug, pid)  # a request for a project that is not there consumes nothing
@@ -188,12 +203,15 @@ def trigger_deployment(caller: Caller, project_id: str, body: DeploymentTrigger)
     "/projects/{project_id}/deployments/{deployment_id}",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("DeploymentJson")},
     reads=_deployment_and_production,
     reads_all=True,
 )
 def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """Get a deployment."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.view(
         principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"), caller.read
@@ -205,13 +223,15 @@ def get_deployment(caller: Caller, project_id: str, deployment_id: str) -> Respo
     "/projects/{project_id}/deployments/{deployment_id}/logs",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(LogsJson)},
-    query=LogOffset,
+    answers={200: One("LogsJson")},
+    query="LogOffset",
     reads=_deployment,
 )
 def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """`offset` (bytes, default 0) returns the log from there on, and `next_offset` is the one to ask for next:
     a client polling with it sees every line once (the CLI's `logs --follow`)."""
+    from chalicelib.services import deployments
+
     principal = caller.principal
     query: Any = dialect.current_request.query_params or {}
     offset = int_param(query.get("offset"), "offset", 0)
@@ -236,11 +256,14 @@ def get_logs(caller: Caller, project_id: str, deployment_id: str) -> Response:
     "/projects/{project_id}/deployments/{deployment_id}/cancel",
     methods=["POST"],
     scope="deployments:write",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("DeploymentJson")},
     errors=(409,),
 )
 def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
     """Cancel a deployment that has not finished."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.cancel(principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment"))
     return _data(200, deployment_json(view))
@@ -250,22 +273,33 @@ def cancel_deployment(caller: Caller, project_id: str, deployment_id: str) -> Re
     "/projects/{project_id}/deployments/{deployment_id}/rollback",
     methods=["POST"],
     scope="deployments:write",
-    answers={200: One(DeploymentJson)},
+    answers={200: One("RollbackJson")},
     errors=(409,),
 )
 def rollback_deployment(caller: Caller, project_id: str, deployment_id: str) -> Response:
-    """Serve an earlier deployment in production again."""
+    """Serve an earlier deployment in production again: a promotion, answered once it switched or ended (at most
+    10 s); `promotion` names it (docs/promotions.md)."""
+    from chalicelib.services import deployments
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     view = deployments.rollback(
         principal.org_slug, path_id(project_id, "project"), path_id(deployment_id, "deployment")
     )
-    return _data(200, deployment_json(view))
+    promotion: PromotionRef | None = None
+    if view.promotion is not None:
+        promotion = {"id": view.promotion.id, "status": view.promotion.status}
+    answer: RollbackJson = {**deployment_json(view.view), "promotion": promotion}
+    return _data(200, answer)
 
 
 # Previews
 
 
 def preview_json(preview: Preview) -> PreviewJson:
+    from chalicelib.services.deployments import DeploymentView
+    from chalicelib.services.native_json import deployment_json
+
     active_id = preview.environment.active_deployment_id
     latest = preview.latest
     return {
@@ -290,10 +324,12 @@ def _branch_param(branch: str) -> str:
     "/projects/{project_id}/previews",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: Many(PreviewJson, Total)},
+    answers={200: Many("PreviewJson", "Total")},
 )
 def list_previews(caller: Caller, project_id: str) -> Response:
     """List a project's previews (one per branch)."""
+    from chalicelib.services import previews
+
     principal = caller.principal
     items = [preview_json(p) for p in previews.list_previews(principal.org_slug, path_id(project_id, "project"))]
     return json_response(200, {"data": items, "meta": {"total": len(items)}})
@@ -304,11 +340,14 @@ def list_previews(caller: Caller, project_id: str) -> Response:
     methods=["POST"],
     scope="deployments:write",
     bucket="previews",
-    answers={202: One(PreviewTriggeredJson)},
+    answers={202: One("PreviewTriggeredJson")},
     errors=(409, 422),
 )
 def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Response:
     """Build a branch's preview."""
+    from chalicelib.services import previews, projects
+    from chalicelib.services.native_json import deployment_json
+
     principal = caller.principal
     pid = path_id(project_id, "project")
     previews.check_trigger(principal.org_slug, pid)
@@ -327,10 +366,12 @@ def trigger_preview(caller: Caller, project_id: str, body: PreviewTrigger) -> Re
     "/projects/{project_id}/previews/{branch}",
     methods=["GET"],
     scope="deployments:read",
-    answers={200: One(PreviewJson)},
+    answers={200: One("PreviewJson")},
 )
 def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
     """Get a branch's preview."""
+    from chalicelib.services import previews
+
     principal = caller.principal
     preview = previews.get(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return _data(200, preview_json(preview))
@@ -341,6 +382,8 @@ def get_preview(caller: Caller, project_id: str, branch: str) -> Response:
 )
 def delete_preview(caller: Caller, project_id: str, branch: str) -> Response:
     """Delete a branch's preview and its sites."""
+    from chalicelib.services import previews
+
     principal = caller.principal
     previews.remove(principal.org_slug, path_id(project_id, "project"), _branch_param(branch))
     return json_response(204, None)

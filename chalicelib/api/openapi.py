@@ -10,18 +10,17 @@ Building it imports pydantic, so it is built on the first request for it, once p
 from __future__ import annotations
 
 import functools
+import importlib
 import re
 from typing import Any
 
 from chalice import Response
 
 from chalicelib.api import admin, health, hooks, native, slack
-from chalicelib.api.answers import Empty, Error, Html, Many, One
-from chalicelib.api.dialect import BODY_MODELS, Caller, Dialect, Route
+from chalicelib.api.dialect import ANSWERS, BODY_MODELS, Caller, Dialect, Empty, Html, Many, One, Route
 from chalicelib.api.dialects import openapi as dialect
 from chalicelib.api.edges import REASONS
 from chalicelib.api.http import json_response, public_api_url
-from chalicelib.services import idempotency
 
 DOCUMENTED_DIALECTS: tuple[Dialect, ...] = (
     native.dialect,
@@ -41,6 +40,7 @@ _ID = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "project_id": _ID,
     "deployment_id": _ID,
+    "promotion_id": _ID,
     "webhook_id": _ID,
     "hook_id": _ID,
     "delivery_id": {"type": "string", "minLength": 1},
@@ -130,13 +130,27 @@ class Schemas:
         return self.ref(answer)
 
 
+def described(kind: Any) -> Any:
+    """What a route's `answers` or `query` names, made: a name is the type of that name in ANSWERS (imported with
+    the document, not with the route's declaration), an envelope or a tuple of alternatives has its names made."""
+    if isinstance(kind, str):
+        return getattr(importlib.import_module(ANSWERS), kind)
+    if isinstance(kind, One):
+        return One(described(kind.item))
+    if isinstance(kind, Many):
+        return Many(described(kind.item), described(kind.meta))
+    if type(kind) is tuple:
+        return tuple(described(alternative) for alternative in kind)
+    return kind
+
+
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def _content(schemas: Schemas, answer: Any) -> dict[str, Any] | None:
     """A success's content by media type; None for an answer without a body."""
-    alternatives = answer if isinstance(answer, tuple) else (answer,)
+    alternatives = answer if type(answer) is tuple else (answer,)  # One and Many are tuples too
     content: dict[str, Any] = {}
     json_schemas = [schemas.body(a) for a in alternatives if a is not None and not isinstance(a, Html | Empty)]
     if json_schemas:
@@ -178,11 +192,13 @@ def _parameters(schemas: Schemas, route: Route) -> list[dict[str, Any]]:
     if route.query is not None:
         from pydantic import TypeAdapter
 
-        query = TypeAdapter(route.query).json_schema()
+        query = TypeAdapter(described(route.query)).json_schema()
         required = set(query.get("required", ()))
         for name, schema in query["properties"].items():
             parameters.append({"name": name, "in": "query", "required": name in required, "schema": schema})
     if route.idempotent:
+        from chalicelib.services import idempotency
+
         parameters.append(
             {
                 "name": idempotency.HEADER,
@@ -196,8 +212,6 @@ def _parameters(schemas: Schemas, route: Route) -> list[dict[str, Any]]:
 
 
 def _request_body(schemas: Schemas, route: Route) -> dict[str, Any]:
-    import importlib
-
     model = getattr(importlib.import_module(BODY_MODELS), str(route.body))
     required = any(field.is_required() for field in model.model_fields.values())
     return {"required": required, "content": {"application/json": {"schema": schemas.ref(model, "validation")}}}
@@ -208,13 +222,14 @@ def operation(schemas: Schemas, route: Route, method: str) -> dict[str, Any]:
         raise ValueError(f"{method} {route.path} declares no answers")
     headers = {**HEADERS, **(RATE_LIMIT_HEADERS if route.bucket is not None else {})}
     responses: dict[str, Any] = {}
-    for status, answer in sorted(route.answers.items()):
+    for status, named in sorted(route.answers.items()):
+        answer = described(named)
         response: dict[str, Any] = {"description": _reason(status, answer), "headers": headers}
         content = _content(schemas, answer)
         if content is not None:
             response["content"] = content
         responses[str(status)] = response
-    error = {"application/json": {"schema": schemas.ref(Error)}}
+    error = {"application/json": {"schema": schemas.ref(described("Error"))}}
     for status in sorted(error_statuses(route) - set(route.answers)):
         responses[str(status)] = {"description": ERROR_REASONS[status], "headers": headers, "content": error}
     spec: dict[str, Any] = {

@@ -8,17 +8,19 @@ acknowledged within Slack's 3 seconds and its slow half runs on the command queu
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from chalice import Response
 
 from chalicelib.api import dialects
-from chalicelib.api.answers import Empty, Html, SlackChallenge, SlackRedirect, SlackReply
-from chalicelib.api.dialect import Caller
+from chalicelib.api.dialect import Caller, Empty, Html
 from chalicelib.api.http import json_response, load_json, public_api_url
 from chalicelib.errors import AlreadyExists, Conflict, DomainError, InvalidInput
-from chalicelib.services import slack_commands, slack_installations
+
+if TYPE_CHECKING:
+    from chalicelib.api.answers import SlackChallenge, SlackReply
+    from chalicelib.services import slack_commands
 
 dialect = dialects.slack
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -45,9 +47,11 @@ def _reply(reply: slack_commands.Reply | None) -> Response:
     return json_response(200, body)
 
 
-@dialect.route("/events", methods=["POST"], scope=None, answers={200: (SlackReply, SlackChallenge, Empty())})
+@dialect.route("/events", methods=["POST"], scope=None, answers={200: ("SlackReply", "SlackChallenge", Empty())})
 def events(caller: Caller) -> Response:
     """Slack's Request URL: slash commands, buttons and the Events API, each signed by Slack."""
+    from chalicelib.services import slack_commands
+
     request = dialect.current_request
     body = request.raw_body or b""
     raw = body.encode() if isinstance(body, str) else body  # the exact bytes Slack signed
@@ -85,10 +89,16 @@ def _page(status: int, title: str, message: str) -> Response:
 
 
 @dialect.route(
-    "/oauth_redirect", methods=["GET"], scope=None, query=SlackRedirect, answers={200: Html(), 400: Html(), 409: Html()}
+    "/oauth_redirect",
+    methods=["GET"],
+    scope=None,
+    query="SlackRedirect",
+    answers={200: Html(), 400: Html(), 409: Html()},
 )
 def oauth_redirect(caller: Caller) -> Response:
     """Where Slack sends a person's browser back after "Add to Slack": a page saying whether it connected."""
+    from chalicelib.services import slack_installations
+
     query: Any = dialect.current_request.query_params or {}
     if query.get("error"):  # the user cancelled on Slack's page, or Slack refused
         return _page(400, "Slack was not connected", f"Slack answered: {query.get('error')}. Nothing was stored.")

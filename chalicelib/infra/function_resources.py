@@ -12,11 +12,15 @@ from typing import Any
 from chalicelib.infra import cdn, codebuild, iam, monitoring
 from chalicelib.infra.functions import Function
 from chalicelib.infra.grants import SLACK_CLIENT_SECRET_LOGICAL_ID, SLACK_SIGNING_SECRET_LOGICAL_ID
-from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID
+from chalicelib.infra.iam import ADMIN_TOKEN_SECRET_LOGICAL_ID, PIPELINE_LOGICAL_ID, PROMOTION_FLOW_LOGICAL_ID
 from chalicelib.infra.resources import BUILD_PROJECT, DEPLOYMENTS, ROUTES, SITES_CDN, Catalogue, Table
 from chalicelib.infra.template import key_name, logical_id
 
 REST_API = "RestAPI"  # Chalice's logical id for the REST API
+# The API function's handler. Chalice names app.py's app (`app.app`), and app.py registers every function, so its
+# cold start would load them all; the API's own entry module has its routes only (chalicelib.functions). The
+# event functions' handlers name their entry modules already (Chalice names a blueprint's module).
+API_HANDLER = "chalicelib.functions.api.app"
 ROUTE_STREAM_CONSUMER = "route_sync"  # the handler in app.py that the routes table's stream invokes
 ROUTE_STREAM_EVENT = "RoutesStream"
 DEPLOYMENT_STREAM_CONSUMER = "deployment_events"  # the handler the deployments table's stream invokes
@@ -124,6 +128,7 @@ def function_environment(catalogue: Catalogue) -> dict[str, Any]:
     for key in catalogue.encryption_keys:
         variables[env_name(key.logical)] = key_name(key)
     variables["DEPLOYD_STATE_MACHINE_ARN"] = {"Ref": PIPELINE_LOGICAL_ID}
+    variables["DEPLOYD_PROMOTION_STATE_MACHINE_ARN"] = {"Ref": PROMOTION_FLOW_LOGICAL_ID}
     variables["DEPLOYD_BUILD_RUNNER"] = "codebuild"
     variables["DEPLOYD_BUILD_LOG_GROUP"] = {"Ref": codebuild.log_group_id(BUILD_PROJECT)}
     variables["DEPLOYD_SITES_KVS_ARN"] = cdn.key_value_store_arn(SITES_CDN)
@@ -226,6 +231,8 @@ def function_resources(catalogue: Catalogue, functions: Sequence[Function], pref
             "Environment": {"Variables": function_variables(catalogue, function)},
             "LoggingConfig": {"LogGroup": {"Ref": log_group}},
         }
+        if function.kind == "api":
+            properties["Handler"] = API_HANDLER
         if function.handler in KEY_VALUE_STORE_SIGNERS:
             properties["Layers"] = [{"Ref": AWSCRT_LAYER}]
             resources[AWSCRT_LAYER] = awscrt_layer()

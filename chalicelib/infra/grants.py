@@ -17,6 +17,8 @@ from chalicelib.infra.template import logical_id
 
 PIPELINE_LOGICAL_ID = "DeploymentPipeline"
 PIPELINE_ROLE_LOGICAL_ID = "DeploymentPipelineRole"
+PROMOTION_FLOW_LOGICAL_ID = "PromotionFlow"
+PROMOTION_FLOW_ROLE_LOGICAL_ID = "PromotionFlowRole"
 ADMIN_TOKEN_SECRET_LOGICAL_ID = "AdminTokenSecret"
 # The Slack app's signing and client secrets (the parameters SlackSigningSecret and SlackClientSecret).
 SLACK_SIGNING_SECRET_LOGICAL_ID = "SlackSigningSecretStore"
@@ -80,6 +82,7 @@ EXECUTIONS = Target(
         f"${{{PIPELINE_LOGICAL_ID}.Name}}:*"
     ),
 )
+PROMOTION_FLOW = Target("promotion-flow", {"Ref": PROMOTION_FLOW_LOGICAL_ID})
 BUILD_PROJECT_TARGET = Target("build-project", {"Fn::GetAtt": [codebuild.project_id(BUILD_PROJECT), "Arn"]})
 BUILD_LOG_GROUP = Target("build-log-group", {"Fn::GetAtt": [codebuild.log_group_id(BUILD_PROJECT), "Arn"]})
 KEY_VALUE_STORE = Target("key-value-store", key_value_store_arn(SITES_CDN))

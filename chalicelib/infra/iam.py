@@ -32,6 +32,7 @@ from chalicelib.infra.grants import (
     BUILD_PROJECT_TARGET,
     EXECUTIONS,
     KEY_VALUE_STORE,
+    PROMOTION_FLOW,
     SLACK_CLIENT_SECRET,
     SLACK_SIGNING_SECRET,
     STATE_MACHINE,
@@ -54,6 +55,8 @@ from chalicelib.infra.grants import (
 from chalicelib.infra.grants import ADMIN_TOKEN_SECRET_LOGICAL_ID as ADMIN_TOKEN_SECRET_LOGICAL_ID
 from chalicelib.infra.grants import PIPELINE_LOGICAL_ID as PIPELINE_LOGICAL_ID
 from chalicelib.infra.grants import PIPELINE_ROLE_LOGICAL_ID as PIPELINE_ROLE_LOGICAL_ID
+from chalicelib.infra.grants import PROMOTION_FLOW_LOGICAL_ID as PROMOTION_FLOW_LOGICAL_ID
+from chalicelib.infra.grants import PROMOTION_FLOW_ROLE_LOGICAL_ID as PROMOTION_FLOW_ROLE_LOGICAL_ID
 from chalicelib.infra.grants import allowed as allowed
 from chalicelib.infra.grants import failure_queue_id as failure_queue_id
 from chalicelib.infra.grants import function_log_group_id as function_log_group_id
@@ -68,6 +71,8 @@ from chalicelib.infra.resources import (
     IDEMPOTENCY,
     ORGANIZATIONS,
     PROJECTS,
+    PROMOTION_QUEUE,
+    PROMOTIONS,
     REGISTRY,
     ROUTES,
     SITES_BUCKET,
@@ -128,6 +133,7 @@ _API_LEDGER: dict[Table, tuple[str, ...]] = _tables(
         DEPLOYMENT_STATUSES: (GET, QUERY, PUT, BATCH_WRITE),
         ENVIRONMENTS: (GET, QUERY, UPDATE, DELETE, CHECK),
         ROUTES: (PUT, DELETE),
+        PROMOTIONS: (GET, PUT),  # a rollback records its promotion and waits for it to switch
     },
 )
 
@@ -170,10 +176,26 @@ TABLE_ACCESS: dict[str, dict[Table, tuple[str, ...]]] = {
     "sqs:webhook-deliveries": {WEBHOOKS: (BATCH_GET, UPDATE), WEBHOOK_DELIVERIES: (BATCH_GET, UPDATE)},
     # Claims a deployment, starts its build (locally or on CodeBuild), records a build that could not start.
     "sqs:builds": _tables(_ENDING, {PROJECTS: (GET,), DEPLOYMENTS: (GET, UPDATE), ENVIRONMENTS: (GET, UPDATE)}),
-    # Build slots (join the line, hand out slots), the end of a deployment the state machine failed, going live.
+    # Build slots (join the line, hand out slots), the end of a deployment the state machine failed, going live
+    # (an older build at once; otherwise its promotion recorded, with the environment's line).
     "sqs:activations": _tables(
         _ENDING,
-        {PROJECTS: (GET,), SLOT_WAITS: (PUT, QUERY, DELETE), ROUTES: (PUT,)},
+        {PROJECTS: (GET,), SLOT_WAITS: (PUT, QUERY, DELETE), ROUTES: (PUT,), PROMOTIONS: (PUT,)},
+    ),
+    # A promotion's steps (services.promotions): its items read together with the project, the environment and the
+    # deployment; the switch (the activation's transaction, or a rollback's), a refusal, a revert (the switch back
+    # and its auto_revert promotion), the line handed on; a step that failed ends its deployment like the pipeline.
+    "sqs:promotions": _tables(
+        _ENDING,
+        {
+            PROMOTIONS: (GET, PUT, UPDATE, BATCH_GET),
+            PROJECTS: (GET, BATCH_GET),
+            ENVIRONMENTS: (GET, UPDATE, BATCH_GET),
+            DEPLOYMENTS: (GET, UPDATE, BATCH_GET),
+            DEPLOYMENT_STATUSES: (PUT,),
+            ROUTES: (PUT,),
+            REGISTRY: (UPDATE,),
+        },
     ),
     # A CodeBuild build changed state: record its outcome and answer the state machine.
     "cloudwatch_event": _tables(_ENDING),
@@ -245,6 +267,7 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(("secretsmanager:GetSecretValue",), (ADMIN_TOKEN_SECRET,)),  # the admin token; no other function's
         Grant(("s3:GetObject",), (objects(BUILD_LOGS_BUCKET, "deployments/"),)),
         Grant(("states:StartExecution",), (STATE_MACHINE,)),
+        Grant(("states:StartExecution",), (PROMOTION_FLOW,)),  # a rollback's promotion
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),  # a cancel frees a build slot for the next deployment
         Grant(("states:StopExecution",), (EXECUTIONS,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
@@ -256,8 +279,9 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
         Grant(ENQUEUE, (queue(SLACK_COMMAND_QUEUE),)),
     ),
     "sqs:slack-commands": (
-        # what the API's services call beyond the tables: a trigger starts its pipeline; a cancel stops it
-        Grant(("states:StartExecution",), (STATE_MACHINE,)),
+        # what the API's services call beyond the tables: a trigger starts its pipeline; a cancel stops it; a
+        # rollback starts its promotion
+        Grant(("states:StartExecution",), (STATE_MACHINE, PROMOTION_FLOW)),
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
         Grant(("states:StopExecution",), (EXECUTIONS,)),
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
@@ -277,10 +301,15 @@ OTHER_ACCESS: dict[str, tuple[Grant, ...]] = {
     ),
     "sqs:activations": (
         Grant(TASK_ANSWERS, (STATE_MACHINE,)),
+        Grant(("states:StartExecution",), (PROMOTION_FLOW,)),  # the build's promotion, when the line is free
         # the state machine failed a deployment itself (silence, time limit): its build may still be running
         Grant(("codebuild:StopBuild",), (BUILD_PROJECT_TARGET,)),
     ),
     "sqs:webhook-deliveries": (Grant(ENQUEUE, (queue(WEBHOOK_QUEUE),)),),  # the next retry
+    "sqs:promotions": (
+        Grant(TASK_ANSWERS, (PROMOTION_FLOW,)),
+        Grant(("states:StartExecution",), (PROMOTION_FLOW,)),  # the next promotion in the line
+    ),
     "sqs:slack-notifications": (
         Grant(ENQUEUE, (queue(SLACK_NOTIFY_QUEUE),)),  # the next try (Retry-After, a busy message)
         Grant(("kms:Decrypt",), (encryption_key(SLACK_TOKEN_KEY),)),  # the bot token it posts and edits with
@@ -333,6 +362,7 @@ SQS_CONSUMERS: dict[str, Queue] = {
         resources.WEBHOOK_QUEUE,
         SLACK_COMMAND_QUEUE,
         resources.SLACK_NOTIFY_QUEUE,
+        PROMOTION_QUEUE,
     )
 }
 
@@ -417,6 +447,24 @@ def pipeline_role() -> dict[str, Any]:
         "Properties": {
             "AssumeRolePolicyDocument": assume_role("states.amazonaws.com"),
             "Policies": [{"PolicyName": "DeploymentPipeline", "PolicyDocument": policy_document(pipeline_grants())}],
+        },
+    }
+
+
+def promotion_flow_grants() -> tuple[Grant, ...]:
+    """The promotion flow only sends its steps to the promotion queue and traces its executions."""
+    return (
+        Grant(("sqs:SendMessage",), (queue(PROMOTION_QUEUE),)),
+        Grant(STATE_MACHINE_TRACING, (ANY,)),
+    )
+
+
+def promotion_flow_role() -> dict[str, Any]:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": assume_role("states.amazonaws.com"),
+            "Policies": [{"PolicyName": "PromotionFlow", "PolicyDocument": policy_document(promotion_flow_grants())}],
         },
     }
 

@@ -214,6 +214,7 @@ def outputs(catalogue: Catalogue) -> dict[str, Any]:
         name = logical_id(bucket.logical, "Bucket")
         result[f"{name}Name"] = {"Value": {"Ref": name}}
     result["DeploymentPipelineArn"] = {"Value": {"Ref": PIPELINE_LOGICAL_ID}}
+    result["PromotionFlowArn"] = {"Value": {"Ref": iam.PROMOTION_FLOW_LOGICAL_ID}}
     for project in catalogue.build_projects:
         result[f"{codebuild.project_id(project)}Name"] = {"Value": {"Ref": codebuild.project_id(project)}}
         result[f"{codebuild.log_group_id(project)}Name"] = {"Value": {"Ref": codebuild.log_group_id(project)}}
@@ -246,6 +247,8 @@ def merge_template(
     prefix = resource_prefix(stage)
     resources = data_plane(catalogue)
     resources[PIPELINE_ROLE_LOGICAL_ID] = iam.pipeline_role()
+    resources[iam.PROMOTION_FLOW_ROLE_LOGICAL_ID] = iam.promotion_flow_role()
+    resources[iam.PROMOTION_FLOW_LOGICAL_ID]["Properties"]["TracingConfiguration"] = {"Enabled": True}
     resources[ADMIN_TOKEN_SECRET_LOGICAL_ID] = admin_token_secret()
     resources[SLACK_SIGNING_SECRET_LOGICAL_ID] = slack_secret(
         "SlackSigningSecret", "The Slack app's signing secret (SlackSigningSecret); read by the API only"

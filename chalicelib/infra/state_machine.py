@@ -233,9 +233,113 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
     }
 
 
+# The promotion flow's placeholders.
+PROMOTION_SUBSTITUTIONS = ("PromotionQueueUrl",)
+# A step verifies with at most three GETs of at most 2 s each (adapters.health_checks), or makes one transaction.
+PROMOTION_STEP_SECONDS = 60
+
+
+def _promotion_step(step: str, result_path: str, next_state: str, **fields: str) -> dict[str, Any]:
+    """A step of a promotion, run by the promotion worker (workers.promotion_worker) through its queue with a task
+    token; a step that fails or is never answered ends the promotion failed (Abandon)."""
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {
+            "QueueUrl": "${PromotionQueueUrl}",
+            "MessageBody": {
+                "step": step,
+                "project_id.$": "$.project_id",
+                "promotion_id.$": "$.promotion_id",
+                "environment.$": "$.environment",
+                "to_deployment_id.$": "$.to_deployment_id",
+                "task_token.$": "$$.Task.Token",
+                **{f"{name}.$": path for name, path in fields.items()},
+            },
+        },
+        "TimeoutSeconds": PROMOTION_STEP_SECONDS,
+        "ResultPath": result_path,
+        "Catch": _catch_all("Abandon"),
+        "Next": next_state,
+    }
+
+
+def promotion_definition() -> dict[str, Any]:
+    """One promotion (docs/promotions.md). Execution input: project_id, promotion_id, environment,
+    to_deployment_id and candidate_url (the health-check path on the candidate's own URL). The promotion is
+    recorded, and its turn in the environment's line taken, before its execution starts (services.promotions)."""
+    return {
+        "Comment": (
+            "deployd promotion: verify the candidate -> switch -> verify the live URL -> done; or rejected "
+            "(the candidate failed, nothing switched), or revert (the live URL failed: switch back)"
+        ),
+        "StartAt": "VerifyCandidate",
+        "States": {
+            "VerifyCandidate": _promotion_step(
+                "verify_candidate",
+                "$.candidate",
+                "Switch",
+                candidate_url="$.candidate_url",
+            ),
+            # Switches (or, when the candidate failed and production keeps what it serves, rejects).
+            "Switch": _promotion_step("switch", "$.switch", "Switched", candidate="$.candidate"),
+            "Switched": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.switch.switched", "BooleanEquals": True, "Next": "VerifyLive"}],
+                "Default": "Done",  # rejected, or nothing to switch: the switch step ended the promotion
+            },
+            "VerifyLive": _promotion_step(
+                "verify_live",
+                "$.live",
+                "LiveVerified",
+                live_url="$.switch.live_url",
+            ),
+            "LiveVerified": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "And": [
+                            {"Variable": "$.live.ok", "BooleanEquals": False},
+                            {"Variable": "$.switch.auto_rollback", "BooleanEquals": True},
+                        ],
+                        "Next": "Revert",
+                    }
+                ],
+                "Default": "Finish",
+            },
+            "Finish": _promotion_step("finish", "$.finish", "Done", live="$.live"),
+            "Revert": _promotion_step("revert", "$.revert", "Done", live="$.live"),
+            "Done": {"Type": "Succeed"},
+            "Abandon": {
+                # A step failed or timed out: the worker ends the promotion failed and hands the line on; no token.
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage",
+                "Parameters": {
+                    "QueueUrl": "${PromotionQueueUrl}",
+                    "MessageBody": {
+                        "step": "abandon",
+                        "project_id.$": "$.project_id",
+                        "promotion_id.$": "$.promotion_id",
+                        "environment.$": "$.environment",
+                        "error.$": "$.error.Error",
+                    },
+                },
+                "ResultPath": None,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.abandon_error", "Next": "PromotionFailed"}],
+                "Next": "PromotionFailed",
+            },
+            "PromotionFailed": {
+                "Type": "Fail",
+                "Error": "PromotionFailed",
+                "Cause": "see the promotion's error_message",
+            },
+        },
+    }
+
+
 def render(definition: dict[str, Any], substitutions: dict[str, str]) -> str:
     """Fill ${Name} placeholders the way CloudFormation's DefinitionSubstitutions does."""
     text = json.dumps(definition)
-    for name in SUBSTITUTIONS:
-        text = text.replace("${" + name + "}", substitutions[name])
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", value)
     return text

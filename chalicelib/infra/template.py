@@ -18,13 +18,19 @@ from chalicelib.infra.resources import (
     CATALOGUE,
     DEPLOYMENTS,
     ENVIRONMENTS,
+    PROMOTION_QUEUE,
     Bucket,
     Catalogue,
     EncryptionKey,
     Queue,
     Table,
 )
-from chalicelib.infra.state_machine import SUBSTITUTIONS, pipeline_definition
+from chalicelib.infra.state_machine import (
+    PROMOTION_SUBSTITUTIONS,
+    SUBSTITUTIONS,
+    pipeline_definition,
+    promotion_definition,
+)
 
 
 def logical_id(logical: str, suffix: str = "") -> str:
@@ -127,6 +133,8 @@ def state_machine_resources(heartbeat_seconds: int) -> dict[str, Any]:
         "EnvironmentsTable": {"Ref": logical_id(ENVIRONMENTS.logical, "Table")},
     }
     assert set(substitutions) == set(SUBSTITUTIONS), "every ASL placeholder needs a substitution"
+    promotion_substitutions = {"PromotionQueueUrl": {"Ref": logical_id(PROMOTION_QUEUE.logical, "Queue")}}
+    assert set(promotion_substitutions) == set(PROMOTION_SUBSTITUTIONS)
     return {
         "DeploymentPipeline": {
             "Type": "AWS::StepFunctions::StateMachine",
@@ -135,7 +143,15 @@ def state_machine_resources(heartbeat_seconds: int) -> dict[str, Any]:
                 "DefinitionSubstitutions": substitutions,
                 "RoleArn": {"Fn::GetAtt": ["DeploymentPipelineRole", "Arn"]},
             },
-        }
+        },
+        "PromotionFlow": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "DefinitionString": json.dumps(promotion_definition()),
+                "DefinitionSubstitutions": promotion_substitutions,
+                "RoleArn": {"Fn::GetAtt": ["PromotionFlowRole", "Arn"]},
+            },
+        },
     }
 
 

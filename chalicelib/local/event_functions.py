@@ -34,7 +34,7 @@ def main() -> int:
         StreamWorker(
             client("dynamodbstreams"),
             table["LatestStreamArn"],
-            app_module.deployment_events,
+            app_module.app.handler_map["deployment_events"],
             f"{DEPLOYMENTS.logical}-stream-consumer",
             settings.region,
         ),

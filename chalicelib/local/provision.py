@@ -11,12 +11,15 @@ from chalicelib.infra.resources import (
     CATALOGUE,
     DEPLOYMENTS,
     ENVIRONMENTS,
+    PIPELINE,
+    PROMOTION_FLOW,
+    PROMOTION_QUEUE,
     Bucket,
     Catalogue,
     Queue,
     Table,
 )
-from chalicelib.infra.state_machine import pipeline_definition, render
+from chalicelib.infra.state_machine import pipeline_definition, promotion_definition, render
 from chalicelib.infra.template import table_resource
 from chalicelib.settings import Settings
 
@@ -84,20 +87,27 @@ def provision(clients: dict[str, Any], settings: Settings, catalogue: Catalogue 
             clients["s3"].put_bucket_lifecycle_configuration(
                 Bucket=settings.resource_name(bucket.logical), LifecycleConfiguration={"Rules": lifecycle_rules(bucket)}
             )
-    definition = render(
-        pipeline_definition(settings.heartbeat_seconds),
-        {
-            "BuildQueueUrl": queue_urls[BUILD_QUEUE.logical],
-            "ActivationQueueUrl": queue_urls[ACTIVATION_QUEUE.logical],
-            "DeploymentsTable": settings.resource_name(DEPLOYMENTS.logical),
-            "EnvironmentsTable": settings.resource_name(ENVIRONMENTS.logical),
-        },
-    )
+    definitions = {
+        PIPELINE.logical: render(
+            pipeline_definition(settings.heartbeat_seconds),
+            {
+                "BuildQueueUrl": queue_urls[BUILD_QUEUE.logical],
+                "ActivationQueueUrl": queue_urls[ACTIVATION_QUEUE.logical],
+                "DeploymentsTable": settings.resource_name(DEPLOYMENTS.logical),
+                "EnvironmentsTable": settings.resource_name(ENVIRONMENTS.logical),
+            },
+        ),
+        PROMOTION_FLOW.logical: render(
+            promotion_definition(), {"PromotionQueueUrl": queue_urls[PROMOTION_QUEUE.logical]}
+        ),
+    }
     for key in catalogue.encryption_keys:
         key_id = clients["kms"].create_key(Description=key.description)["KeyMetadata"]["KeyId"]
         clients["kms"].create_alias(AliasName=key.alias(settings.resource_name(key.logical)), TargetKeyId=key_id)
     for machine in catalogue.state_machines:
         clients["stepfunctions"].create_state_machine(
-            name=settings.resource_name(machine.logical), definition=definition, roleArn=PIPELINE_ROLE_ARN
+            name=settings.resource_name(machine.logical),
+            definition=definitions[machine.logical],
+            roleArn=PIPELINE_ROLE_ARN,
         )
     return queue_urls

@@ -46,6 +46,10 @@ def _decoded_path(raw: str) -> str | None:
     return path
 
 
+# The name of the threads that answer site requests (the pipeline bench leaves their table reads out: on AWS,
+# CloudFront's router reads its KeyValueStore).
+SITE_REQUEST_THREAD = "site-request"
+
 # What a query string keeps unencoded when it is carried into a redirect's Location.
 _QUERY_SAFE = "=&+%/:,;@!$'()*~"
 
@@ -55,6 +59,10 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # quiet: the API logs are the signal
         return
+
+    def handle(self) -> None:
+        threading.current_thread().name = SITE_REQUEST_THREAD
+        super().handle()
 
     def do_HEAD(self) -> None:
         self._serve(head=True)
@@ -160,6 +168,10 @@ class SiteServer:
 
     def start(self) -> None:
         self._thread.start()
+
+    def answer_with(self, handler: type[SiteRequestHandler]) -> None:
+        """Answer the next requests with `handler`: how a test plays a CDN outage (tests/integration)."""
+        self._server.RequestHandlerClass = handler
 
     def stop(self) -> None:
         self._server.shutdown()

@@ -30,6 +30,8 @@ from chalicelib.infra.resources import (
     BUILD_QUEUE,
     PIPELINE,
     PREVIEW_SCHEDULE,
+    PROMOTION_FLOW,
+    PROMOTION_QUEUE,
     SLACK_COMMAND_QUEUE,
 )
 from chalicelib.local.snapshots import (
@@ -140,6 +142,11 @@ class EmbeddedStack:
         return f"http://{self.config.host}:{self.config.api_port}"
 
     @property
+    def sites(self) -> Any:
+        """The site server (chalicelib.local.sites.SiteServer) once started, else None."""
+        return self._sites
+
+    @property
     def sites_url(self) -> str:
         return f"http://{self.config.host}:{self.config.sites_port}"
 
@@ -172,6 +179,7 @@ class EmbeddedStack:
         from chalicelib.local.provision import state_machine_arn
 
         os.environ["DEPLOYD_STATE_MACHINE_ARN"] = state_machine_arn(get_settings(), PIPELINE.logical)
+        os.environ["DEPLOYD_PROMOTION_STATE_MACHINE_ARN"] = state_machine_arn(get_settings(), PROMOTION_FLOW.logical)
         get_settings.cache_clear()
 
     def start(self) -> None:
@@ -184,6 +192,7 @@ class EmbeddedStack:
             answer_dynamodb_in_plain_json,
             check_update_structure_once,
             convert_names_once,
+            convert_results_in_one_walk,
             list_handler_methods_once,
             parse_definitions_once,
             parse_update_expressions_once,
@@ -194,6 +203,7 @@ class EmbeddedStack:
             snapshot_touched_items_only,
             take_changes,
         )
+        from chalicelib.local.signing import sign_sigv4_as_on_lambda
 
         manifest = None
         if self.config.data_dir is not None:
@@ -202,12 +212,14 @@ class EmbeddedStack:
             if not self.config.admin_token:
                 self.admin_token = self._data.admin_token()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        sign_sigv4_as_on_lambda()
         serialize_dynamodb()
         snapshot_streams_cheaply()
         snapshot_touched_items_only()
         read_moto_modules_once()
         list_handler_methods_once()
         answer_dynamodb_in_plain_json()
+        convert_results_in_one_walk()
         convert_names_once()
         parse_definitions_once()
         parse_update_expressions_once()
@@ -259,7 +271,7 @@ class EmbeddedStack:
             self._periodic.start()
         if self.config.schedule_interval_seconds > 0:
             self._timer = ScheduleTimer(
-                app_module.preview_scheduler, self.config.schedule_interval_seconds, settings.region
+                app_module.app.handler_map["preview_scheduler"], self.config.schedule_interval_seconds, settings.region
             )
             self._timer.start()
         self._start_sites()
@@ -306,6 +318,7 @@ class EmbeddedStack:
         plan = [
             (BUILD_QUEUE.logical, "build_worker", self.config.build_workers),
             (ACTIVATION_QUEUE.logical, "activation_worker", 4),
+            (PROMOTION_QUEUE.logical, "promotion_worker", 4),
             (SLACK_COMMAND_QUEUE.logical, "slack_command_worker", 4),
         ]
         for logical, name, concurrency in plan:

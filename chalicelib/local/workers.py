@@ -31,8 +31,8 @@ class LocalLambdaContext:
 
 
 def sqs_worker(app_module: Any, sqs: Any, url: str, name: str, concurrency: int, region: str) -> QueueWorker:
-    """A poller for the queue at `url` calling app.py's handler `name`, with the batch size that handler registers
-    for Lambda."""
+    """A poller for the queue at `url` calling app.py's handler `name` (its entry module's, registered on the app),
+    with the batch size that handler registers for Lambda."""
     from chalice.app import SQSEventConfig
 
     (source,) = [s for s in app_module.app.event_sources if isinstance(s, SQSEventConfig) and s.name == name]
@@ -41,7 +41,7 @@ def sqs_worker(app_module: Any, sqs: Any, url: str, name: str, concurrency: int,
         sqs,
         url,
         arn,
-        getattr(app_module, name),
+        app_module.app.handler_map[name],
         f"{source.queue}-consumer",
         source.batch_size,
         region,

@@ -11,8 +11,10 @@ def all_models() -> list[type[Model]]:
     from chalicelib.models.deployment import Deployment
     from chalicelib.models.deployment_status import DeploymentStatus
     from chalicelib.models.environment import Environment
+    from chalicelib.models.idempotency_claim import IdempotencyClaim
     from chalicelib.models.organization import Organization
     from chalicelib.models.project import Project
+    from chalicelib.models.promotion import Promotion
     from chalicelib.models.registry import RegistryEntry
     from chalicelib.models.route import Route
     from chalicelib.models.route_mirror_marker import RouteMirrorMarker
@@ -29,8 +31,10 @@ def all_models() -> list[type[Model]]:
         Deployment,
         DeploymentStatus,
         Environment,
+        IdempotencyClaim,
         Organization,
         Project,
+        Promotion,
         RegistryEntry,
         Route,
         RouteMirrorMarker,

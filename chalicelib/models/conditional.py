@@ -70,20 +70,6 @@ def try_delete(item: Model, condition: Condition) -> bool:
     return _written(functools.partial(item.delete, condition=condition))
 
 
-def try_client_write(write: Callable[[], object]) -> bool:
-    """A conditional write made with a boto3 DynamoDB client, for a table no model describes (Powertools'
-    idempotency records); False when its condition did not hold."""
-    from botocore.exceptions import ClientError
-
-    try:
-        write()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
-            return False
-        raise
-    return True
-
-
 def _written(write: Callable[[], object]) -> bool:
     try:
         write()

@@ -31,6 +31,10 @@ class Environment(Model):
     active_deployment_id = IntegerAttribute(null=True)
     active_seq = IntegerAttribute(null=True)
     in_flight = IntegerSetAttribute(null=True)
+    # The line of promotions (services.promotions): the one that holds the environment now, and the ones recorded
+    # after it, each waiting for its turn (the lowest id next). A set emptied by DELETE disappears.
+    promoting = IntegerAttribute(null=True)
+    promotion_waiting = IntegerSetAttribute(null=True)
     # A branch preview's build running right now (at most one: see services.preview_build_lock).
     builder = IntegerAttribute(null=True)
     created_at = TimestampAttribute(null=True)

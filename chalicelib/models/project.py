@@ -59,6 +59,10 @@ class Project(Model):
     # Highest per-project sequence number handed out (GitLab's iid) and the live count (meta.total).
     deployment_seq = IntegerAttribute(default=0)
     deployment_count = IntegerAttribute(default=0)
+    # What a promotion fetches to verify a deployment before and after its environment switches to it (docs/
+    # promotions.md), and whether production refuses a deployment that fails it (previews only record it).
+    health_check_path = UnicodeAttribute(default="/")
+    auto_rollback = BooleanAttribute(default=True)
     created_at = TimestampAttribute(default_for_new=utc_now)
     updated_at = TimestampAttribute(default_for_new=utc_now)
 

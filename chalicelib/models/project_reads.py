@@ -1,12 +1,11 @@
-"""A project, one of its deployments and one of its environments read in one BatchGetItem: what the API's reads of
-a deployment need, keyed by the request's path alone, so they cost one round trip instead of one each. The caller's
-API key can be read in the same round trip (`read_with_key`): its key id is in the token, so admission and the view
-of a route that declares its reads wait for one read between them."""
+"""A project, one of its deployments, one of its environments and one of its promotions read in one BatchGetItem:
+what the API's reads of a deployment (or a promotion) need, keyed by the request's path alone, so they cost one
+round trip instead of one each. The caller's API key can be read in the same round trip (`read_with_key`): its key
+id is in the token, so admission and the view of a route that declares its reads wait for one read between them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pynamodb.models import Model
 
@@ -15,26 +14,27 @@ from chalicelib.models.base import batch_get
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
 from chalicelib.models.project import Project
+from chalicelib.models.promotion import Promotion
 
 Found = dict[str, list[dict[str, Any]]]
 
 
-@dataclass(frozen=True)
-class ProjectRead:
+class ProjectRead(NamedTuple):
     """What was found of each key asked (None: not there, or not asked)."""
 
     project: Project | None
     deployment: Deployment | None
     environment: Environment | None
+    promotion: Promotion | None = None
 
 
-@dataclass(frozen=True)
-class ProjectKeys:
-    """The keys of a project, and of one of its deployments and one of its environments when named."""
+class ProjectKeys(NamedTuple):
+    """The keys of a project, and of one of its deployments, environments and promotions when named."""
 
     project_id: int
     deployment_id: int | None = None
     environment: str | None = None
+    promotion_id: int | None = None
 
     def asked(self) -> dict[str, dict[str, Any]]:
         """BatchGetItem's request items for these keys, strongly consistent as single reads are."""
@@ -44,16 +44,23 @@ class ProjectKeys:
         if self.environment is not None:
             key = {"project_id": {"N": str(self.project_id)}, "name": {"S": self.environment}}
             asked[Environment.Meta.table_name] = _consistent(key)
+        if self.promotion_id is not None:
+            key = {"project_id": {"N": str(self.project_id)}, "id": {"N": str(self.promotion_id)}}
+            asked[Promotion.Meta.table_name] = _consistent(key)
         return asked
 
     def read(self, found: Found) -> ProjectRead:
-        return ProjectRead(_one(Project, found), _one(Deployment, found), _one(Environment, found))
+        return ProjectRead(
+            _one(Project, found), _one(Deployment, found), _one(Environment, found), _one(Promotion, found)
+        )
 
 
-def read_together(project_id: int, deployment_id: int | None, environment: str | None) -> ProjectRead:
-    """The project, and the deployment and the project's environment when named. Whose they are is the caller's to
-    check (the project's organization, the deployment's project)."""
-    keys = ProjectKeys(project_id, deployment_id, environment)
+def read_together(
+    project_id: int, deployment_id: int | None, environment: str | None, promotion_id: int | None = None
+) -> ProjectRead:
+    """The project, and the deployment, the project's environment and its promotion when named. Whose they are is
+    the caller's to check (the project's organization, the deployment's project)."""
+    keys = ProjectKeys(project_id, deployment_id, environment, promotion_id)
     return keys.read(batch_get(keys.asked()))
 
 

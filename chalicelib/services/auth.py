@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.aws import admin_token
 from chalicelib.errors import Forbidden, Unauthenticated
@@ -35,8 +35,7 @@ _ADDED_BY_CATALOGUE_3 = frozenset({"integrations:read", "integrations:write"})
 TOKEN_PREFIX = "dpl_"
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     org_slug: str
     key_id: str
     scopes: frozenset[str]
@@ -105,8 +104,7 @@ def granted_scopes(key: ApiKey) -> frozenset[str]:
     return scopes
 
 
-@dataclass(frozen=True)
-class IssuedKey:
+class IssuedKey(NamedTuple):
     key: ApiKey
     token: str
 

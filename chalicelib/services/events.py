@@ -8,16 +8,14 @@ change: a deploy that also goes live is status_changed (n - 1) then promoted (n)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.models.deployment import Deployment
 from chalicelib.vocabulary import EventType
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     type: EventType
     sequence: int  # increases with each event of the deployment: a receiver drops one older than it has seen
     deployment: Deployment  # the deployment as this change left it

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynamodb.expressions.update import Action
 
@@ -24,7 +23,6 @@ from chalicelib.models.environment import Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.services import auth, deployments, listing, statuses, text
-from chalicelib.services.deployments import DeploymentSpec
 from chalicelib.services.listing import Page, paginate
 
 if TYPE_CHECKING:
@@ -35,8 +33,7 @@ MAX_PER_PAGE = 100
 DEPLOYD_CREATOR = "deployd"
 
 
-@dataclass(frozen=True)
-class DeploymentFilters:
+class DeploymentFilters(NamedTuple):
     sha: str | None = None
     ref: str | None = None
     task: str | None = None
@@ -55,8 +52,7 @@ class DeploymentFilters:
         return all(value is None or value == actual for value, actual in wanted)
 
 
-@dataclass(frozen=True)
-class StatusView:
+class StatusView(NamedTuple):
     status: DeploymentStatus
     deployment: Deployment
 
@@ -86,6 +82,8 @@ def _not_json(name: str) -> Any:
 def create_deployment(project: Project, body: GithubDeploymentCreate, creator: str) -> Deployment:
     """Record a deployment of `ref` as it resolves now. auto_merge and required_contexts are accepted and
     ignored: deployd merges nothing and has no commit statuses to check."""
+    from chalicelib.services.deployments import DeploymentSpec  # creation's own: loaded with the first trigger
+
     if isinstance(body.payload, str):
         try:
             json.loads(body.payload, parse_constant=_not_json)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pynamodb.expressions.update import Action
 
@@ -48,8 +47,7 @@ STATUS_WAIT_SECONDS = 2.0
 CLOCK_TOLERANCE = timedelta(seconds=2)
 
 
-@dataclass(frozen=True)
-class HookView:
+class HookView(NamedTuple):
     """A hook and what its newest delivery answered (GitHub's `last_response`)."""
 
     hook: Webhook
@@ -67,8 +65,7 @@ def _checked_events(events: list[str], field: str) -> list[str]:
     return list(dict.fromkeys(events))
 
 
-@dataclass(frozen=True)
-class HookConfig:
+class HookConfig(NamedTuple):
     url: str
     secret: str  # "" for none: deliveries are then unsigned
     insecure_ssl: str  # "1": an https receiver's certificate is not checked

@@ -4,8 +4,8 @@ request, in GitLab's (Grape's) words, is the API's job (api/gitlab_parsing.py). 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from chalicelib.services.statuses import GITLAB_STATUS
 
@@ -23,8 +23,7 @@ NATIVE_FOR_FILTER: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class ListQuery:
+class ListQuery(NamedTuple):
     order_by: str = "id"
     sort: str = "asc"
     updated_after: datetime | None = None
@@ -39,8 +38,7 @@ class ListQuery:
         return any(v is not None for v in (self.updated_after, self.updated_before, self.environment, self.status))
 
 
-@dataclass(frozen=True)
-class DeploymentCreate:
+class DeploymentCreate(NamedTuple):
     environment: str
     sha: str
     ref: str
@@ -48,8 +46,7 @@ class DeploymentCreate:
     status: str
 
 
-@dataclass(frozen=True)
-class DeploymentUpdate:
+class DeploymentUpdate(NamedTuple):
     status: str
 
 
@@ -80,8 +77,7 @@ HOOK_DEFAULTS = {**{name: False for name in HOOK_EVENTS}, "push_events": True, "
 BRANCH_FILTER_STRATEGIES = ("wildcard", "regex", "all_branches")
 
 
-@dataclass(frozen=True)
-class HookFields:
+class HookFields(NamedTuple):
     """A project hook's parameters as given (POST and PUT alike: None, or absent from `switches`, is "not
     given")."""
 

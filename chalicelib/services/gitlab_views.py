@@ -6,8 +6,7 @@ JSON pieces both of them show (a user, a commit's title).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from chalicelib.adapters import sites
@@ -22,8 +21,7 @@ from chalicelib.services.listing import Page
 from chalicelib.services.statuses import GITLAB_STATUS
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):
     """GitLab's user object for whoever created a deployment: an API key of the organization, or the
     organization itself for deployments with no recorded key."""
 
@@ -33,15 +31,13 @@ class Person:
     active: bool
 
 
-@dataclass(frozen=True)
-class ProjectResource:
+class ProjectResource(NamedTuple):
     project: Project
     organization: Organization
     production_url: str
 
 
-@dataclass(frozen=True)
-class GitLabDeployment:
+class GitLabDeployment(NamedTuple):
     deployment: Deployment
     project: Project
     environment_id: int | None
@@ -49,8 +45,7 @@ class GitLabDeployment:
     user: Person
 
 
-@dataclass(frozen=True)
-class DeploymentListing:
+class DeploymentListing(NamedTuple):
     """A page of deployments and the project they belong to (its numeric id makes the pages' links)."""
 
     project: Project

@@ -123,6 +123,34 @@ GitBranch = Annotated[
 ]
 
 
+# A promotion's health check: a path on the deployment's own URL, GET from its root. Not "//...": joined to a URL
+# that would name another host. No whitespace (Unicode's, as JSON Schema's \s takes it) nor control character
+# (C0, DEL, C1): an HTTP request line cannot carry them.
+_NOT_IN_A_PATH = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+HEALTH_CHECK_PATH_PATTERN = rf"^/(?!/)[^{_NOT_IN_A_PATH}]*$"
+_FORBIDDEN_IN_PATH = re.compile(f"[{_NOT_IN_A_PATH}]")
+
+
+def _check_health_check_path(value: str | None) -> str | None:
+    if value is None:
+        return value
+    if not value.startswith("/"):
+        raise ValueError('must start with "/": a path on the deployment\'s own URL')
+    if value.startswith("//"):
+        raise ValueError('must not start with "//", which would name another host')
+    found = _FORBIDDEN_IN_PATH.search(value)
+    if found:
+        raise ValueError(f"must not contain whitespace or control characters (U+{ord(found.group()):04X} found)")
+    return value
+
+
+HealthCheckPath = Annotated[
+    str,
+    Field(max_length=1024, json_schema_extra={"pattern": HEALTH_CHECK_PATH_PATTERN}),
+    AfterValidator(_check_health_check_path),
+]
+
+
 def _never_null(schema: dict[str, Any]) -> None:
     """A field that may be left out but not sent as null (the service refuses null: "name cannot be null")."""
     kept = [variant for variant in schema.pop("anyOf", ()) if variant.get("type") != "null"]
@@ -169,6 +197,8 @@ class ProjectCreate(_Body):
     preview_rebuild_schedule: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     preview_rebuild_skip_unchanged: bool = True
     preview_ttl_hours: Hours | None = None
+    health_check_path: HealthCheckPath = "/"
+    auto_rollback: bool = True  # production only: a preview's checks are recorded, never acted on
 
     def project_slug(self) -> str:
         """The slug asked for, else one made from the name."""
@@ -191,6 +221,8 @@ class ProjectUpdate(_Body):
     preview_rebuild_schedule: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     preview_rebuild_skip_unchanged: Annotated[bool | None, NOT_NULL] = None
     preview_ttl_hours: Hours | None = None
+    health_check_path: Annotated[HealthCheckPath | None, NOT_NULL] = None
+    auto_rollback: Annotated[bool | None, NOT_NULL] = None
 
 
 class DeploymentTrigger(_Body):

@@ -1,52 +1,18 @@
-"""The native API's JSON for a deployment: one rendering for GET /deployments/{id} and the native webhook body,
-so a receiver sees exactly what the API returns. Its type, `DeploymentJson`, is what the OpenAPI document
-describes (chalicelib.api.answers has the other answers' types)."""
+"""The native API's JSON for a deployment and for a promotion: one rendering for the API's answers and the native
+webhook bodies, so a receiver sees exactly what the API returns. Their types, `DeploymentJson` and `PromotionJson`
+(chalicelib.services.native_json_types), are for mypy and the OpenAPI document only: a request renders without
+making them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING
 
-from typing_extensions import TypedDict  # pydantic reads only this one on Python 3.11
-
-from chalicelib.services.deployments.queries import DeploymentView
 from chalicelib.services.timestamps import iso
-from chalicelib.vocabulary import Status
 
-
-class JsonSchema:
-    """Metadata of an annotated type adding JSON Schema keywords (a format, an enumeration, bounds) to the schema
-    pydantic derives for it. It validates nothing: the types it annotates describe answers, and the requests'
-    models state their own limits."""
-
-    def __init__(self, **keywords: Any) -> None:
-        self.keywords = keywords
-
-    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
-        return {**handler(core_schema), **self.keywords}
-
-
-# ISO 8601 in UTC with an explicit offset (chalicelib.services.timestamps.iso).
-Timestamp = Annotated[str, JsonSchema(format="date-time")]
-DeploymentStatus = Annotated[str, JsonSchema(enum=[str(status) for status in Status])]
-
-
-class DeploymentJson(TypedDict):
-    id: int
-    project_id: int
-    commit_sha: str
-    commit_message: str | None
-    commit_author: str | None
-    branch: str
-    environment: str
-    status: DeploymentStatus
-    triggered_by: str | None
-    is_active: bool
-    deployment_url: str | None
-    build_time_seconds: int | None
-    error_message: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    deployed_at: Timestamp | None
+if TYPE_CHECKING:
+    from chalicelib.models.promotion import Promotion
+    from chalicelib.services.deployments.queries import DeploymentView
+    from chalicelib.services.native_json_types import DeploymentJson, PromotionJson
 
 
 def deployment_json(view: DeploymentView) -> DeploymentJson:
@@ -70,4 +36,35 @@ def deployment_json(view: DeploymentView) -> DeploymentJson:
         "created_at": iso(d.created_at),
         "updated_at": iso(d.updated_at),
         "deployed_at": iso(d.deployed_at),
+    }
+
+
+def promotion_json(p: Promotion) -> PromotionJson:
+    return {
+        "id": p.id,
+        "project_id": p.project_id,
+        "environment": p.environment,
+        "from_deployment_id": p.from_deployment_id,  # null: the environment served nothing before
+        "to_deployment_id": p.to_deployment_id,
+        "reason": p.reason,
+        "triggered_by": p.triggered_by,
+        "status": p.status,
+        "error_message": p.error_message,
+        "checks": [
+            {
+                "target": c.target,
+                "url": c.url,
+                "attempts": c.attempts,
+                "status_code": c.status_code,
+                "served_by_deployment_id": c.served_by,
+                "ok": bool(c.ok),
+                "error": c.error,
+                "checked_at": iso(c.checked_at),
+            }
+            for c in p.checks or []
+        ],
+        "created_at": iso(p.created_at),
+        "updated_at": iso(p.updated_at),
+        "switched_at": iso(p.switched_at),
+        "finished_at": iso(p.finished_at),
     }

@@ -8,8 +8,8 @@ within one heartbeat interval and its result can never be published).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from chalicelib.adapters import sites
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -27,8 +27,7 @@ from chalicelib.services.deployments import DeploymentSpec, DeploymentView
 PLANS_WITH_PREVIEWS = frozenset({"pro", "enterprise"})
 
 
-@dataclass(frozen=True)
-class Preview:
+class Preview(NamedTuple):
     project: Project
     environment: Environment
     branch: str

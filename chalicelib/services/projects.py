@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.adapters import git, sites
 from chalicelib.errors import Conflict, InvalidInput
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.services.inputs import ProjectCreate, ProjectUpdate
 
 
-@dataclass(frozen=True)
-class ProjectView:
+class ProjectView(NamedTuple):
     project: Project
     production_url: str
     active_deployment_id: int | None
@@ -62,6 +60,8 @@ def create(org_slug: str, body: ProjectCreate) -> ProjectView:
         preview_rebuild_schedule=schedule,
         preview_rebuild_skip_unchanged=body.preview_rebuild_skip_unchanged,
         preview_ttl_hours=body.preview_ttl_hours,
+        health_check_path=body.health_check_path,
+        auto_rollback=body.auto_rollback,
         # The schedule's clock starts when it is set: the first rebuild is its first firing after now.
         last_scheduled_run_at=utc_now() if schedule else None,
         schedule_bucket=schedule_bucket(schedule, body.preview_ttl_hours, has_previews=False),
@@ -85,7 +85,15 @@ def list_all(org_slug: str) -> list[ProjectView]:
 def update(org_slug: str, project_id: int, body: ProjectUpdate) -> ProjectView:
     project = ProjectRepository.get(org_slug, project_id)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "repo_url", "default_branch", "output_dir", "build_timeout_seconds"):
+    for required in (
+        "name",
+        "repo_url",
+        "default_branch",
+        "output_dir",
+        "build_timeout_seconds",
+        "health_check_path",
+        "auto_rollback",
+    ):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} cannot be null", field=required)
     if "repo_url" in changes:

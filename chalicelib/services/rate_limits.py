@@ -9,7 +9,7 @@ own window length: GitHub's "core" and the general "api" bucket are hourly, trig
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib import concurrency, errors
 from chalicelib.models.organization import OrganizationRepository
@@ -37,8 +37,7 @@ LIMITS: dict[str, dict[str, int]] = {
 DEFAULT_PLAN = "free"
 
 
-@dataclass(frozen=True)
-class RateLimitState:
+class RateLimitState(NamedTuple):
     """What the caller may still do in the current window; `reset` is the window's end in epoch seconds."""
 
     limit: int

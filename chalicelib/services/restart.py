@@ -8,26 +8,25 @@ only if it still holds what was read.
 
 from __future__ import annotations
 
-import functools
 import time
 
 from pynamodb.models import Model
 
 from chalicelib.adapters import webhook_queue
-from chalicelib.aws import client
-from chalicelib.infra.resources import IDEMPOTENCY
-from chalicelib.models.conditional import try_client_write, try_delete, try_update
+from chalicelib.models.attributes import utc_now
+from chalicelib.models.conditional import try_delete, try_update, unchanged
 from chalicelib.models.deploy_hook import DeployHook
 from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import Environment
+from chalicelib.models.idempotency_claim import IdempotencyClaim
 from chalicelib.models.project import Project
+from chalicelib.models.promotion import Promotion
 from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait
 from chalicelib.models.webhook import Webhook
 from chalicelib.models.webhook_delivery import WebhookDelivery
 from chalicelib.services.deployments import record_failure
-from chalicelib.settings import get_settings
 from chalicelib.vocabulary import NON_TERMINAL, TERMINAL
 
 INTERRUPTED = "interrupted: deployd restarted"
@@ -42,6 +41,7 @@ _SEQUENCES: dict[str, type[Model]] = {
     "environment": Environment,
     "webhook": Webhook,
     "deploy_hook": DeployHook,
+    "promotion": Promotion,
 }
 
 
@@ -59,10 +59,21 @@ def end_interrupted_work() -> int:
         if record_failure(deployment, INTERRUPTED, cause="platform"):
             ended += 1
     _free_build_slots()
+    _end_interrupted_promotions()
     _release_environments()
     _level_sequences()
-    _forget_unfinished_idempotency_claims()  # so a retry of a request the stop cut short runs it again
+    _forget_unfinished_requests()  # so a retry of a request the stop cut short runs it again
     return ended
+
+
+def _forget_unfinished_requests() -> None:
+    """Release every Idempotency-Key still claimed: the process running its request is gone. Without this, a retry
+    of the key would hear "still executing" until the record expires a day later."""
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
+    claimed = STATUS_CONSTANTS["INPROGRESS"]
+    for claim in IdempotencyClaim.scan(IdempotencyClaim.status == claimed, consistent_read=True):
+        try_delete(claim, IdempotencyClaim.status == claimed)  # refused when it finished meanwhile: its record stays
 
 
 def resume_webhook_deliveries() -> int:
@@ -75,6 +86,33 @@ def resume_webhook_deliveries() -> int:
         webhook_queue.enqueue(delivery.webhook_id, delivery.id, max(0.0, due - now))
         resumed += 1
     return resumed
+
+
+def _end_interrupted_promotions() -> None:
+    """A promotion's execution ended with the process: it ends failed (what its environment serves stays as it is,
+    switched or not), and its environment's line is cleared, the promotions waiting in it failed with it (their
+    deployments were ended above; a rollback is asked for again)."""
+    from chalicelib.models.promotion import ENDED, FAILED
+
+    now = utc_now()
+    for promotion in Promotion.scan(~Promotion.status.is_in(*ENDED), consistent_read=True):
+        try_update(
+            promotion,
+            [
+                Promotion.status.set(FAILED),
+                Promotion.error_message.set(INTERRUPTED),
+                Promotion.finished_at.set(now),
+                Promotion.updated_at.set(now),
+            ],
+            Promotion.status == promotion.status,
+        )
+    lined = Environment.promoting.exists() | Environment.promotion_waiting.exists()
+    for environment in Environment.scan(lined, consistent_read=True):
+        try_update(
+            Environment(project_id=environment.project_id, name=environment.name),
+            [Environment.promoting.remove(), Environment.promotion_waiting.remove()],
+            unchanged(Environment.promoting, environment.promoting),
+        )
 
 
 def _free_build_slots() -> None:
@@ -126,35 +164,3 @@ def _level_sequences() -> None:
             [RegistryEntry.value.set(highest)],
             RegistryEntry.value.does_not_exist() | (RegistryEntry.value < highest),
         )
-
-
-def _forget_unfinished_idempotency_claims() -> int:
-    """Delete every record still claimed (IN_PROGRESS) whose work can no longer finish: the process running it is
-    gone (the embedded stack restarted). Without this, a retry of its key would hear "still executing" until the
-    record expires a day later. Returns how many were deleted."""
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
-
-    dynamodb = client("dynamodb")
-    table = get_settings().resource_name(IDEMPOTENCY.logical)
-    claimed = {":claimed": {"S": STATUS_CONSTANTS["INPROGRESS"]}}
-    deleted = 0
-    for page in dynamodb.get_paginator("scan").paginate(
-        TableName=table,
-        FilterExpression="#status = :claimed",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues=claimed,
-        ConsistentRead=True,
-    ):
-        for item in page.get("Items", []):
-            unclaimed = try_client_write(
-                functools.partial(
-                    dynamodb.delete_item,
-                    TableName=table,
-                    Key={"id": item["id"]},
-                    ConditionExpression="#status = :claimed",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=claimed,
-                )
-            )
-            deleted += unclaimed  # False: it finished meanwhile
-    return deleted

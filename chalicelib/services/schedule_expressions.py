@@ -6,8 +6,8 @@ and in the embedded stack."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from chalicelib.errors import InvalidInput
 from chalicelib.services.integers import ascii_integer
@@ -33,16 +33,14 @@ def _invalid(expression: str, why: str) -> InvalidInput:
     )
 
 
-@dataclass(frozen=True)
-class Rate:
+class Rate(NamedTuple):
     every: timedelta
 
     def next_after(self, moment: datetime) -> datetime:
         return moment + self.every
 
 
-@dataclass(frozen=True)
-class Cron:
+class Cron(NamedTuple):
     minutes: frozenset[int]
     hours: frozenset[int]
     days_of_month: frozenset[int] | None  # None: `?`, the day of the week decides

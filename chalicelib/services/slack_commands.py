@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.adapters import slack_command_queue, slack_responses
 from chalicelib.aws import slack_signing_secret
@@ -102,14 +101,12 @@ def verify(body: bytes, timestamp: str | None, signature: str | None) -> str:
 # Acknowledgement (the API, within 3 seconds)
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     text: str
     blocks: list[dict[str, Any]] | None = None
 
 
-@dataclass(frozen=True)
-class SlashCommand:
+class SlashCommand(NamedTuple):
     team_id: str
     user_id: str
     channel_id: str
@@ -208,8 +205,7 @@ def acknowledge_action(payload: Mapping[str, Any], request_id: str) -> None:
 # The worker
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(NamedTuple):
     """Who acts, from where: the organization's installation and the Slack user."""
 
     installation: SlackInstallation

@@ -7,7 +7,7 @@ as KMS ciphertext bound (by its encryption context) to the organization and the 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.adapters import encryption, slack_oauth
 from chalicelib.aws import slack_signing_secret
@@ -101,8 +101,7 @@ def begin(org_slug: str, redirect_uri: str) -> str:
     return slack_oauth.authorize_url(state, redirect_uri)
 
 
-@dataclass(frozen=True)
-class Connected:
+class Connected(NamedTuple):
     org_slug: str
     installation: SlackInstallation
 

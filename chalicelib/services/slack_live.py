@@ -14,9 +14,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.adapters import slack_api, slack_queue
 from chalicelib.adapters.slack_api import Outcome, SlackResult
@@ -50,8 +49,7 @@ class Step(StrEnum):
     GONE = "gone"  # the deployment no longer exists
 
 
-@dataclass(frozen=True)
-class Later:
+class Later(NamedTuple):
     """Not now: another worker holds the message, or Slack asked to wait; the notification comes back then."""
 
     seconds: float

@@ -10,9 +10,8 @@ checking everything again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION
@@ -48,8 +47,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _PARTIAL_ENTITY = re.compile(r"&[a-z]*$")
 
 
-@dataclass(frozen=True)
-class LiveView:
+class LiveView(NamedTuple):
     """What the message shows: the deployment now, its project, and (failed) the end of its build log."""
 
     deployment: Deployment

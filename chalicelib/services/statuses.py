@@ -7,7 +7,7 @@ GitLab sees it as created, running, success, failed or canceled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -69,8 +69,7 @@ def _description(deployment: Deployment, state: str, status: str | None = None) 
     return text[:DESCRIPTION_LIMIT]
 
 
-@dataclass(frozen=True)
-class PipelineReport:
+class PipelineReport(NamedTuple):
     """A pipeline state's status, to be written in the same transaction as the state move it reports: the move
     carries `actions` (its claim on `reported_rank`), and `write` appends the status."""
 
@@ -103,6 +102,24 @@ def pipeline_report(deployment: Deployment, status: Status) -> PipelineReport:
         creator="deployd",
     )
     return PipelineReport(reported, _RANK[state])
+
+
+def refusal_report(deployment: Deployment, description: str) -> PipelineReport:
+    """The `failure` status of a built deployment its promotion refused or reverted: it is deployed at its own URL,
+    but its environment does not serve it. Written in the transaction that records the refusal."""
+    log_url = logs_url(deployment)
+    reported = DeploymentStatus(
+        deployment_id=deployment.id,
+        id=next_id("deployment-status"),
+        state="failure",
+        description=description[:DESCRIPTION_LIMIT],
+        environment=deployment.environment,
+        target_url=log_url,
+        log_url=log_url,
+        environment_url=deployment.deployment_url or "",
+        creator="deployd",
+    )
+    return PipelineReport(reported, _RANK["failure"])
 
 
 def report_pipeline_state(deployment: Deployment) -> DeploymentStatus | None:

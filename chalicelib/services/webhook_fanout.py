@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.adapters import webhook_queue
 from chalicelib.errors import NotFound
@@ -32,8 +31,7 @@ from chalicelib.services.native_json import deployment_json
 from chalicelib.services.timestamps import iso
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One event as a dialect tells it: the name its receivers know the event by (what a webhook's `events`
     subscribe to, and what the dialect's event header says) and the body."""
 

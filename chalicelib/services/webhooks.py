@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pynamodb.expressions.update import Action
 
@@ -34,8 +33,7 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000  # as the OpenAPI document's Paging declares (api.answers)
 
 
-@dataclass(frozen=True)
-class IssuedWebhook:
+class IssuedWebhook(NamedTuple):
     """A webhook and its secret in the clear: only the answers that create or rotate one show it."""
 
     webhook: Webhook

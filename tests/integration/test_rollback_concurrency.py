@@ -10,6 +10,7 @@ from chalicelib.errors import Conflict
 from chalicelib.models.environment import PRODUCTION, EnvironmentRepository
 from chalicelib.models.route import RouteRepository
 from chalicelib.services import deployments, projects
+from chalicelib.services.deployments.activation import RolledBack
 from tests.support.polling import poll
 
 
@@ -63,10 +64,10 @@ def test_concurrent_rollbacks_leave_environment_route_and_site_in_agreement(
 
         # Then each either rolled back or was refused with a Conflict, nothing else
         for target, result in zip(targets, results, strict=True):
-            assert isinstance(result, (deployments.DeploymentView, Conflict)), f"rollback to {target}: {result!r}"
-            if isinstance(result, deployments.DeploymentView):
+            assert isinstance(result, (RolledBack, Conflict)), f"rollback to {target}: {result!r}"
+            if isinstance(result, RolledBack):
                 assert int(result.deployment.id) == target and result.is_active
-        winners = [t for t, r in zip(targets, results, strict=True) if isinstance(r, deployments.DeploymentView)]
+        winners = [t for t, r in zip(targets, results, strict=True) if isinstance(r, RolledBack)]
         assert winners, f"both rollbacks were refused: {results!r}"
 
         # And the environment, the production route and the site all name the same deployment
@@ -105,7 +106,7 @@ def test_a_rollback_racing_a_new_deployment_never_hides_the_new_one(
         )
 
         # Then the rollback either happened before the new deployment started, or was refused
-        assert isinstance(rollback, (deployments.DeploymentView, Conflict)), repr(rollback)
+        assert isinstance(rollback, (RolledBack, Conflict)), repr(rollback)
         assert isinstance(triggered, deployments.DeploymentView), repr(triggered)
         newest = int(triggered.deployment.id)
         assert pipeline.wait_terminal(newest).status == "deployed"

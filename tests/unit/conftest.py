@@ -13,7 +13,7 @@ import os
 import signal
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def job_factory() -> Callable[..., BuildJob]:
             timeout_seconds=30,
             artifact_prefix=f"deployments/{deployment_id}/",
         )
-        return replace(job, **overrides)
+        return job._replace(**overrides)
 
     return make
 

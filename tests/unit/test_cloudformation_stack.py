@@ -41,6 +41,7 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import client
+from chalicelib.infra.iam import PROMOTION_FLOW_LOGICAL_ID, PROMOTION_FLOW_ROLE_LOGICAL_ID
 from chalicelib.infra.package import PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID
 from chalicelib.infra.resources import (
     ACTIVATION_QUEUE,
@@ -49,13 +50,15 @@ from chalicelib.infra.resources import (
     DEPLOYMENTS,
     ENVIRONMENTS,
     PIPELINE,
+    PROMOTION_FLOW,
+    PROMOTION_QUEUE,
     SITES_BUCKET,
     STAGING_PREFIX,
     Bucket,
     Queue,
     Table,
 )
-from chalicelib.infra.state_machine import SUBSTITUTIONS, pipeline_definition, render
+from chalicelib.infra.state_machine import SUBSTITUTIONS, pipeline_definition, promotion_definition, render
 from chalicelib.infra.template import logical_id
 from chalicelib.settings import Settings, get_settings
 from tests.support.aws import forget_aws_state
@@ -306,7 +309,7 @@ def test_moto_creates_everything_the_filter_keeps_and_keeps_the_data_plane_and_t
         [logical_id(t.logical, "Table") for t in CATALOGUE.tables]
         + [logical_id(n, "Queue") for q in CATALOGUE.queues for n in (q.logical, q.dead_letter_logical)]
         + [logical_id(b.logical, "Bucket") for b in CATALOGUE.buckets]
-        + [PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID]
+        + [PIPELINE_LOGICAL_ID, PIPELINE_ROLE_LOGICAL_ID, PROMOTION_FLOW_LOGICAL_ID, PROMOTION_FLOW_ROLE_LOGICAL_ID]
     )
     assert {name: deployment.dropped[name] for name in catalogue_ids if name in deployment.dropped} == {}
     assert REQUIRED_TYPES <= {resource["Type"] for resource in kept.values()}
@@ -448,3 +451,25 @@ def test_the_state_machine_is_the_same_in_the_stack_and_in_the_embedded_stack_bu
     embedded = state_machine_definition(state_machine_arn(settings, PIPELINE.logical))
     assert with_placeholders(stack, stack_names) == with_placeholders(embedded, embedded_names)
     assert embedded == json.loads(render(pipeline_definition(settings.heartbeat_seconds), embedded_names))
+
+
+def test_the_promotion_flow_runs_on_the_stacks_promotion_queue_with_its_own_role_as_in_the_embedded_stack(
+    deployment: Deployment,
+) -> None:
+    # Given the promotion flow CloudFormation created, and the embedded stack's
+    from chalicelib.local.provision import state_machine_arn
+
+    arn = deployment.physical[PROMOTION_FLOW_LOGICAL_ID]
+    stack = state_machine_definition(arn)
+    embedded = state_machine_definition(state_machine_arn(deployment.embedded, PROMOTION_FLOW.logical))
+
+    # Then both are the catalogue's definition on their own promotion queue
+    queue = PROMOTION_QUEUE.logical
+    assert stack == json.loads(render(promotion_definition(), {"PromotionQueueUrl": deployment.queue_url(queue)}))
+    assert embedded == json.loads(
+        render(promotion_definition(), {"PromotionQueueUrl": deployment.embedded_queue_url(queue)})
+    )
+    # And it runs with its own role, not the pipeline's
+    role = client("iam").get_role(RoleName=deployment.physical[PROMOTION_FLOW_ROLE_LOGICAL_ID])["Role"]["Arn"]
+    assert client("stepfunctions").describe_state_machine(stateMachineArn=arn)["roleArn"] == role
+    assert deployment.physical[PROMOTION_FLOW_ROLE_LOGICAL_ID] != deployment.physical[PIPELINE_ROLE_LOGICAL_ID]

@@ -38,8 +38,12 @@ from chalicelib.services import deployments, organizations, previews, projects
 from chalicelib.services.inputs import ProjectCreate
 from chalicelib.settings import get_settings
 from chalicelib.workers import consumers
+from chalicelib.workers.activation_worker import handle_activation
+from chalicelib.workers.build_state import handle_build_state
+from chalicelib.workers.build_worker import handle_build
 from tests.support.aws import MOCK_AWS_ENV, forget_aws_state
 from tests.support.polling import wait_until
+from tests.support.promotions import run_promotions_inline
 
 T = TypeVar("T")
 LOG_GROUP = "/deployd/test/builds"
@@ -139,8 +143,8 @@ class Cloud:
         """Run the pipeline's queue consumers until `until()` is truthy; fail the test at the deadline."""
 
         def delivered() -> T:
-            self._deliver("activations", consumers.consume_activations)
-            self._deliver("builds", consumers.consume_builds)
+            self._deliver("activations", lambda event: consumers.consume(event, None, handle_activation))
+            self._deliver("builds", lambda event: consumers.consume(event, None, handle_build))
             return until()
 
         return wait_until(delivered, timeout, interval=0.05, what=what)
@@ -194,7 +198,7 @@ class Cloud:
         }
 
     def send(self, event: dict[str, Any]) -> None:
-        consumers.consume_build_event(event)
+        handle_build_state(codebuild.BuildStateChange.from_event(event))
 
     # ---- what the build uploads, through the presigned POST it was given ----
 
@@ -262,8 +266,11 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(settings_env: Callable[..., None]) -> Iterator[Cloud]:
+def cloud(settings_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     from moto import mock_aws
+
+    # Going live is a promotion (issue 16): run in the handler's thread here, its sites answering healthy.
+    run_promotions_inline(monkeypatch)
 
     settings_env(
         **MOCK_AWS_ENV,

@@ -35,7 +35,7 @@ def _created(deployment_id: int, org_slug: str, sequence_number: str) -> dict[st
 
 
 def test_a_record_whose_message_cannot_be_enqueued_is_retried_and_the_others_are_not(tables: None) -> None:
-    from app import deployment_events
+    from chalicelib.functions.deployment_events import deployment_events
 
     # Given an organization with a webhook, and no delivery queue to put its messages on
     Project(

@@ -21,6 +21,7 @@ from chalicelib.services.deployments import activation, external, terminal
 from chalicelib.services.events import Event, events_of
 from chalicelib.settings import get_settings
 from chalicelib.vocabulary import EventType, Status
+from tests.support.promotions import run_promotions_inline
 
 _ids = itertools.count(7000)
 
@@ -214,8 +215,9 @@ def test_the_state_machines_own_writes_are_events_too(
 
 
 def test_going_live_is_status_changed_then_promoted_and_an_older_build_is_not_promoted(
-    deployment_factory: Callable[..., Deployment], stream: Stream
+    deployment_factory: Callable[..., Deployment], stream: Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    run_promotions_inline(monkeypatch)
     # Given a newer and an older deployment of one project, both deploying
     older = deployment_factory(Status.DEPLOYING, seq=1, event_seq=5)
     newer = deployment_factory(Status.DEPLOYING, seq=2, event_seq=5, project_id=older.project_id)
@@ -236,8 +238,9 @@ def test_going_live_is_status_changed_then_promoted_and_an_older_build_is_not_pr
 
 
 def test_a_rollback_promotes_its_target_without_a_status_change(
-    deployment_factory: Callable[..., Deployment], stream: Stream
+    deployment_factory: Callable[..., Deployment], stream: Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    run_promotions_inline(monkeypatch)
     # Given two deployed builds of a project, the newer one live
     older = deployment_factory(Status.DEPLOYING, seq=1, event_seq=5)
     newer = deployment_factory(Status.DEPLOYING, seq=2, event_seq=5, project_id=older.project_id)
@@ -247,6 +250,41 @@ def test_a_rollback_promotes_its_target_without_a_status_change(
     activation.rollback("acme", older.project_id, older.id)
     # Then the older one is promoted again, with its next sequence, and nothing else is told
     assert _summary(stream.events()) == [("deployment.promoted", 8, "deployed", None)]
+
+
+def test_a_refused_candidate_is_deployed_without_a_promotion_and_a_reverted_one_promotes_the_previous_again(
+    deployment_factory: Callable[..., Deployment], stream: Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given production serving a first build, and two later builds deploying
+    run_promotions_inline(monkeypatch)
+    live = deployment_factory(Status.DEPLOYING, seq=1, event_seq=5)
+    assert activation.activate(live)
+    refused = deployment_factory(Status.DEPLOYING, seq=2, event_seq=5, project_id=live.project_id)
+    reverted = deployment_factory(Status.DEPLOYING, seq=3, event_seq=5, project_id=live.project_id)
+    stream.records()
+
+    # When the first of them answers 404 at its own URL, and the second is healthy there but not once production
+    # serves it
+    def refused_answers(url: str, expected: int) -> tuple[int, int]:
+        return (404, expected) if expected == refused.id else (200, expected)
+
+    run_promotions_inline(monkeypatch, refused_answers)
+    assert activation.activate(refused)
+
+    def reverted_answers(url: str, expected: int) -> tuple[int, int]:
+        return (200, expected) if f"/d{expected}--" in url else (503, expected)
+
+    run_promotions_inline(monkeypatch, reverted_answers)
+    assert activation.activate(reverted)
+
+    # Then the refused one is only deployed; the reverted one went live, and the first was promoted back
+    events = stream.events()
+    assert [(e.deployment.id, *s) for e, s in zip(events, _summary(events), strict=True)] == [
+        (refused.id, "deployment.status_changed", 6, "deployed", "deploying"),
+        (reverted.id, "deployment.status_changed", 6, "deployed", "deploying"),
+        (reverted.id, "deployment.promoted", 7, "deployed", None),
+        (live.id, "deployment.promoted", 8, "deployed", None),
+    ]
 
 
 def test_a_cancel_and_a_failure_are_status_changed_events(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,37 @@ def test_resolving_a_branch_names_its_head_commit_with_message_and_author(git_re
     assert commit.sha == head
     assert commit.message == "second version\n\nwith a body"
     assert commit.author == "Ada Lovelace"
+
+
+class _DescheduledPopen(subprocess.Popen[str]):
+    """A Popen whose first wait finds its time already spent: what a thread kept off the CPU (or the GIL) for
+    longer than the wait sees on a loaded machine."""
+
+    _first_wait = True
+
+    def _remaining_time(self, endtime: float | None) -> float | None:
+        if self._first_wait and endtime is not None:
+            self._first_wait = False
+            return -1.0
+        return super()._remaining_time(endtime)  # type: ignore[misc]
+
+
+def test_a_step_gets_its_answer_even_when_its_first_wait_ends_before_the_request_is_written(
+    git_repo: Any, settings_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a repository, a 2-second limit, and a helper process whose first wait ends before it has done anything
+    # (on 8ffdcbf and until now the request was then never written, and the step timed out: e2e runs on a
+    # loaded machine saw "did not answer within 10 seconds" for a local repository)
+    settings_env(DEPLOYD_GIT_TIMEOUT_SECONDS="2")
+    repo = git_repo({"index.html": "v1"}, message="first version")
+    monkeypatch.setattr(subprocess, "Popen", _DescheduledPopen)
+
+    # When the branch is resolved
+    commit = git.resolve(str(repo.path), "main")
+
+    # Then the helper got its request and answered
+    assert commit.sha == repo.head
+    assert commit.message == "first version"
 
 
 @pytest.mark.parametrize("annotated", [False, True], ids=["lightweight", "annotated"])

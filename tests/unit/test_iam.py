@@ -48,6 +48,7 @@ FUNCTIONS = (
     Function("api_handler", "api"),
     Function("build_worker", "sqs", "deployd-prod-builds"),
     Function("activation_worker", "sqs", "deployd-prod-activations"),
+    Function("promotion_worker", "sqs", "deployd-prod-promotions"),
     Function("webhook_delivery", "sqs", "deployd-prod-webhook-deliveries"),
     Function("slack_command_worker", "sqs", "deployd-prod-slack-commands"),
     Function("slack_notifications", "sqs", "deployd-prod-slack-notifications"),
@@ -317,14 +318,43 @@ def test_the_build_worker_cannot_read_keys_or_organizations_routes_or_upload_sit
     assert ("states:StartExecution", "state-machine") not in allowed
 
 
-def test_the_activation_worker_cannot_start_executions_or_builds(functions: dict) -> None:
+def test_the_activation_worker_cannot_start_pipelines_or_builds(functions: dict) -> None:
     allowed = _allowed(functions["ActivationWorker"])
     assert ("states:SendTaskSuccess", "state-machine") in allowed
     assert ("dynamodb:PutItem", "table/routes") in allowed  # going live writes the routes
-    assert not [a for a, _ in allowed if a in ("states:StartExecution", "states:StopExecution")]
+    # Going live is a promotion (issue 16): the worker starts the promotion flow's execution, never a pipeline's.
+    starts = [(a, t) for a, t in allowed if a in ("states:StartExecution", "states:StopExecution")]
+    assert starts == [("states:StartExecution", "promotion-flow")]
     assert ("codebuild:StartBuild", "build-project") not in allowed
     assert not [a for a, _ in allowed if a.startswith("s3:")]
     assert ("sqs:ReceiveMessage", "queue/builds") not in allowed
+
+
+def test_the_promotion_worker_and_its_state_machine_reach_only_what_a_promotion_uses(functions: dict) -> None:
+    from chalicelib.infra.iam import promotion_flow_grants
+
+    allowed = _allowed(functions["PromotionWorker"])
+    tables = {t for _, t in allowed if t.startswith("table/")}
+    assert tables <= {
+        "table/promotions",
+        "table/projects",
+        "table/environments",
+        "table/deployments",
+        "table/deployment-statuses",
+        "table/routes",
+        "table/registry",
+        "table/orgs",
+        "table/slot-waits",
+    }
+    assert ("dynamodb:PutItem", "table/promotions") in allowed  # the auto_revert promotion
+    assert not [a for a, _ in allowed if a.startswith(("s3:", "codebuild:", "kms:", "secretsmanager:"))]
+    assert {(a, t) for a, t in allowed if a.startswith("states:")} == {
+        ("states:SendTaskSuccess", "promotion-flow"),
+        ("states:SendTaskFailure", "promotion-flow"),
+        ("states:StartExecution", "promotion-flow"),
+    }
+    flow = {(a, t.key) for grant in promotion_flow_grants() for a in grant.actions for t in grant.targets}
+    assert {(a, t) for a, t in flow if not a.startswith("xray:")} == {("sqs:SendMessage", "queue/promotions")}
 
 
 def test_the_preview_scheduler_cannot_start_builds_or_read_logs(functions: dict) -> None:

@@ -195,3 +195,94 @@ def test_an_integral_number_is_an_integer_as_json_schema_says() -> None:
     assert type(whole.build_timeout_seconds) is int
     for refused in (1.5, "600", True, 1e300):
         assert not _accepts(ProjectUpdate, {"build_timeout_seconds": refused}), refused
+
+
+HEALTH_CHECK_PATHS = [
+    "/",
+    "/health",
+    "/healthz?full=1",
+    "/ünï/état",
+    "/a/b/c.json",
+    "",
+    "health",
+    "//evil.example/health",
+    "/a b",
+    "/health ",
+    "/a\tb",
+    "/a\nb",
+    "/a\x00",
+    "/a\x7f",
+    "/a\x85",
+    "/a\u00a0",
+    "/a\u2028",
+    "/a\u3000",
+    "/a\ufeff",
+    "/" + "a" * 1023,
+]
+
+
+@pytest.mark.parametrize("value", HEALTH_CHECK_PATHS)
+def test_the_documented_health_check_path_pattern_accepts_exactly_what_the_validator_accepts(value: str) -> None:
+    import re
+
+    # Given the pattern the OpenAPI document states for a project's health check path
+    pattern = ProjectCreate.model_json_schema()["properties"]["health_check_path"]["pattern"]
+
+    # When the model and the pattern judge the same path
+    accepted = _accepts(ProjectUpdate, {"health_check_path": value})
+
+    # Then they agree
+    assert (re.search(pattern, value) is not None) == accepted, repr(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("health", 'must start with "/"'),
+        ("//evil.example/health", 'must not start with "//"'),
+        ("/a b", "whitespace or control characters (U+0020 found)"),
+        ("/a\x1b[0m", "whitespace or control characters (U+001B found)"),
+        ("/a\u3000", "whitespace or control characters (U+3000 found)"),
+        ("/" + "a" * 1024, "at most 1024 characters"),
+        (True, "valid string"),
+    ],
+)
+def test_a_bad_health_check_path_is_refused_naming_the_field_and_why(
+    project_body: Callable[..., dict[str, Any]], value: Any, says: str
+) -> None:
+    # When a project is created, or changed, with a health check path that is no path from the deployment's root
+    for model, body in (
+        (ProjectCreate, project_body(health_check_path=value)),
+        (ProjectUpdate, {"health_check_path": value}),
+    ):
+        with pytest.raises(ValidationError) as raised:
+            model.model_validate(body)
+
+        # Then that field alone is refused, saying why
+        errors = raised.value.errors()
+        assert [e["loc"] for e in errors] == [("health_check_path",)]
+        assert says in errors[0]["msg"]
+
+
+def test_health_check_path_and_auto_rollback_default_to_the_root_and_on(
+    project_body: Callable[..., dict[str, Any]],
+) -> None:
+    # When a project is created without them, Then its health check is GET / and production rolls back automatically
+    project = ProjectCreate.model_validate(project_body())
+    assert (project.health_check_path, project.auto_rollback) == ("/", True)
+
+    # And an update that names neither changes neither
+    assert ProjectUpdate.model_validate({"name": "x"}).model_dump(exclude_unset=True) == {"name": "x"}
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, "false", None])
+def test_auto_rollback_is_a_json_boolean(project_body: Callable[..., dict[str, Any]], value: Any) -> None:
+    # When auto_rollback is anything but true or false, Then it is refused on create (null included: it has a default)
+    assert _failing_fields(ProjectCreate, project_body(auto_rollback=value)) == {"auto_rollback"}
+    # ... and on update, where null is the service's to refuse (it cannot be cleared), as the schema says
+    if value is not None:
+        assert _failing_fields(ProjectUpdate, {"auto_rollback": value}) == {"auto_rollback"}
+    assert ProjectUpdate.model_json_schema()["properties"]["auto_rollback"] == {
+        "title": "Auto Rollback",
+        "type": "boolean",
+    }

@@ -15,6 +15,7 @@ ROOT = Path(chalicelib.__file__).parent
 LAYERS: list[set[str]] = [
     {"local"},  # the embedded stack: composes everything, as app.py does on Lambda
     {"infra"},  # the template and state machine generators: they describe everything (the catalogue aside)
+    {"functions"},  # each Lambda function's entry module: composes what that function serves
     {"api", "workers"},  # inbound: HTTP routes; queue, stream, event and schedule handlers
     {"services"},  # the rules
     {"models", "adapters"},  # PynamoDB models and repositories; outbound clients (AWS, git, processes)

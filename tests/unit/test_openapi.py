@@ -143,3 +143,23 @@ def test_the_fuzz_test_has_one_case_per_operation_each_with_its_own_id(document:
     assert len(ids) == len(set(ids)), collected.stdout[-2000:]
     fuzzed = {i.split("[", 1)[1].rstrip("]") for i in ids if "test_every_operation_holds_to_the_document[" in i}
     assert fuzzed == operations
+
+
+def test_projects_state_their_promotion_settings_in_answers_and_bodies(document: dict[str, Any]) -> None:
+    from chalicelib.services.inputs import HEALTH_CHECK_PATH_PATTERN
+
+    # Given the schemas of a project's answer and of the bodies that create and change it
+    schemas = document["components"]["schemas"]
+    answer, create, update = schemas["ProjectJson"], schemas["ProjectCreate"], schemas["ProjectUpdate"]
+
+    # Then every answer carries both settings, and both bodies take them with their rules and defaults
+    assert {"health_check_path", "auto_rollback"} <= set(answer["required"])
+    assert answer["properties"]["auto_rollback"]["type"] == "boolean"
+    for body in (create, update):
+        path = body["properties"]["health_check_path"]
+        assert (path["type"], path["pattern"], path["maxLength"]) == ("string", HEALTH_CHECK_PATH_PATTERN, 1024)
+        assert body["properties"]["auto_rollback"]["type"] == "boolean"
+    assert (create["properties"]["health_check_path"]["default"], create["properties"]["auto_rollback"]["default"]) == (
+        "/",
+        True,
+    )

@@ -93,6 +93,24 @@ def test_every_handler_of_app_py_is_a_function_and_every_merged_resource_is_whol
     assert all("Type" in resource for resource in sam["Resources"].values())
 
 
+def test_every_function_s_handler_is_its_own_entry_module_and_the_handler_app_py_registers(sam: dict[str, Any]) -> None:
+    import importlib
+
+    import app
+
+    for function in functions_of(app.app):
+        # Given the handler Lambda calls for the function, as the packaged template names it
+        module, _, attribute = _functions(sam)[function.logical_id]["Properties"]["Handler"].rpartition(".")
+
+        # When Lambda imports it
+        handler = getattr(importlib.import_module(module), attribute)
+
+        # Then it is the function's own module (app.py would load every function), with app.py's handler
+        own = "api" if function.kind == "api" else function.handler
+        assert module == f"chalicelib.functions.{own}"
+        assert handler is (app.app if function.kind == "api" else app.app.handler_map[function.handler])
+
+
 def test_every_reference_names_a_resource_parameter_or_condition_of_the_stack(sam: dict[str, Any]) -> None:
     known = set(sam["Resources"]) | set(sam["Parameters"]) | set(sam["Conditions"]) | PSEUDO
     for name, resource in sam["Resources"].items():
@@ -146,7 +164,7 @@ def test_the_admin_token_is_a_secret_only_the_api_function_is_told_of(sam: dict[
 
 def test_the_settings_fields_the_template_sets_exist() -> None:
     for field in ("build_runner", "build_log_group", "sites_kvs_arn", "api_url", "admin_token_secret_arn"):
-        assert field in Settings.__dataclass_fields__
+        assert field in Settings._fields
 
 
 def test_the_scheduler_runs_at_the_catalogues_rate(sam: dict[str, Any]) -> None:

@@ -168,3 +168,44 @@ def test_a_request_a_restart_cut_short_runs_when_retried_with_its_key(tables: No
     restart.end_interrupted_work()
     again = idempotency_records.once(scope, "POST /projects {}", lambda: {"id": 2})
     assert (again.result, again.replayed) == ({"id": 1}, True)
+
+
+def test_a_restart_ends_the_promotions_that_were_running_and_clears_their_environments_line(tables: None) -> None:
+    from chalicelib.models.promotion import Promotion, PromotionRepository, environment_key
+
+    # Given a production deployment waiting for its promotion, which holds the line, and a rollback waiting behind
+    OrganizationRepository.create("acme", "Acme", "pro")
+    project = _project()
+    live = _deployment(project, Status.DEPLOYED)
+    candidate = _deployment(project, Status.DEPLOYING)
+    running, waiting = next_id("promotion"), next_id("promotion")
+    for promotion_id, status, target in ((running, "verifying", candidate), (waiting, "pending", live)):
+        Promotion(
+            project_id=project.id,
+            id=promotion_id,
+            environment="production",
+            environment_key=environment_key(project.id, "production"),
+            to_deployment_id=target.id,
+            reason="deploy" if target is candidate else "rollback",
+            status=status,
+        ).save()
+    Environment(
+        project_id=project.id,
+        name="production",
+        active_deployment_id=live.id,
+        in_flight={candidate.id},
+        promoting=running,
+        promotion_waiting={waiting},
+    ).save()
+
+    # When deployd starts again
+    restart.end_interrupted_work()
+
+    # Then both promotions ended failed, the deployment too, and the environment's line is free for the next one
+    for promotion_id in (running, waiting):
+        ended = PromotionRepository.get(project.id, promotion_id)
+        assert (ended.status, ended.error_message) == ("failed", restart.INTERRUPTED)
+    assert DeploymentRepository.get(candidate.id).status == Status.FAILED
+    environment = Environment.get(project.id, "production", consistent_read=True)
+    assert (environment.promoting, environment.promotion_waiting, environment.in_flight) == (None, None, None)
+    assert environment.active_deployment_id == live.id

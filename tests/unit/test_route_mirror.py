@@ -412,7 +412,7 @@ def test_a_value_too_large_for_the_store_removes_the_key_rather_than_serving_the
 
 
 def test_the_lambda_handler_is_the_consumer(kvs: FakeKeyValueStore) -> None:
-    from app import route_sync
+    from chalicelib.functions.route_sync import route_sync
 
     # Given a route
     route("site--acme", 4)

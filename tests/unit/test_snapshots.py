@@ -4,7 +4,6 @@ snapshot that cannot be read is refused with the file's name and the ways out.""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from chalicelib.settings import Settings, get_settings
 
 def provisioned(prefix: str) -> Settings:
     """The catalogue's tables and buckets under another resource prefix: a second, empty stack in the same mock."""
-    settings = dataclasses.replace(get_settings(), resource_prefix=prefix)
+    settings = get_settings()._replace(resource_prefix=prefix)
     for table in CATALOGUE.tables:
         client("dynamodb").create_table(**table_request(table, settings))
     for bucket in CATALOGUE.buckets:

@@ -333,9 +333,9 @@ def test_a_disabled_webhook_gets_nothing_and_refuses_a_redelivery_until_turned_o
 
 def consume(event: dict[str, Any]) -> dict[str, Any]:
     """The delivery queue's handler, as Lambda calls it."""
-    from chalicelib.workers import consumers
+    from chalicelib.workers import webhook_delivery as deliveries
 
-    return consumers.consume_webhook_deliveries(event)
+    return deliveries.consume(event)
 
 
 def _sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
@@ -349,7 +349,7 @@ def _sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
 def test_a_batch_is_attempted_at_once_so_a_slow_receiver_holds_up_only_its_own_message(world: None) -> None:
     import threading
 
-    from chalicelib.workers import consumers
+    from chalicelib.workers import webhook_delivery as deliveries
 
     with running(Answer(delay_seconds=3)) as slow, running() as fast:
         # Given a batch holding a message to a slow receiver, two to a fast one, and one of those twice
@@ -360,9 +360,7 @@ def test_a_batch_is_attempted_at_once_so_a_slow_receiver_holds_up_only_its_own_m
         results: list[dict[str, Any]] = []
 
         # When the batch is handled
-        handling = threading.Thread(
-            target=lambda: results.append(consumers.consume_webhook_deliveries(_sqs_event(*bodies)))
-        )
+        handling = threading.Thread(target=lambda: results.append(deliveries.consume(_sqs_event(*bodies))))
         handling.start()
 
         # Then the fast receiver has both its messages, once each, while the slow one has still not answered

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -23,8 +23,7 @@ from chalicelib.services.deployments.terminal import record_failure
 from chalicelib.vocabulary import TERMINAL, Status
 
 
-@dataclass(frozen=True)
-class DeploymentSpec:
+class DeploymentSpec(NamedTuple):
     """What any dialect asks for when it creates a deployment."""
 
     triggered_by: str  # through what: api, slack:<team>/<user>, schedule, github, gitlab, mintlify, deploy_hook:<name>

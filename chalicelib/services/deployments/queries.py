@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chalicelib.adapters import build_logs
 from chalicelib.adapters.build_logs import LogText
@@ -20,16 +20,14 @@ MAX_PAGE = 1_000_000  # 100 million deployments at the largest per_page: past an
 DEFAULT_PER_PAGE = 20
 
 
-@dataclass(frozen=True)
-class DeploymentView:
+class DeploymentView(NamedTuple):
     """A deployment together with whether its environment currently serves it."""
 
     deployment: Deployment
     is_active: bool
 
 
-@dataclass(frozen=True)
-class BuildLogView:
+class BuildLogView(NamedTuple):
     deployment: Deployment
     log: LogText
 

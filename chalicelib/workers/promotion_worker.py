@@ -1,0 +1,36 @@
+"""The promotion queue's consumer: each step of a promotion (services.promotions), answered through its task token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.adapters import executions
+from chalicelib.services import promotions
+
+
+def handle_promotion_step(message: dict[str, Any]) -> None:
+    """Run the step the message names and answer its task. A step that raises is redelivered by the queue (each is
+    idempotent); the state machine ends a promotion whose step never answers (Abandon)."""
+    step = str(message["step"])
+    project_id, promotion_id = int(message["project_id"]), int(message["promotion_id"])
+    environment = str(message["environment"])
+    if step == "abandon":  # no token: the state machine ends the execution itself
+        promotions.abandon(project_id, promotion_id, environment, str(message.get("error") or "unknown error"))
+        return
+    to_deployment_id = int(message["to_deployment_id"])
+    output: dict[str, Any]
+    if step == "verify_candidate":
+        output = promotions.verify_candidate(str(message["candidate_url"]), to_deployment_id)
+    elif step == "switch":
+        output = promotions.switch(project_id, promotion_id, environment, to_deployment_id, message["candidate"])
+    elif step == "verify_live":
+        live_url = message.get("live_url")
+        output = promotions.verify_live(str(live_url) if live_url else None, to_deployment_id)
+    elif step == "finish":
+        output = promotions.finish(project_id, promotion_id, environment, message["live"])
+    elif step == "revert":
+        output = promotions.revert(project_id, promotion_id, environment, message["live"])
+    else:
+        executions.fail(str(message["task_token"]), "UnknownStep", f"no promotion step named {step!r}")
+        return
+    executions.succeed(str(message["task_token"]), output)
