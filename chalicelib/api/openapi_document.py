@@ -1,6 +1,7 @@
-"""GET /api/v1/openapi.json: the OpenAPI 3.1 document of deployd's own API (native, admin, deploy hooks, Slack,
-health), made from the route table that serves requests (`Dialect.routes`: paths, methods, scopes, buckets, query
-parameters, answers) and the pydantic models that validate request bodies, never written by hand.
+"""The OpenAPI 3.1 document of deployd's own API (native, admin, deploy hooks, Slack, health), made from the route
+table that serves requests (`Dialect.routes`: paths, methods, scopes, buckets, query parameters, answers) and the
+pydantic models that validate request bodies, never written by hand; served by GET /api/v1/openapi.json
+(chalicelib.api.openapi), which imports this module with the first request for it, not at the API's cold start.
 
 The GitHub, GitLab and Mintlify dialects are not in it: their contracts are those vendors' own published ones
 (FOREIGN_DIALECTS). docs/openapi.md says what the document covers and how the fuzz test holds the API to it.
@@ -14,13 +15,9 @@ import importlib
 import re
 from typing import Any
 
-from chalice import Response
-
-from chalicelib.api import admin, health, hooks, native, slack
-from chalicelib.api.dialect import ANSWERS, BODY_MODELS, Caller, Dialect, Empty, Html, Many, One, Route
-from chalicelib.api.dialects import openapi as dialect
+from chalicelib.api import admin, health, hooks, native, openapi, slack
+from chalicelib.api.dialect import ANSWERS, BODY_MODELS, Dialect, Empty, Html, Many, One, Route
 from chalicelib.api.edges import REASONS
-from chalicelib.api.http import json_response, public_api_url
 
 DOCUMENTED_DIALECTS: tuple[Dialect, ...] = (
     native.dialect,
@@ -28,7 +25,7 @@ DOCUMENTED_DIALECTS: tuple[Dialect, ...] = (
     hooks.dialect,
     slack.dialect,
     health.dialect,
-    dialect,
+    openapi.dialect,  # GET /openapi.json itself
 )
 FOREIGN_DIALECTS = frozenset({"github", "gitlab", "mintlify"})
 
@@ -282,9 +279,3 @@ def document(server: str) -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": schemas.components, "securitySchemes": SECURITY_SCHEMES},
     }
-
-
-@dialect.route("/openapi.json", methods=["GET"], scope=None, answers={200: dict})
-def openapi_document(caller: Caller) -> Response:
-    """This document."""
-    return json_response(200, document(public_api_url(dialect.current_request)))
