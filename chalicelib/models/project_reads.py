@@ -6,8 +6,8 @@ id is in the token, so admission and the view of a route that declares its reads
 A promotion's model loads with the first read that names a promotion: the API's cold start (whose admission imports
 this module) and its reads of a deployment never need it."""
 
-from __future__ import annotations
-
+# Annotations are evaluated, not postponed: every cold start makes this module's NamedTuples, and a field annotated
+# by a string compiles that string when its class is made.
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from pynamodb.models import Model
@@ -30,7 +30,7 @@ class ProjectRead(NamedTuple):
     project: Project | None
     deployment: Deployment | None
     environment: Environment | None
-    promotion: Promotion | None = None
+    promotion: "Promotion | None" = None  # the model loads with a read that names a promotion
 
 
 class ProjectKeys(NamedTuple):
