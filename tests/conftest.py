@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import NodeId
 
 os.environ.update(
     {
@@ -37,9 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.loadscopereorder = False
 
 
-# Before pytest-xdist's own hook, which names each item's group from its xdist_group mark: a mark added after that
-# groups nothing, and every test went out on its own.
-@pytest.hookimpl(tryfirst=True)
+# pytest-xdist 3.8 names an item's group by appending `@group` to item._nodeid, which pytest 9.2 no longer reads
+# (a node id is item._id now): its xdist_group marks grouped nothing, and every test went out on its own. The
+# groups are appended here, where xdist's scheduler reads them.
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups and order for `make test`'s parallel run (pytest-xdist, --dist loadgroup).
 
@@ -51,7 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     suite the modules' groups, the longest pieces of work, go out before the single tests.
     """
     _name_schemathesis_cases(items)
-    if not config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist`: one process, nothing to group
+    if not getattr(config.option, "loadgroup", False):  # not a pytest-xdist worker of `--dist loadgroup`
         return
     tests = Path(__file__).parent
     suites = ("unit", "integration", "e2e")
@@ -71,6 +72,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = group(item)
         if name is not None:
             item.add_marker(pytest.mark.xdist_group(name))
+            item._id = NodeId.parse(f"{item.nodeid}@{name}")  # type: ignore[attr-defined]
 
 
 def _name_schemathesis_cases(items: list[pytest.Item]) -> None:
