@@ -76,11 +76,19 @@ def _counts(thread: threading.Thread) -> bool:
     heartbeats (one read and one SendTaskHeartbeat per interval: a cost per build-second, not per deployment),
     not the schedule timer's, not the embedded site server's (CloudFront's stand-in: on AWS a site request reads
     the KeyValueStore, no table) answering the promotion's health checks."""
-    from chalicelib.local.sites import SITE_REQUEST_THREAD
-
     if thread.ident == _timeline.ignored_thread:
         return False
-    return not thread.name.startswith(("heartbeat-", "schedule-timer", SITE_REQUEST_THREAD))
+    return not thread.name.startswith(("heartbeat-", "schedule-timer", *_site_request_threads()))
+
+
+@functools.cache
+def _site_request_threads() -> tuple[str, ...]:
+    """The embedded site server's thread name, where it has one (the baseline's code names none)."""
+    try:
+        from chalicelib.local.sites import SITE_REQUEST_THREAD
+    except ImportError:
+        return ()
+    return (SITE_REQUEST_THREAD,)
 
 
 @functools.cache

@@ -1,7 +1,9 @@
 """Independent AWS reads of one request made side by side, so the request waits for the slowest rather than the sum.
 
-A small thread pool, made on first use (nothing at import time). Each call runs in a copy of the caller's context,
-so Powertools' correlation id and anything else kept in context variables follows it onto the pool's thread.
+A small thread pool, made on first use (nothing at import time; its module, `concurrent.futures.thread`, loads with
+it: the API's cold start imports this module with the rate limits but makes no pool). Each call runs in a copy of the
+caller's context, so Powertools' correlation id and anything else kept in context variables follows it onto the
+pool's thread.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -21,6 +25,8 @@ POOL_THREADS = 8
 
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="deployd-io")
 
 

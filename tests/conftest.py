@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import NodeId
 
 os.environ.update(
     {
@@ -32,23 +33,46 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 pytest_plugins = ["tests.support.log_capture"]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for `make test`'s parallel run (pytest-xdist, --dist loadgroup).
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: its groups go out in the order set below
+        config.option.loadscopereorder = False
 
-    The unit tests' moto mocks and the integration suite's in-process stack share moto's backends within
-    one process, and a mock resets them: each of the two suites runs whole on one worker, so no unit test
-    ever runs beside the in-process stack. The end-to-end tests talk to stacks in subprocesses and go out
-    file by file, so a module's own stack stays on one worker.
+
+# pytest-xdist 3.8 names an item's group by appending `@group` to item._nodeid, which pytest 9.2 no longer reads
+# (a node id is item._id now): its xdist_group marks grouped nothing, and every test went out on its own. The
+# groups are appended here, where xdist's scheduler reads them.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups and order for `make test`'s parallel run (pytest-xdist, --dist loadgroup).
+
+    A test module with a fixture of its own wider than a test (a stack of its own, a packaged template) is one
+    group, so that fixture is made once, on one worker; every other test goes out on its own, which keeps both
+    workers busy to the end. The unit tests' moto mocks reset moto's backends, which the integration suite's
+    in-process stack shares within its process: the groups go out in order (xdist's reordering by size is off,
+    above), unit tests first, so a worker that has started that stack gets no unit test after it. Within each
+    suite the modules' groups, the longest pieces of work, go out before the single tests.
     """
     _name_schemathesis_cases(items)
-    if not config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist`: one process, nothing to group
+    if not getattr(config.option, "loadgroup", False):  # not a pytest-xdist worker of `--dist loadgroup`
         return
     tests = Path(__file__).parent
+    suites = ("unit", "integration", "e2e")
+
+    def group(item: pytest.Item) -> str | None:
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = info.name2fixturedefs.values() if info is not None else []
+        own = any(d and d[-1].scope in ("module", "class", "package") for d in definitions)
+        return Path(str(item.path)).relative_to(tests).as_posix() if own else None
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        suite = Path(str(item.path)).relative_to(tests).parts[0]
+        return (suites.index(suite) if suite in suites else len(suites), 0 if group(item) else 1)
+
+    items.sort(key=rank)  # stable: a module's tests keep their order
     for item in items:
-        relative = Path(str(item.path)).relative_to(tests)
-        suite = relative.parts[0]
-        group = suite if suite in ("unit", "integration") else relative.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+        name = group(item)
+        if name is not None:
+            item.add_marker(pytest.mark.xdist_group(name))
+            item._id = NodeId.parse(f"{item.nodeid}@{name}")  # type: ignore[attr-defined]
 
 
 def _name_schemathesis_cases(items: list[pytest.Item]) -> None:

@@ -1,6 +1,6 @@
 """What the native, admin and public routes answer, as TypedDicts: each renderer returns one (mypy holds the
 renderer to it: a key missing, added or of another type fails the lint), and the OpenAPI document derives their
-JSON Schema from the same types (pydantic's TypeAdapter, chalicelib.api.openapi).
+JSON Schema from the same types (pydantic's TypeAdapter, chalicelib.api.openapi_document).
 
 Routes name these types by string (`answers={200: One("ProjectJson")}`, `query="Paging"`), and renderers only in
 annotations, so this module loads with the OpenAPI document, not with the API's cold start; pydantic loads only when

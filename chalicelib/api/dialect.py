@@ -2,7 +2,7 @@
 blueprint, an admission (who is calling, within which rate-limit budget) and a `Renderer`; `Dialect.route`
 declares a route's path, methods, scope, bucket, body, query and answers, wraps its view with all three, and
 records the declaration in the dialect's route table (`Dialect.routes`), from which the OpenAPI document is made
-(chalicelib.api.openapi). A declaration names its body's model, its query's and its answers' types by string
+(chalicelib.api.openapi_document). A declaration names its body's model, its query's and its answers' types by string
 (`body: ProjectCreate` under TYPE_CHECKING, `query="Paging"`, `answers={200: One("ProjectJson")}`): the API's cold
 start declares every route without making any of those types; the document makes them when it is first asked for.
 
@@ -192,8 +192,8 @@ class Route(NamedTuple):
     name of the TypedDict of its query parameters in ANSWERS; `answers` {status: what the body is} for its
     successes (the name of a TypedDict in ANSWERS, an envelope naming them (One, Many), Html(), Empty(), a tuple of
     alternatives, `dict` for any object, or None for no body); `errors` the error statuses its rules may answer
-    beyond those every route of its kind answers (chalicelib.api.openapi); `content_types` those Chalice accepts
-    in its Content-Type (None: any), answering 415 to another."""
+    beyond those every route of its kind answers (chalicelib.api.openapi_document); `content_types` those Chalice
+    accepts in its Content-Type (None: any), answering 415 to another."""
 
     dialect: str
     path: str

@@ -7,10 +7,10 @@ Settings.resource_name(logical) for it.
 Every function's cold start reads this catalogue (the models name their tables from it), so its types are
 NamedTuples: a frozen dataclass compiles six methods when its class is made, about 0.6 ms each time a Lambda
 function starts; a NamedTuple is made from one template. deployd's other immutable value types on a cold start's
-path (settings, the HTTP edge's, the build's) are NamedTuples for the same reason.
+path (settings, the HTTP edge's, the build's) are NamedTuples for the same reason. The module's annotations are
+evaluated, not postponed (no `from __future__ import annotations`): a NamedTuple field annotated by a string
+compiles that string when its class is made, about 0.1 ms a class here.
 """
-
-from __future__ import annotations
 
 from typing import Literal, NamedTuple
 

@@ -1,11 +1,14 @@
 """A project, one of its deployments, one of its environments and one of its promotions read in one BatchGetItem:
 what the API's reads of a deployment (or a promotion) need, keyed by the request's path alone, so they cost one
 round trip instead of one each. The caller's API key can be read in the same round trip (`read_with_key`): its key
-id is in the token, so admission and the view of a route that declares its reads wait for one read between them."""
+id is in the token, so admission and the view of a route that declares its reads wait for one read between them.
 
-from __future__ import annotations
+A promotion's model loads with the first read that names a promotion: the API's cold start (whose admission imports
+this module) and its reads of a deployment never need it."""
 
-from typing import Any, NamedTuple, TypeVar
+# Annotations are evaluated, not postponed: every cold start makes this module's NamedTuples, and a field annotated
+# by a string compiles that string when its class is made.
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from pynamodb.models import Model
 
@@ -14,7 +17,9 @@ from chalicelib.models.base import batch_get
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
 from chalicelib.models.project import Project
-from chalicelib.models.promotion import Promotion
+
+if TYPE_CHECKING:
+    from chalicelib.models.promotion import Promotion
 
 Found = dict[str, list[dict[str, Any]]]
 
@@ -25,7 +30,7 @@ class ProjectRead(NamedTuple):
     project: Project | None
     deployment: Deployment | None
     environment: Environment | None
-    promotion: Promotion | None = None
+    promotion: "Promotion | None" = None  # the model loads with a read that names a promotion
 
 
 class ProjectKeys(NamedTuple):
@@ -45,14 +50,19 @@ class ProjectKeys(NamedTuple):
             key = {"project_id": {"N": str(self.project_id)}, "name": {"S": self.environment}}
             asked[Environment.Meta.table_name] = _consistent(key)
         if self.promotion_id is not None:
+            from chalicelib.models.promotion import Promotion
+
             key = {"project_id": {"N": str(self.project_id)}, "id": {"N": str(self.promotion_id)}}
             asked[Promotion.Meta.table_name] = _consistent(key)
         return asked
 
     def read(self, found: Found) -> ProjectRead:
-        return ProjectRead(
-            _one(Project, found), _one(Deployment, found), _one(Environment, found), _one(Promotion, found)
-        )
+        promotion = None
+        if self.promotion_id is not None:
+            from chalicelib.models.promotion import Promotion
+
+            promotion = _one(Promotion, found)
+        return ProjectRead(_one(Project, found), _one(Deployment, found), _one(Environment, found), promotion)
 
 
 def read_together(

@@ -4,11 +4,10 @@ Keys look like `dpl_<key_id>_<secret>`; the key id finds the record and only the
 compared, in constant time. A revoked key's record is gone, so it stops working on the next request.
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated, not postponed: every cold start makes this module's NamedTuples, and a field annotated
+# by a string compiles that string when its class is made.
 import hashlib
 import hmac
-import secrets
 from typing import NamedTuple
 
 from chalicelib.aws import admin_token
@@ -110,6 +109,8 @@ class IssuedKey(NamedTuple):
 
 
 def issue_key(org_slug: str, name: str, scopes: list[str], plan: str) -> IssuedKey:
+    import secrets  # issuing a key is an admin's request: not loaded by the API's cold start
+
     key_id = secrets.token_hex(8)
     token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     key = ApiKey(

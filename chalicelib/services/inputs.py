@@ -1,8 +1,8 @@
 """Request bodies as pydantic models: strict types, unknown fields rejected, limits stated once.
 
-Their JSON Schema is the OpenAPI document's (chalicelib.api.openapi), so a rule a validator checks is stated in the
-schema too (`json_schema_extra`: a pattern, an enumeration), exactly, and tests/unit/test_inputs.py holds each
-pattern to its validator.
+Their JSON Schema is the OpenAPI document's (chalicelib.api.openapi_document), so a rule a validator checks is
+stated in the schema too (`json_schema_extra`: a pattern, an enumeration), exactly, and tests/unit/test_inputs.py
+holds each pattern to its validator.
 
 Importing this module imports pydantic (~50 ms), so only code that validates a body imports it, when it
 does: routes inside the view, services for type hints only (TYPE_CHECKING). A cold start that serves no

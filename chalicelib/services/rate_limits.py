@@ -6,8 +6,8 @@ first and no Scan. A window's item is never read again once the window has passe
 own window length: GitHub's "core" and the general "api" bucket are hourly, trigger buckets per minute.
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated, not postponed: every cold start makes this module's NamedTuples, and a field annotated
+# by a string compiles that string when its class is made.
 import time
 from typing import NamedTuple
 

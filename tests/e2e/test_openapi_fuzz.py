@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from chalicelib.api import openapi
+from chalicelib.api import openapi_document as openapi
 from tests.e2e.conftest import Api, RunningStack, create_org
 from tests.support.git import GitRepo
 

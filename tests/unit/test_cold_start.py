@@ -115,6 +115,13 @@ MUST_NOT_LOAD = {
         "chalicelib.api.idempotency",
         "chalicelib.services.idempotency",
         "chalicelib.adapters.idempotency_records",
+        # ... the promotions' model with the first read that names a promotion (a GET of a deployment never does)
+        "chalicelib.models.promotion",
+        # ... the OpenAPI document's machinery with the first GET /openapi.json
+        "chalicelib.api.openapi_document",
+        # ... the thread pool's module with the pool, and secrets with the first key issued
+        "concurrent.futures.thread",
+        "secrets",
     ),
     "build_worker": (*SLACK, "chalicelib.services.webhook", "chalicelib.adapters.webhook_", "pydantic"),
     "activation_worker": (*SLACK, "chalicelib.services.webhook", "chalicelib.adapters.webhook_", "pydantic"),
@@ -181,6 +188,45 @@ def test_the_api_s_cold_start_makes_no_dataclass_of_its_own() -> None:
     # Then none was made: a dataclass compiles its methods (six for a frozen one, ~0.6 ms) on every cold start, so
     # the edge's value types are NamedTuples, and the routes' declarations make no type at all
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+NAMED_TUPLES = """
+import importlib, json, sys, typing
+
+annotated_by_strings = []
+make = typing._make_nmtuple
+
+
+def recording(name, types, module, *args, **kwargs):
+    if module.startswith("chalicelib"):
+        strings = [field for field, annotation in types if isinstance(annotation, str)]
+        annotated_by_strings.extend(f"{module}.{name}.{field}" for field in strings)
+    return make(name, types, module, *args, **kwargs)
+
+
+typing._make_nmtuple = recording
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(annotated_by_strings)))
+"""
+
+
+def test_the_api_s_cold_start_makes_its_named_tuples_from_evaluated_annotations() -> None:
+    # Given the API's entry module, imported by a fresh interpreter that records which of deployd's modules make a
+    # NamedTuple's field annotated by a string (postponed annotations: `from __future__ import annotations`)
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDA_TASK_ROOT"}
+    entry = HANDLER_MODULES[API_HANDLER_NAME]
+    result = subprocess.run(
+        [sys.executable, "-c", NAMED_TUPLES, entry], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+    # Then only the edge's declarations (their fields name admission's types, which the edge may not import) and a
+    # read's promotion (its model loads with the first read that names one) are: typing compiles each such string
+    # when the class is made, so the resource catalogue, Settings and admission's value types, made by every cold
+    # start, evaluate their annotations instead
+    fields = json.loads(result.stdout.splitlines()[-1])
+    outside_the_edge = [field for field in fields if not field.startswith("chalicelib.api.dialect.")]
+    assert outside_the_edge == ["chalicelib.models.project_reads.ProjectRead.promotion"]
 
 
 # The API function's package has no awscrt (it is a layer only the KeyValueStore signers get): botocore then

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from chalicelib.api import openapi
+from chalicelib.api import openapi_document as openapi
 from chalicelib.api.dialect import Dialect
 
 FUZZ_MODULE = "tests/e2e/test_openapi_fuzz.py"

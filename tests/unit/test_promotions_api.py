@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.api import openapi
+from chalicelib.api import openapi_document as openapi
 from chalicelib.models import promotion
 
 PROMOTIONS = "/api/v1/public/projects/{project_id}/promotions"
