@@ -4,7 +4,6 @@ endpoint accepts those signatures and still refuses a wrong one."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,38 +13,15 @@ import pytest
 from botocore import auth
 from botocore.exceptions import ClientError
 
-from chalicelib.local.moto_compat import LocalAwsServer
 from chalicelib.local.signing import sign_sigv4_as_on_lambda
-from chalicelib.local.stack import free_port
+from tests.support.aws import guarded_endpoint
 
 
 @pytest.fixture(scope="module")
 def credentials() -> Iterator[dict[str, Any]]:
-    """A guarded endpoint and the key of an IAM user allowed everything (made before the guard is on, as the stack
-    makes its own)."""
-    server = LocalAwsServer("127.0.0.1", free_port())
-    server.start()
-    url = f"http://127.0.0.1:{server.port}"
-    iam = boto3.client(
-        "iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    user = f"signing-test-{uuid.uuid4().hex[:8]}"
-    iam.create_user(UserName=user)
-    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=json.dumps(allow))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    server.authenticate = True
-    yield {
-        "endpoint_url": url,
-        "region_name": "us-east-1",
-        "aws_access_key_id": key["AccessKeyId"],
-        "aws_secret_access_key": key["SecretAccessKey"],
-    }
-    server.authenticate = False
-    iam.delete_user_policy(UserName=user, PolicyName="all")
-    iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
-    iam.delete_user(UserName=user)
-    server.stop()
+    """A guarded endpoint and the key of an IAM user allowed everything (tests.support.aws.guarded_endpoint)."""
+    with guarded_endpoint("signing-test") as arguments:
+        yield arguments
 
 
 def test_sigv4_is_signed_by_botocore_and_sigv4a_by_awscrt(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,36 +17,14 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from chalicelib.local import moto_compat
-from chalicelib.local.moto_compat import LocalAwsServer
-from chalicelib.local.stack import free_port
+from tests.support.aws import guarded_endpoint
 
 
 @pytest.fixture(scope="module")
 def credentials() -> Iterator[dict[str, Any]]:
-    """A guarded endpoint and the key of an IAM user allowed everything."""
-    server = LocalAwsServer("127.0.0.1", free_port())
-    server.start()
-    url = f"http://127.0.0.1:{server.port}"
-    iam = boto3.client(
-        "iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    user = f"signature-test-{uuid.uuid4().hex[:8]}"
-    iam.create_user(UserName=user)
-    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    iam.put_user_policy(UserName=user, PolicyName="all", PolicyDocument=json.dumps(allow))
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    server.authenticate = True
-    yield {
-        "endpoint_url": url,
-        "region_name": "us-east-1",
-        "aws_access_key_id": key["AccessKeyId"],
-        "aws_secret_access_key": key["SecretAccessKey"],
-    }
-    server.authenticate = False
-    iam.delete_user_policy(UserName=user, PolicyName="all")
-    iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
-    iam.delete_user(UserName=user)
-    server.stop()
+    """A guarded endpoint and the key of an IAM user allowed everything (tests.support.aws.guarded_endpoint)."""
+    with guarded_endpoint("signature-test") as arguments:
+        yield arguments
 
 
 @pytest.fixture
