@@ -39,7 +39,7 @@ def _bare_switch(project: Any, target: Any) -> None:
     from chalicelib.models.attributes import utc_now
     from chalicelib.models.conditional import transact
     from chalicelib.models.deployment import Deployment, promotion
-    from chalicelib.models.environment import Environment
+    from chalicelib.models.environment import Environment, serving
     from chalicelib.services.deployments.activation import environment_route
 
     now = utc_now()
@@ -49,11 +49,7 @@ def _bare_switch(project: Any, target: Any) -> None:
         tx.update(Deployment(id=target.id), actions=promotion(target.environment, now))
         tx.update(
             Environment(project_id=project.id, name=target.environment),
-            actions=[
-                Environment.active_deployment_id.set(target.id),
-                Environment.active_seq.set(target.seq),
-                Environment.updated_at.set(now),
-            ],
+            actions=[*serving(target.id, target.seq), Environment.updated_at.set(now)],
         )
         if route is not None:
             tx.save(route)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chalicelib.infra.resources import ENVIRONMENTS
@@ -47,6 +48,12 @@ class Environment(Model):
     prevent_self_review = BooleanAttribute(null=True)
     reviewers = UnicodeAttribute(null=True)  # JSON list of {type, id}
     deployment_branch_policy = UnicodeAttribute(null=True)  # JSON {protected_branches, custom_branch_policies}
+
+
+def serving(deployment_id: int, seq: int) -> list[Action]:
+    """The writes that make an environment serve a deployment: its id, and its place in the project's numbering
+    (which a later activation compares to keep the newest)."""
+    return [Environment.active_deployment_id.set(deployment_id), Environment.active_seq.set(seq)]
 
 
 class EnvironmentRepository:

@@ -28,7 +28,7 @@ from chalicelib.models.base import read_together
 from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment import promotion as promoted_actions
-from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
+from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository, serving
 from chalicelib.models.project import Project
 from chalicelib.models.promotion import (
     AUTO_REVERT,
@@ -358,11 +358,7 @@ def _switch(
             condition &= holder
         tx.update(
             Environment(project_id=project.id, name=target.environment),
-            actions=[
-                Environment.active_deployment_id.set(target.id),
-                Environment.active_seq.set(target.seq),
-                Environment.updated_at.set(now),
-            ],
+            actions=[*serving(target.id, target.seq), Environment.updated_at.set(now)],
             condition=condition,
         )
         if route is not None:
@@ -491,11 +487,7 @@ def revert(project_id: int, promotion_id: int, environment: str, live: dict[str,
         Promotion.finished_at.set(now),
         Promotion.updated_at.set(now),
     ]
-    switch_back: list[Action] = [
-        Environment.active_deployment_id.set(previous.id),
-        Environment.active_seq.set(previous.seq),
-        Environment.updated_at.set(now),
-    ]
+    switch_back: list[Action] = [*serving(previous.id, previous.seq), Environment.updated_at.set(now)]
 
     def also(tx: TransactWrite) -> None:
         tx.save(back, condition=Promotion.id.does_not_exist())

@@ -14,7 +14,7 @@ from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
-from chalicelib.models.environment import Environment, EnvironmentRepository
+from chalicelib.models.environment import Environment, EnvironmentRepository, serving
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.promotion import DEPLOY, ROLLBACK, SUCCEEDED, SWITCHING, Promotion, PromotionRepository
 from chalicelib.models.route import Route
@@ -284,10 +284,7 @@ class Activation:
         if self.refused is None:
             actions.append(Environment.live_ids.add({deployment.id}))
         if self.promote:
-            actions += [
-                Environment.active_deployment_id.set(deployment.id),
-                Environment.active_seq.set(deployment.seq),
-            ]
+            actions += serving(deployment.id, deployment.seq)
         return actions
 
     def environment_condition(self) -> Condition:

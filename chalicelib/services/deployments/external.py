@@ -9,7 +9,7 @@ from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact, try_update
 from chalicelib.models.deployment import Deployment, promotion
-from chalicelib.models.environment import Environment
+from chalicelib.models.environment import Environment, serving
 from chalicelib.services import statuses
 from chalicelib.vocabulary import TERMINAL, Status
 
@@ -55,11 +55,7 @@ def promote_external(deployment: Deployment) -> None:
     def promote(tx: TransactWrite) -> None:
         tx.update(
             Environment(project_id=deployment.project_id, name=deployment.environment),
-            actions=[
-                Environment.active_deployment_id.set(deployment.id),
-                Environment.active_seq.set(deployment.seq),
-                Environment.updated_at.set(now),
-            ],
+            actions=[*serving(deployment.id, deployment.seq), Environment.updated_at.set(now)],
             condition=Environment.active_seq.does_not_exist() | (Environment.active_seq < deployment.seq),
         )
         tx.update(
