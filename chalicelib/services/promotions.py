@@ -532,7 +532,8 @@ def abandon(project_id: int, promotion_id: int, environment: str, error: str) ->
     if promotion.reason == DEPLOY and promotion.switched_at is None:
         target = Deployment.get(promotion.to_deployment_id, consistent_read=True)
         if target.status == Status.DEPLOYING:
-            record_failure(target, f"not promoted: {message}", cause="platform")
+            project = Project.get(project_id, consistent_read=True)
+            record_failure(target, f"not promoted: {message}", cause="platform", project=project)
     now = utc_now()
     actions: list[Action] = [
         Promotion.status.set(FAILED),

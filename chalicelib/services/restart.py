@@ -20,7 +20,7 @@ from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.deployment_status import DeploymentStatus
 from chalicelib.models.environment import Environment
 from chalicelib.models.idempotency_claim import IdempotencyClaim
-from chalicelib.models.project import Project
+from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.promotion import Promotion
 from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait
@@ -56,7 +56,9 @@ def end_interrupted_work() -> int:
     # Only deployd's own builds ran here: an external deployer (a project without a build command) still reports.
     built_here = (Deployment.managed == True) | Deployment.managed.does_not_exist()  # noqa: E712
     for deployment in Deployment.scan(Deployment.status.is_in(*NON_TERMINAL) & built_here, consistent_read=True):
-        if record_failure(deployment, INTERRUPTED, cause="platform"):
+        # A deploying build may have published its own URL for its promotion: taken back with its end.
+        published = ProjectRepository.get_by_id(deployment.project_id) if deployment.deployment_url else None
+        if record_failure(deployment, INTERRUPTED, cause="platform", project=published):
             ended += 1
     _free_build_slots()
     _end_interrupted_promotions()

@@ -162,3 +162,55 @@ def test_a_rollback_asked_for_while_another_promotion_verifies_waits_for_it_then
     assert answers["first"].is_active is True and later.promotion is not None and later.is_active is True
     environment = EnvironmentRepository.find(pid, PRODUCTION)
     assert environment is not None and environment.active_deployment_id == second.id
+
+
+def test_a_build_cancelled_while_its_promotion_verifies_is_not_served_and_the_line_goes_on(
+    stack: EmbeddedStack, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
+) -> None:
+    # Given production serving a first build, and a site server that holds every check of another build's own URL
+    from chalicelib.services import deployments
+
+    org = org_factory()
+    project = project_factory(org.slug, repo_factory()).project
+    pid = int(project.id)
+    first = pipeline.deploy(org.slug, pid)
+    production_url = projects.get(org.slug, pid).production_url
+    release = threading.Event()
+    first_label = sites.deployment_label(int(first.id), project.slug, org.slug)
+
+    class HeldCandidate(SiteRequestHandler):
+        def _serve(self, head: bool) -> None:
+            label = self.path.split("/")[1]
+            if label.startswith("d") and label != first_label and not release.is_set():
+                release.wait(timeout=20)
+            return super()._serve(head)
+
+    stack.sites.answer_with(HeldCandidate)
+    try:
+        # When a second build is cancelled while its promotion verifies its own URL (the build itself is over)
+        did = int(deployments.trigger(org.slug, pid, None, "integration-test").deployment.id)
+        wait_until(
+            lambda: any(p.status == "verifying" and p.to_deployment_id == did for p in Promotion.query(pid)),
+            20,
+            interval=0.01,
+            what="the second build's promotion to verify",
+        )
+        assert pipeline.deployment(did).status == "deploying"
+        answer = deployments.cancel(org.slug, pid, did)
+        release.set()
+        pipeline.wait_execution_end(did)
+    finally:
+        release.set()
+        stack.sites.answer_with(SiteRequestHandler)
+
+    # Then it is cancelled, has no URL and is served nowhere; production still serves the first
+    assert answer.deployment.status == "cancelled" and not answer.is_active
+    cancelled = pipeline.deployment(did)
+    assert (cancelled.status, cancelled.deployment_url) == ("cancelled", None)
+    assert pipeline.served(sites.url_for(sites.deployment_label(did, project.slug, org.slug)))[0] == 404
+    assert pipeline.served(production_url)[:2] == (200, int(first.id))
+    # And its promotion ended without switching, so the next build goes live
+    promotion = _promotions(pid, 2)[1]
+    assert (promotion.status, promotion.to_deployment_id, promotion.switched_at) == ("failed", did, None)
+    third = pipeline.deploy(org.slug, pid)
+    assert pipeline.served(production_url)[:2] == (200, int(third.id))

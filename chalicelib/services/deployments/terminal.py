@@ -5,13 +5,14 @@ from __future__ import annotations
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters import codebuild, executions
+from chalicelib.adapters import codebuild, executions, sites
 from chalicelib.errors import ConditionFailed, Conflict
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import Environment
-from chalicelib.models.project import ProjectRepository
+from chalicelib.models.project import Project, ProjectRepository
+from chalicelib.models.route import Route
 from chalicelib.observability import FailureCause, deployment_context, deployment_event, logger
 from chalicelib.services import build_slots, statuses
 from chalicelib.services.deployments.queries import DeploymentView, deployment_of
@@ -31,9 +32,15 @@ def _end(
     error_message: str | None = None,
     build_time_seconds: int | None = None,
     cause: FailureCause | None = None,
+    project: Project | None = None,
 ) -> bool:
     """Move a non-terminal deployment to a terminal `status` and release its environment, in one
-    transaction. False if it had already ended (whoever ended it first wins)."""
+    transaction. False if it had already ended (whoever ended it first wins).
+
+    With its `project`, the same transaction takes back the deployment's own URL: a deploying build publishes it
+    for its promotion to verify (services.deployments.activation), and one that ends cancelled or failed instead
+    of going live must not go on being served there. Written whether or not it was published (the deployment
+    read may predate it; deleting a route that is not there is no error)."""
     now = utc_now()
     actions: list[Action] = [
         Deployment.status.set(status),
@@ -41,6 +48,8 @@ def _end(
         Deployment.updated_at.set(now),
         Deployment.event_seq.add(1),
     ]
+    if project is not None:
+        actions.append(Deployment.deployment_url.remove())
     if error_message is not None:
         actions.append(Deployment.error_message.set(error_message[:2000]))
     if build_time_seconds:
@@ -49,6 +58,8 @@ def _end(
     def end(tx: TransactWrite) -> None:
         tx.update(deployment, actions=actions, condition=Deployment.status.is_in(*NON_TERMINAL))
         _release(tx, deployment)
+        if project is not None:
+            tx.delete(Route(host=sites.deployment_label(deployment.id, project.slug, project.org_slug)))
 
     try:
         transact(end)
@@ -62,17 +73,23 @@ def _end(
 
 
 def record_failure(
-    deployment: Deployment, message: str, build_time_seconds: int | None = None, *, cause: FailureCause
+    deployment: Deployment,
+    message: str,
+    build_time_seconds: int | None = None,
+    *,
+    cause: FailureCause,
+    project: Project | None = None,
 ) -> bool:
     """Move a non-terminal deployment to failed with `message`, the user's build's failure or the platform's
-    (`cause`, for the metric). False if it had already ended."""
-    return _end(deployment, Status.FAILED, message, build_time_seconds, cause)
+    (`cause`, for the metric). False if it had already ended. Give its `project` when it may have published its
+    own URL (it reached deploying) to take that back."""
+    return _end(deployment, Status.FAILED, message, build_time_seconds, cause, project)
 
 
 def cancel(org_slug: str, project_id: int, deployment_id: int) -> DeploymentView:
     project = ProjectRepository.get(org_slug, project_id)
     deployment = deployment_of(project, deployment_id)
-    if deployment.is_terminal or not _end(deployment, Status.CANCELLED):
+    if deployment.is_terminal or not _end(deployment, Status.CANCELLED, project=project):
         deployment.refresh(consistent_read=True)
         raise Conflict(
             f"deployment {deployment_id} is {deployment.status}; only queued, cloning, building, uploading "
