@@ -15,6 +15,7 @@ import functools
 import hashlib
 import hmac
 import io
+import os
 import posixpath
 import socket
 import threading
@@ -155,6 +156,22 @@ def parse_definitions_once() -> None:
         AmazonStateLanguageParser.parse = staticmethod(  # type: ignore[method-assign]
             functools.lru_cache(maxsize=64)(AmazonStateLanguageParser.parse)
         )
+
+
+def parse_json_paths_once() -> None:
+    """Idempotent. moto's Step Functions executor parses every JSONPath of a state ("$.deployment_id" in a
+    Parameters block, a ResultPath) each time the state runs, and jsonpath_ng builds a new PLY lexer and parser for
+    each parse: about a tenth of the stack's CPU in a burst of deployments (py-spy on `bench.pipeline throughput`).
+    A parsed path is a pure function of its text, and finding or updating with it changes the data, never the path,
+    so each is parsed once and shared."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    with _lock:
+        if hasattr(json_path.parse, "cache_info"):
+            return
+        json_path.parse = functools.lru_cache(maxsize=1024)(json_path.parse)  # type: ignore[attr-defined]
+        result_path.parse = functools.lru_cache(maxsize=1024)(result_path.parse)  # type: ignore[attr-defined]
 
 
 def _method_names(clazz: object) -> list[str]:
@@ -566,7 +583,14 @@ def _enforce_iam(original: Callable[..., None]) -> Callable[..., None]:
 
 def _step_functions_client_with_the_stacks_credentials(original: Callable[..., Any]) -> Callable[..., Any]:
     """moto's Step Functions executor calls services back over HTTP with fixed credentials ("ak"), which the
-    guarded endpoint refuses: in server mode it uses the credentials in the environment, the stack's."""
+    guarded endpoint refuses: in server mode it uses the credentials in the environment, the stack's.
+
+    It asks for a new client at every service integration a state runs (each SQS message with a task token), and
+    making a botocore client copies its event hooks and loads its service model: about a tenth of the stack's CPU
+    in a burst of deployments (py-spy on `bench.pipeline throughput`). A client's calls are thread-safe, so one per
+    service, region and endpoint is made and kept."""
+    clients: dict[tuple[str, str, int, str], Any] = {}  # by region, service, endpoint's port and credentials
+    making = threading.Lock()
 
     @functools.wraps(original)
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -574,24 +598,34 @@ def _step_functions_client_with_the_stacks_credentials(original: Callable[..., A
 
         if botocore_stubber.enabled:  # an in-process mock: no HTTP, no authentication
             return original(region, service, state_credentials)
-        import boto3
-        from botocore.config import Config
         from moto.settings import moto_server_port
 
-        timeout = 60
-        return boto3.client(
-            service_name=service,
-            region_name=region,
-            endpoint_url=f"http://localhost:{moto_server_port()}",
-            config=Config(
-                parameter_validation=False,
-                retries={"max_attempts": 0, "total_max_attempts": 1},
-                connect_timeout=timeout,
-                read_timeout=timeout,
-            ),
-        )
+        key = (region, service, moto_server_port(), os.environ.get("AWS_ACCESS_KEY_ID", ""))
+        with making:
+            if key not in clients:
+                clients[key] = _integration_client(region, service, key[2])
+            return clients[key]
 
     return boto_client_for
+
+
+def _integration_client(region: str, service: str, port: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    timeout = 60
+    return boto3.session.Session().client(
+        service_name=service,
+        region_name=region,
+        endpoint_url=f"http://localhost:{port}",
+        config=Config(
+            parameter_validation=False,
+            retries={"max_attempts": 0, "total_max_attempts": 1},
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            max_pool_connections=50,
+        ),
+    )
 
 
 def require_authentication() -> None:

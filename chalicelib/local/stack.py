@@ -195,6 +195,7 @@ class EmbeddedStack:
             convert_results_in_one_walk,
             list_handler_methods_once,
             parse_definitions_once,
+            parse_json_paths_once,
             parse_update_expressions_once,
             read_moto_modules_once,
             record_changes,
@@ -222,6 +223,7 @@ class EmbeddedStack:
         convert_results_in_one_walk()
         convert_names_once()
         parse_definitions_once()
+        parse_json_paths_once()
         parse_update_expressions_once()
         check_update_structure_once()
         warning = sandbox.isolation().warning
