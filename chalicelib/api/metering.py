@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from chalicelib.errors import DomainError
 from chalicelib.observability import logger
-from chalicelib.services import auth, rate_limits
+from chalicelib.services import auth, caller_plan, rate_limits
 from chalicelib.services.rate_limits import RateLimitState
 
 COUNTED_ON_ARRIVAL = frozenset({"api", "core"})
@@ -81,10 +81,12 @@ class Meter:
         (an unknown branch found while triggering), so only accepted requests use the budget."""
         self.deferred = False  # a counted write waits for its verdict before it acts
         self._admit()
+        assert self.org_slug is not None
         try:
-            yield
+            with caller_plan.known(self.org_slug, self.plan):  # what a trigger's free build slot needs
+                yield
         except DomainError:
-            if self.org_slug is not None and self.state is not None:
+            if self.state is not None:
                 self.state = rate_limits.refund(self.org_slug, self.state)
             raise
 

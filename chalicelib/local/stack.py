@@ -193,6 +193,7 @@ class EmbeddedStack:
             check_update_structure_once,
             convert_names_once,
             convert_results_in_one_walk,
+            copy_update_trees_from_pickles,
             list_handler_methods_once,
             parse_definitions_once,
             parse_json_paths_once,
@@ -226,6 +227,7 @@ class EmbeddedStack:
         parse_json_paths_once()
         parse_update_expressions_once()
         check_update_structure_once()
+        copy_update_trees_from_pickles()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)

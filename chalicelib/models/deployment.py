@@ -104,6 +104,20 @@ class Deployment(Model):
     def is_terminal(self) -> bool:
         return self.status not in NON_TERMINAL
 
+    @property
+    def supersedable(self) -> bool:
+        """Whether a newer successful deployment of its environment makes it inactive (GitHub's auto_inactive: not
+        a transient environment's, nor a production one's)."""
+        return not (self.transient_environment or self.production_environment)
+
+    @property
+    def listed_live(self) -> bool:
+        """Whether it joins its environment's live set once successful: the deployments something may retire later
+        (a newer deployment supersedes the supersedable ones; removing a preview retires its transient ones). A
+        production deployment of a lasting environment is retired by neither, so production's set stays empty and
+        going live there reads no earlier deployment."""
+        return bool(self.transient_environment) or not self.production_environment
+
 
 def promotion(environment: str, now: datetime) -> list[Action]:
     """The actions that record an environment starting to serve a deployment: one more event (promoted)."""

@@ -24,6 +24,7 @@ from chalicelib.models.organization import OrganizationRepository
 from chalicelib.models.registry import RegistryEntry
 from chalicelib.models.slot_wait import SlotWait, SlotWaitRepository
 from chalicelib.observability import deployment_context, logger
+from chalicelib.services import caller_plan
 from chalicelib.vocabulary import TERMINAL, Status
 
 SLOTS_BY_PLAN = {"free": 1, "pro": 3, "enterprise": 10}
@@ -31,7 +32,8 @@ MOST_SLOTS = max(SLOTS_BY_PLAN.values())
 
 
 def slot_limit(org_slug: str) -> int:
-    return SLOTS_BY_PLAN.get(OrganizationRepository.get(org_slug).plan, 1)
+    plan = caller_plan.of(org_slug) or OrganizationRepository.get(org_slug).plan
+    return SLOTS_BY_PLAN.get(plan, 1)
 
 
 def _counter(org_slug: str) -> RegistryEntry:

@@ -219,7 +219,7 @@ def _report_on_ledger(
         live.update(actions=[Environment.live_ids.delete({deployment.id})])
     elif auto_inactive:
         statuses.deactivate_previous(deployment)
-    else:
+    elif deployment.listed_live:
         live.update(actions=[Environment.live_ids.add({deployment.id})])
     return status
 

@@ -176,9 +176,10 @@ def deactivate_previous(deployment: Deployment) -> list[int]:
     whose latest state is success get an `inactive` status. Returns the ids made inactive."""
     env = EnvironmentRepository.find(deployment.project_id, deployment.environment)
     made_inactive = deactivate_superseded(deployment, env.live_ids if env else None)
-    Environment(project_id=deployment.project_id, name=deployment.environment).update(
-        actions=[Environment.live_ids.add({deployment.id})]
-    )
+    if deployment.listed_live:
+        Environment(project_id=deployment.project_id, name=deployment.environment).update(
+            actions=[Environment.live_ids.add({deployment.id})]
+        )
     return made_inactive
 
 
@@ -187,14 +188,17 @@ def deactivate_superseded(deployment: Deployment, live_ids: set[int] | None) -> 
     (the caller adds it): the earlier ones, read together, and those made inactive leave the set."""
     previous = sorted((live_ids or set()) - {deployment.id})
     made_inactive: list[int] = []
+    never: list[int] = []  # listed before production's deployments stopped joining the set: they leave it now
     for other in sorted(Deployment.batch_get(previous, consistent_read=True) if previous else [], key=lambda d: d.id):
-        if other.transient_environment or other.production_environment:
+        if not other.supersedable:
+            if not other.listed_live:
+                never.append(other.id)
             continue
         mark_inactive(other, "Superseded by a newer successful deployment")
         made_inactive.append(other.id)
-    if made_inactive:  # one update may not both ADD to and DELETE from a set
+    if made_inactive or never:  # one update may not both ADD to and DELETE from a set
         Environment(project_id=deployment.project_id, name=deployment.environment).update(
-            actions=[Environment.live_ids.delete(set(made_inactive))]
+            actions=[Environment.live_ids.delete({*made_inactive, *never})]
         )
     return made_inactive
 

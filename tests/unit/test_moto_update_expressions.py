@@ -1,7 +1,8 @@
-"""The embedded stack's moto parses each UpdateItem expression text once and checks a tree's structure once per
-set of attribute names and table keys (chalicelib.local.moto_compat.parse_update_expressions_once,
-check_update_structure_once): every answer, error and stored item is what moto's own path, which parses the
-expression twice and checks its structure on every call, gives for the same requests."""
+"""The embedded stack's moto parses each UpdateItem expression text once, checks a tree's structure once per
+set of attribute names and table keys, and copies the tree it validates from the tree's pickle
+(chalicelib.local.moto_compat.parse_update_expressions_once, check_update_structure_once,
+copy_update_trees_from_pickles): every answer, error and stored item is what moto's own path, which parses the
+expression twice, checks its structure and deep-copies the tree on every call, gives for the same requests."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def parsed_once() -> None:
     moto_compat.parse_update_expressions_once()  # idempotent
     moto_compat.check_update_structure_once()
     moto_compat.check_update_structure_once()  # idempotent
+    moto_compat.copy_update_trees_from_pickles()
+    moto_compat.copy_update_trees_from_pickles()  # idempotent
 
 
 @pytest.fixture
@@ -48,6 +51,9 @@ def tokenized() -> Iterator[list[str]]:
 def _own_parser() -> Any:
     """moto's UpdateExpressionParser and validator as moto ships them, parsing and checking every call, while the
     context lasts."""
+    import copy
+
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
@@ -60,8 +66,11 @@ def _own_parser() -> Any:
             own_init, own_validate = moto_compat._check_structure_each_time
             UpdateExpressionValidator.__init__ = own_init  # type: ignore[method-assign]
             UpdateExpressionValidator.validate = own_validate  # type: ignore[method-assign]
+            self.copied = validators.deepcopy  # type: ignore[attr-defined]
+            validators.deepcopy = copy.deepcopy  # type: ignore[attr-defined]
 
         def __exit__(self, *exc: object) -> None:
+            validators.deepcopy = self.copied  # type: ignore[attr-defined]
             UpdateExpressionParser.make = self.cached  # type: ignore[method-assign]
             UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate = self.checked  # type: ignore[method-assign]
 
@@ -315,3 +324,36 @@ def test_a_structure_that_passed_is_not_checked_again() -> None:
     # Then it was checked once, and the ten ADDs all counted
     assert len(checked) == 1  # the first validation of the first call; the same call validates again without it
     assert items[0]["value"] == {"N": "10"}
+
+
+def test_a_shared_tree_is_pickled_once_and_each_update_gets_its_own_copy() -> None:
+    # Given an expression applied three times (its parsed tree is shared between the calls)
+    moto_compat._pickled_trees.clear()
+
+    def requests(client: Any) -> list[Any]:
+        return [
+            _update(client, "k", "ADD n :one SET s = list_append(if_not_exists(s, :none), :one_list)", **_values())
+            for _ in range(3)
+        ]
+
+    answers, items = _with_table(requests)
+
+    # Then its tree was pickled once, and each update worked on a copy of its own: the original stays unresolved
+    assert len(moto_compat._pickled_trees) == 1
+    (tree, _pickle), *_ = moto_compat._pickled_trees.values()
+    assert "ExpressionAttributeValue" in {type(node).__name__ for node in _nodes(tree)}
+    assert [a["Attributes"]["n"] for a in answers] == [{"N": "1"}, {"N": "2"}, {"N": "3"}]
+    assert items[0]["s"] == {"L": [{"N": "1"}, {"N": "1"}, {"N": "1"}]}
+
+
+def _values() -> dict[str, Any]:
+    return {
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":none": {"L": []}, ":one_list": {"L": [{"N": "1"}]}},
+        "ReturnValues": "ALL_NEW",
+    }
+
+
+def _nodes(node: Any) -> Iterator[Any]:
+    yield node
+    for child in getattr(node, "children", None) or []:
+        yield from _nodes(child)

@@ -281,7 +281,7 @@ class Activation:
     def environment_actions(self) -> list[Action]:
         deployment = self.deployment
         actions: list[Action] = [Environment.in_flight.delete({deployment.id}), Environment.updated_at.set(self.now)]
-        if self.refused is None:
+        if self.refused is None and deployment.listed_live:
             actions.append(Environment.live_ids.add({deployment.id}))
         if self.promote:
             actions += serving(deployment.id, deployment.seq)
