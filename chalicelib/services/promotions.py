@@ -29,7 +29,7 @@ from chalicelib.models.conditional import transact
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.deployment import promotion as promoted_actions
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository, serving
-from chalicelib.models.project import Project
+from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.promotion import (
     AUTO_REVERT,
     CANDIDATE,
@@ -532,7 +532,7 @@ def abandon(project_id: int, promotion_id: int, environment: str, error: str) ->
     if promotion.reason == DEPLOY and promotion.switched_at is None:
         target = Deployment.get(promotion.to_deployment_id, consistent_read=True)
         if target.status == Status.DEPLOYING:
-            project = Project.get(project_id, consistent_read=True)
+            project = ProjectRepository.get_by_id(project_id)
             record_failure(target, f"not promoted: {message}", cause="platform", project=project)
     now = utc_now()
     actions: list[Action] = [

@@ -28,6 +28,13 @@ def test_a_deployment_makes_no_more_dynamodb_calls_than_its_budget(calls: dict[s
     assert 0 < dynamodb_calls(calls) <= DYNAMODB_BUDGET, _table(calls)
 
 
+def test_going_live_in_production_reads_no_earlier_deployment(calls: dict[str, float]) -> None:
+    # Given deployments to production, each after an earlier one went live there (the fixture)
+    # Then the only batch reads were the build's, the activation's and the switch's own: production's earlier
+    # deployments are never made inactive, so the switch does not read them (models.deployment.listed_live)
+    assert calls.get("dynamodb.BatchGetItem") == 3, _table(calls)
+
+
 def test_a_deployment_recorded_with_a_free_slot_does_not_wait_for_one(calls: dict[str, float]) -> None:
     # Given a deployment triggered while its organization's slots are free (the fixture)
     # Then its pipeline answered two tasks, the build and the activation, and never asked for a build slot; its

@@ -24,7 +24,24 @@ from tests.support.polling import wait_until
 
 
 @pytest.fixture
-def production_outage(stack: EmbeddedStack) -> Iterator[Callable[[str, int], None]]:
+def site_answers(stack: EmbeddedStack) -> Iterator[Callable[[type[SiteRequestHandler]], None]]:
+    """`answer_with(handler)`: the site server (CloudFront's stand-in) answers with `handler` until the test ends."""
+    yield stack.sites.answer_with
+    stack.sites.answer_with(SiteRequestHandler)
+
+
+def _wait_verifying(project_id: int, which: Callable[[Promotion], bool], what: str) -> None:
+    """Until a promotion of the project that `which` picks is verifying."""
+    wait_until(
+        lambda: any(p.status == "verifying" and which(p) for p in Promotion.query(project_id)),
+        20,
+        interval=0.01,
+        what=what,
+    )
+
+
+@pytest.fixture
+def production_outage(site_answers: Callable[[type[SiteRequestHandler]], None]) -> Callable[[str, int], None]:
     """`outage(label, healthy_id)`: from now on, the site at `label` answers 503 whenever its route names another
     deployment than `healthy_id` (the candidate's own URL is left alone)."""
 
@@ -37,10 +54,9 @@ def production_outage(stack: EmbeddedStack) -> Iterator[Callable[[str, int], Non
                         return self._send(503, b"service unavailable\n", "text/plain", head)
                 return super()._serve(head)
 
-        stack.sites.answer_with(Outage)
+        site_answers(Outage)
 
-    yield begin
-    stack.sites.answer_with(SiteRequestHandler)
+    return begin
 
 
 def _promotions(project_id: int, count: int) -> list[Promotion]:
@@ -116,7 +132,7 @@ def test_without_auto_rollback_a_failed_live_check_is_reported_and_the_switch_st
 
 
 def test_a_rollback_asked_for_while_another_promotion_verifies_waits_for_it_then_runs(
-    stack: EmbeddedStack, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
+    site_answers: Any, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
 ) -> None:
     # Given three deployed builds, and a site server that takes a second to answer the first build's own URL
     from chalicelib.services import deployments
@@ -134,22 +150,15 @@ def test_a_rollback_asked_for_while_another_promotion_verifies_waits_for_it_then
                 time.sleep(1.0)
             return super()._serve(head)
 
-    stack.sites.answer_with(SlowCandidate)
-    try:
-        # When a rollback to the first starts verifying, and a rollback to the second is asked for meanwhile
-        answers: dict[str, Any] = {}
-        earlier = threading.Thread(target=lambda: answers.update(first=deployments.rollback(org.slug, pid, first.id)))
-        earlier.start()
-        wait_until(
-            lambda: any(p.status == "verifying" and p.reason == "rollback" for p in Promotion.query(pid)),
-            10,
-            interval=0.01,
-            what="the first rollback to verify",
-        )
-        later = deployments.rollback(org.slug, pid, second.id)
-        earlier.join(timeout=30)
-    finally:
-        stack.sites.answer_with(SiteRequestHandler)
+    site_answers(SlowCandidate)
+
+    # When a rollback to the first starts verifying, and a rollback to the second is asked for meanwhile
+    answers: dict[str, Any] = {}
+    earlier = threading.Thread(target=lambda: answers.update(first=deployments.rollback(org.slug, pid, first.id)))
+    earlier.start()
+    _wait_verifying(pid, lambda p: p.reason == "rollback", "the first rollback to verify")
+    later = deployments.rollback(org.slug, pid, second.id)
+    earlier.join(timeout=30)
 
     # Then the later one waited for its turn: the first switched, then the second, each from what the other left
     promotions = _promotions(pid, 5)
@@ -165,7 +174,7 @@ def test_a_rollback_asked_for_while_another_promotion_verifies_waits_for_it_then
 
 
 def test_a_build_cancelled_while_its_promotion_verifies_is_not_served_and_the_line_goes_on(
-    stack: EmbeddedStack, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
+    site_answers: Any, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
 ) -> None:
     # Given production serving a first build, and a site server that holds every check of another build's own URL
     from chalicelib.services import deployments
@@ -185,23 +194,16 @@ def test_a_build_cancelled_while_its_promotion_verifies_is_not_served_and_the_li
                 release.wait(timeout=20)
             return super()._serve(head)
 
-    stack.sites.answer_with(HeldCandidate)
+    site_answers(HeldCandidate)
     try:
         # When a second build is cancelled while its promotion verifies its own URL (the build itself is over)
         did = int(deployments.trigger(org.slug, pid, None, "integration-test").deployment.id)
-        wait_until(
-            lambda: any(p.status == "verifying" and p.to_deployment_id == did for p in Promotion.query(pid)),
-            20,
-            interval=0.01,
-            what="the second build's promotion to verify",
-        )
+        _wait_verifying(pid, lambda p: p.to_deployment_id == did, "the second build's promotion to verify")
         assert pipeline.deployment(did).status == "deploying"
         answer = deployments.cancel(org.slug, pid, did)
-        release.set()
-        pipeline.wait_execution_end(did)
     finally:
-        release.set()
-        stack.sites.answer_with(SiteRequestHandler)
+        release.set()  # the held checks go on
+    pipeline.wait_execution_end(did)
 
     # Then it is cancelled, has no URL and is served nowhere; production still serves the first
     assert answer.deployment.status == "cancelled" and not answer.is_active

@@ -209,3 +209,23 @@ def test_a_restart_ends_the_promotions_that_were_running_and_clears_their_enviro
     environment = Environment.get(project.id, "production", consistent_read=True)
     assert (environment.promoting, environment.promotion_waiting, environment.in_flight) == (None, None, None)
     assert environment.active_deployment_id == live.id
+
+
+def test_a_restart_takes_back_the_url_a_deploying_build_had_published_for_its_promotion(tables: None) -> None:
+    # Given a build that had published its own URL for its promotion to verify when the process stopped
+    from chalicelib.adapters import sites
+    from chalicelib.models.route import Route, RouteRepository
+
+    OrganizationRepository.create("acme", "Acme", "pro")
+    project = _project()
+    candidate = _deployment(project, Status.DEPLOYING, deployment_url="http://sites.test/candidate/")
+    label = sites.deployment_label(candidate.id, project.slug, project.org_slug)
+    Route(host=label, artifact_prefix="artifacts/x/", deployment_id=candidate.id, project_id=project.id).save()
+
+    # When the stack starts again
+    restart.end_interrupted_work()
+
+    # Then the build ended failed, with no URL, and nothing serves it there any more
+    ended = DeploymentRepository.get(candidate.id)
+    assert (ended.status, ended.deployment_url) == (Status.FAILED, None)
+    assert RouteRepository.find(label) is None
