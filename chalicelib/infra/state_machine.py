@@ -288,26 +288,19 @@ def promotion_definition() -> dict[str, Any]:
                 "Choices": [{"Variable": "$.switch.switched", "BooleanEquals": True, "Next": "VerifyLive"}],
                 "Default": "Done",  # rejected, or nothing to switch: the switch step ended the promotion
             },
+            # Verifies the live URL and, unless it failed under auto_rollback, finishes the promotion in the same step.
             "VerifyLive": _promotion_step(
                 "verify_live",
                 "$.live",
                 "LiveVerified",
                 live_url="$.switch.live_url",
+                auto_rollback="$.switch.auto_rollback",
             ),
             "LiveVerified": {
                 "Type": "Choice",
-                "Choices": [
-                    {
-                        "And": [
-                            {"Variable": "$.live.ok", "BooleanEquals": False},
-                            {"Variable": "$.switch.auto_rollback", "BooleanEquals": True},
-                        ],
-                        "Next": "Revert",
-                    }
-                ],
-                "Default": "Finish",
+                "Choices": [{"Variable": "$.live.finished", "BooleanEquals": False, "Next": "Revert"}],
+                "Default": "Done",
             },
-            "Finish": _promotion_step("finish", "$.finish", "Done", live="$.live"),
             "Revert": _promotion_step("revert", "$.revert", "Done", live="$.live"),
             "Done": {"Type": "Succeed"},
             "Abandon": {

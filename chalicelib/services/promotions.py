@@ -195,13 +195,24 @@ def verify_candidate(candidate_url: str, to_deployment_id: int) -> dict[str, Any
     return {"check": _check_json(CANDIDATE, health_checks.check(candidate_url, to_deployment_id))}
 
 
-def verify_live(live_url: str | None, to_deployment_id: int) -> dict[str, Any]:
-    """GET the health-check path on the environment's URL, now that it serves the candidate. An environment without
-    a URL of its own has nothing to verify."""
-    if live_url is None:
-        return {"ok": True, "check": None}
-    check = _check_json(LIVE, health_checks.check(live_url, to_deployment_id))
-    return {"ok": check["ok"], "check": check}
+def verify_live(
+    project_id: int,
+    promotion_id: int,
+    environment: str,
+    live_url: str | None,
+    to_deployment_id: int,
+    auto_rollback: bool,
+) -> dict[str, Any]:
+    """GET the health-check path on the environment's URL, now that it serves the candidate (an environment without
+    a URL of its own has nothing to verify). The promotion is done here unless it is to be reverted: when the check
+    passed, or its failure is only reported (`auto_rollback` is off for this switch), it is finished in this step,
+    and the state machine goes on to Revert only when `finished` is false."""
+    check = _check_json(LIVE, health_checks.check(live_url, to_deployment_id)) if live_url is not None else None
+    live = {"ok": check["ok"] if check is not None else True, "check": check}
+    if live["ok"] or not auto_rollback:
+        finish(project_id, promotion_id, environment, live)
+        return {**live, "finished": True}
+    return {**live, "finished": False}
 
 
 @dataclass(frozen=True)
@@ -418,7 +429,8 @@ def _end_unswitched(
 
 
 def finish(project_id: int, promotion_id: int, environment: str, live: dict[str, Any]) -> dict[str, Any]:
-    """The live URL passed, or its failure is only reported (no auto_rollback, a preview, the first deployment)."""
+    """The live URL passed, or its failure is only reported (no auto_rollback, a preview, the first deployment):
+    the promotion ends `succeeded` and hands the line on (the live check's step, `verify_live`, calls it)."""
     promotion = Promotion(project_id=project_id, id=promotion_id, environment=environment)
     now = utc_now()
     actions: list[Action] = [

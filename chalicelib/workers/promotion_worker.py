@@ -25,8 +25,12 @@ def handle_promotion_step(message: dict[str, Any]) -> None:
         output = promotions.switch(project_id, promotion_id, environment, to_deployment_id, message["candidate"])
     elif step == "verify_live":
         live_url = message.get("live_url")
-        output = promotions.verify_live(str(live_url) if live_url else None, to_deployment_id)
-    elif step == "finish":
+        live_url = str(live_url) if live_url else None
+        auto_rollback = message.get("auto_rollback") is True
+        output = promotions.verify_live(
+            project_id, promotion_id, environment, live_url, to_deployment_id, auto_rollback
+        )
+    elif step == "finish":  # a step of the flow before VerifyLive finished promotions itself: executions it started
         output = promotions.finish(project_id, promotion_id, environment, message["live"])
     elif step == "revert":
         output = promotions.revert(project_id, promotion_id, environment, message["live"])

@@ -38,6 +38,6 @@ def test_going_live_in_production_reads_no_earlier_deployment(calls: dict[str, f
 def test_a_deployment_recorded_with_a_free_slot_does_not_wait_for_one(calls: dict[str, float]) -> None:
     # Given a deployment triggered while its organization's slots are free (the fixture)
     # Then its pipeline answered two tasks, the build and the activation, and never asked for a build slot; its
-    # promotion answered its four (verify the candidate, switch, verify the live URL, finish)
-    assert calls.get("stepfunctions.SendTaskSuccess") == 2 + 4, _table(calls)
-    assert calls.get("sqs.SendMessage") == 2 + 4, _table(calls)
+    # promotion answered its three (verify the candidate, switch, verify the live URL and finish)
+    assert calls.get("stepfunctions.SendTaskSuccess") == 2 + 3, _table(calls)
+    assert calls.get("sqs.SendMessage") == 2 + 3, _table(calls)

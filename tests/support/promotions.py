@@ -35,11 +35,11 @@ def run_promotions_inline(monkeypatch: pytest.MonkeyPatch, answer: Answer = _hea
         switched = promotions.switch(project_id, promotion_id, environment, to, candidate)
         if not switched["switched"]:
             return
-        live = promotions.verify_live(switched["live_url"], to)
-        if not live["ok"] and switched["auto_rollback"]:
+        live = promotions.verify_live(
+            project_id, promotion_id, environment, switched["live_url"], to, switched["auto_rollback"]
+        )
+        if not live["finished"]:
             promotions.revert(project_id, promotion_id, environment, live)
-        else:
-            promotions.finish(project_id, promotion_id, environment, live)
 
     monkeypatch.setattr(health_checks, "check", check)
     monkeypatch.setattr(executions, "start_promotion", start)

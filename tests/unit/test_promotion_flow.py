@@ -15,7 +15,7 @@ from chalicelib.infra.state_machine import PROMOTION_SUBSTITUTIONS, promotion_de
 from chalicelib.local.provision import PIPELINE_ROLE_ARN
 from tests.support.polling import wait_until
 
-STEPS = ("VerifyCandidate", "Switch", "VerifyLive", "Finish", "Revert")
+STEPS = ("VerifyCandidate", "Switch", "VerifyLive", "Revert")
 
 
 @pytest.fixture
@@ -144,20 +144,21 @@ def run_flow(settings_env: Any) -> Iterator[Callable[[dict[str, dict[str, Any]]]
 _CHECK = {"check": {"ok": True}}
 
 
-def test_a_live_check_that_fails_under_auto_rollback_reverts_and_one_that_passes_finishes(run_flow: Any) -> None:
+def test_a_live_check_that_did_not_finish_the_promotion_reverts_and_one_that_did_ends_it(run_flow: Any) -> None:
     # Given a switch that happened under auto_rollback
     switched = {"switched": True, "live_url": "http://sites.example/site/", "auto_rollback": True}
 
-    # When the live check fails, and in another promotion passes
-    failing = run_flow({"verify_candidate": _CHECK, "switch": switched, "verify_live": {"ok": False}, "revert": {}})
-    passing = run_flow({"verify_candidate": _CHECK, "switch": switched, "verify_live": {"ok": True}, "finish": {}})
+    # When the live check fails (the step leaves the promotion to be reverted), and in another promotion passes
+    failed = {"ok": False, "finished": False}
+    failing = run_flow({"verify_candidate": _CHECK, "switch": switched, "verify_live": failed, "revert": {}})
+    passing = run_flow({"verify_candidate": _CHECK, "switch": switched, "verify_live": {"ok": True, "finished": True}})
 
-    # Then the first is reverted, the second finished
+    # Then the first is reverted, the second ends with its live check (which finished it)
     assert failing == ["verify_candidate", "switch", "verify_live", "revert"]
-    assert passing == ["verify_candidate", "switch", "verify_live", "finish"]
+    assert passing == ["verify_candidate", "switch", "verify_live"]
 
 
-def test_a_failed_live_check_without_auto_rollback_finishes_and_a_refused_candidate_stops_at_the_switch(
+def test_a_failure_only_reported_ends_with_the_live_check_and_a_refused_candidate_stops_at_the_switch(
     run_flow: Any,
 ) -> None:
     # Given a switch made without auto_rollback, and a candidate the switch step refused
@@ -165,9 +166,9 @@ def test_a_failed_live_check_without_auto_rollback_finishes_and_a_refused_candid
     refused = {"switched": False}
 
     # When each runs
-    reported = run_flow({"verify_candidate": _CHECK, "switch": kept, "verify_live": {"ok": False}, "finish": {}})
+    reported = run_flow({"verify_candidate": _CHECK, "switch": kept, "verify_live": {"ok": False, "finished": True}})
     rejected = run_flow({"verify_candidate": {"check": {"ok": False}}, "switch": refused})
 
-    # Then the failure is only reported (finish), and the refused candidate is never verified live
-    assert reported == ["verify_candidate", "switch", "verify_live", "finish"]
+    # Then a failure only reported ends with the live check, and the refused candidate is never verified live
+    assert reported == ["verify_candidate", "switch", "verify_live"]
     assert rejected == ["verify_candidate", "switch"]
