@@ -40,6 +40,9 @@ class Deployment(Model):
     project_id = IntegerAttribute()
     seq = IntegerAttribute()
     org_slug = UnicodeAttribute()
+    # Its organization's plan, when the request that recorded it knew it (services.caller_plan): a plan never changes,
+    # so handing out the organization's build slots on its behalf needs no read of the organization.
+    org_plan = UnicodeAttribute(null=True)
     environment = UnicodeAttribute()
     # The ref asked for (branch, tag or commit SHA); `ref_type` says which.
     branch = UnicodeAttribute()

@@ -31,8 +31,9 @@ SLOTS_BY_PLAN = {"free": 1, "pro": 3, "enterprise": 10}
 MOST_SLOTS = max(SLOTS_BY_PLAN.values())
 
 
-def slot_limit(org_slug: str) -> int:
-    plan = caller_plan.of(org_slug) or OrganizationRepository.get(org_slug).plan
+def slot_limit(org_slug: str, plan: str | None = None) -> int:
+    """The organization's number of build slots, by its `plan` when the caller knows it."""
+    plan = plan or caller_plan.of(org_slug) or OrganizationRepository.get(org_slug).plan
     return SLOTS_BY_PLAN.get(plan, 1)
 
 
@@ -82,11 +83,12 @@ def request(deployment_id: int, task_token: str) -> None:
         project_id=deployment.project_id,
         task_token=task_token,
     ).save()
-    dispatch(deployment.org_slug)
+    dispatch(deployment.org_slug, deployment.org_plan)
 
 
-def dispatch(org_slug: str) -> None:
-    """Give free slots to the oldest waiting deployments of the organization, one conditional grant at a time."""
+def dispatch(org_slug: str, plan: str | None = None) -> None:
+    """Give free slots to the oldest waiting deployments of the organization, one conditional grant at a time
+    (`plan`: the organization's, when the caller knows it)."""
     limit: int | None = None
     while True:
         # The first `limit` in line are all that can be granted at once; the counter's condition in each grant
@@ -95,7 +97,7 @@ def dispatch(org_slug: str) -> None:
         if not waits:
             return
         if limit is None:
-            limit = slot_limit(org_slug)
+            limit = slot_limit(org_slug, plan)
             waits = waits[:limit]
         for wait in waits:
             granted = _grant(org_slug, wait, limit)
@@ -166,7 +168,7 @@ def release(deployment: Deployment) -> None:
         transact(release_held)
     except ConditionFailed:
         return  # it held no slot (or already gave it back)
-    dispatch(deployment.org_slug)
+    dispatch(deployment.org_slug, deployment.org_plan)
 
 
 def give_back(tx: TransactWrite, org_slug: str) -> None:

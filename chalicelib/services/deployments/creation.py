@@ -16,7 +16,7 @@ from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRe
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id
 from chalicelib.observability import deployment_context, deployment_event, logger
-from chalicelib.services import build_slots, statuses
+from chalicelib.services import build_slots, caller_plan, statuses
 from chalicelib.services.deployments.external import promote_external
 from chalicelib.services.deployments.queries import DeploymentView, active_id
 from chalicelib.services.deployments.terminal import record_failure
@@ -82,6 +82,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Projec
         project_id=project.id,
         seq=seq_holder.deployment_seq,
         org_slug=org_slug,
+        org_plan=caller_plan.of(org_slug),
         environment=spec.environment,
         branch=ref,
         ref_type=ref_type,
