@@ -25,7 +25,7 @@ from chalicelib.models.deployment import Deployment, DeploymentRepository
 from chalicelib.models.project import ProjectRepository
 from chalicelib.models.slack_installation import SlackInstallation, SlackInstallationRepository
 from chalicelib.models.slack_live_message import SlackLiveMessage, SlackLiveMessageRepository
-from chalicelib.models.slack_subscription import SlackSubscriptionRepository
+from chalicelib.models.slack_subscription import SlackSubscription, SlackSubscriptionRepository
 from chalicelib.observability import logger
 from chalicelib.services import slack_installations
 from chalicelib.services.deployments.queries import log_text
@@ -95,12 +95,13 @@ def notify(events: Iterable[Event]) -> int:
         if seen is None or event.sequence > seen.sequence:
             latest[event.deployment.id] = event
     enqueued = 0
+    subscribed: dict[str, list[SlackSubscription]] = {}  # by organization: read once per batch of events
     for event in latest.values():
         d = event.deployment
         channels = {(m.team_id, m.channel_id) for m in SlackLiveMessageRepository.of_deployment(d.id)}
-        channels |= {
-            (s.team_id, s.channel_id) for s in SlackSubscriptionRepository.of_org(d.org_slug) if s.wants(d.project_id)
-        }
+        if d.org_slug not in subscribed:
+            subscribed[d.org_slug] = SlackSubscriptionRepository.of_org(d.org_slug)
+        channels |= {(s.team_id, s.channel_id) for s in subscribed[d.org_slug] if s.wants(d.project_id)}
         for team_id, channel_id in sorted(channels):
             slack_queue.enqueue(Notification(d.org_slug, d.id, team_id, channel_id, event.sequence))
             enqueued += 1

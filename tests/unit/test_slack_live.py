@@ -17,6 +17,7 @@ from chalicelib.models.deployment import Deployment
 from chalicelib.models.project import Project
 from chalicelib.models.slack_installation import SlackInstallationRepository
 from chalicelib.models.slack_live_message import SlackLiveMessageRepository
+from chalicelib.models.slack_subscription import SlackSubscriptionRepository
 from chalicelib.services import organizations, slack_installations, slack_live
 from chalicelib.services.events import Event
 from chalicelib.settings import get_settings
@@ -58,10 +59,10 @@ def slack(tables: Any, fake_slack: FakeSlack, settings_env: Callable[..., None])
     return fake_slack
 
 
-def _deployment(status: str, event_seq: int, **fields: Any) -> Deployment:
+def _deployment(status: str, event_seq: int, id: int = 42, project_id: int = 7, **fields: Any) -> Deployment:
     deployment = Deployment(
-        id=42,
-        project_id=7,
+        id=id,
+        project_id=project_id,
         seq=1,
         org_slug="acme",
         environment="production",
@@ -246,6 +247,34 @@ def test_notify_reaches_subscribed_and_announced_channels_only(slack: FakeSlack)
     queued = _queued()
     assert enqueued == 3
     assert sorted((n["channel_id"], n["sequence"]) for n in queued) == [("C-ALL", 5), ("C-DEPLOY", 5), ("C-SITE", 5)]
+
+
+def test_a_batch_of_many_deployments_reads_the_organizations_subscriptions_once(
+    slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given channels subscribed to two projects of the organization and one to all of them
+    Project(id=8, org_slug="acme", slug="other", name="Other", repo_url="x", default_branch="main",
+            output_dir=".", build_timeout_seconds=60).save()  # fmt: skip
+    slack_live.subscribe("acme", TEAM, "C-SITE", 7)
+    slack_live.subscribe("acme", TEAM, "C-OTHER", 8)
+    slack_live.subscribe("acme", TEAM, "C-ALL", None)
+    read = []
+    of_org = SlackSubscriptionRepository.of_org
+    monkeypatch.setattr(SlackSubscriptionRepository, "of_org", lambda org: read.append(org) or of_org(org))
+    # When one batch of the stream changes a deployment of each project
+    site = _deployment("deployed", 3)
+    other = _deployment("deployed", 2, id=43, project_id=8)
+    events = [
+        Event(EventType.STATUS_CHANGED, d.event_seq, d, d.updated_at, previous_status="deploying")
+        for d in (site, other)
+    ]
+    enqueued = slack_live.notify(events)
+    # Then each deployment reaches its own project's channel and the channel of all, from one read of the subscriptions
+    assert enqueued == 4
+    assert sorted((n["deployment_id"], n["channel_id"]) for n in _queued()) == [
+        (42, "C-ALL"), (42, "C-SITE"), (43, "C-ALL"), (43, "C-OTHER"),
+    ]  # fmt: skip
+    assert read == ["acme"]
 
 
 def test_subscriptions_are_listed_and_unsubscribing_twice_says_so(slack: FakeSlack) -> None:
