@@ -83,17 +83,31 @@ def request(deployment_id: int, task_token: str) -> None:
         project_id=deployment.project_id,
         task_token=task_token,
     ).save()
-    dispatch(deployment.org_slug, deployment.org_plan)
+    # Whoever gives a slot back after this reads the line and finds this request; one given back before is seen
+    # in the counter, read (consistently) after joining the line. So when the counter says every slot is taken,
+    # there is nothing to hand out now, and no grant is tried only to be refused.
+    limit = slot_limit(deployment.org_slug, deployment.org_plan)
+    free = limit - running(deployment.org_slug)
+    if free > 0:
+        dispatch(deployment.org_slug, deployment.org_plan, freed=free)
 
 
-def dispatch(org_slug: str, plan: str | None = None) -> None:
+def dispatch(org_slug: str, plan: str | None = None, freed: int | None = None) -> None:
     """Give free slots to the oldest waiting deployments of the organization, one conditional grant at a time
-    (`plan`: the organization's, when the caller knows it)."""
+    (`plan`: the organization's, when the caller knows it).
+
+    `freed`: how many slots the caller knows to be free (one, after giving one back): once that many are granted
+    it stops, rather than learn from a refused grant that the slots are taken. Each slot given back is handed out
+    by the dispatch of whoever gave it back, so none is left free while someone waits."""
     limit: int | None = None
+    granted_here = 0
     while True:
         # The first `limit` in line are all that can be granted at once; the counter's condition in each grant
         # says when the slots are taken, so the counter is not read first, and the plan only once someone waits.
-        waits = SlotWaitRepository.oldest(org_slug, limit or MOST_SLOTS)
+        wanted = limit or MOST_SLOTS
+        if freed is not None:
+            wanted = min(wanted, freed - granted_here)
+        waits = SlotWaitRepository.oldest(org_slug, wanted)
         if not waits:
             return
         if limit is None:
@@ -108,7 +122,10 @@ def dispatch(org_slug: str, plan: str | None = None) -> None:
             executions.succeed(wait.task_token, {"slot": True})
             with deployment_context(wait.deployment_id, wait.project_id):
                 logger.info("build slot granted", extra={"org": org_slug, "slots": limit})
-        if len(waits) < limit:
+            granted_here += 1
+            if freed is not None and granted_here >= freed:
+                return  # every slot the caller freed is handed out
+        if len(waits) < min(limit, wanted):
             return  # the whole line was served
 
 
@@ -168,7 +185,7 @@ def release(deployment: Deployment) -> None:
         transact(release_held)
     except ConditionFailed:
         return  # it held no slot (or already gave it back)
-    dispatch(deployment.org_slug, deployment.org_plan)
+    dispatch(deployment.org_slug, deployment.org_plan, freed=1)
 
 
 def give_back(tx: TransactWrite, org_slug: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.adapters import executions
 from chalicelib.models.deployment import Deployment, DeploymentRepository
-from chalicelib.models.registry import next_id
+from chalicelib.models.registry import RegistryEntry, next_id
 from chalicelib.models.slot_wait import SlotWait
 from chalicelib.services import build_slots, caller_plan
 from chalicelib.vocabulary import Status
@@ -57,3 +57,52 @@ def test_the_plan_of_a_request_s_caller_is_what_its_deployments_record(tables: N
         assert build_slots.slot_limit("acme") == build_slots.SLOTS_BY_PLAN["enterprise"]
     # And once the request is over, nothing is known any more
     assert caller_plan.of("acme") is None
+
+
+@pytest.fixture
+def grants(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool | None]]:
+    """Every grant tried (the deployment, and True granted / False refused: every slot taken / None: gone)."""
+    tried: list[tuple[int, bool | None]] = []
+    grant = build_slots._grant
+
+    def counted(org_slug: str, wait: SlotWait, limit: int) -> bool | None:
+        tried.append((wait.deployment_id, outcome := grant(org_slug, wait, limit)))
+        return outcome
+
+    monkeypatch.setattr(build_slots, "_grant", counted)
+    monkeypatch.setattr(executions, "succeed", lambda token, output: None)
+    return tried
+
+
+def _all_slots_taken(plan: str) -> None:
+    RegistryEntry(name="build-slots#acme", value=build_slots.SLOTS_BY_PLAN[plan]).save()
+
+
+def test_with_every_slot_taken_a_request_joins_the_line_and_tries_no_grant(
+    tables: None, grants: list[tuple[int, bool | None]]
+) -> None:
+    _all_slots_taken("pro")
+    waiting = _queued("pro")
+    build_slots.request(waiting.id, "token-1")
+    assert grants == []
+    assert [w.deployment_id for w in SlotWait.scan()] == [waiting.id]
+    assert DeploymentRepository.get(waiting.id).slot_held is None
+
+
+def test_a_slot_given_back_goes_to_the_oldest_waiter_and_the_dispatch_stops_there(
+    tables: None, grants: list[tuple[int, bool | None]]
+) -> None:
+    # Given every slot of a pro organization taken and two deployments waiting in line
+    _all_slots_taken("pro")
+    first, second = _queued("pro"), _queued("pro")
+    build_slots.request(first.id, "token-1")
+    build_slots.request(second.id, "token-2")
+    # When a build holding a slot ends and gives it back
+    ended = _queued("pro")
+    ended.update(actions=[Deployment.status.set(Status.FAILED), Deployment.slot_held.set(True)])
+    build_slots.release(ended)
+    # Then the oldest waiter gets it with one grant, not a second one refused because the slots are full
+    assert grants == [(first.id, True)]
+    assert DeploymentRepository.get(first.id).slot_held is True
+    assert [w.deployment_id for w in SlotWait.scan()] == [second.id]
+    assert build_slots.running("acme") == build_slots.SLOTS_BY_PLAN["pro"]

@@ -140,7 +140,7 @@ def activate(deployment: Deployment, project: Project | None = None, environment
         deployment_event("succeeded")
         statuses.deactivate_superseded(deployment, live_before)
         if holds_slot:
-            build_slots.dispatch(deployment.org_slug, deployment.org_plan)
+            build_slots.dispatch(deployment.org_slug, deployment.org_plan, freed=1)
         return True
     raise Conflict(f"deployment {deployment.id} could not be activated: its environment kept changing")
 
@@ -164,7 +164,7 @@ def _record_promotion(project: Project, deployment: Deployment, environment: Env
         deployment.deployment_url = own_url
         if holds_slot:
             deployment.slot_held = None
-            build_slots.dispatch(deployment.org_slug, deployment.org_plan)
+            build_slots.dispatch(deployment.org_slug, deployment.org_plan, freed=1)
         return True
     raise Conflict(f"deployment {deployment.id} could not be recorded for promotion; retry")
 
