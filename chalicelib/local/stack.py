@@ -187,6 +187,7 @@ class EmbeddedStack:
         DataDirectoryInUse or SnapshotUnreadable before starting any; with one that reads whole but that the tables
         refuse, SnapshotUnreadable once the local AWS runs (`stop` then ends it, writing no snapshot)."""
         from chalicelib.adapters import sandbox
+        from chalicelib.local import moto_quick
         from chalicelib.local.moto_compat import (
             LocalAwsServer,
             answer_dynamodb_in_plain_json,
@@ -228,6 +229,7 @@ class EmbeddedStack:
         parse_update_expressions_once()
         check_update_structure_once()
         copy_update_trees_from_pickles()
+        moto_quick.apply_all()
         warning = sandbox.isolation().warning
         if warning:
             logging.getLogger(__name__).warning(warning)
