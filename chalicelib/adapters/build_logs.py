@@ -153,7 +153,8 @@ def read_build_output(group: str, stream: str) -> str:
 
 
 class BuildLog:
-    """Accumulates output and writes the whole log back at most every `flush_interval` seconds.
+    """Accumulates output and writes the whole log back at most every `flush_interval` seconds, the first time
+    one interval after it was opened: a build that ends within its first interval writes its log once.
 
     Used as a context manager, a background thread also flushes pending output every interval, so a
     build that prints once and then works quietly is visible in the log while it runs. Logs past
@@ -168,7 +169,7 @@ class BuildLog:
         self._size = 0
         self._dropped = 0
         self._lock = threading.Lock()
-        self._last_flush = float("-inf")
+        self._last_flush = time.monotonic()
         self._dirty = False
         self._closed = threading.Event()
         self._flusher = threading.Thread(

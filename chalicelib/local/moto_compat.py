@@ -805,18 +805,24 @@ def _keep_alive_handler() -> type:
     return KeepAliveRequestHandler
 
 
-# --- DynamoDB's calls handed to moto's handler directly ---
+# --- DynamoDB's, SQS's and Step Functions' calls handed to moto's handlers directly ---
 #
 # Every request to moto's server goes through its domain dispatcher (under a lock every request shares, it works out
 # the service from the Authorization header's credential scope and picks that service's Flask app) and then Flask
-# (request and application contexts, URL routing to the one rule "/" every DynamoDB call matches, Flask-CORS's
-# after-request hook), before moto's DynamoHandler.dispatch, the same for every DynamoDB call. That is about a tenth
-# of the API's GET deployment, two DynamoDB calls (A/B in one process, 40 alternating blocks). A DynamoDB call,
-# told apart exactly as the dispatcher tells it (a POST to "/" signed for "dynamodb" with a DynamoDB_20120810
-# target), goes to DynamoHandler.dispatch as moto's Flask view would hand it (the same request class, the request
-# recorder, a ClientError answered 400), and its answer gets the one header Flask-CORS gives a request without an
-# Origin (always_send with origins "*"). Anything else, a request with an Origin header included, goes moto's way.
-_DYNAMODB_TARGET = "DynamoDB_20120810."
+# (request and application contexts, URL routing to the one rule "/" every such call matches, Flask-CORS's
+# after-request hook), before the service's handler (DynamoHandler.dispatch), the same for every call. That is about
+# a tenth of the API's GET deployment, two DynamoDB calls (A/B in one process, 40 alternating blocks), and a few
+# percent of a burst of deployments, whose queue hops are SQS and Step Functions calls of the same JSON shape. Such a
+# call, told apart exactly as the dispatcher tells it (a POST to "/" signed for the service, with its X-Amz-Target),
+# goes to the service's handler as moto's Flask view would hand it (the same request class, the request recorder, a
+# ClientError answered 400), and its answer gets the one header Flask-CORS gives a request without an Origin
+# (always_send with origins "*"). Anything else, a request with an Origin header included, goes moto's way.
+_DIRECT_TARGETS = {
+    # X-Amz-Target's prefix: (the service its signature names, the module and class of moto's handler)
+    "DynamoDB_20120810.": ("dynamodb", "moto.dynamodb.responses", "DynamoHandler"),
+    "AmazonSQS.": ("sqs", "moto.sqs.responses", "SQSResponse"),
+    "AWSStepFunctions.": ("states", "moto.stepfunctions.responses", "StepFunctionResponse"),
+}
 
 
 def _signed_service(authorization: str) -> str | None:
@@ -829,28 +835,36 @@ def _signed_service(authorization: str) -> str | None:
     return service.lower()
 
 
-def _is_dynamodb_call(environ: dict[str, Any]) -> bool:
-    return (
-        environ.get("REQUEST_METHOD") == "POST"
-        and environ.get("PATH_INFO") == "/"
-        and str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith(_DYNAMODB_TARGET)
-        and "HTTP_ORIGIN" not in environ
-        and _signed_service(str(environ.get("HTTP_AUTHORIZATION", ""))) == "dynamodb"
-    )
+@functools.cache
+def _handler(module: str, name: str) -> Any:
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
-def _answer_dynamodb(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-    """What moto's Flask app answers a DynamoDB call (moto.core.utils.convert_to_flask_response, then Flask-CORS)."""
+def _direct_handler(environ: dict[str, Any]) -> Any:
+    """The moto handler class a JSON call of DynamoDB, SQS or Step Functions goes to directly, or None."""
+    if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/" or "HTTP_ORIGIN" in environ:
+        return None
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    prefix = target[: target.find(".") + 1]
+    entry = _DIRECT_TARGETS.get(prefix) if prefix else None
+    if entry is None or _signed_service(str(environ.get("HTTP_AUTHORIZATION", ""))) != entry[0]:
+        return None
+    return _handler(entry[1], entry[2])
+
+
+def _answer_directly(handler: Any, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """What moto's Flask app answers the call (moto.core.utils.convert_to_flask_response, then Flask-CORS)."""
     from botocore.exceptions import ClientError
     from flask import Response
-    from moto.dynamodb.responses import DynamoHandler
     from moto.moto_api import recorder
     from moto.moto_server.werkzeug_app import BackendRequest
 
     request = BackendRequest(environ)
     recorder._record_request(request)
     try:
-        result = DynamoHandler.dispatch(request, request.raw_url, dict(request.headers))
+        result = handler.dispatch(request, request.raw_url, dict(request.headers))
     except ClientError as exc:
         result = 400, {}, exc.response["Error"]["Message"]
     status, headers, content = result if len(result) == 3 else (200, {}, result)
@@ -863,13 +877,14 @@ class LocalAwsServer:
     """moto's server (as ThreadedMotoServer runs it) behind a guard: every AWS request must be signed with an IAM
     user's key (the stack's: see EmbeddedStack), and moto's unauthenticated control API (/moto-api/: reset,
     config, the no-auth count) answers 403 to everyone; the stack configures moto in-process instead.
-    `dynamodb_directly`: DynamoDB's calls skip moto's dispatcher and Flask (off: every request goes moto's way)."""
+    `directly`: DynamoDB's, SQS's and Step Functions' JSON calls skip moto's dispatcher and Flask (off: every request
+    goes moto's way)."""
 
-    def __init__(self, host: str, port: int, dynamodb_directly: bool = True) -> None:
+    def __init__(self, host: str, port: int, directly: bool = True) -> None:
         self.host = host
         self.port = port
         self.authenticate = False  # off only while the stack creates its own IAM user
-        self.dynamodb_directly = dynamodb_directly
+        self.directly = directly
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -883,8 +898,9 @@ class LocalAwsServer:
                 return [body]
             _server_request.authenticate = self.authenticate
             try:
-                if self.dynamodb_directly and _is_dynamodb_call(environ):
-                    return _answer_dynamodb(environ, start_response)
+                handler = _direct_handler(environ) if self.directly else None
+                if handler is not None:
+                    return _answer_directly(handler, environ, start_response)
                 return app(environ, start_response)
             finally:
                 _server_request.authenticate = False

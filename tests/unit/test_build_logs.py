@@ -289,3 +289,21 @@ def test_a_reader_that_fell_behind_the_limit_is_told_how_much_it_missed(
     kept = "".join(f"line {n:02d}\n" for n in range(15, 20))
     assert text == build_logs.truncation_note(160 - 40 - 8, small_log_limit) + kept
     assert stored.end == 160
+
+
+def test_a_build_that_ends_within_its_first_interval_writes_its_log_once(
+    log_factory: Callable[..., BuildLog], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a log in use, flushed every hour
+    s3 = aws_client("s3")
+    puts: list[str] = []
+    own_put = s3.put_object
+    monkeypatch.setattr(s3, "put_object", lambda **kwargs: puts.append(kwargs["Key"]) or own_put(**kwargs))
+    with log_factory(flush_interval=3600) as log:
+        # When the build writes its lines and ends at once
+        log.line("Cloning")
+        log.write("done\n")
+        assert puts == []  # nothing written while it runs, within the first interval
+    # Then the whole log is written once, when it ends
+    assert len(puts) == 1
+    assert build_logs.read(log._deployment_id) == "==> Cloning\ndone\n"

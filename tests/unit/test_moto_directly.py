@@ -1,7 +1,7 @@
-"""The embedded stack's local AWS endpoint hands DynamoDB's calls to moto's DynamoHandler directly, without moto's
-domain dispatcher and Flask (chalicelib.local.moto_compat.LocalAwsServer, `dynamodb_directly`): every answer (status,
-headers, body), errors and moto's own 500s included, is what moto's way gives for the same requests, and the calls
-made after them find the same items."""
+"""The embedded stack's local AWS endpoint hands DynamoDB's, SQS's and Step Functions' JSON calls to moto's handlers
+directly, without moto's domain dispatcher and Flask (chalicelib.local.moto_compat.LocalAwsServer, `directly`): every
+answer (status, headers, body), errors and moto's own 500s included, is what moto's way gives for the same requests,
+and the calls made after them find the same items and messages."""
 
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ from chalicelib.local import moto_compat
 from chalicelib.local.moto_compat import LocalAwsServer
 from chalicelib.local.stack import free_port
 
-_SIGNED = (
-    "AWS4-HMAC-SHA256 Credential=directly/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
-)
+
+def _signed(service: str) -> str:
+    scope = f"directly/20260101/us-east-1/{service}/aws4_request"
+    return f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"
+
+
 _VOLATILE_HEADERS = {"date", "x-amzn-requestid"}
+# Drawn afresh by each server: message ids and receipt handles (and the lengths and checksums of answers holding them).
+_VOLATILE_FIELDS = {"MessageId", "ReceiptHandle", "SentTimestamp", "ApproximateFirstReceiveTimestamp"}
 _TABLE = "directly"
+_STATES_ARN = "arn:aws:states:us-east-1:123456789012"
 
 _KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 _ATTRIBUTES = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]
@@ -85,7 +91,26 @@ _REQUESTS: list[tuple[str, Any, dict[str, str]]] = [
     ("DynamoDB_20120810.GetItem", {"Key": {"pk": {"S": "a"}}}, {}),  # no table: moto's own 500
     ("DynamoDB_20120810.Scan", {"TableName": _TABLE}, {"Origin": "http://localhost:3000"}),  # moto's way
     ("DynamoDB_20120810.DeleteTable", {"TableName": _TABLE}, {}),
+    # a queue hop's calls, as the pipeline's workers and the state machine's SQS integration make them
+    ("AmazonSQS.CreateQueue", {"QueueName": "directly"}, {}),
+    ("AmazonSQS.SendMessage", {"QueueUrl": "QUEUE", "MessageBody": '{"step": "build"}'}, {}),
+    ("AmazonSQS.ReceiveMessage", {"QueueUrl": "QUEUE", "MaxNumberOfMessages": 10, "AttributeNames": ["All"]}, {}),
+    ("AmazonSQS.ReceiveMessage", {"QueueUrl": "QUEUE", "WaitTimeSeconds": 0}, {}),  # none visible: an empty answer
+    ("AmazonSQS.GetQueueUrl", {"QueueName": "no-such-queue"}, {}),
+    ("AmazonSQS.SendMessage", {"QueueUrl": "QUEUE"}, {}),  # no body
+    ("AmazonSQS.NoSuchOperation", {}, {}),
+    ("AmazonSQS.DeleteQueue", {"QueueUrl": "QUEUE"}, {}),
+    ("AWSStepFunctions.ListStateMachines", {}, {}),
+    ("AWSStepFunctions.SendTaskSuccess", {"taskToken": "no-such-token", "output": "{}"}, {}),
+    ("AWSStepFunctions.DescribeExecution", {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:x:y"}, {}),
+    (
+        "AWSStepFunctions.ListExecutions",
+        {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:x"},
+        {},
+    ),
+    ("AmazonSQS.ListQueues", {}, {"Origin": "http://localhost:3000"}),  # moto's way
 ]
+_SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs", "AWSStepFunctions": "states"}
 
 
 @pytest.fixture
@@ -93,13 +118,21 @@ def servers() -> Iterator[tuple[LocalAwsServer, LocalAwsServer]]:
     """The endpoint as moto answers (dispatcher and Flask) and as the embedded stack answers (directly)."""
     moto_compat.serialize_dynamodb()
     moto_compat.answer_dynamodb_in_plain_json()
-    own = LocalAwsServer("127.0.0.1", free_port(), dynamodb_directly=False)
+    own = LocalAwsServer("127.0.0.1", free_port(), directly=False)
     direct = LocalAwsServer("127.0.0.1", free_port())
     own.start()
     direct.start()
     yield own, direct
     own.stop()
     direct.stop()
+
+
+def _without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_volatile(v) for k, v in value.items() if k not in _VOLATILE_FIELDS}
+    if isinstance(value, list):
+        return [_without_volatile(v) for v in value]
+    return value
 
 
 def _without_times(value: Any) -> Any:
@@ -114,16 +147,22 @@ def _answers(port: int) -> list[tuple[int, list[tuple[str, str]], Any]]:
     """Each request of _REQUESTS on one connection: status, headers (but the date and the request id), body."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     answers = []
+    queue_url = f"http://127.0.0.1:{port}/123456789012/directly"
     for target, body, extra in _REQUESTS:
-        sent = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.0", "Authorization": _SIGNED}
+        sent = body if isinstance(body, bytes) else json.dumps(body).replace('"QUEUE"', json.dumps(queue_url)).encode()
+        service = _SERVICES[target.split(".")[0]]
+        headers = {
+            "X-Amz-Target": target,
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": _signed(service),
+        }
         connection.request("POST", "/", body=sent, headers={**headers, **extra})
         response = connection.getresponse()
-        raw = response.read()
+        raw = response.read().replace(str(port).encode(), b"PORT")
         kept = [(name, value) for name, value in response.getheaders() if name.lower() not in _VOLATILE_HEADERS]
         if response.getheader("Content-Type", "").startswith("application/"):
-            parsed = json.loads(raw)
-            if "TableDescription" in parsed:
+            parsed = _without_volatile(json.loads(raw))
+            if parsed != json.loads(raw) or "TableDescription" in parsed:
                 # Its times differ between the two runs; so do the checksum and the length of a body carrying them
                 # (a time is a float: 1764463790.12345 is a character shorter than 1764463790.123456).
                 kept = [(name, value) for name, value in kept if name.lower() not in ("x-amz-crc32", "content-length")]
@@ -143,16 +182,18 @@ def test_every_answer_is_moto_s_own(servers: tuple[LocalAwsServer, LocalAwsServe
     # Given the same requests made to the endpoint as moto answers them (the table is gone at the end of the run)
     expected = _answers(own.port)
 
-    # When they are made again to the endpoint that hands DynamoDB's calls to moto's handler directly
+    # When they are made again to the endpoint that hands the JSON calls to moto's handlers directly
     answered = _answers(direct.port)
 
     # Then every status, header and body is the same: items, conditional failures, errors and 500s alike
     assert answered == expected
     statuses = [status for status, _, _ in expected]
-    assert statuses == [200, 200, 200, 400, 200, 200, 400, 400, 500, 500, 500, 200, 200]
+    assert statuses[:13] == [200, 200, 200, 400, 200, 200, 400, 400, 500, 500, 500, 200, 200]  # DynamoDB's
+    assert statuses[13:] == [200, 200, 200, 200, 400, 500, 500, 200, 200, 200, 400, 400, 200]  # SQS's, Step Functions'
+    assert expected[15][2]["Messages"][0]["Body"] == '{"step": "build"}'  # the message sent, received
 
 
-def test_dynamodb_s_calls_skip_the_dispatcher(
+def test_dynamodb_sqs_and_step_functions_calls_skip_the_dispatcher(
     servers: tuple[LocalAwsServer, LocalAwsServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, direct = servers
@@ -169,9 +210,11 @@ def test_dynamodb_s_calls_skip_the_dispatcher(
     session = boto3.Session(aws_access_key_id="directly", aws_secret_access_key="directly", region_name="us-east-1")
     endpoint = f"http://127.0.0.1:{direct.port}"
 
-    # When botocore calls DynamoDB, then SQS, on the endpoint
+    # When botocore calls DynamoDB, SQS, Step Functions, then S3, on the endpoint
     assert "TableNames" in session.client("dynamodb", endpoint_url=endpoint).list_tables()
     session.client("sqs", endpoint_url=endpoint).list_queues()
+    assert "stateMachines" in session.client("stepfunctions", endpoint_url=endpoint).list_state_machines()
+    session.client("s3", endpoint_url=endpoint).list_buckets()
 
-    # Then only the SQS call went through moto's dispatcher
-    assert len(dispatched) == 1 and "DynamoDB" not in dispatched[0]
+    # Then only the S3 call went through moto's dispatcher
+    assert dispatched == ["/"]
