@@ -78,6 +78,9 @@ class Deployment(Model):
     environment_url = UnicodeAttribute(null=True)
     # Highest pipeline state already published as a deployment status (0 queued, 1 in progress, 2 ended).
     reported_rank = IntegerAttribute(null=True)
+    # The first of the three status ids taken at its creation for its pipeline's queued, in_progress and success
+    # statuses (services.statuses.pipeline_report), so the claim and the activation take none; absent on older ones.
+    status_ids_from = IntegerAttribute(null=True)
     inactive = BooleanAttribute(default=False)
     slot_held = BooleanAttribute(null=True)  # holds one of its organization's build slots
     # The state machine's Build task token, stored when a worker claims the deployment: a build that runs

@@ -21,9 +21,14 @@ class RegistryEntry(Model):
 
 def next_id(sequence: str) -> int:
     """The next value of a named sequence: one atomic ADD, safe across any number of writers."""
+    return next_ids(sequence, 1)
+
+
+def next_ids(sequence: str, count: int) -> int:
+    """The first of the next `count` values of a named sequence, all taken with one atomic ADD."""
     entry = RegistryEntry(name=f"sequence#{sequence}")
-    entry.update(actions=[RegistryEntry.value.add(1)])
-    return entry.value
+    entry.update(actions=[RegistryEntry.value.add(count)])
+    return entry.value - count + 1
 
 
 def slug_claim_name(org_slug: str, slug: str) -> str:

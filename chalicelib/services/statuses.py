@@ -92,7 +92,7 @@ def pipeline_report(deployment: Deployment, status: Status) -> PipelineReport:
     environment_url = deployment.environment_url or deployment.deployment_url or ""
     reported = DeploymentStatus(
         deployment_id=deployment.id,
-        id=next_id("deployment-status"),
+        id=_pipeline_status_id(deployment, state),
         state=state,
         description=_description(deployment, state, status),
         environment=deployment.environment,
@@ -102,6 +102,18 @@ def pipeline_report(deployment: Deployment, status: Status) -> PipelineReport:
         creator="deployd",
     )
     return PipelineReport(reported, _RANK[state])
+
+
+# The pipeline's statuses use the ids taken for them at the deployment's creation (Deployment.status_ids_from), in
+# this order: each is reported once (its move is conditional on the state it leaves), and every other status of the
+# deployment (failure, error, inactive) comes later, with an id taken then, so its ids still rise with its history.
+PIPELINE_STATUS_IDS = ("queued", "in_progress", "success")
+
+
+def _pipeline_status_id(deployment: Deployment, state: str) -> int:
+    if deployment.status_ids_from is not None and state in PIPELINE_STATUS_IDS:
+        return deployment.status_ids_from + PIPELINE_STATUS_IDS.index(state)
+    return next_id("deployment-status")
 
 
 def refusal_report(deployment: Deployment, description: str) -> PipelineReport:

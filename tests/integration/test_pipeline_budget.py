@@ -41,3 +41,16 @@ def test_a_deployment_recorded_with_a_free_slot_does_not_wait_for_one(calls: dic
     # promotion answered its three (verify the candidate, switch, verify the live URL and finish)
     assert calls.get("stepfunctions.SendTaskSuccess") == 2 + 3, _table(calls)
     assert calls.get("sqs.SendMessage") == 2 + 3, _table(calls)
+
+
+def test_the_pipeline_s_statuses_take_their_ids_at_the_trigger_and_a_quick_build_writes_its_log_once(
+    calls: dict[str, float],
+) -> None:
+    # Given a deployment with nothing to build (the fixture)
+    # Then its single writes were the trigger's four (the rate count, the project's sequence number, the deployment
+    # id, and the ids of its three pipeline statuses at once), the build's four (building, uploading, its outcome,
+    # the state machine's deploying) and the promotion's id: no status id at the claim or the switch, which use
+    # those taken at the trigger (services.statuses.pipeline_report)
+    assert calls.get("dynamodb.UpdateItem") == 4 + 4 + 1, _table(calls)
+    # And S3 got the build's log once (the build ended within the log's first flush interval) and the site's file
+    assert calls.get("s3.PutObject") == 2, _table(calls)

@@ -228,6 +228,7 @@ class Activation:
             deployment_url=self.own_url,
             environment_url=self.environment_url,
             managed=deployment.managed,
+            status_ids_from=deployment.status_ids_from,
         )
         if refused is not None:
             self.report = statuses.refusal_report(live, refused)

@@ -14,7 +14,7 @@ from chalicelib.models.conditional import TransactionFailed, transact, try_updat
 from chalicelib.models.deployment import Deployment
 from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
 from chalicelib.models.project import Project, ProjectRepository
-from chalicelib.models.registry import next_id
+from chalicelib.models.registry import next_id, next_ids
 from chalicelib.observability import deployment_context, deployment_event, logger
 from chalicelib.services import build_slots, caller_plan, statuses
 from chalicelib.services.deployments.external import promote_external
@@ -114,6 +114,7 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Projec
         # Its execution's name is fixed by its id, so the ARN is known before the execution starts; and its
         # "queued" status is published with the record itself, before any worker can claim it.
         deployment.execution_arn = executions.execution_arn(deployment.id)
+        deployment.status_ids_from = next_ids("deployment-status", len(statuses.PIPELINE_STATUS_IDS))
         report = statuses.pipeline_report(deployment, Status.QUEUED)
         deployment.reported_rank = report.rank
     # With nobody in its organization's line, a build of deployd's takes a free build slot as it is recorded, and
