@@ -86,16 +86,18 @@ def deliver(notification: Notification) -> None:
     _follow_up(n, _render(installation, message))
 
 
-def notify(events: Iterable[Event]) -> int:
+def notify(events: Iterable[Event], subscribed: dict[str, list[SlackSubscription]] | None = None) -> int:
     """The stream's call: one notification per channel that shows (or wants) each changed deployment's message;
-    the number enqueued. A change's several events (a status change and a promotion) make one notification."""
+    the number enqueued. A change's several events (a status change and a promotion) make one notification.
+    `subscribed`: the organizations' subscriptions already read, by organization, kept for the rest of a batch of
+    records (an invocation of the stream's consumer): each organization's are read once per batch."""
     latest: dict[int, Event] = {}
     for event in events:
         seen = latest.get(event.deployment.id)
         if seen is None or event.sequence > seen.sequence:
             latest[event.deployment.id] = event
     enqueued = 0
-    subscribed: dict[str, list[SlackSubscription]] = {}  # by organization: read once per batch of events
+    subscribed = {} if subscribed is None else subscribed
     for event in latest.values():
         d = event.deployment
         channels = {(m.team_id, m.channel_id) for m in SlackLiveMessageRepository.of_deployment(d.id)}

@@ -20,12 +20,15 @@ def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     fan_out = webhook_fanout.FanOut()  # one per invocation: the batch's webhooks and projects read once
+    subscribed: dict[str, Any] = {}  # the same for the organizations' Slack subscriptions
 
     def record_handler(record: DynamoDBRecord) -> None:
         images = record.raw_event.get("dynamodb") or {}
         events = events_of(images.get("OldImage"), images.get("NewImage"))
         fan_out(events)
-        slack_live.notify(events)  # after the webhooks: a retried record fans out again without a second message
+        slack_live.notify(
+            events, subscribed
+        )  # after the webhooks: a retried record fans out again without a second message
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     response = process_partial_response(

@@ -261,14 +261,16 @@ def test_a_batch_of_many_deployments_reads_the_organizations_subscriptions_once(
     read = []
     of_org = SlackSubscriptionRepository.of_org
     monkeypatch.setattr(SlackSubscriptionRepository, "of_org", lambda org: read.append(org) or of_org(org))
-    # When one batch of the stream changes a deployment of each project
+    # When one batch of the stream's records (one invocation of its consumer) changes a deployment of each project
     site = _deployment("deployed", 3)
     other = _deployment("deployed", 2, id=43, project_id=8)
-    events = [
-        Event(EventType.STATUS_CHANGED, d.event_seq, d, d.updated_at, previous_status="deploying")
+    subscribed: dict[str, Any] = {}
+    enqueued = sum(
+        slack_live.notify(
+            [Event(EventType.STATUS_CHANGED, d.event_seq, d, d.updated_at, previous_status="deploying")], subscribed
+        )
         for d in (site, other)
-    ]
-    enqueued = slack_live.notify(events)
+    )
     # Then each deployment reaches its own project's channel and the channel of all, from one read of the subscriptions
     assert enqueued == 4
     assert sorted((n["deployment_id"], n["channel_id"]) for n in _queued()) == [
