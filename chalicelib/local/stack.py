@@ -34,6 +34,7 @@ from chalicelib.infra.resources import (
     PROMOTION_QUEUE,
     SLACK_COMMAND_QUEUE,
 )
+from chalicelib.local import heap
 from chalicelib.local.snapshots import (
     DataDirectory,
     PeriodicSnapshots,
@@ -128,6 +129,7 @@ class EmbeddedStack:
         self._sites: Any = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
+        self._settled = False  # the process's garbage collector settled for it (chalicelib.local.heap)
         self._timer: ScheduleTimer | None = None
         self._build_directory: Path | None = None
         self._data: DataDirectory | None = None
@@ -282,6 +284,8 @@ class EmbeddedStack:
             self._timer.start()
         self._start_sites()
         self._start_api(app_module.app)
+        heap.settle()
+        self._settled = True
 
     def _restore(self, snapshots: Snapshots) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -431,6 +435,9 @@ class EmbeddedStack:
             self._data.close()
         if self._moto is not None:
             self._moto.stop()
+        if self._settled:
+            heap.restore()
+            self._settled = False
 
     @staticmethod
     def _end_interrupted_work() -> None:
