@@ -21,7 +21,7 @@ import pickle
 import posixpath
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -697,6 +697,86 @@ def require_authentication() -> None:
         _authentication_patched = True
 
 
+# --- task answers that reach the execution waiting for them ---
+#
+# moto's Step Functions answers a task token (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat) by asking each
+# execution in turn whether the token is one of its own, through the execution's worker's environment. An execution
+# that is being started has neither yet for a moment (it is listed before its worker is made and its environment
+# set up), and asking it raised AttributeError: the answer for another execution's task failed with a 500, its
+# worker's message came back later, and the task waited. Such an execution has no task waiting, so it is skipped:
+# the token is looked up among those that can hold one, with moto's own errors otherwise (InvalidToken,
+# TaskTimedOut, TaskDoesNotExist).
+_answers_patched = False
+
+
+def _callback_pools(backend: Any, running_only: bool) -> Iterator[Any]:
+    from moto.stepfunctions.parser.api import ExecutionStatus
+
+    for state_machine in list(backend.state_machines):
+        for execution in list(state_machine.executions):
+            status = execution.exec_status
+            if status is None or (running_only and status != ExecutionStatus.RUNNING):
+                continue
+            environment = getattr(execution.exec_worker, "env", None)
+            if environment is not None:
+                yield environment.callback_pool_manager
+
+
+def _answered(backend: Any, running_only: bool, answer: Callable[[Any], bool]) -> bool:
+    from moto.stepfunctions.parser.api import TaskDoesNotExist, TaskTimedOut
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerTimeout,
+        CallbackNotifyConsumerError,
+    )
+
+    for pool in _callback_pools(backend, running_only):
+        try:
+            if answer(pool):
+                return True
+        except CallbackNotifyConsumerError as consumer_error:
+            if isinstance(consumer_error, CallbackConsumerTimeout):
+                raise TaskTimedOut() from consumer_error  # type: ignore[call-arg]  # as moto raises it
+            raise TaskDoesNotExist() from consumer_error  # type: ignore[call-arg]
+    return False
+
+
+def answer_tasks_of_started_executions_only() -> None:
+    """Idempotent: task answers skip the executions still being started (moto's own lookup otherwise)."""
+    global _answers_patched
+    with _lock:
+        if _answers_patched:
+            return
+        from moto.stepfunctions.parser.api import InvalidToken, SendTaskFailureOutput
+        from moto.stepfunctions.parser.asl.eval.callback.callback import (
+            CallbackOutcomeFailure,
+            CallbackOutcomeSuccess,
+        )
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        # What each answers is moto's: nothing for a heartbeat and a success, SendTaskFailureOutput for a failure.
+        def send_task_heartbeat(self: Any, task_token: str) -> Any:
+            if _answered(self, True, lambda pool: pool.heartbeat(callback_id=task_token)):
+                return None
+            raise InvalidToken()
+
+        def send_task_success(self: Any, task_token: str, outcome: str) -> Any:
+            success = CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
+            if _answered(self, True, lambda pool: pool.notify(callback_id=task_token, outcome=success)):
+                return None
+            raise InvalidToken()
+
+        def send_task_failure(self: Any, task_token: str, error: Any = None, cause: Any = None) -> Any:
+            failure = CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
+            if _answered(self, False, lambda pool: pool.notify(callback_id=task_token, outcome=failure)):
+                return SendTaskFailureOutput()
+            raise InvalidToken()
+
+        StepFunctionsParserBackend.send_task_heartbeat = send_task_heartbeat  # type: ignore[method-assign]
+        StepFunctionsParserBackend.send_task_success = send_task_success  # type: ignore[method-assign]
+        StepFunctionsParserBackend.send_task_failure = send_task_failure  # type: ignore[method-assign]
+        _answers_patched = True
+
+
 def _names_control_api(path: str) -> bool:
     """Whether `path` leads to moto's /moto-api/, however spelled: moto routes only paths that start with it,
     but `//moto-api`, `/./moto-api` or `/x/../moto-api` must not slip through a normalisation down the line.
@@ -976,6 +1056,7 @@ class LocalAwsServer:
 
         require_authentication()
         read_request_headers_quickly()
+        answer_tasks_of_started_executions_only()
         app = self._guarded(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_keep_alive_handler())
         self._server.open_connections = set()
