@@ -12,7 +12,7 @@ from chalicelib.errors import ConditionFailed, Conflict, InvalidInput, NotFound
 from chalicelib.models.attributes import utc_now
 from chalicelib.models.conditional import TransactionFailed, transact, try_update
 from chalicelib.models.deployment import Deployment
-from chalicelib.models.environment import PRODUCTION, Environment, EnvironmentRepository
+from chalicelib.models.environment import PRODUCTION, Environment
 from chalicelib.models.project import Project, ProjectRepository
 from chalicelib.models.registry import next_id, next_ids
 from chalicelib.observability import deployment_context, deployment_event, logger
@@ -107,8 +107,10 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Projec
         deployed_at=now if status == Status.DEPLOYED else None,
         event_seq=1,  # its created event
     )
-    environment = EnvironmentRepository.find(project.id, spec.environment)
-    environment_id = _environment_id(environment)
+    # The environment's public id is written only the first time it is used: the record assumes the environment
+    # has one (its condition says so) and, when refused for that, takes a new id and is written again. Most
+    # deployments go to an environment that exists: it is not read first.
+    environment_id: int | None = None
     report = None
     if managed:
         # Its execution's name is fixed by its id, so the ARN is known before the execution starts; and its
@@ -130,25 +132,43 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Projec
         if report is not None:
             report.write(tx)
         env_actions: list[Action] = [
-            Environment.id.set(Environment.id | environment_id),
             Environment.created_at.set(Environment.created_at | now),
             Environment.updated_at.set(now),
             Environment.removed_at.remove(),
             Environment.removed_reason.remove(),
         ]
+        env_condition = None
+        if environment_id is None:
+            env_condition = Environment.id.exists()  # refused: a new environment (or one from before ids)
+        else:
+            env_actions.insert(0, Environment.id.set(Environment.id | environment_id))
         if managed:  # only deployd's own builds hold the environment (they block a rollback)
             env_actions.append(Environment.in_flight.add({deployment.id}))
-        tx.update(Environment(project_id=project.id, name=spec.environment), actions=env_actions)
+        tx.update(
+            Environment(project_id=project.id, name=spec.environment), actions=env_actions, condition=env_condition
+        )
         tx.update(Project(id=project.id), actions=[Project.deployment_count.add(1)], condition=Project.id.exists())
 
+    def environment_position() -> int:  # the environment's update, in the order `record` adds its writes
+        return (1 if slots is not None else 0) + 1 + (1 if report is not None else 0)
+
     try:
-        try:
-            transact(record)
-        except ConditionFailed as exc:
-            if slots is None or exc.failed != {0}:
-                raise
-            slots = None  # every slot was taken meanwhile: recorded without one, the pipeline asks for one
-            transact(record)
+        for _attempt in range(3):
+            try:
+                transact(record)
+                break
+            except ConditionFailed as exc:
+                slot_refused = slots is not None and 0 in exc.failed
+                environment_new = environment_id is None and environment_position() in exc.failed
+                expected = ({0} if slot_refused else set()) | ({environment_position()} if environment_new else set())
+                if not expected or set(exc.failed) != expected:
+                    raise
+                if slot_refused:
+                    slots = None  # every slot was taken meanwhile: recorded without one, the pipeline asks for one
+                if environment_new:
+                    environment_id = next_id("environment")  # its first deployment: the environment gets its id
+        else:
+            raise Conflict(f"project {project_id} changed while the deployment was being recorded; retry")
     except (ConditionFailed, TransactionFailed) as exc:
         # The reserved seq stays unused: listing tolerates gaps.
         if isinstance(exc, TransactionFailed) and not exc.cancelled:  # DynamoDB refused the request itself
@@ -169,13 +189,6 @@ def create(org_slug: str, project_id: int, spec: DeploymentSpec, project: Projec
     # deployment recorded as deployed (an external deployer's report) can already be what its environment serves.
     active = deployment.status == Status.DEPLOYED and active_id(project.id, deployment.environment) == deployment.id
     return DeploymentView(deployment, active)
-
-
-def _environment_id(existing: Environment | None) -> int:
-    """The environment's public id; a new one is allocated only the first time the environment is used."""
-    if existing is not None and existing.id is not None:
-        return existing.id
-    return next_id("environment")
 
 
 def _start_pipeline(deployment: Deployment, project: Project) -> None:
