@@ -86,10 +86,10 @@ def request(deployment_id: int, task_token: str) -> None:
     # Whoever gives a slot back after this reads the line and finds this request; one given back before is seen
     # in the counter, read (consistently) after joining the line. So when the counter says every slot is taken,
     # there is nothing to hand out now, and no grant is tried only to be refused.
-    limit = slot_limit(deployment.org_slug, deployment.org_plan)
-    free = limit - running(deployment.org_slug)
+    plan = deployment.org_plan or OrganizationRepository.get(deployment.org_slug).plan  # read once, if at all
+    free = slot_limit(deployment.org_slug, plan) - running(deployment.org_slug)
     if free > 0:
-        dispatch(deployment.org_slug, deployment.org_plan, freed=free)
+        dispatch(deployment.org_slug, plan, freed=free)
 
 
 def dispatch(org_slug: str, plan: str | None = None, freed: int | None = None) -> None:

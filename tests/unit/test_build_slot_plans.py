@@ -106,3 +106,25 @@ def test_a_slot_given_back_goes_to_the_oldest_waiter_and_the_dispatch_stops_ther
     assert DeploymentRepository.get(first.id).slot_held is True
     assert [w.deployment_id for w in SlotWait.scan()] == [second.id]
     assert build_slots.running("acme") == build_slots.SLOTS_BY_PLAN["pro"]
+
+
+def test_a_deployment_recorded_without_its_plan_reads_its_organization_once_per_slot_request(
+    tables: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.models.organization import OrganizationRepository
+    from chalicelib.services import organizations
+
+    # Given a pro organization, and a deployment recorded before deployments carried their plan
+    organizations.create("acme", None, "pro")
+    granted: list[str] = []
+    monkeypatch.setattr(executions, "succeed", lambda token, output: granted.append(token))
+    read: list[str] = []
+    own_get = OrganizationRepository.get
+    monkeypatch.setattr(OrganizationRepository, "get", lambda slug: read.append(slug) or own_get(slug))
+    deployment = _queued(None)
+
+    # When its pipeline asks for a slot
+    build_slots.request(deployment.id, "token-1")
+
+    # Then it is granted one by the organization's plan, read once
+    assert granted == ["token-1"] and read == ["acme"]
