@@ -30,6 +30,14 @@ def site_answers(stack: EmbeddedStack) -> Iterator[Callable[[type[SiteRequestHan
     stack.sites.answer_with(SiteRequestHandler)
 
 
+@pytest.fixture
+def new_project(org_factory: Any, repo_factory: Any, project_factory: Any) -> tuple[Any, Any, int]:
+    """(a new organization, its project with a site to build, the project's id)."""
+    org = org_factory()
+    project = project_factory(org.slug, repo_factory()).project
+    return org, project, int(project.id)
+
+
 def _wait_verifying(project_id: int, which: Callable[[Promotion], bool], what: str) -> None:
     """Until a promotion of the project that `which` picks is verifying."""
     wait_until(
@@ -68,12 +76,10 @@ def _promotions(project_id: int, count: int) -> list[Promotion]:
 
 
 def test_a_live_check_that_fails_after_the_switch_switches_production_back(
-    org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any, production_outage: Any
+    new_project: Any, pipeline: Any, production_outage: Any
 ) -> None:
     # Given production serving a first build, and production's URL failing for anything else from now on
-    org = org_factory()
-    project = project_factory(org.slug, repo_factory()).project
-    pid = int(project.id)
+    org, project, pid = new_project
     first = pipeline.deploy(org.slug, pid)
     production_outage(sites.production_label(project.slug, org.slug), int(first.id))
 
@@ -109,12 +115,10 @@ def test_a_live_check_that_fails_after_the_switch_switches_production_back(
 
 
 def test_without_auto_rollback_a_failed_live_check_is_reported_and_the_switch_stands(
-    org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any, production_outage: Any
+    new_project: Any, pipeline: Any, production_outage: Any
 ) -> None:
     # Given a project with auto_rollback off, production serving a first build, its URL failing for anything else
-    org = org_factory()
-    project = project_factory(org.slug, repo_factory()).project
-    pid = int(project.id)
+    org, project, pid = new_project
     ProjectRepository.update(ProjectRepository.get(org.slug, pid), {"auto_rollback": False})
     first = pipeline.deploy(org.slug, pid)
     production_outage(sites.production_label(project.slug, org.slug), int(first.id))
@@ -132,14 +136,12 @@ def test_without_auto_rollback_a_failed_live_check_is_reported_and_the_switch_st
 
 
 def test_a_rollback_asked_for_while_another_promotion_verifies_waits_for_it_then_runs(
-    site_answers: Any, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
+    site_answers: Any, new_project: Any, pipeline: Any
 ) -> None:
     # Given three deployed builds, and a site server that takes a second to answer the first build's own URL
     from chalicelib.services import deployments
 
-    org = org_factory()
-    project = project_factory(org.slug, repo_factory()).project
-    pid = int(project.id)
+    org, project, pid = new_project
     first, second, third = (pipeline.deploy(org.slug, pid) for _ in range(3))
     _promotions(pid, 3)
     slow_label = sites.deployment_label(int(first.id), project.slug, org.slug)
@@ -174,14 +176,12 @@ def test_a_rollback_asked_for_while_another_promotion_verifies_waits_for_it_then
 
 
 def test_a_build_cancelled_while_its_promotion_verifies_is_not_served_and_the_line_goes_on(
-    site_answers: Any, org_factory: Any, repo_factory: Any, project_factory: Any, pipeline: Any
+    site_answers: Any, new_project: Any, pipeline: Any
 ) -> None:
     # Given production serving a first build, and a site server that holds every check of another build's own URL
     from chalicelib.services import deployments
 
-    org = org_factory()
-    project = project_factory(org.slug, repo_factory()).project
-    pid = int(project.id)
+    org, project, pid = new_project
     first = pipeline.deploy(org.slug, pid)
     production_url = projects.get(org.slug, pid).production_url
     release = threading.Event()
