@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.adapters import executions
 from chalicelib.services import deployments
 from tests.support.polling import wait_until
@@ -14,6 +16,7 @@ LIFECYCLE = (
     "build succeeded",
     "deployment live",
 )
+LIFECYCLE_SET = set(LIFECYCLE)
 
 
 def test_every_line_about_a_deployment_names_it_and_its_project(
@@ -29,13 +32,23 @@ def test_every_line_about_a_deployment_names_it_and_its_project(
     deployments.rollback(org.slug, pid, first)
 
     # Then its lifecycle is in the log, each line naming the deployment and its project, in JSON
-    lines = log_lines.about(second)
+    # (a line is written just after the state it tells of, so the test waits for the whole story)
+    def whole_lifecycle() -> list[dict[str, Any]]:
+        lines = log_lines.about(second)
+        return lines if LIFECYCLE_SET <= {line["message"] for line in lines} else []
+
+    lines = wait_until(whole_lifecycle, timeout=20, what="the second deployment's lifecycle lines")
     assert [m for m in LIFECYCLE if m in {line["message"] for line in lines}] == list(LIFECYCLE)
     assert all(line["project_id"] == pid and line["service"] == "deployd" for line in lines)
     assert all(line["level"] and line["timestamp"] for line in lines)
     live = next(line for line in lines if line["message"] == "deployment live")
     assert live["promoted"] is True and live["deployment_url"] == pipeline.deployment(second).deployment_url
-    rolled_back = next(line for line in log_lines.about(first) if line["message"] == "rolled back production")
+    # (the rollback's switch runs on the promotions worker after the request returns)
+    rolled_back = wait_until(
+        lambda: next((line for line in log_lines.about(first) if line["message"] == "rolled back production"), None),
+        timeout=20,
+        what="the rollback's switch to be logged",
+    )
     assert rolled_back["project_id"] == pid and rolled_back["previous_deployment_id"] == second
     # and no lifecycle line of this test's deployments went out without naming its deployment
     ours = {first, second}
