@@ -270,19 +270,19 @@ def promotion_definition() -> dict[str, Any]:
     recorded, and its turn in the environment's line taken, before its execution starts (services.promotions)."""
     return {
         "Comment": (
-            "deployd promotion: verify the candidate -> switch -> verify the live URL -> done; or rejected "
+            "deployd promotion: verify the candidate and switch -> verify the live URL -> done; or rejected "
             "(the candidate failed, nothing switched), or revert (the live URL failed: switch back)"
         ),
-        "StartAt": "VerifyCandidate",
+        "StartAt": "VerifyAndSwitch",
         "States": {
-            "VerifyCandidate": _promotion_step(
-                "verify_candidate",
-                "$.candidate",
-                "Switch",
+            # Verifies the candidate's own URL, then switches on that check (or, when the candidate failed and
+            # production keeps what it serves, rejects): one step, so the switch never runs on a check not made.
+            "VerifyAndSwitch": _promotion_step(
+                "verify_and_switch",
+                "$.switch",
+                "Switched",
                 candidate_url="$.candidate_url",
             ),
-            # Switches (or, when the candidate failed and production keeps what it serves, rejects).
-            "Switch": _promotion_step("switch", "$.switch", "Switched", candidate="$.candidate"),
             "Switched": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.switch.switched", "BooleanEquals": True, "Next": "VerifyLive"}],

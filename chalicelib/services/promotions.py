@@ -190,8 +190,17 @@ def wait_until_switched(project_id: int, promotion_id: int, timeout: float = ROL
 # ---- the steps of the promotion flow (workers.promotion_worker) ----
 
 
+def verify_and_switch(
+    project_id: int, promotion_id: int, environment: str, to_deployment_id: int, candidate_url: str
+) -> dict[str, Any]:
+    """The flow's first step: GET the health-check path on the candidate's own URL, then switch on that check (or
+    refuse the candidate). A redelivered step checks again and finds the switch decided already."""
+    candidate = verify_candidate(candidate_url, to_deployment_id)
+    return switch(project_id, promotion_id, environment, to_deployment_id, candidate)
+
+
 def verify_candidate(candidate_url: str, to_deployment_id: int) -> dict[str, Any]:
-    """GET the health-check path on the candidate's own URL; the state machine carries the result to the switch."""
+    """GET the health-check path on the candidate's own URL: what the switch decides on."""
     return {"check": _check_json(CANDIDATE, health_checks.check(candidate_url, to_deployment_id))}
 
 

@@ -19,7 +19,12 @@ def handle_promotion_step(message: dict[str, Any]) -> None:
         return
     to_deployment_id = int(message["to_deployment_id"])
     output: dict[str, Any]
-    if step == "verify_candidate":
+    if step == "verify_and_switch":
+        output = promotions.verify_and_switch(
+            project_id, promotion_id, environment, to_deployment_id, str(message["candidate_url"])
+        )
+    # verify_candidate and switch: the two steps VerifyAndSwitch replaced, for executions started before
+    elif step == "verify_candidate":
         output = promotions.verify_candidate(str(message["candidate_url"]), to_deployment_id)
     elif step == "switch":
         output = promotions.switch(project_id, promotion_id, environment, to_deployment_id, message["candidate"])

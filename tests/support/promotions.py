@@ -31,8 +31,7 @@ def run_promotions_inline(monkeypatch: pytest.MonkeyPatch, answer: Answer = _hea
     def start(promotion_id: int, payload: dict[str, Any]) -> None:
         project_id, environment = int(payload["project_id"]), str(payload["environment"])
         to = int(payload["to_deployment_id"])
-        candidate = promotions.verify_candidate(str(payload["candidate_url"]), to)
-        switched = promotions.switch(project_id, promotion_id, environment, to, candidate)
+        switched = promotions.verify_and_switch(project_id, promotion_id, environment, to, str(payload["candidate_url"]))
         if not switched["switched"]:
             return
         live = promotions.verify_live(

@@ -15,7 +15,7 @@ from chalicelib.infra.state_machine import PROMOTION_SUBSTITUTIONS, promotion_de
 from chalicelib.local.provision import PIPELINE_ROLE_ARN
 from tests.support.polling import wait_until
 
-STEPS = ("VerifyCandidate", "Switch", "VerifyLive", "Revert")
+STEPS = ("VerifyAndSwitch", "VerifyLive", "Revert")
 
 
 @pytest.fixture
@@ -57,14 +57,17 @@ def test_every_state_exists_is_reachable_and_ends_or_moves_on(definition: dict[s
         assert state["Type"] in ("Succeed", "Fail") or "Next" in state or "Default" in state or state.get("End"), name
 
 
-def test_nothing_switches_before_the_candidate_was_verified_nor_reverts_before_the_live_check(
+def test_the_flow_starts_with_the_candidates_check_and_switch_and_reverts_only_after_the_live_check(
     definition: dict[str, Any],
 ) -> None:
     # Given the paths from the start
-    # Then the switch is out of reach without the candidate's check, and the revert without the switch or the
-    # live check
-    assert "Switch" not in _reachable(definition, without="VerifyCandidate")
-    assert "Revert" not in _reachable(definition, without="Switch")
+    # Then the first step checks the candidate's own URL (the step switches on that check), and the live check and
+    # the revert are out of reach without it; the revert also without the live check
+    first = definition["States"][definition["StartAt"]]
+    assert first["Parameters"]["MessageBody"]["step"] == "verify_and_switch"
+    assert first["Parameters"]["MessageBody"]["candidate_url.$"] == "$.candidate_url"
+    assert "VerifyLive" not in _reachable(definition, without="VerifyAndSwitch")
+    assert "Revert" not in _reachable(definition, without="VerifyAndSwitch")
     assert "Revert" not in _reachable(definition, without="VerifyLive")
 
 
@@ -141,8 +144,6 @@ def run_flow(settings_env: Any) -> Iterator[Callable[[dict[str, dict[str, Any]]]
         reset_clients()
 
 
-_CHECK = {"check": {"ok": True}}
-
 
 def test_a_live_check_that_did_not_finish_the_promotion_reverts_and_one_that_did_ends_it(run_flow: Any) -> None:
     # Given a switch that happened under auto_rollback
@@ -150,12 +151,12 @@ def test_a_live_check_that_did_not_finish_the_promotion_reverts_and_one_that_did
 
     # When the live check fails (the step leaves the promotion to be reverted), and in another promotion passes
     failed = {"ok": False, "finished": False}
-    failing = run_flow({"verify_candidate": _CHECK, "switch": switched, "verify_live": failed, "revert": {}})
-    passing = run_flow({"verify_candidate": _CHECK, "switch": switched, "verify_live": {"ok": True, "finished": True}})
+    failing = run_flow({"verify_and_switch": switched, "verify_live": failed, "revert": {}})
+    passing = run_flow({"verify_and_switch": switched, "verify_live": {"ok": True, "finished": True}})
 
     # Then the first is reverted, the second ends with its live check (which finished it)
-    assert failing == ["verify_candidate", "switch", "verify_live", "revert"]
-    assert passing == ["verify_candidate", "switch", "verify_live"]
+    assert failing == ["verify_and_switch", "verify_live", "revert"]
+    assert passing == ["verify_and_switch", "verify_live"]
 
 
 def test_a_failure_only_reported_ends_with_the_live_check_and_a_refused_candidate_stops_at_the_switch(
@@ -166,9 +167,9 @@ def test_a_failure_only_reported_ends_with_the_live_check_and_a_refused_candidat
     refused = {"switched": False}
 
     # When each runs
-    reported = run_flow({"verify_candidate": _CHECK, "switch": kept, "verify_live": {"ok": False, "finished": True}})
-    rejected = run_flow({"verify_candidate": {"check": {"ok": False}}, "switch": refused})
+    reported = run_flow({"verify_and_switch": kept, "verify_live": {"ok": False, "finished": True}})
+    rejected = run_flow({"verify_and_switch": refused})
 
     # Then a failure only reported ends with the live check, and the refused candidate is never verified live
-    assert reported == ["verify_candidate", "switch", "verify_live"]
-    assert rejected == ["verify_candidate", "switch"]
+    assert reported == ["verify_and_switch", "verify_live"]
+    assert rejected == ["verify_and_switch"]
