@@ -31,7 +31,9 @@ def run_promotions_inline(monkeypatch: pytest.MonkeyPatch, answer: Answer = _hea
     def start(promotion_id: int, payload: dict[str, Any]) -> None:
         project_id, environment = int(payload["project_id"]), str(payload["environment"])
         to = int(payload["to_deployment_id"])
-        switched = promotions.verify_and_switch(project_id, promotion_id, environment, to, str(payload["candidate_url"]))
+        switched = promotions.verify_and_switch(
+            project_id, promotion_id, environment, to, str(payload["candidate_url"])
+        )
         if not switched["switched"]:
             return
         live = promotions.verify_live(

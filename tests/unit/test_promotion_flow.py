@@ -144,7 +144,6 @@ def run_flow(settings_env: Any) -> Iterator[Callable[[dict[str, dict[str, Any]]]
         reset_clients()
 
 
-
 def test_a_live_check_that_did_not_finish_the_promotion_reverts_and_one_that_did_ends_it(run_flow: Any) -> None:
     # Given a switch that happened under auto_rollback
     switched = {"switched": True, "live_url": "http://sites.example/site/", "auto_rollback": True}
