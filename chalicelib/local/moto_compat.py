@@ -841,8 +841,9 @@ class _BoundedBody(io.BufferedIOBase):
 # embedded stack (A/B on ListTables, one thread: 1.27 ms of CPU a call against 1.43-1.53). The endpoint's requests
 # come from botocore, one "Name: value" per line; while this handler reads a request (only then: the thread says
 # so), such a block is stored as the parser stores it, each (name, value) in order with the value's leading blanks
-# and line end stripped. A block with anything else (a folded line, a name that is not a token, bytes past ASCII)
-# goes to email's parser, as before. tests/unit/test_moto_headers.py compares the two on many blocks.
+# and line end stripped. So is the block of an answer botocore reads while it sends (read_answer_headers_quickly).
+# A block with anything else (a folded line, a name that is not a token, bytes past ASCII) goes to email's parser,
+# as before. tests/unit/test_moto_headers.py compares the two on many blocks.
 _reading_request = threading.local()
 _HEADER_NAME_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {":"}
 _own_parse_headers: Callable[..., Any] | None = None  # http.client's own, for the comparison test
@@ -888,6 +889,34 @@ def read_request_headers_quickly() -> None:
             return
         _own_parse_headers = http.client.parse_headers
         http.client.parse_headers = _parse_headers
+
+
+_own_send: Callable[..., Any] | None = None
+
+
+def read_answer_headers_quickly() -> None:
+    """Idempotent: botocore's clients read their answers' header blocks the same way, while they send (in the
+    embedded stack every client's endpoint is the local one). Each AWS call reads one block on each side: about 5%
+    of a small call's CPU for this side (A/B on GetItem, one thread: 1.26-1.30 ms against 1.29-1.37 ms)."""
+    global _own_send
+    from botocore.httpsession import URLLib3Session
+
+    read_request_headers_quickly()
+    with _lock:
+        if _own_send is not None:
+            return
+        _own_send = URLLib3Session.send
+        URLLib3Session.send = _sending  # type: ignore[method-assign]
+
+
+def _sending(self: Any, request: Any) -> Any:
+    assert _own_send is not None
+    before = getattr(_reading_request, "active", False)
+    _reading_request.active = True
+    try:
+        return _own_send(self, request)
+    finally:
+        _reading_request.active = before
 
 
 _connections_lock = threading.Lock()
@@ -1055,7 +1084,7 @@ class LocalAwsServer:
         from werkzeug.serving import make_server
 
         require_authentication()
-        read_request_headers_quickly()
+        read_answer_headers_quickly()  # and the requests' blocks
         answer_tasks_of_started_executions_only()
         app = self._guarded(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_keep_alive_handler())

@@ -84,3 +84,58 @@ def test_only_the_endpoint_s_request_reading_takes_the_quick_way(monkeypatch: py
     finally:
         moto_compat._reading_request.active = False
     assert parsed == ["quick"]
+
+
+def test_botocore_reads_its_answers_the_quick_way_and_gets_the_same_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import boto3
+
+    # Given a loopback endpoint answering every call with a few headers, one of them twice
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"TableNames": []}'
+            self.send_response(200)
+            for name, value in (("Content-Type", "application/x-amz-json-1.0"), ("X-Dup", "1"), ("x-dup", " two")):
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dynamodb = boto3.session.Session().client(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            region_name="us-east-1",
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+        )
+        email_way = dynamodb.list_tables()["ResponseMetadata"]["HTTPHeaders"]
+
+        # When botocore's sends read their answers quickly
+        moto_compat.read_answer_headers_quickly()
+        moto_compat.read_answer_headers_quickly()  # idempotent
+        parsed: list[str] = []
+        quick = moto_compat._headers_of
+        monkeypatch.setattr(moto_compat, "_headers_of", lambda lines, cls: parsed.append("quick") or quick(lines, cls))
+        quick_way = dynamodb.list_tables()["ResponseMetadata"]["HTTPHeaders"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    # Then the answer's block took the quick way, botocore saw the same headers, and the thread reads the next
+    # block (not botocore's) with email's parser again
+    assert parsed == ["quick"]
+
+    def shown(headers: dict[str, str]) -> dict[str, str]:
+        return {name: value for name, value in headers.items() if name != "date"}  # the two calls' seconds differ
+
+    assert shown(quick_way) == shown(email_way) and quick_way["x-dup"] == "1, two"
+    assert not getattr(moto_compat._reading_request, "active", False)
