@@ -38,9 +38,9 @@ def test_going_live_in_production_reads_no_earlier_deployment(calls: dict[str, f
 def test_a_deployment_recorded_with_a_free_slot_does_not_wait_for_one(calls: dict[str, float]) -> None:
     # Given a deployment triggered while its organization's slots are free (the fixture)
     # Then its pipeline answered two tasks, the build and the activation, and never asked for a build slot; its
-    # promotion answered its three (verify the candidate, switch, verify the live URL and finish)
-    assert calls.get("stepfunctions.SendTaskSuccess") == 2 + 3, _table(calls)
-    assert calls.get("sqs.SendMessage") == 2 + 3, _table(calls)
+    # promotion answered its two (verify the candidate and switch, verify the live URL and finish)
+    assert calls.get("stepfunctions.SendTaskSuccess") == 2 + 2, _table(calls)
+    assert calls.get("sqs.SendMessage") == 2 + 2, _table(calls)
 
 
 def test_the_pipeline_s_statuses_take_their_ids_at_the_trigger_and_a_quick_build_writes_its_log_once(
