@@ -235,7 +235,7 @@ def pipeline_definition(heartbeat_seconds: int, activation_timeout_seconds: int 
 
 # The promotion flow's placeholders.
 PROMOTION_SUBSTITUTIONS = ("PromotionQueueUrl",)
-# A step verifies with at most three GETs of at most 2 s each (adapters.health_checks), or makes one transaction.
+# A step verifies with at most three GETs of at most 2 s each (adapters.health_checks) and makes a transaction or two.
 PROMOTION_STEP_SECONDS = 60
 
 
