@@ -834,17 +834,18 @@ class _BoundedBody(io.BufferedIOBase):
             pass
 
 
-# --- a request's headers read without the email parser ---
+# --- requests' and answers' headers read without the email parser ---
 #
 # http.server reads a request's headers with email's feed parser, made for mail with folded lines, MIME parts and
 # defects to record: with the client's own parse of the answer, about a sixth of what a small AWS call costs the
 # embedded stack (A/B on ListTables, one thread: 1.27 ms of CPU a call against 1.43-1.53). The endpoint's requests
-# come from botocore, one "Name: value" per line; while this handler reads a request (only then: the thread says
-# so), such a block is stored as the parser stores it, each (name, value) in order with the value's leading blanks
-# and line end stripped. So is the block of an answer botocore reads while it sends (read_answer_headers_quickly).
-# A block with anything else (a folded line, a name that is not a token, bytes past ASCII) goes to email's parser,
-# as before. tests/unit/test_moto_headers.py compares the two on many blocks.
-_reading_request = threading.local()
+# come from botocore, one "Name: value" per line; while this handler reads a request, and while a botocore client
+# sends and reads its answer (read_answer_headers_quickly), and only then (the thread says so:
+# `_reading_local_headers`), such a block is stored as the parser stores it, each (name, value) in order with the
+# value's leading blanks and line end stripped. A block with anything else (a folded line, a name that is not a
+# token, bytes past ASCII) goes to email's parser, as before. tests/unit/test_moto_headers.py compares the two on
+# many blocks.
+_reading_local_headers = threading.local()
 _HEADER_NAME_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - {":"}
 _own_parse_headers: Callable[..., Any] | None = None  # http.client's own, for the comparison test
 
@@ -854,7 +855,7 @@ def _parse_headers(fp: Any, _class: Any = None) -> Any:
 
     assert _own_parse_headers is not None
     _class = _class or http.client.HTTPMessage
-    if not getattr(_reading_request, "active", False):
+    if not getattr(_reading_local_headers, "active", False):
         return _own_parse_headers(fp, _class=_class)
     lines = http.client._read_headers(fp)  # type: ignore[attr-defined]  # its limits, and its errors
     return _headers_of(lines, _class)
@@ -911,12 +912,12 @@ def read_answer_headers_quickly() -> None:
 
 def _sending(self: Any, request: Any) -> Any:
     assert _own_send is not None
-    before = getattr(_reading_request, "active", False)
-    _reading_request.active = True
+    before = getattr(_reading_local_headers, "active", False)
+    _reading_local_headers.active = True
     try:
         return _own_send(self, request)
     finally:
-        _reading_request.active = before
+        _reading_local_headers.active = before
 
 
 _connections_lock = threading.Lock()
@@ -951,11 +952,11 @@ def _keep_alive_handler() -> type:
                 self._keep = False
 
         def parse_request(self) -> bool:
-            _reading_request.active = True
+            _reading_local_headers.active = True
             try:
                 return bool(super().parse_request())
             finally:
-                _reading_request.active = False
+                _reading_local_headers.active = False
 
         def setup(self) -> None:
             super().setup()

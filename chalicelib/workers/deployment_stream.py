@@ -26,9 +26,8 @@ def consume(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         images = record.raw_event.get("dynamodb") or {}
         events = events_of(images.get("OldImage"), images.get("NewImage"))
         fan_out(events)
-        slack_live.notify(
-            events, subscribed
-        )  # after the webhooks: a retried record fans out again without a second message
+        # After the webhooks: a retried record fans out again without a second message.
+        slack_live.notify(events, subscribed)
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     response = process_partial_response(

@@ -78,11 +78,11 @@ def test_only_the_endpoint_s_request_reading_takes_the_quick_way(monkeypatch: py
     block = b"Host: a\r\n\r\n"
     assert http.client.parse_headers(io.BytesIO(block)).get("Host") == "a"  # anyone else: email's parser
     assert parsed == []
-    moto_compat._reading_request.active = True
+    moto_compat._reading_local_headers.active = True
     try:
         http.client.parse_headers(io.BytesIO(block))
     finally:
-        moto_compat._reading_request.active = False
+        moto_compat._reading_local_headers.active = False
     assert parsed == ["quick"]
 
 
@@ -138,4 +138,4 @@ def test_botocore_reads_its_answers_the_quick_way_and_gets_the_same_headers(monk
         return {name: value for name, value in headers.items() if name != "date"}  # the two calls' seconds differ
 
     assert shown(quick_way) == shown(email_way) and quick_way["x-dup"] == "1, two"
-    assert not getattr(moto_compat._reading_request, "active", False)
+    assert not getattr(moto_compat._reading_local_headers, "active", False)
