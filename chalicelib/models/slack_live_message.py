@@ -78,14 +78,16 @@ class SlackLiveMessageRepository:
 
     @staticmethod
     def lease(message: SlackLiveMessage, holder: str, sequence: int, seconds: int) -> bool:
-        """Take the message for rendering `sequence`: only if it shows an older one and nobody holds it (or their
-        lease ran out). False otherwise: someone else is rendering, or the message is as new already."""
-        now = int(time.time())
-        free = SlackLiveMessage.lease_until.does_not_exist() | (SlackLiveMessage.lease_until < now)
+        """Take the message for rendering `sequence`: only if it shows an older one, nobody holds it (or their
+        lease ran out) and Slack's wait for it is over. False otherwise: someone else is rendering, Slack asked to
+        wait (the stored `not_before`, which the caller's copy may not show yet), or the message is as new already."""
+        now = time.time()
+        free = SlackLiveMessage.lease_until.does_not_exist() | (SlackLiveMessage.lease_until < int(now))
+        allowed = SlackLiveMessage.not_before.does_not_exist() | (SlackLiveMessage.not_before <= now)
         return try_update(
             message,
-            [SlackLiveMessage.lease_holder.set(holder), SlackLiveMessage.lease_until.set(now + seconds)],
-            free & (SlackLiveMessage.rendered_seq < sequence),
+            [SlackLiveMessage.lease_holder.set(holder), SlackLiveMessage.lease_until.set(int(now) + seconds)],
+            free & allowed & (SlackLiveMessage.rendered_seq < sequence),
         )
 
     @staticmethod

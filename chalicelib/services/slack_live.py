@@ -156,7 +156,10 @@ def _render(installation: SlackInstallation, message: SlackLiveMessage) -> Slack
     holder = uuid.uuid4().hex
     if not SlackLiveMessageRepository.lease(message, holder, sequence, LEASE_SECONDS):
         message.refresh(consistent_read=True)
-        return Step.CURRENT if message.rendered_seq >= sequence else Later(BUSY_RETRY_SECONDS)
+        if message.rendered_seq >= sequence:
+            return Step.CURRENT
+        # Refused while another holder's call was answered with a Retry-After: wait for it, as if read in time
+        return Later(max((message.not_before or 0) - time.time(), BUSY_RETRY_SECONDS))
     try:
         try:
             view = _view(deployment)

@@ -200,6 +200,25 @@ def test_ratelimited_is_retried_after_the_wait_slack_asked_for(slack: FakeSlack)
     assert _header(message) == "Site · Cloning"
 
 
+def test_a_worker_that_read_the_message_before_slacks_refusal_waits_too(
+    slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker that read the deployment's message just before another worker's post was refused, Retry-After 60 s
+    _deployment("queued", 1)
+    SlackLiveMessageRepository.claim("acme", 42, TEAM, "C1")
+    read_before = SlackLiveMessageRepository.find(42, TEAM, "C1")
+    slack.fail("chat.postMessage", "ratelimited", status=429, retry_after=60)
+    slack_live.deliver(_notification(1))
+    assert len(slack.calls_of("chat.postMessage")) == 1
+    # When that worker renders the deployment's next event with its copy (which shows no wait)
+    _deployment("cloning", 2)
+    monkeypatch.setattr(SlackLiveMessageRepository, "find", staticmethod(lambda *_: read_before))
+    slack_live.deliver(_notification(2))
+    # Then the lease refuses it: Slack is not called, and its notification comes back after Slack's wait
+    assert len(slack.calls_of("chat.postMessage")) == 1
+    assert _counts() == {"visible": 0, "delayed": 2}
+
+
 def test_a_server_error_is_retried_and_given_up_after_the_last_delay(slack: FakeSlack) -> None:
     _deployment("queued", 1)
     slack.fail("chat.postMessage", "internal_error", status=500)
