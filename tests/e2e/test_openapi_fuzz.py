@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +76,11 @@ def deployed(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> t
 
 
 @pytest.fixture
-def world(deployed: tuple[Api, GitRepo, int, int]) -> World:
-    """A project, webhook and deploy hook of the organization, new for each operation (its DELETE may remove them)."""
+def world(deployed: tuple[Api, GitRepo, int, int]) -> Iterator[World]:
+    """A project, webhook and deploy hook of the organization, new for each operation (its DELETE may remove them).
+    After the operation's cases every webhook of the organization is deleted (the world's, and those the cases
+    made): their receivers refuse every message, and the stack is shared, so webhooks left behind would keep its
+    delivery workers retrying for minutes, with other tests' messages waiting behind them."""
     api, repo, project_id, deployment_id = deployed
     fresh = api.create_project(repo.path, build_command="true", output_dir=".")
     webhook = api.post("/webhooks", json={"url": "http://127.0.0.1:9/hook"})
@@ -85,9 +88,12 @@ def world(deployed: tuple[Api, GitRepo, int, int]) -> World:
     hook = api.post(f"/projects/{fresh['id']}/deploy-hooks", json={"name": f"fuzz-{uuid.uuid4().hex[:6]}"})
     assert hook.status_code == 201, hook.text
     secret = hook.json()["data"]["url"].rsplit("/", 1)[1]
-    return World(
+    yield World(
         api, fresh["id"], deployment_id, webhook.json()["data"]["id"], hook.json()["data"]["id"], secret, "main"
     )
+    for left in api.get("/webhooks").json()["data"]:
+        gone = api.request("DELETE", f"/webhooks/{left['id']}")
+        assert gone.status_code == 204, gone.text
 
 
 # The document the stack serves is made by this same code (chalicelib.api.openapi; test_the_document_is_served
