@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters import slack_queue
 from chalicelib.adapters.slack_queue import Notification
 from chalicelib.aws import client, queue_url
 from chalicelib.infra.resources import CATALOGUE, SLACK_NOTIFY_QUEUE
@@ -213,10 +214,14 @@ def test_a_worker_that_read_the_message_before_slacks_refusal_waits_too(
     # When that worker renders the deployment's next event with its copy (which shows no wait)
     _deployment("cloning", 2)
     monkeypatch.setattr(SlackLiveMessageRepository, "find", staticmethod(lambda *_: read_before))
+    delays: list[float] = []
+    enqueue = slack_queue.enqueue
+    monkeypatch.setattr(slack_queue, "enqueue", lambda n, delay=0: delays.append(delay) or enqueue(n, delay))
     slack_live.deliver(_notification(2))
     # Then the lease refuses it: Slack is not called, and its notification comes back after Slack's wait
     assert len(slack.calls_of("chat.postMessage")) == 1
     assert _counts() == {"visible": 0, "delayed": 2}
+    assert len(delays) == 1 and 55 < delays[0] <= 60
 
 
 def test_a_server_error_is_retried_and_given_up_after_the_last_delay(slack: FakeSlack) -> None:
